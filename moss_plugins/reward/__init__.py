@@ -1,0 +1,34 @@
+"""MOSS-ChatV's rule-based reward: answer accuracy, output format and a DTW process reward.
+
+Framework-free (numpy, numba, pluggy). ``compute_score`` is verl's custom-reward contract, so
+``reward.custom_reward_function.path=pkg://moss_plugins.reward`` works as is.
+"""
+
+from .answer import parse_choice
+from .config import ConfigError, RewardConfig
+from .dtw import subsequence_dtw
+from .ground_truth import GroundTruth, GroundTruthError, TraceStep, parse_ground_truth
+from .hookspecs import hookimpl
+from .registry import PluginError
+from .rouge import rouge_f, similarity_matrix
+from .score import (
+    RESULT_KEYS,
+    Alignment,
+    Reference,
+    TermContext,
+    align,
+    compute_score,
+    prepare_reference,
+    process_reward,
+    score_batch,
+    score_solution,
+)
+from .segment import segment_steps
+from .tokenize import tokenize
+
+__all__ = [
+    "RESULT_KEYS", "Alignment", "ConfigError", "GroundTruth", "GroundTruthError", "PluginError", "Reference",
+    "RewardConfig", "TermContext", "TraceStep", "align", "compute_score", "hookimpl", "parse_choice",
+    "parse_ground_truth", "prepare_reference", "process_reward", "rouge_f", "score_batch", "score_solution",
+    "segment_steps", "similarity_matrix", "subsequence_dtw", "tokenize",
+]  # fmt: skip

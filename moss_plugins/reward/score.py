@@ -1,0 +1,287 @@
+"""The MOSS-ChatV reward: accuracy + format + DTW process reward - padding penalty (+ plugin terms).
+
+``compute_score`` follows verl's custom-reward contract. Bad configuration or ground truth raises at once;
+model output never does: whatever it is, it gets a score and a ``reason``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from . import registry
+from .answer import is_correct, parse_answer
+from .config import RewardConfig
+from .dtw import _dtw
+from .ground_truth import GroundTruth, cache_key, parse_ground_truth
+from .tags import ANSWER_OPEN, answer_blocks, well_formed
+
+log = logging.getLogger(__name__)
+
+# Every result has exactly these keys (plus one per configured extra term), whatever the input.
+RESULT_KEYS = (
+    "score", "acc", "format", "process", "padding", "dtw_distance", "dtw_normalized",
+    "n_pred_steps", "n_ref_steps", "pred_answer", "reason",
+)  # fmt: skip
+
+
+def process_reward(normalized_distance: float, alpha: float) -> float:
+    """T(D) = (exp(-alpha D) - exp(-alpha)) / (1 - exp(-alpha)): T(0) = 1, T(1) = 0, sharper as alpha grows;
+    alpha = 0 is the straight line 1 - D and a negative alpha bends it the other way (lenient)."""
+    d = min(1.0, max(0.0, normalized_distance))
+    if abs(alpha) < 1e-9:
+        return 1.0 - d
+    return (math.exp(-alpha * d) - math.exp(-alpha)) / (1.0 - math.exp(-alpha))
+
+
+def padding_share(unused: float, tolerance: float) -> float:
+    """Penalty in [0, 1] for the share of the trace the alignment did not use, beyond the free tolerance."""
+    return max(0.0, unused - tolerance) / (1.0 - tolerance)
+
+
+@njit(cache=True)
+def _unmatched_share(sim, lengths):
+    """Share of the trace's characters that no reference step accounts for.
+
+    Each reference step accounts for at most one predicted step: a monotone one-to-one matching with the
+    largest total similarity (pairs with similarity 0 never match). Repeating or restating steps, or adding
+    unrelated ones, therefore only grows the unmatched share; a paraphrase of the reference leaves none.
+    """
+    n, m = sim.shape
+    best = np.zeros((n + 1, m + 1))
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            b = max(best[i - 1, j], best[i, j - 1])
+            if sim[i - 1, j - 1] > 0:
+                b = max(b, best[i - 1, j - 1] + sim[i - 1, j - 1])
+            best[i, j] = b
+    matched = 0
+    i, j = n, m
+    while i > 0 and j > 0:
+        if best[i, j] == best[i - 1, j]:
+            i -= 1
+        elif best[i, j] == best[i, j - 1]:
+            j -= 1
+        else:
+            matched += lengths[j - 1]
+            i -= 1
+            j -= 1
+    total = lengths.sum()
+    return 0.0 if total == 0 else 1.0 - matched / total
+
+
+@dataclass(frozen=True, eq=False)
+class Reference:
+    """A ground truth with its steps prepared for the configured similarity (built once per reference)."""
+
+    truth: GroundTruth
+    prepared: Any
+
+    @property
+    def n_steps(self) -> int:
+        return len(self.truth.trace)
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """How a model trace lines up with a reference: for reports, metrics and pictures."""
+
+    pred_steps: list[str]
+    ref_steps: list[str]
+    similarity: np.ndarray  # [n_ref, n_pred]
+    distance: float
+    path: list[tuple[int, int]]
+
+    @property
+    def normalized_distance(self) -> float:
+        return min(1.0, self.distance / len(self.ref_steps))
+
+
+@dataclass(frozen=True)
+class TermContext:
+    """What a plugin reward term sees."""
+
+    solution: str
+    steps: list[str]
+    truth: GroundTruth
+    alignment: Alignment | None
+    pred_answer: str | None
+    acc: float
+    format: float
+    process: float
+    extra_info: Mapping | None
+
+
+@functools.lru_cache(maxsize=64)
+def _config(overrides: tuple) -> RewardConfig:
+    return RewardConfig.from_kwargs(**dict(overrides))
+
+
+def resolve_config(config: RewardConfig | None = None, **overrides: Any) -> RewardConfig:
+    """``config`` (or the defaults) with keyword overrides applied; cached for repeated identical kwargs."""
+    if config is not None:
+        return RewardConfig.from_kwargs(**{**config.__dict__, **overrides}) if overrides else config
+    try:
+        return _config(tuple(sorted(overrides.items())))
+    except TypeError:  # unhashable values (e.g. OmegaConf containers)
+        return RewardConfig.from_kwargs(**overrides)
+
+
+@functools.lru_cache(maxsize=4096)
+def _reference(ground_truth_json: str | bytes, similarity: str) -> Reference:
+    truth = parse_ground_truth(ground_truth_json)
+    return Reference(truth, registry.similarity(similarity).prepare(truth.step_texts))
+
+
+def prepare_reference(ground_truth: Any, config: RewardConfig) -> Reference:
+    """Parse a ground truth and prepare its steps (cached by content)."""
+    if isinstance(ground_truth, Reference):
+        return ground_truth
+    return _reference(cache_key(ground_truth), config.similarity)
+
+
+def align(solution_or_steps: str | Sequence[str], ground_truth: Any, config: RewardConfig | None = None) -> Alignment:
+    """The DTW alignment of a model output (or its steps) with a reference trace."""
+    config = config or RewardConfig()
+    ref = prepare_reference(ground_truth, config)
+    if isinstance(solution_or_steps, str):
+        steps = registry.segmenter(config.segmenter)(solution_or_steps, config)
+    else:
+        steps = list(solution_or_steps)
+    sim = registry.similarity(config.similarity).matrix(ref.prepared, steps, config) if steps else None
+    return _align_steps(steps, ref, sim, config)
+
+
+def _align_steps(steps: list[str], ref: Reference, sim: np.ndarray | None, config: RewardConfig) -> Alignment:
+    if not steps:
+        return Alignment([], ref.truth.step_texts, np.zeros((ref.n_steps, 0)), float(ref.n_steps), [])
+    distance, rows, cols = _dtw(np.maximum(1.0 - sim, 0.0), config.max_jump)
+    return Alignment(steps, ref.truth.step_texts, sim, float(distance), list(zip(rows.tolist(), cols.tolist())))
+
+
+def _as_text(solution: Any) -> str:
+    if isinstance(solution, str):
+        return solution
+    if isinstance(solution, bytes):
+        return solution.decode("utf-8", errors="replace")
+    return "" if solution is None else str(solution)
+
+
+def _reasons(text: str, blocks: list[str], pred: str | None, fmt: bool, n_steps: int) -> str:
+    reasons = []
+    if not text.strip():
+        reasons.append("empty_output")
+    elif not blocks:
+        reasons.append("truncated_answer" if ANSWER_OPEN in text else "no_answer")
+    elif pred is None:
+        reasons.append("multiple_answers" if len(blocks) > 1 else "unreadable_answer")
+    if text.strip() and not n_steps:
+        reasons.append("no_steps")
+    if text.strip() and not fmt:
+        reasons.append("bad_format")
+    return ",".join(reasons) or "ok"
+
+
+def _score(text: str, ref: Reference, config: RewardConfig, extra_info: Mapping | None) -> dict:
+    truth = ref.truth
+    steps = registry.segmenter(config.segmenter)(text, config)
+    blocks = answer_blocks(text)
+    pred = parse_answer(blocks, truth.answer, truth.options)
+    acc = float(is_correct(pred, truth.answer, truth.options))
+    fmt = bool(steps) and well_formed(text)
+
+    if steps:
+        sim = registry.similarity(config.similarity).matrix(ref.prepared, steps, config)
+        cost = np.maximum(1.0 - sim, 0.0)
+        distance, rows, cols = _dtw(cost, config.max_jump)
+        unused = _unmatched_share(sim, np.fromiter((len(s) for s in steps), np.int64, len(steps)))
+    else:
+        sim, distance, rows, cols, unused = None, float(ref.n_steps), None, None, 0.0
+    normalized = min(1.0, max(0.0, distance / ref.n_steps))
+    process = process_reward(normalized, config.alpha)
+    padding = padding_share(unused, config.padding_tolerance)
+    paid = process if (acc or not config.gate_process) else 0.0
+    score = config.acc_weight * acc + config.format_weight * fmt + config.process_weight * paid
+    score -= config.padding_weight * padding
+
+    result = {
+        "score": 0.0, "acc": acc, "format": float(fmt), "process": process, "padding": padding,
+        "dtw_distance": float(distance), "dtw_normalized": normalized, "n_pred_steps": len(steps),
+        "n_ref_steps": ref.n_steps, "pred_answer": pred or "", "reason": _reasons(text, blocks, pred, fmt, len(steps)),
+    }  # fmt: skip
+    if config.extra_terms:
+        alignment = None
+        if rows is not None:
+            alignment = Alignment(steps, truth.step_texts, sim, float(distance), list(zip(rows.tolist(), cols.tolist())))
+        ctx = TermContext(text, steps, truth, alignment, pred, acc, float(fmt), process, extra_info)
+        for name, weight in config.extra_terms:
+            value = float(registry.reward_term(name)(ctx))
+            result[name] = value
+            score += weight * value
+    result["score"] = score
+    return result
+
+
+def _failed(ref: Reference, config: RewardConfig, error: BaseException) -> dict:
+    log.warning("moss reward: scoring a model output failed; it gets 0 (%r)", error, exc_info=True)
+    result = dict.fromkeys(RESULT_KEYS, 0.0)
+    result.update(n_pred_steps=0, n_ref_steps=ref.n_steps, pred_answer="", reason=f"error:{type(error).__name__}")
+    result["dtw_distance"], result["dtw_normalized"] = float(ref.n_steps), 1.0
+    for name, _ in config.extra_terms:
+        result[name] = 0.0
+    return result
+
+
+def score_solution(solution: Any, reference: Reference, config: RewardConfig, extra_info: Mapping | None = None) -> dict:
+    """Score one model output against a prepared reference; never raises on the output."""
+    try:
+        return _score(_as_text(solution), reference, config, extra_info)
+    except Exception as e:  # a bug must not kill a training step; it is logged and visible in "reason"
+        return _failed(reference, config, e)
+
+
+def compute_score(
+    data_source: str | None,
+    solution_str: Any,
+    ground_truth: Any,
+    extra_info: Mapping | None = None,
+    **kwargs: Any,
+) -> dict:
+    """verl's custom reward function: ``{"score": float, "acc": ..., "process": ..., ...}``.
+
+    ``ground_truth`` is ``{"answer": "B", "trace": [...], "options": [...]}`` or its JSON string; ``kwargs``
+    override :class:`RewardConfig` fields (alpha, weights, max_jump, gate_process, ...).
+    """
+    config = resolve_config(**kwargs)
+    return score_solution(solution_str, prepare_reference(ground_truth, config), config, extra_info)
+
+
+def score_batch(
+    solutions: Sequence[Any],
+    ground_truths: Sequence[Any],
+    data_sources: Sequence[str] | None = None,
+    extra_infos: Sequence[Mapping | None] | None = None,
+    **kwargs: Any,
+) -> list[dict]:
+    """Score many rollouts; each distinct reference (a GRPO group shares one) is parsed and tokenized once."""
+    if len(solutions) != len(ground_truths):
+        raise ValueError(f"{len(solutions)} solutions but {len(ground_truths)} ground truths")
+    if extra_infos is not None and len(extra_infos) != len(solutions):
+        raise ValueError(f"{len(solutions)} solutions but {len(extra_infos)} extra_infos")
+    config = resolve_config(**kwargs)
+    prepared: dict[Any, Reference] = {}
+    results = []
+    for k, (solution, truth) in enumerate(zip(solutions, ground_truths)):
+        key = truth if isinstance(truth, (str, bytes)) else id(truth)
+        ref = prepared.get(key)
+        if ref is None:
+            ref = prepared[key] = prepare_reference(truth, config)
+        results.append(score_solution(solution, ref, config, extra_infos[k] if extra_infos is not None else None))
+    return results
