@@ -1,0 +1,16 @@
+"""``moss data ...``: one module per command, each exposing ``add_command(subparsers)``."""
+
+from __future__ import annotations
+
+import importlib
+
+COMMAND_MODULES = (
+    "moss_plugins.data.validate",
+)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("data", help="MOSS-Video: validate, synthesize, build, export, stats")
+    data_sub = p.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_command(data_sub)

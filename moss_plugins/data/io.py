@@ -1,0 +1,124 @@
+"""Reading and writing MOSS-Video files (JSONL, parquet), validating every row.
+
+Loading never drops a row silently: a bad row stops the load with its file, line and field, or, with
+``skip_invalid=True``, is skipped and counted by reason in the returned report.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .schema import Sample, ValidationError
+
+# Parquet cannot hold free-form objects whose keys vary by row; these columns are stored as JSON text.
+_JSON_COLUMNS = ("meta",)
+_JSON_TRACE_KEYS = ("state",)
+
+
+@dataclass
+class LoadReport:
+    samples: list[Sample]
+    skipped: Counter = field(default_factory=Counter)  # reason -> count
+    first_errors: list[str] = field(default_factory=list)  # a few full messages, for the user
+
+    def summary(self) -> str:
+        if not self.skipped:
+            return f"{len(self.samples)} samples"
+        reasons = ", ".join(f"{n} x {r}" for r, n in self.skipped.most_common())
+        return f"{len(self.samples)} samples; skipped {sum(self.skipped.values())} invalid ({reasons})"
+
+
+def _rows(path: Path) -> Iterator[tuple[str, object]]:
+    """(location, raw row) pairs; a row that is not even JSON yields a ValidationError as its value."""
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        for k, row in enumerate(pq.read_table(path).to_pylist()):
+            try:
+                for col in _JSON_COLUMNS:
+                    if isinstance(row.get(col), str):
+                        row[col] = json.loads(row[col])
+                for step in row.get("trace") or []:
+                    for key in _JSON_TRACE_KEYS:
+                        if isinstance(step, dict) and isinstance(step.get(key), str):
+                            step[key] = json.loads(step[key])
+            except ValueError as e:
+                row = ValidationError(f"a JSON-encoded column is not JSON ({e})")
+            yield f"{path}:row {k}", row
+        return
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                yield f"{path}:{lineno}", json.loads(line)
+            except ValueError as e:
+                yield f"{path}:{lineno}", ValidationError(f"not valid JSON ({e})")
+
+
+def iter_samples(path: str | Path) -> Iterator[Sample]:
+    """Validated samples of one file; raises ValidationError at the first bad row."""
+    for where, row in _rows(Path(path)):
+        if isinstance(row, ValidationError):
+            raise row.located(where)
+        try:
+            yield Sample.from_json(row)
+        except ValidationError as e:
+            raise e.located(where) from None
+
+
+def load_samples(path: str | Path, skip_invalid: bool = False) -> LoadReport:
+    """All samples of a JSONL or parquet file (``path``), or of every ``*.jsonl`` in a folder."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such MOSS-Video file or folder")
+    files = sorted(path.glob("*.jsonl")) + sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+    if not files:
+        raise FileNotFoundError(f"{path}: no *.jsonl or *.parquet files in this folder")
+    report = LoadReport([])
+    seen: dict[str, str] = {}
+    for file in files:
+        for where, row in _rows(file):
+            try:
+                if isinstance(row, ValidationError):
+                    raise row
+                sample = Sample.from_json(row)
+                if sample.id in seen:
+                    raise ValidationError(f"duplicate id {sample.id!r} (first at {seen[sample.id]})", "id")
+                seen[sample.id] = where
+                report.samples.append(sample)
+            except ValidationError as e:
+                e = e.located(where)
+                if not skip_invalid:
+                    raise e from None
+                report.skipped[f"{e.field or 'row'}: {e.message.split(',')[0][:60]}"] += 1
+                if len(report.first_errors) < 5:
+                    report.first_errors.append(str(e))
+    return report
+
+
+def save_samples(samples: Iterable[Sample], path: str | Path) -> Path:
+    """Write samples as JSONL (one compact object per line, keys in schema order) or parquet, by suffix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [s.to_json() for s in samples]
+    if path.suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        for row in rows:
+            for col in _JSON_COLUMNS:
+                row[col] = json.dumps(row[col], ensure_ascii=False, sort_keys=True)
+            for step in row["trace"]:
+                for key in _JSON_TRACE_KEYS:
+                    step[key] = json.dumps(step[key], ensure_ascii=False, sort_keys=True)
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    else:
+        with path.open("w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
+    return path

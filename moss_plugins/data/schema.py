@@ -1,0 +1,188 @@
+"""The MOSS-Video sample: one JSON object per line (JSONL) or per row (parquet).
+
+    {"id": "synth-000017", "video": "videos/synth-000017.mp4",
+     "question": "...", "options": ["...", "...", "...", "..."], "answer": "B",
+     "task_type": "next_state", "observed_until": 6.0,
+     "trace": [{"t": [0.0, 2.0], "text": "...", "state": {"light": "green"}}, ...],
+     "split": "test", "source": "synthetic", "meta": {...}}
+
+``video`` is relative to a media root (the folder of the JSONL by default). The model may see only frames
+before ``observed_until``; trace steps are evidence, so none may start after it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+from ..reward.answer import LETTERS
+
+SPLITS = ("train", "val", "test")
+TASK_TYPES = ("next_state", "final_state", "event_order", "change_count", "state_at_cut")
+FIELDS = ("id", "video", "question", "options", "answer", "task_type", "observed_until", "trace", "split",
+          "source", "meta")  # fmt: skip
+
+
+class ValidationError(ValueError):
+    """A sample breaks the format. ``where`` is "file:line" (or "file:row"), ``field`` the offending field."""
+
+    def __init__(self, message: str, field: str = "", where: str = ""):
+        self.message, self.field, self.where = message, field, where
+        prefix = ": ".join(p for p in (where, field) if p)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+    def located(self, where: str) -> ValidationError:
+        return ValidationError(self.message, self.field, where)
+
+
+@dataclass(frozen=True)
+class TraceStep:
+    t: tuple[float, float]
+    text: str
+    state: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"t": [self.t[0], self.t[1]], "text": self.text, "state": self.state}
+
+
+@dataclass(frozen=True)
+class Sample:
+    id: str
+    video: str
+    question: str
+    options: tuple[str, ...]
+    answer: str
+    task_type: str
+    observed_until: float
+    trace: tuple[TraceStep, ...]
+    split: str
+    source: str
+    meta: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["options"] = list(self.options)
+        d["trace"] = [s.to_json() for s in self.trace]
+        return d
+
+    def ground_truth(self) -> dict:
+        """What the reward scores against (``moss_plugins.reward.compute_score``'s ``ground_truth``)."""
+        return {
+            "answer": self.answer,
+            "options": list(self.options),
+            "trace": [{"t": [s.t[0], s.t[1]], "text": s.text} for s in self.trace],
+        }
+
+    @property
+    def answer_text(self) -> str:
+        return self.options[LETTERS.index(self.answer)]
+
+    @classmethod
+    def from_json(cls, obj: Any) -> Sample:
+        """Validate one sample; raises :class:`ValidationError` naming the field."""
+        if not isinstance(obj, Mapping):
+            raise ValidationError(f"a sample must be a JSON object, got {type(obj).__name__}")
+        missing = [f for f in FIELDS if f not in obj and f != "meta"]
+        if missing:
+            raise ValidationError(f"missing field(s) {missing}", missing[0])
+        unknown = sorted(set(obj) - set(FIELDS))
+        if unknown:
+            raise ValidationError(f"unknown field(s) {unknown}; the fields are {list(FIELDS)}", unknown[0])
+        options = _options(obj["options"])
+        answer = _str(obj["answer"], "answer").strip().upper()
+        if answer not in LETTERS[: len(options)]:
+            raise ValidationError(f"{obj['answer']!r} is not one of the option letters {LETTERS[: len(options)]}", "answer")
+        observed_until = _number(obj["observed_until"], "observed_until")
+        if observed_until <= 0:
+            raise ValidationError(f"must be > 0 seconds, got {observed_until}", "observed_until")
+        task_type = _str(obj["task_type"], "task_type")
+        if task_type not in TASK_TYPES:
+            raise ValidationError(f"{task_type!r} is not a task type; known: {list(TASK_TYPES)}", "task_type")
+        split = _str(obj["split"], "split")
+        if split not in SPLITS:
+            raise ValidationError(f"{split!r} is not a split; known: {list(SPLITS)}", "split")
+        meta = obj.get("meta") or {}
+        if not isinstance(meta, Mapping):
+            raise ValidationError(f"must be an object, got {type(meta).__name__}", "meta")
+        return cls(
+            id=_str(obj["id"], "id"),
+            video=_video(obj["video"]),
+            question=_str(obj["question"], "question"),
+            options=options,
+            answer=answer,
+            task_type=task_type,
+            observed_until=observed_until,
+            trace=_trace(obj["trace"], observed_until),
+            split=split,
+            source=_str(obj["source"], "source"),
+            meta=dict(meta),
+        )
+
+
+def _list(value: Any, name: str) -> list:
+    if hasattr(value, "tolist"):  # numpy arrays from parquet
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)):
+        raise ValidationError(f"must be a list, got {type(value).__name__}", name)
+    return list(value)
+
+
+def _str(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(f"must be a non-empty string, got {value!r:.60}", name)
+    return value
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValidationError(f"must be a finite number, got {value!r:.60}", name)
+    return float(value)
+
+
+def _video(value: Any) -> str:
+    path = _str(value, "video")
+    p = PurePosixPath(path)
+    if p.is_absolute() or ".." in p.parts:
+        raise ValidationError(f"must be a path relative to the media root without '..', got {path!r}", "video")
+    return path
+
+
+def _options(value: Any) -> tuple[str, ...]:
+    options = tuple(_str(o, f"options[{k}]") for k, o in enumerate(_list(value, "options")))
+    if not 2 <= len(options) <= len(LETTERS):
+        raise ValidationError(f"needs 2 to {len(LETTERS)} options, got {len(options)}", "options")
+    if len({o.strip().lower() for o in options}) != len(options):
+        raise ValidationError("options must be distinct", "options")
+    return options
+
+
+def _trace(value: Any, observed_until: float) -> tuple[TraceStep, ...]:
+    items = _list(value, "trace")
+    if not items:
+        raise ValidationError("needs at least one step", "trace")
+    steps, last_start = [], 0.0
+    for k, item in enumerate(items):
+        name = f"trace[{k}]"
+        if not isinstance(item, Mapping):
+            raise ValidationError(f"must be an object with 't', 'text' and 'state', got {type(item).__name__}", name)
+        span = _list(item.get("t"), f"{name}.t")
+        if len(span) != 2:
+            raise ValidationError(f"must be [start, end], got {span!r}", f"{name}.t")
+        start, end = _number(span[0], f"{name}.t[0]"), _number(span[1], f"{name}.t[1]")
+        if not 0 <= start <= end:
+            raise ValidationError(f"needs 0 <= start <= end, got [{start}, {end}]", f"{name}.t")
+        if start > observed_until:
+            raise ValidationError(
+                f"starts at {start} s, after observed_until={observed_until} s: a reference step cannot rely on "
+                "masked frames", f"{name}.t")  # fmt: skip
+        if start < last_start:
+            raise ValidationError(f"starts at {start} s, before the previous step ({last_start} s)", f"{name}.t")
+        last_start = start
+        state = item.get("state") or {}
+        if not isinstance(state, Mapping):
+            raise ValidationError(f"must be an object, got {type(state).__name__}", f"{name}.state")
+        steps.append(TraceStep((start, end), _str(item.get("text"), f"{name}.text"), dict(state)))
+    return tuple(steps)

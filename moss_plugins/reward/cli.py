@@ -1,0 +1,62 @@
+"""``moss score`` and ``moss plugins``."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+from . import registry
+from .score import RESULT_KEYS, score_batch
+
+
+def _score(args) -> int:
+    """Score a JSONL file of {"solution": ..., "ground_truth": ...} rows; results go to stdout as JSONL."""
+    solutions, truths = [], []
+    with open(args.file, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                solutions.append(row["solution"])
+                truths.append(row["ground_truth"])
+            except (ValueError, KeyError, TypeError) as e:
+                raise SystemExit(f"{args.file}:{lineno}: expected a JSON object with 'solution' and 'ground_truth' ({e!r})")
+    overrides = dict(kv.split("=", 1) for kv in args.set or [])
+    results = score_batch(solutions, truths, **{k: json.loads(v) for k, v in overrides.items()})
+    for r in results:
+        sys.stdout.write(json.dumps(r, ensure_ascii=False) + "\n")
+    if args.summary:
+        table = Table(title=f"{len(results)} rollouts")
+        table.add_column("component")
+        table.add_column("mean", justify="right")
+        for key in RESULT_KEYS:
+            if isinstance(results[0][key], (int, float)) and results:
+                table.add_row(key, f"{sum(r[key] for r in results) / len(results):.4f}")
+        Console(stderr=True).print(table)
+    return 0
+
+
+def _plugins(args) -> int:
+    table = Table(title="reward plugins")
+    for col in ("kind", "name", "from plugin"):
+        table.add_column(col)
+    for kind, hook in (("segmenter", "moss_segmenters"), ("similarity", "moss_similarities"),
+                       ("reward term", "moss_reward_terms")):  # fmt: skip
+        for name, plugin in sorted(registry.available(hook).items()):
+            table.add_row(kind, name, plugin)
+    Console().print(table)
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("score", help="score model outputs (JSONL of solution + ground_truth) with the reward")
+    p.add_argument("file")
+    p.add_argument("--set", nargs="*", metavar="KEY=JSON", help="reward options, e.g. alpha=3 gate_process=true")
+    p.add_argument("--summary", action="store_true", help="print the mean of each component to stderr")
+    p.set_defaults(func=_score)
+    p = sub.add_parser("plugins", help="list the installed segmenters, similarities and reward terms")
+    p.set_defaults(func=_plugins)

@@ -1,0 +1,38 @@
+"""Demo stage: score the bundled example traces and show what each reward component does."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+from rich.table import Table
+
+from .config import RewardConfig
+from .score import compute_score
+
+
+def load_examples() -> list[dict]:
+    return json.loads(resources.files(__package__).joinpath("example_traces.json").read_text("utf-8"))
+
+
+def run(console) -> None:
+    config = RewardConfig()
+    console.print(
+        f"score = {config.acc_weight} acc + {config.format_weight} format + {config.process_weight} process "
+        f"- {config.padding_weight} padding   (alpha={config.alpha}, max_jump={config.max_jump}, "
+        f"padding tolerance={config.padding_tolerance}, gate_process={config.gate_process})"
+    )
+    for example in load_examples():
+        table = Table(title=f"{example['id']}: {example['question']}", title_justify="left", show_lines=False)
+        for col, justify in [("candidate", "left"), ("score", "right"), ("acc", "right"), ("fmt", "right"),
+                             ("process", "right"), ("D", "right"), ("padding", "right"), ("steps", "right"),
+                             ("reason", "left"), ("what it shows", "left")]:  # fmt: skip
+            table.add_column(col, justify=justify, overflow="fold")
+        for cand in example["candidates"]:
+            r = compute_score("moss_video", cand["output"], example["ground_truth"])
+            table.add_row(
+                cand["label"], f"{r['score']:.3f}", f"{r['acc']:.0f}", f"{r['format']:.0f}", f"{r['process']:.3f}",
+                f"{r['dtw_normalized']:.2f}", f"{r['padding']:.2f}", f"{r['n_pred_steps']}/{r['n_ref_steps']}",
+                r["reason"], cand["note"],
+            )  # fmt: skip
+        console.print(table)
