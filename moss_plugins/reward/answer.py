@@ -20,6 +20,8 @@ _MARKER_RE = re.compile(r"(?<![A-Za-z0-9])(?:\(([A-Z])\)|([A-Z])[.):](?=\s|$))")
 _CAPITAL_RE = re.compile(r"(?<![A-Za-z0-9'])([A-Z])(?![A-Za-z0-9'])")
 _NON_WORD_RE = re.compile(r"[\W_]+")
 _SHORT_ANSWER_TOKENS = 8
+# An honest answer is short; parsing only its head keeps a megabyte-long answer block cheap.
+MAX_ANSWER_CHARS = 1000
 
 
 def normalize(text: str) -> str:
@@ -37,7 +39,7 @@ def _options_named(norm: str, options: Sequence[str]) -> set[int]:
 def parse_choice(content: str, options: Sequence[str] | None = None) -> str | None:
     """The option letter an answer chooses, or None when it chooses none or several."""
     valid = LETTERS[: len(options)] if options else LETTERS
-    s = _PREFIX_RE.sub("", content.strip()).strip()
+    s = _PREFIX_RE.sub("", content[:MAX_ANSWER_CHARS].strip()).strip()
     if m := _SINGLE_RE.match(s):
         letter = m[1].upper()
         return letter if letter in valid else None
@@ -69,7 +71,7 @@ def parse_answer(contents: Sequence[str], gold: str, options: Sequence[str] | No
     if is_choice(gold, options):
         parsed = {parse_choice(c, options) for c in contents} - {None}
         return parsed.pop() if len(parsed) == 1 else None
-    by_norm = {normalize(c): c.strip() for c in contents}
+    by_norm = {normalize(c[:MAX_ANSWER_CHARS]): c[:MAX_ANSWER_CHARS].strip() for c in contents}
     by_norm.pop("", None)
     return next(iter(by_norm.values())) if len(by_norm) == 1 else None
 

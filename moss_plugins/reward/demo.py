@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from importlib import resources
 
+from rich import box
 from rich.table import Table
 
 from .config import RewardConfig
@@ -23,16 +24,17 @@ def run(console) -> None:
         f"padding tolerance={config.padding_tolerance}, gate_process={config.gate_process})"
     )
     for example in load_examples():
-        table = Table(title=f"{example['id']}: {example['question']}", title_justify="left", show_lines=False)
-        for col, justify in [("candidate", "left"), ("score", "right"), ("acc", "right"), ("fmt", "right"),
-                             ("process", "right"), ("D", "right"), ("padding", "right"), ("steps", "right"),
-                             ("reason", "left"), ("what it shows", "left")]:  # fmt: skip
-            table.add_column(col, justify=justify, overflow="fold")
-        for cand in example["candidates"]:
+        table = Table(title=f"{example['id']}: {example['question']}", title_justify="left", box=box.SIMPLE_HEAD)
+        for col in ("#", "candidate", "score", "acc", "fmt", "proc", "D", "pad", "steps", "reason"):
+            table.add_column(col, justify="left" if col in ("candidate", "reason") else "right")
+        for k, cand in enumerate(example["candidates"], 1):
             r = compute_score("moss_video", cand["output"], example["ground_truth"])
             table.add_row(
-                cand["label"], f"{r['score']:.3f}", f"{r['acc']:.0f}", f"{r['format']:.0f}", f"{r['process']:.3f}",
-                f"{r['dtw_normalized']:.2f}", f"{r['padding']:.2f}", f"{r['n_pred_steps']}/{r['n_ref_steps']}",
-                r["reason"], cand["note"],
+                str(k), cand["label"], f"{r['score']:.3f}", f"{r['acc']:.0f}", f"{r['format']:.0f}",
+                f"{r['process']:.2f}", f"{r['dtw_normalized']:.2f}", f"{r['padding']:.2f}",
+                f"{r['n_pred_steps']}/{r['n_ref_steps']}", r["reason"].replace(",", " "),
             )  # fmt: skip
         console.print(table)
+        for k, cand in enumerate(example["candidates"], 1):
+            console.print(f"  [dim]{k:>2}. {cand['note']}")
+    console.print("[dim]proc = T(D), D = DTW distance / reference steps; pad = padding penalty; steps = predicted/reference")

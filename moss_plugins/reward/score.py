@@ -25,6 +25,9 @@ from .tags import ANSWER_OPEN, answer_blocks, well_formed
 
 log = logging.getLogger(__name__)
 
+# More answer blocks than this are "multiple answers" without reading them all (a flood of tags stays cheap).
+MAX_ANSWER_BLOCKS = 8
+
 # Every result has exactly these keys (plus one per configured extra term), whatever the input.
 RESULT_KEYS = (
     "score", "acc", "format", "process", "padding", "dtw_distance", "dtw_normalized",
@@ -192,8 +195,8 @@ def _reasons(text: str, blocks: list[str], pred: str | None, fmt: bool, n_steps:
 def _score(text: str, ref: Reference, config: RewardConfig, extra_info: Mapping | None) -> dict:
     truth = ref.truth
     steps = registry.segmenter(config.segmenter)(text, config)
-    blocks = answer_blocks(text)
-    pred = parse_answer(blocks, truth.answer, truth.options)
+    blocks = answer_blocks(text, limit=MAX_ANSWER_BLOCKS + 1)
+    pred = parse_answer(blocks, truth.answer, truth.options) if len(blocks) <= MAX_ANSWER_BLOCKS else None
     acc = float(is_correct(pred, truth.answer, truth.options))
     fmt = bool(steps) and well_formed(text)
 

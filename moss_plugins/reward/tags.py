@@ -10,11 +10,11 @@ THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 
 
-def _answer_spans(text: str) -> list[tuple[int, int, int, int]]:
-    """(block start, content start, content end, block end) of every closed answer block."""
+def _answer_spans(text: str, limit: int | None = None) -> list[tuple[int, int, int, int]]:
+    """(block start, content start, content end, block end) of the closed answer blocks (the first ``limit``)."""
     spans = []
     pos = 0
-    while (start := text.find(ANSWER_OPEN, pos)) >= 0:
+    while (limit is None or len(spans) < limit) and (start := text.find(ANSWER_OPEN, pos)) >= 0:
         end = text.find(ANSWER_CLOSE, start + len(ANSWER_OPEN))
         if end < 0:
             break
@@ -23,9 +23,9 @@ def _answer_spans(text: str) -> list[tuple[int, int, int, int]]:
     return spans
 
 
-def answer_blocks(text: str) -> list[str]:
-    """Contents of every closed ``<answer>`` block, in order."""
-    return [text[c0:c1] for _, c0, c1, _ in _answer_spans(text)]
+def answer_blocks(text: str, limit: int | None = None) -> list[str]:
+    """Contents of the closed ``<answer>`` blocks, in order (the first ``limit`` of them)."""
+    return [text[c0:c1] for _, c0, c1, _ in _answer_spans(text, limit)]
 
 
 def think_body(text: str) -> str:

@@ -1,0 +1,42 @@
+import json
+
+import pytest
+from conftest import render
+
+from moss_plugins.reward import compute_score, score_batch
+from moss_plugins.reward import rouge as rouge_module
+from moss_plugins.reward import score as score_module
+
+
+def _groups(truth, ref_steps, n_groups=3, group=8):
+    solutions, truths = [], []
+    for g in range(n_groups):
+        t = json.loads(json.dumps(truth))
+        t["trace"][0]["text"] += f" (group {g})"  # distinct references
+        for k in range(group):
+            solutions.append(render(ref_steps[: 1 + (k % 5)] + [f"extra {k}"] * (k % 3), "ABCD"[k % 4]))
+            truths.append(t)
+    return solutions, truths
+
+
+def test_batch_equals_one_by_one(truth, ref_steps):
+    solutions, truths = _groups(truth, ref_steps)
+    assert score_batch(solutions, truths) == [compute_score(None, s, t) for s, t in zip(solutions, truths)]
+    assert score_batch(solutions, truths, alpha=5.0) == [compute_score(None, s, t, alpha=5.0) for s, t in zip(solutions, truths)]
+
+
+def test_each_reference_is_tokenized_once_per_group(truth, ref_steps, monkeypatch):
+    score_module._reference.cache_clear()
+    builds = []
+    real = rouge_module.RougeIndex.build
+    monkeypatch.setattr(rouge_module.RougeIndex, "build", classmethod(lambda cls, steps: builds.append(1) or real(steps)))
+    solutions, truths = _groups(truth, ref_steps, n_groups=4, group=8)
+    results = score_batch(solutions, truths)
+    assert len(results) == 32 and len(builds) == 4
+
+
+def test_batch_validates_lengths(truth):
+    with pytest.raises(ValueError, match="2 solutions but 1 ground truths"):
+        score_batch(["a", "b"], [truth])
+    with pytest.raises(ValueError, match="extra_infos"):
+        score_batch(["a"], [truth], extra_infos=[{}, {}])
