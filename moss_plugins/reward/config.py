@@ -18,7 +18,7 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class RewardConfig:
     # Process reward T(D) = (exp(-alpha*D) - exp(-alpha)) / (1 - exp(-alpha)); alpha = 0 is 1 - D.
-    alpha: float = 2.0
+    alpha: float = 1.0
     acc_weight: float = 1.0
     format_weight: float = 0.2
     process_weight: float = 0.5
