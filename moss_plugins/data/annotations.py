@@ -1,0 +1,248 @@
+"""Timestamped segment captions, the input of ``moss data build``, in two layouts.
+
+**segments** (this project's own, one JSON object per line)::
+
+    {"video": "clips/cat.mp4", "id": "cat", "duration": 12.0,
+     "segments": [{"t": [0.0, 4.0], "caption": "A cat sits beside an empty bowl."},
+                  {"t": [4.0, 8.0], "caption": "A hand pours food into the bowl."}, ...],
+     "meta": {...}}
+
+``video`` is relative to the video root (the annotation file's folder by default) or absolute; ``id``
+defaults to the video's file stem; ``duration`` and ``meta`` are optional. Segments are in time order and do
+not overlap (gaps are fine).
+
+**sharegpt4video** (the layout of ShareGPT4Video's ``sharegpt4video_40k.jsonl``, produced by its
+differential sliding-window captioning)::
+
+    {"video_id": "...", "video_path": "...", "zip_folder": "...",
+     "keyframe": [0, 60, 120, ...], "timestamp": [0.0, 2.0, 4.0, ...],
+     "captions": [{"idx": "0", "content": "<the first keyframe>"},
+                  {"idx": "1", "content": "<what changed between keyframes 0 and 1>"}, ...,
+                  {"idx": "-1", "content": "<the whole video>"}]}
+
+Caption ``k >= 1`` describes what happens between keyframes ``k-1`` and ``k``, so it becomes the segment
+``[timestamp[k-1], timestamp[k]]``; caption ``0`` describes the first keyframe (a zero-length segment at
+``timestamp[0]``). The whole-video caption (``idx == "-1"``) is dropped: it describes the future too, so it must
+never reach a question or a trace. This reading of the layout is taken from ShareGPT4Video's released
+captioner (``slide_captioner_lmdeploy.py``: frame 0 is described alone, then each adjacent keyframe pair) and
+from public loaders of the 40k file; other keys are ignored. ``video_path`` defaults to ``<video_id>.mp4``.
+
+Every problem raises :class:`~moss_plugins.data.schema.ValidationError` with the file, line and field.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .schema import ValidationError, _number, _str
+
+FORMATS = ("auto", "segments", "sharegpt4video")
+SEGMENTS_KEYS = ("video", "id", "duration", "segments", "meta")
+_SAFE_ID_RE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    caption: str
+
+
+@dataclass(frozen=True)
+class VideoAnnotation:
+    video_id: str
+    video: Path  # resolved against the video root
+    segments: tuple[Segment, ...]
+    duration: float | None
+    where: str  # "file:line" of the annotation row, for every later error about this video
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def safe_id(self) -> str:
+        """The id as a file-name and sample-id component."""
+        return safe_id(self.video_id)
+
+
+def safe_id(video_id: str) -> str:
+    return _SAFE_ID_RE.sub("_", video_id).strip("._") or "video"
+
+
+def read_annotations(
+    paths: str | Path | Iterable[str | Path], fmt: str = "auto", video_root: str | Path | None = None
+) -> list[VideoAnnotation]:
+    """Every video of the annotation files (``.jsonl``, or ``.json`` holding a list), validated, in file order.
+
+    Raises ValidationError ("file:line: field: message") at the first bad row, and on a video id that appears
+    twice (after making it file-name safe), naming both rows.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown annotation format {fmt!r}; known: {list(FORMATS)}")
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    videos, seen = [], {}
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such annotation file")
+        root = Path(video_root) if video_root is not None else path.parent
+        for where, row in _rows(path):
+            try:
+                ann = _parse(row, fmt, root, where)
+            except ValidationError as e:
+                raise e.located(where) from None
+            if ann.safe_id in seen:
+                raise ValidationError(
+                    f"video id {ann.video_id!r} already used at {seen[ann.safe_id]}; give each video a distinct "
+                    "id", "video_id" if "video_id" in row else "id", where)  # fmt: skip
+            seen[ann.safe_id] = where
+            videos.append(ann)
+    return videos
+
+
+def _rows(path: Path) -> Iterator[tuple[str, Any]]:
+    if path.suffix == ".json":
+        try:
+            items = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as e:
+            raise ValidationError(f"not valid JSON ({e})", where=str(path)) from None
+        if not isinstance(items, list):
+            raise ValidationError(
+                "a .json annotation file must hold a list of videos (or use .jsonl)", where=str(path)
+            )
+        for k, item in enumerate(items):
+            yield f"{path}:item {k}", item
+        return
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    yield f"{path}:{lineno}", json.loads(line)
+                except ValueError as e:
+                    raise ValidationError(f"not valid JSON ({e})", where=f"{path}:{lineno}") from None
+
+
+def _parse(row: Any, fmt: str, root: Path, where: str) -> VideoAnnotation:
+    if not isinstance(row, Mapping):
+        raise ValidationError(f"an annotation row must be a JSON object, got {type(row).__name__}")
+    if fmt == "auto":
+        fmt = "segments" if "segments" in row else "sharegpt4video" if "captions" in row else ""
+        if not fmt:
+            raise ValidationError(
+                "neither 'segments' (segments layout) nor 'captions' (ShareGPT4Video layout) is present",
+                "segments")  # fmt: skip
+    return _parse_segments(row, root, where) if fmt == "segments" else _parse_sharegpt4video(row, root, where)
+
+
+def _parse_segments(row: Mapping, root: Path, where: str) -> VideoAnnotation:
+    unknown = sorted(set(row) - set(SEGMENTS_KEYS))
+    if unknown:
+        raise ValidationError(f"unknown key(s) {unknown}; the keys are {list(SEGMENTS_KEYS)}", unknown[0])
+    video = _str(row.get("video"), "video")
+    duration = None if row.get("duration") is None else _number(row["duration"], "duration")
+    if duration is not None and duration <= 0:
+        raise ValidationError(f"must be > 0 seconds, got {duration}", "duration")
+    items = row.get("segments")
+    if not isinstance(items, list):
+        raise ValidationError(
+            f"must be a list of {{'t': [start, end], 'caption': ...}}, got {items!r:.60}", "segments"
+        )
+    segments = []
+    for k, item in enumerate(items):
+        name = f"segments[{k}]"
+        if not isinstance(item, Mapping):
+            raise ValidationError(
+                f"must be an object with 't' and 'caption', got {type(item).__name__}", name
+            )
+        span = item.get("t")
+        if not isinstance(span, list) or len(span) != 2:
+            raise ValidationError(f"must be [start, end] in seconds, got {span!r:.60}", f"{name}.t")
+        start, end = _number(span[0], f"{name}.t[0]"), _number(span[1], f"{name}.t[1]")
+        segments.append(
+            (Segment(start, end, _str(item.get("caption"), f"{name}.caption").strip()), f"{name}.t")
+        )
+    meta = row.get("meta") or {}
+    if not isinstance(meta, Mapping):
+        raise ValidationError(f"must be an object, got {type(meta).__name__}", "meta")
+    video_id = _str(row["id"], "id") if row.get("id") is not None else Path(video).stem
+    return VideoAnnotation(video_id, root / video, _checked(segments, duration), duration, where, dict(meta))
+
+
+def _parse_sharegpt4video(row: Mapping, root: Path, where: str) -> VideoAnnotation:
+    video_id = _str(row.get("video_id"), "video_id")
+    video = _str(row["video_path"], "video_path") if row.get("video_path") is not None else f"{video_id}.mp4"
+    stamps = row.get("timestamp")
+    if not isinstance(stamps, list) or len(stamps) < 2:
+        raise ValidationError(
+            f"must list the keyframe times in seconds (two or more), got {stamps!r:.60}", "timestamp"
+        )
+    times = [_number(_numeric(v), f"timestamp[{k}]") for k, v in enumerate(stamps)]
+    keyframes = row.get("keyframe")
+    if keyframes is not None and (not isinstance(keyframes, list) or len(keyframes) != len(times)):
+        raise ValidationError(f"must have one frame index per timestamp ({len(times)})", "keyframe")
+    captions = row.get("captions")
+    if not isinstance(captions, list):
+        raise ValidationError(
+            f"must be a list of {{'idx': ..., 'content': ...}}, got {captions!r:.60}", "captions"
+        )
+    by_idx: dict[int, str] = {}
+    for k, item in enumerate(captions):
+        name = f"captions[{k}]"
+        if not isinstance(item, Mapping):
+            raise ValidationError(
+                f"must be an object with 'idx' and 'content', got {type(item).__name__}", name
+            )
+        try:
+            idx = int(item.get("idx"))
+        except (TypeError, ValueError):
+            raise ValidationError(
+                f"must be a keyframe index, got {item.get('idx')!r:.30}", f"{name}.idx"
+            ) from None
+        if idx == -1:
+            continue  # the whole-video caption: it describes the future as well
+        if not 0 <= idx < len(times):
+            raise ValidationError(f"keyframe {idx} does not exist ({len(times)} timestamps)", f"{name}.idx")
+        if idx in by_idx:
+            raise ValidationError(f"keyframe {idx} is captioned twice", f"{name}.idx")
+        by_idx[idx] = _str(item.get("content"), f"{name}.content").strip()
+    missing = [k for k in range(len(times)) if k not in by_idx]
+    if missing:
+        raise ValidationError(f"no caption for keyframe(s) {missing[:5]}", "captions")
+    segments = [(Segment(times[0], times[0], by_idx[0]), "timestamp[0]")]
+    segments += [
+        (Segment(times[k - 1], times[k], by_idx[k]), f"timestamp[{k}]") for k in range(1, len(times))
+    ]
+    meta = {k: row[k] for k in ("zip_folder",) if isinstance(row.get(k), str)}
+    return VideoAnnotation(video_id, root / video, _checked(segments, None), None, where, meta)
+
+
+def _checked(segments: list[tuple[Segment, str]], duration: float | None) -> tuple[Segment, ...]:
+    """Segments in time order, not overlapping, inside the video; raises naming the first bad one."""
+    if len(segments) < 2:
+        raise ValidationError(
+            f"needs at least 2 segments (something observed, something to predict), got {len(segments)}",
+            "segments")  # fmt: skip
+    prev_end = 0.0
+    for seg, name in segments:
+        if not 0 <= seg.start <= seg.end:
+            raise ValidationError(f"needs 0 <= start <= end, got [{seg.start}, {seg.end}]", name)
+        if seg.start < prev_end:
+            raise ValidationError(
+                f"starts at {seg.start} s, before the previous segment ends ({prev_end} s): segments must be in "
+                "time order and must not overlap", name)  # fmt: skip
+        if duration is not None and seg.end > duration:
+            raise ValidationError(f"ends at {seg.end} s, after the video's duration ({duration} s)", name)
+        prev_end = seg.end
+    return tuple(seg for seg, _ in segments)
+
+
+def _numeric(value: Any) -> Any:
+    """Numbers written as strings ("2.00") are numbers."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value

@@ -1,0 +1,415 @@
+"""MOSS-Video samples from videos with timestamped segment captions (``moss data build``).
+
+For each video, cuts are placed at segment boundaries: the model may see the video up to the cut
+(``observed_until``), and the question asks for what comes after it:
+
+- ``next_state``: what happens right after the cut (the next segment's caption);
+- ``final_state``: how the video ends (the last segment's caption; needs two or more segments after the cut);
+- ``event_order``: the order of the next three segments, listed shuffled (needs three or more).
+
+Distractors for the caption tasks are other segments of the same video (hard negatives: what already
+happened, or what happens later) and segments of other videos of the same split, never an option whose
+ROUGE-L F1 with another option reaches ``max_similarity`` (near-duplicates of the answer would make two
+options right). The reference trace is the observed segments as timestamped steps, ending with an
+inference step at the cut that states the answer.
+
+Everything random is seeded per video (``seed`` and the video id), so the result is the same in-process and
+on Ray, in any task order. Answer letters are balanced per split and task type (a seeded shuffle of each block
+of letters). The train/test split is by video: no video appears in both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields, replace
+from itertools import permutations
+from math import factorial
+from pathlib import Path
+
+from ..reward.answer import LETTERS, normalize
+from ..reward.rouge import similarity_matrix
+from .annotations import Segment, VideoAnnotation
+from .clips import ClipError, cut_clips, probe_video
+from .io import load_samples, save_samples
+from .parallel import RayOptions, run_map
+from .schema import Sample, TraceStep, ValidationError
+
+BUILD_TASKS = ("next_state", "final_state", "event_order")
+_EVENTS = 3  # events to order in an event_order question
+_ROUGE_L = (0.0, 0.0, 1.0)
+_POOL_TRIES = 64  # pool captions tried per sample before giving up on cross-video distractors
+
+
+class BuildError(ValueError):
+    """Bad build configuration or unusable input; the message says where and what to do."""
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    seed: int = 0
+    test_fraction: float = 0.2
+    tasks: tuple[str, ...] = BUILD_TASKS
+    max_per_video: int = 8  # samples per video at most (the paper: ~9.6 per video)
+    n_options: int = 4
+    same_video_distractors: int = 2  # at most this many distractors from the video itself
+    max_similarity: float = 0.6  # ROUGE-L F1 between two options must stay below this
+    min_observed: float = 1.0  # seconds of video the model sees at least
+    pool_size: int = 5000  # captions per split kept as cross-video distractors
+    cut_clips: bool = False  # write each observed part as its own clip (no future frames in the file)
+    copy_videos: bool = False  # copy source videos into the output folder instead of symlinking them
+    skip_invalid: bool = False  # skip unusable videos (counted) instead of stopping at the first
+    source: str = "annotations"
+
+    def __post_init__(self):
+        unknown = [t for t in self.tasks if t not in BUILD_TASKS]
+        if unknown or not self.tasks:
+            raise BuildError(f"tasks must be some of {list(BUILD_TASKS)}, got {list(self.tasks)}")
+        if not 2 <= self.n_options <= len(LETTERS):
+            raise BuildError(f"n_options must be 2..{len(LETTERS)}, got {self.n_options}")
+        if not 0 <= self.test_fraction < 1:
+            raise BuildError(f"test_fraction must be in [0, 1), got {self.test_fraction}")
+        if self.min_observed <= 0 or self.max_per_video < 1 or self.pool_size < 1:
+            raise BuildError("min_observed must be > 0 s; max_per_video and pool_size must be >= 1")
+        if not 0 < self.max_similarity <= 1:
+            raise BuildError(f"max_similarity must be in (0, 1], got {self.max_similarity}")
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    annotation: VideoAnnotation
+    split: str
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What every per-video task needs besides its own video (shipped to Ray workers once)."""
+
+    config: BuildConfig
+    out_dir: Path
+    pools: dict[str, tuple[tuple[str, str], ...]]  # split -> ((video_id, caption), ...)
+
+
+@dataclass
+class VideoResult:
+    where: str
+    samples: list[Sample]  # the answer is option A here; letters are balanced afterwards
+    error: str = ""  # why the whole video could not be used
+    dropped: Counter = field(default_factory=Counter)  # cut candidates dropped, by reason
+
+
+@dataclass
+class BuildReport:
+    videos: int = 0
+    samples: Counter = field(default_factory=Counter)  # split -> n
+    tasks: Counter = field(default_factory=Counter)
+    letters: Counter = field(default_factory=Counter)
+    videos_per_split: Counter = field(default_factory=Counter)
+    skipped_videos: Counter = field(default_factory=Counter)  # offending field -> n
+    first_errors: list[str] = field(default_factory=list)
+    dropped: Counter = field(default_factory=Counter)
+    rewrite: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    files: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            f.name: dict(v) if isinstance(v := getattr(self, f.name), Counter) else v for f in fields(self)
+        }
+
+
+def build_video(job: VideoJob, ctx: BuildContext) -> VideoResult:
+    """All samples of one video: probe it, pick cuts, write questions, options and traces, place the media.
+
+    Runs in a Ray worker or in-process alike; problems come back in the result instead of raising, so that one
+    bad video does not abort a cluster run (the driver decides whether it is fatal).
+    """
+    ann, config = job.annotation, ctx.config
+    result = VideoResult(ann.where, [])
+    try:
+        info = probe_video(ann.video)
+    except ClipError as e:
+        result.error = f"video: {e}"
+        return result
+    tolerance = max(0.5, 2 / info.fps) if info.fps > 0 else 0.5
+    if ann.duration is not None and abs(ann.duration - info.duration) > max(tolerance, 0.05 * info.duration):
+        result.error = (
+            f"duration: the annotation says {ann.duration} s, but {ann.video} lasts {info.duration:.2f} s"
+        )
+        return result
+    if ann.segments[-1].end > info.duration + tolerance:
+        result.error = (f"segments: they end at {ann.segments[-1].end} s, after {ann.video} ends "
+                        f"({info.duration:.2f} s); are the times in seconds?")  # fmt: skip
+        return result
+    rng = _rng(config.seed, "video", ann.video_id)
+    candidates = _candidates(ann, config, info.duration)
+    if not candidates:
+        result.dropped["no cut leaves enough observed and future segments"] += 1
+        return result
+    chosen = sorted(rng.sample(candidates, min(config.max_per_video, len(candidates))),
+                    key=lambda c: (c[0], BUILD_TASKS.index(c[1])))  # fmt: skip
+    for k, task in chosen:
+        try:
+            result.samples.append(_sample(ann, k, task, job.split, ctx, rng))
+        except _Dropped as e:
+            result.dropped[str(e)] += 1
+    try:
+        result.samples = _place_media(ann, result.samples, ctx)
+    except (ClipError, OSError) as e:
+        result.error, result.samples = f"video: {e}", []
+    return result
+
+
+class _Dropped(Exception):
+    pass
+
+
+def _rng(seed: int, *parts: str) -> random.Random:
+    digest = hashlib.sha256(json.dumps([seed, *parts]).encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def _candidates(ann: VideoAnnotation, config: BuildConfig, duration: float) -> list[tuple[int, str]]:
+    """(k, task): cut at the end of segment k-1, so segments[:k] are observed and segments[k:] predicted."""
+    n, out = len(ann.segments), []
+    needs = {"next_state": 1, "final_state": 2, "event_order": _EVENTS}
+    for k in range(1, n):
+        cut = ann.segments[k - 1].end
+        if cut < config.min_observed or cut >= duration:
+            continue
+        out += [(k, task) for task in config.tasks if n - k >= needs[task]]
+    return out
+
+
+def _sample(
+    ann: VideoAnnotation, k: int, task: str, split: str, ctx: BuildContext, rng: random.Random
+) -> Sample:
+    segs, config = ann.segments, ctx.config
+    cut = segs[k - 1].end
+    stop = f"The video stops at {cut:g} s."
+    if task == "event_order":
+        question, options, inference = _event_order(segs[k : k + _EVENTS], stop, config, rng)
+        answer_segments = list(range(k, k + _EVENTS))
+    else:
+        target = k if task == "next_state" else len(segs) - 1
+        answer = segs[target].caption
+        if task == "next_state":
+            question = f"{stop} What happens next, right after that moment?"
+            inference = f"{stop} Given how the events have developed so far, what happens next is: {answer}"
+        else:
+            question = f"{stop} How does the video end?"
+            inference = f"{stop} Following this development to the end, the video ends with: {answer}"
+        same_video = [s.caption for i, s in enumerate(segs) if i != target]
+        options = _caption_options(answer, same_video, ann.video_id, ctx.pools.get(split, ()), config, rng)
+        answer_segments = [target]
+    observed = tuple(TraceStep((s.start, s.end), s.caption, {}) for s in segs[:k])
+    meta = {"video_id": ann.video_id, "annotation": _short_where(ann.where), "cut_segment": k,
+            "n_segments": len(segs), "answer_segments": answer_segments, "source_video": str(ann.video),
+            "trace_source": "captions", **({"video_meta": ann.meta} if ann.meta else {})}  # fmt: skip
+    return Sample(
+        id=f"{config.source}-{ann.safe_id}-c{k}-{task}", video="", question=question, options=tuple(options),
+        answer="A", task_type=task, observed_until=cut, trace=(*observed, TraceStep((cut, cut), inference, {})),
+        split=split, source=config.source, meta=meta,
+    )  # fmt: skip
+
+
+def _event_order(future: Sequence[Segment], stop: str, config: BuildConfig, rng: random.Random):
+    """The next events listed shuffled; options are orders of their labels ("2, then 3, then 1")."""
+    if config.n_options > factorial(_EVENTS):
+        raise _Dropped(
+            f"event_order has only {factorial(_EVENTS)} possible orders, fewer than the options asked for"
+        )
+    events = [s.caption for s in future]
+    shown = rng.sample(range(_EVENTS), _EVENTS)  # shown[j]: the true position of the event listed as j+1
+    listed = "\n".join(f"{j + 1}. {events[i]}" for j, i in enumerate(shown))
+    question = f"{stop} These events happen after that, listed in random order:\n{listed}\nIn which order do they happen?"
+    answer = _order_text([shown.index(i) for i in range(_EVENTS)])
+    others = [o for o in map(_order_text, permutations(range(_EVENTS))) if o != answer]
+    options = [answer, *rng.sample(others, config.n_options - 1)]
+    inference = f"{stop} What happens after that, in order ({answer}): " + " Then ".join(events)
+    return question, options, inference
+
+
+def _order_text(labels: Sequence[int]) -> str:
+    return ", then ".join(str(j + 1) for j in labels)
+
+
+def _caption_options(answer: str, same_video: list[str], video_id: str, pool: Sequence[tuple[str, str]],
+                     config: BuildConfig, rng: random.Random) -> list[str]:  # fmt: skip
+    """The answer first, then distractors none of which is (near-)identical to an option already chosen."""
+    chosen = [answer]
+
+    def fits(text: str) -> bool:
+        if normalize(text) in {normalize(c) for c in chosen}:
+            return False
+        return float(similarity_matrix([text], chosen, _ROUGE_L).max()) < config.max_similarity
+
+    own = rng.sample(same_video, len(same_video))
+    for text in own:
+        if len(chosen) > config.same_video_distractors:
+            break
+        if fits(text):
+            chosen.append(text)
+    tries = [pool[i] for i in rng.sample(range(len(pool)), min(len(pool), _POOL_TRIES))]
+    for other_id, text in tries + [(None, t) for t in own]:  # own captions again only if the pool runs short
+        if len(chosen) == config.n_options:
+            break
+        if other_id != video_id and fits(text):
+            chosen.append(text)
+    if len(chosen) < config.n_options:
+        raise _Dropped("too few distinct distractors")
+    return chosen
+
+
+def _short_where(where: str) -> str:
+    file, _, line = where.rpartition(":")
+    return f"{Path(file).name}:{line}"
+
+
+def _place_media(ann: VideoAnnotation, samples: list[Sample], ctx: BuildContext) -> list[Sample]:
+    """Give each sample a video path relative to the output folder: a cut clip, or the (linked) source."""
+    if not samples:
+        return samples
+    out = ctx.out_dir.resolve()
+    if ctx.config.cut_clips:
+        clips = {s.observed_until: out / "clips" / ann.safe_id / f"until_{round(s.observed_until * 1000):08d}ms.mp4"
+                 for s in samples}  # fmt: skip
+        written = cut_clips(ann.video, clips)
+        empty = [c for c, n in written.items() if n == 0]
+        if empty:
+            raise ClipError(f"{ann.video}: no frame before {empty[0]} s to put in a clip")
+        return [replace(s, video=clips[s.observed_until].relative_to(out).as_posix(),
+                        meta={**s.meta, "clip_frames": written[s.observed_until]}) for s in samples]  # fmt: skip
+    src = ann.video.resolve()
+    if src.is_relative_to(out):
+        rel = src.relative_to(out).as_posix()
+    else:
+        dst = out / "videos" / f"{ann.safe_id}{src.suffix}"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if dst.is_symlink() or dst.exists():
+            dst.unlink()
+        if ctx.config.copy_videos:
+            shutil.copy2(src, dst)
+        else:
+            os.symlink(src, dst)
+        rel = dst.relative_to(out).as_posix()
+    return [replace(s, video=rel) for s in samples]
+
+
+def assign_splits(video_ids: Sequence[str], test_fraction: float, seed: int) -> dict[str, str]:
+    """video id -> "train" | "test": a seeded shuffle of the sorted ids, the first ``test_fraction`` to test.
+
+    Depends only on the set of ids and the seed (not on file order or any other option).
+    """
+    order = sorted(set(video_ids))
+    _rng(seed, "split").shuffle(order)
+    n_test = round(len(order) * test_fraction)
+    if test_fraction > 0 and n_test == 0 and len(order) >= 2:
+        n_test = 1
+    test = set(order[:n_test])
+    return {v: "test" if v in test else "train" for v in video_ids}
+
+
+def assign_letters(samples: Sequence[Sample], seed: int) -> list[Sample]:
+    """Move each answer (option A when built) to a balanced letter: per split and task type, every block of
+    ``n_options`` samples uses each letter once, in a seeded order."""
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for i, s in enumerate(samples):
+        groups[(s.split, s.task_type, len(s.options))].append(i)
+    out = list(samples)
+    for (split, task, n), indices in groups.items():
+        rng = _rng(seed, "letters", split, task, str(n))
+        positions: list[int] = []
+        while len(positions) < len(indices):
+            positions += rng.sample(range(n), n)
+        for i, pos in zip(indices, positions):
+            s = samples[i]
+            options = list(s.options[1:])
+            options.insert(pos, s.options[0])
+            out[i] = replace(s, options=tuple(options), answer=LETTERS[pos])
+    return out
+
+
+def _pools(annotations: Sequence[VideoAnnotation], splits: dict[str, str], config: BuildConfig) -> dict:
+    by_split: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for ann in annotations:
+        by_split[splits[ann.video_id]] += [(ann.video_id, s.caption) for s in ann.segments]
+    pools = {}
+    for split, items in by_split.items():
+        if len(items) > config.pool_size:
+            keep = sorted(_rng(config.seed, "pool", split).sample(range(len(items)), config.pool_size))
+            items = [items[i] for i in keep]
+        pools[split] = tuple(items)
+    return pools
+
+
+def build_dataset(
+    annotations: Sequence[VideoAnnotation],
+    out_dir: str | Path,
+    config: BuildConfig = BuildConfig(),
+    ray: RayOptions | None = None,
+    rewrite=None,
+) -> BuildReport:
+    """Build ``out_dir/{train,test}.jsonl`` (+ ``build_report.json``) from annotated videos.
+
+    ``ray``: run the per-video work as Ray tasks (None: in-process, same code). ``rewrite``: a
+    :class:`~moss_plugins.data.rewrite.RewriteConfig` to rewrite the traces through a chat endpoint.
+    Raises ValidationError (file:line: field) for an unusable video unless ``config.skip_invalid``.
+    """
+    start = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    report = BuildReport(videos=len(annotations))
+    usable = []
+    for ann in annotations:  # cheap checks first, before any worker starts
+        if ann.video.is_file():
+            usable.append(ann)
+        else:
+            _fail(report, config, ValidationError(f"video file {ann.video} does not exist (paths are relative "
+                                                  "to --video-root, by default the annotation file's folder)",
+                                                  "video", ann.where))  # fmt: skip
+    splits = assign_splits([a.video_id for a in usable], config.test_fraction, config.seed)
+    ctx = BuildContext(config, out, _pools(usable, splits, config))
+    jobs = [VideoJob(a, splits[a.video_id]) for a in usable]
+    results = run_map(build_video, jobs, ctx, ray=ray, desc="build", unit="video")
+    samples = []
+    for job, res in zip(jobs, results):
+        report.dropped.update(res.dropped)
+        if res.error:
+            field_name, _, message = res.error.partition(": ")
+            _fail(report, config, ValidationError(message, field_name, res.where))
+            continue
+        if res.samples:
+            report.videos_per_split[job.split] += 1
+        samples += res.samples
+    samples = assign_letters(samples, config.seed)
+    if rewrite is not None:
+        from .rewrite import rewrite_traces
+
+        samples, rewrite_report = rewrite_traces(samples, rewrite)
+        report.rewrite = rewrite_report.to_json()
+    for split in ("train", "test"):
+        path = save_samples([s for s in samples if s.split == split], out / f"{split}.jsonl")
+        report.files.append(str(path))
+    load_samples(out)  # what was written must load; raises naming the row otherwise
+    for s in samples:
+        report.samples[s.split] += 1
+        report.tasks[s.task_type] += 1
+        report.letters[s.answer] += 1
+    report.seconds = time.perf_counter() - start
+    (out / "build_report.json").write_text(json.dumps(report.to_json(), indent=1) + "\n", encoding="utf-8")
+    return report
+
+
+def _fail(report: BuildReport, config: BuildConfig, error: ValidationError) -> None:
+    if not config.skip_invalid:
+        raise error
+    report.skipped_videos[error.field or "row"] += 1  # by field; the messages name files, see first_errors
+    if len(report.first_errors) < 5:
+        report.first_errors.append(str(error))

@@ -1,0 +1,141 @@
+"""``moss data build``: MOSS-Video samples from videos with timestamped segment captions."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+from rich.table import Table
+
+
+def run(args) -> int:
+    from .annotations import read_annotations
+    from .build import BuildConfig, BuildError, build_dataset
+    from .parallel import RayOptions
+    from .rewrite import RewriteConfig, RewriteConfigError
+    from .schema import ValidationError
+
+    console = Console()
+    try:
+        config = BuildConfig(
+            seed=args.seed, test_fraction=args.test_fraction, tasks=tuple(args.tasks), max_per_video=args.max_per_video,
+            n_options=args.options, max_similarity=args.max_similarity, min_observed=args.min_observed,
+            cut_clips=args.cut_clips, copy_videos=args.copy_videos, skip_invalid=args.skip_invalid, source=args.source,
+        )  # fmt: skip
+        rewrite = None
+        if args.rewrite:
+            rewrite = RewriteConfig(
+                model=args.model or "", base_url=args.base_url, api_key_env=args.api_key_env,
+                cache_path=args.cache or f"{args.out}/rewrite_cache.sqlite", requests_per_minute=args.rpm,
+                max_concurrency=args.concurrency, max_retries=args.max_retries,
+            )  # fmt: skip
+            rewrite.api_key()  # a missing key is reported now, not after the build
+        ray = (
+            RayOptions(address=args.address, num_cpus=args.num_cpus, chunk_size=args.chunk_size)
+            if args.ray
+            else None
+        )
+        annotations = read_annotations(args.annotations, fmt=args.format, video_root=args.video_root)
+        console.print(f"{len(annotations)} annotated videos from {len(args.annotations)} file(s)"
+                      + (f"; per-video work on Ray ({args.address or 'local'})" if ray else ""))  # fmt: skip
+        report = build_dataset(annotations, args.out, config, ray=ray, rewrite=rewrite)
+    except (ValidationError, BuildError, RewriteConfigError, FileNotFoundError) as e:
+        console.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+        return 2
+    _print_report(console, report)
+    if report.rewrite.get("failed"):
+        console.print(f"[yellow]{report.rewrite['failed']} rewrite request(s) still failed after all retries; those "
+                      "samples keep their caption traces. Run the same command again to retry them (finished "
+                      "replies are cached).")  # fmt: skip
+        return 3
+    return 0
+
+
+def _print_report(console: Console, report) -> None:
+    n = sum(report.samples.values())
+    table = Table(title=f"moss data build: {n} samples in {report.seconds:.1f} s "
+                        f"({n / max(report.seconds, 1e-9):.1f} samples/s)", title_justify="left")  # fmt: skip
+    table.add_column("what")
+    table.add_column("counts", overflow="fold")
+    used = sum(report.videos_per_split.values())
+    table.add_row("videos", f"{report.videos} annotated, {used} used ({_fmt(report.videos_per_split)}), "
+                            f"{sum(report.skipped_videos.values())} skipped")  # fmt: skip
+    table.add_row("samples per split", _fmt(report.samples))
+    table.add_row("task types", _fmt(report.tasks))
+    table.add_row("answer letters", _fmt(dict(sorted(report.letters.items()))))
+    if report.dropped:
+        table.add_row("cuts dropped", _fmt(report.dropped))
+    if report.skipped_videos:
+        table.add_row("videos skipped", _fmt(report.skipped_videos))
+    if report.rewrite:
+        r = report.rewrite
+        table.add_row("trace rewrite", f"{r['rewritten']}/{r['samples']} rewritten; {r['prompts']} prompts, "
+                                       f"{r['cached']} from cache, {r['failed']} failed; rejected: "
+                                       f"{_fmt(r['rejected']) or 'none'}; client: {_fmt(r['client']) or '-'}")  # fmt: skip
+    table.add_row("files", ", ".join(report.files))
+    console.print(table)
+    for message in report.first_errors:
+        console.print(f"  [yellow]skipped[/] {message}", highlight=False, soft_wrap=True)
+
+
+def _fmt(counts) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in counts.items())
+
+
+def add_command(sub) -> None:
+    from .build import BUILD_TASKS, BuildConfig
+
+    d = BuildConfig()
+    p = sub.add_parser(
+        "build", help="build MOSS-Video samples from videos with timestamped segment captions",
+        description="Cut each annotated video at segment boundaries and ask for what comes next; the reference "
+        "trace is the observed segments. Writes OUT/train.jsonl, OUT/test.jsonl and OUT/build_report.json.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )  # fmt: skip
+    p.add_argument("annotations", nargs="+", help="annotation files (.jsonl, or .json holding a list)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--format", default="auto", choices=("auto", "segments", "sharegpt4video"),
+                   help="annotation layout (auto: per row, by its keys)")  # fmt: skip
+    p.add_argument(
+        "--video-root", help="folder that video paths are relative to (default: each annotation file's)"
+    )
+    g = p.add_argument_group("samples")
+    g.add_argument("--seed", type=int, default=d.seed)
+    g.add_argument(
+        "--test-fraction", type=float, default=d.test_fraction, help="share of VIDEOS that go to test"
+    )
+    g.add_argument("--tasks", nargs="+", default=list(d.tasks), choices=BUILD_TASKS)
+    g.add_argument("--max-per-video", type=int, default=d.max_per_video)
+    g.add_argument("--options", type=int, default=d.n_options, help="options per question")
+    g.add_argument("--max-similarity", type=float, default=d.max_similarity,
+                   help="ROUGE-L F1 that no two options may reach (keeps near-copies of the answer out)")  # fmt: skip
+    g.add_argument(
+        "--min-observed", type=float, default=d.min_observed, help="seconds seen before the first cut"
+    )
+    g.add_argument("--source", default=d.source, help="the samples' source field and id prefix")
+    g.add_argument("--cut-clips", action="store_true",
+                   help="write each observed part as its own clip (PyAV), so no reader can show the future")  # fmt: skip
+    g.add_argument(
+        "--copy-videos", action="store_true", help="copy source videos into OUT/videos (default: symlink)"
+    )
+    g.add_argument("--skip-invalid", action="store_true",
+                   help="skip unusable videos and report them instead of stopping at the first")  # fmt: skip
+    g = p.add_argument_group("scale (Ray)")
+    g.add_argument("--ray", action="store_true", help="run the per-video work as Ray tasks")
+    g.add_argument(
+        "--address", help="existing Ray cluster (e.g. auto, ray://head:10001); default: a local Ray"
+    )
+    g.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
+    g.add_argument("--chunk-size", type=int, default=8, help="videos per Ray task")
+    g = p.add_argument_group("trace rewriting (any OpenAI-compatible chat endpoint)")
+    g.add_argument("--rewrite", action="store_true", help="rewrite the reference traces with a chat model")
+    g.add_argument("--model", help="model name, e.g. gpt-4o")
+    g.add_argument(
+        "--base-url", help="e.g. http://localhost:8000/v1 (default: $OPENAI_API_BASE, then OpenAI)"
+    )
+    g.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
+    g.add_argument("--rpm", type=float, default=60.0, help="requests per minute at most")
+    g.add_argument("--concurrency", type=int, default=4, help="requests in flight at most")
+    g.add_argument("--max-retries", type=int, default=6)
+    g.add_argument("--cache", help="reply cache, reused across runs (default: OUT/rewrite_cache.sqlite)")
+    p.set_defaults(func=run)

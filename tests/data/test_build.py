@@ -1,0 +1,289 @@
+"""``moss data build``: annotations in, valid leak-free MOSS-Video samples out (tiny PyAV videos in tmp_path)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from moss_plugins.cli import main
+from moss_plugins.data import load_samples
+from moss_plugins.data.annotations import read_annotations
+from moss_plugins.data.build import BuildConfig, BuildError, assign_splits, build_dataset
+from moss_plugins.data.schema import ValidationError
+from moss_plugins.reward import rouge_f
+
+FPS = 8
+OBJECTS = ["cup", "ball", "lamp", "door", "box", "plant", "kettle", "chair"]
+ACTIONS = ["is lifted off the table", "rolls to the left", "turns on", "opens slowly", "is painted red",
+           "falls over", "fills with water", "spins in place"]  # fmt: skip
+
+
+def write_video(path: Path, seconds: float, fps: int = FPS, size: int = 32) -> Path:
+    """A tiny H.264 clip whose frame k is a flat grey level 7k (mod 256), so frames are told apart."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width = stream.height = size
+        stream.pix_fmt, stream.options = "yuv420p", {"preset": "ultrafast"}
+        for k in range(round(seconds * fps)):
+            image = np.full((size, size, 3), (7 * k) % 256, np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode(None))
+    return path
+
+
+def caption(video: int, k: int) -> str:
+    return f"The {OBJECTS[(video + k) % 8]} {ACTIONS[(3 * video + k) % 8]} near marker v{video}s{k}"
+
+
+def write_annotated(folder: Path, n_videos: int, n_segments: int = 6, seg_seconds: float = 1.0) -> Path:
+    """n videos of n_segments one-second segments each, annotated in the segments layout; returns the JSONL."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for v in range(n_videos):
+        write_video(folder / f"v{v}.mp4", n_segments * seg_seconds)
+        segs = [
+            {"t": [k * seg_seconds, (k + 1) * seg_seconds], "caption": caption(v, k)}
+            for k in range(n_segments)
+        ]
+        rows.append({"video": f"v{v}.mp4", "segments": segs})
+    path = folder / "annotations.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """12 annotated videos built once (in-process) with the default configuration."""
+    root = tmp_path_factory.mktemp("build")
+    annotations = read_annotations(write_annotated(root / "src", 12))
+    report = build_dataset(annotations, root / "out", BuildConfig(seed=3))
+    return root, report, load_samples(root / "out").samples
+
+
+def test_built_samples_validate_and_load(built):
+    root, report, samples = built
+    assert main(["data", "validate", str(root / "out")]) == 0
+    assert len(samples) == sum(report.samples.values()) > 50
+    assert {s.task_type for s in samples} == {"next_state", "final_state", "event_order"}
+    for s in samples:
+        assert (root / "out" / s.video).is_file()
+
+
+def test_question_targets_the_segment_after_the_cut_and_trace_stops_there(built):
+    _, _, samples = built
+    for s in samples:
+        v, k, n = int(s.meta["video_id"][1:]), s.meta["cut_segment"], s.meta["n_segments"]
+        assert s.observed_until == float(k)  # the end of the last observed segment
+        observed = [caption(v, j) for j in range(k)]
+        assert [step.text for step in s.trace[:-1]] == observed  # only what was seen, in order
+        assert all(step.t[1] <= s.observed_until for step in s.trace)
+        assert s.trace[-1].t == (s.observed_until, s.observed_until)  # the inference step, at the cut
+        if s.task_type == "next_state":
+            assert s.answer_text == caption(v, k)
+        elif s.task_type == "final_state":
+            assert s.answer_text == caption(v, n - 1)
+        else:  # the listed events are the next three, and the answer gives their true order
+            listed = s.question.split("\n")[1:4]
+            by_label = {line.split(". ", 1)[0]: line.split(". ", 1)[1] for line in listed}
+            order = [by_label[label] for label in s.answer_text.split(", then ")]
+            assert order == [caption(v, k), caption(v, k + 1), caption(v, k + 2)]
+
+
+def test_no_future_caption_in_the_observed_trace(built):
+    """The leak test of the builder: no step before the inference one mentions a segment after the cut."""
+    _, _, samples = built
+    for s in samples:
+        v, k = int(s.meta["video_id"][1:]), s.meta["cut_segment"]
+        future_markers = [f"v{v}s{j}" for j in range(k, s.meta["n_segments"])]
+        for step in s.trace[:-1]:
+            assert not any(marker in step.text for marker in future_markers)
+
+
+def test_split_is_by_video_and_deterministic(built, tmp_path):
+    root, report, samples = built
+    videos = defaultdict(set)
+    for s in samples:
+        videos[s.split].add(s.meta["video_id"])
+    assert not videos["train"] & videos["test"]
+    assert len(videos["test"]) == round(12 * BuildConfig().test_fraction)
+    again = build_dataset(read_annotations(root / "src" / "annotations.jsonl"), tmp_path, BuildConfig(seed=3))
+    assert again.samples == report.samples
+    for split in ("train", "test"):
+        assert (tmp_path / f"{split}.jsonl").read_bytes() == (root / "out" / f"{split}.jsonl").read_bytes()
+    ids = [f"v{k}" for k in range(40)]
+    assert assign_splits(ids, 0.25, 1) == assign_splits(list(reversed(ids)), 0.25, 1)  # order does not matter
+    assert assign_splits(ids, 0.25, 1) != assign_splits(ids, 0.25, 2)
+
+
+def test_answer_letters_are_balanced_per_split_and_task(built):
+    _, _, samples = built
+    groups = defaultdict(Counter)
+    for s in samples:
+        groups[(s.split, s.task_type)][s.answer] += 1
+    for counts in groups.values():
+        full = [counts.get(letter, 0) for letter in "ABCD"]
+        assert max(full) - min(full) <= 1, counts
+
+
+def test_options_are_distinct_and_far_from_each_other(built):
+    _, _, samples = built
+    for s in samples:
+        assert len(s.options) == 4 and len(set(s.options)) == 4
+        if s.task_type != "event_order":
+            for a, b in itertools.combinations(s.options, 2):
+                assert rouge_f(a, b)[2] < BuildConfig().max_similarity, (a, b)
+
+
+def test_distractors_come_from_the_same_video_and_other_videos(built):
+    _, _, samples = built
+    own = other = 0
+    for s in samples:
+        if s.task_type == "event_order":
+            continue
+        for option in s.options:
+            if option != s.answer_text:
+                own += f"v{s.meta['video_id'][1:]}s" in option
+                other += f"v{s.meta['video_id'][1:]}s" not in option
+    assert own and other
+
+
+def test_near_copy_of_the_answer_is_never_an_option(tmp_path):
+    """Segment 1 differs from segment 3 by one word; any question whose answer is one never offers the other."""
+    near = ["The red ball rolls slowly to the left edge of the old wooden table",
+            "The red ball rolls slowly to the right edge of the old wooden table"]  # fmt: skip
+    rows = []
+    for v in range(6):
+        write_video(tmp_path / f"v{v}.mp4", 5)
+        caps = [caption(v, 0), near[0], caption(v, 2), near[1], caption(v, 4)]
+        rows.append(
+            {"video": f"v{v}.mp4", "segments": [{"t": [k, k + 1], "caption": c} for k, c in enumerate(caps)]}
+        )
+    (tmp_path / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    build_dataset(read_annotations(tmp_path / "a.jsonl"), tmp_path / "out", BuildConfig(test_fraction=0.0))
+    samples = [s for s in load_samples(tmp_path / "out").samples if s.answer_text in near]
+    assert samples
+    for s in samples:
+        assert not set(near) - {s.answer_text} & set(s.options)
+
+
+def test_cut_clips_hold_no_frame_from_the_future(tmp_path):
+    src = write_annotated(tmp_path / "src", 2, n_segments=4)
+    build_dataset(read_annotations(src), tmp_path / "out", BuildConfig(cut_clips=True, test_fraction=0.5))
+    samples = load_samples(tmp_path / "out").samples
+    assert samples
+    for s in samples:
+        assert s.video.startswith("clips/")
+        with av.open(str(tmp_path / "out" / s.video)) as container:
+            times = [frame.time for frame in container.decode(video=0)]
+        assert max(times) < s.observed_until
+        assert len(times) == round(s.observed_until * FPS) == s.meta["clip_frames"]
+
+
+def test_sharegpt4video_layout(tmp_path):
+    """Keyframe timestamps + per-interval differential captions; the whole-video caption never appears."""
+    write_video(tmp_path / "clip.mp4", 6)
+    row = {"video_id": "abc", "video_path": "clip.mp4", "zip_folder": "mixkit_1.zip", "keyframe": [0, 16, 32, 48],
+           "timestamp": [0.0, 2.0, 4.0, 6.0],
+           "captions": [{"idx": "0", "content": "A kettle stands on a cold stove."},
+                        {"idx": "1", "content": "Someone lights the burner under the kettle."},
+                        {"idx": "2", "content": "Steam starts to rise from the spout."},
+                        {"idx": "3", "content": "The kettle whistles and the burner is turned off."},
+                        {"idx": "-1", "content": "SUMMARY of the whole video"}]}  # fmt: skip
+    (tmp_path / "sg.jsonl").write_text(json.dumps(row) + "\n")
+    (ann,) = read_annotations(tmp_path / "sg.jsonl")
+    assert [(s.start, s.end) for s in ann.segments] == [(0, 0), (0, 2), (2, 4), (4, 6)]
+    assert ann.video_id == "abc" and ann.meta == {"zip_folder": "mixkit_1.zip"}
+    build_dataset([ann], tmp_path / "out", BuildConfig(test_fraction=0.0))
+    samples = load_samples(tmp_path / "out").samples
+    assert {(s.observed_until, s.task_type) for s in samples} == {(2.0, "next_state"), (2.0, "final_state"),
+                                                                   (4.0, "next_state")}  # fmt: skip
+    text = (tmp_path / "out" / "train.jsonl").read_text()
+    assert "SUMMARY" not in text
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        ({"video": "v.mp4", "segments": [{"t": [0, 1], "caption": "a"}, {"t": [0.5, 2], "caption": "b"}]}, "segments[1].t"),
+        ({"video": "v.mp4", "segments": [{"t": [0, 1], "caption": "a"}, {"t": [1, 2], "caption": ""}]}, "segments[1].caption"),
+        ({"video": "v.mp4", "segments": [{"t": [0, 1], "caption": "a"}]}, "segments"),
+        ({"video": "v.mp4", "segments": [{"t": [0, 1], "caption": "a"}, {"t": [1, "x"], "caption": "b"}]}, "segments[1].t[1]"),
+        ({"video": "v.mp4", "duration": 1.5, "segments": [{"t": [0, 1], "caption": "a"}, {"t": [1, 2], "caption": "b"}]}, "segments[1].t"),
+        ({"video": "v.mp4", "segmnts": []}, "segments"),
+        ({"video": "v.mp4", "segments": [], "extra": 1}, "extra"),
+        ({"video_id": "x", "timestamp": [0, 2], "captions": [{"idx": "0", "content": "a"}]}, "captions"),
+        ({"video_id": "x", "timestamp": [0, 2], "captions": [{"idx": "0", "content": "a"}, {"idx": "5", "content": "b"}]}, "captions[1].idx"),
+        ({"video_id": "x", "timestamp": [0, "soon"], "captions": []}, "timestamp[1]"),
+    ],
+)  # fmt: skip
+def test_annotation_errors_name_file_line_and_field(tmp_path, row, field):
+    good = {"video": "ok.mp4", "segments": [{"t": [0, 1], "caption": "a"}, {"t": [1, 2], "caption": "b"}]}
+    path = tmp_path / "ann.jsonl"
+    path.write_text(json.dumps(good) + "\n\n" + json.dumps(row) + "\n")
+    with pytest.raises(ValidationError) as e:
+        read_annotations(path)
+    assert e.value.where == f"{path}:3" and e.value.field == field
+    assert str(e.value).startswith(f"{path}:3: {field}: ")
+
+
+def test_duplicate_video_ids_name_both_rows(tmp_path):
+    row = {"video": "a/v.mp4", "segments": [{"t": [0, 1], "caption": "a"}, {"t": [1, 2], "caption": "b"}]}
+    other = dict(row, video="b/v.mp4")
+    (tmp_path / "ann.jsonl").write_text(json.dumps(row) + "\n" + json.dumps(other) + "\n")
+    with pytest.raises(ValidationError, match=r"ann.jsonl:2: id: video id 'v' already used at .*ann.jsonl:1"):
+        read_annotations(tmp_path / "ann.jsonl")
+
+
+def test_unusable_videos_stop_the_build_or_are_skipped_and_counted(tmp_path):
+    src = write_annotated(tmp_path, 4)
+    (tmp_path / "v1.mp4").unlink()
+    (tmp_path / "v2.mp4").write_bytes(b"not a video at all")
+    lines = src.read_text().splitlines()
+    long = json.loads(lines[3])
+    long["segments"].append({"t": [6, 60], "caption": "much later"})  # the video lasts 6 s
+    src.write_text("\n".join(lines[:3] + [json.dumps(long)]) + "\n")
+    annotations = read_annotations(src)
+    with pytest.raises(ValidationError) as e:
+        build_dataset(annotations, tmp_path / "out")
+    assert (e.value.where, e.value.field) == (f"{src}:2", "video") and "does not exist" in e.value.message
+    with pytest.raises(ValidationError) as e:
+        build_dataset([annotations[2]], tmp_path / "out")
+    assert (e.value.where, e.value.field) == (f"{src}:3", "video") and "cannot read" in e.value.message
+    with pytest.raises(ValidationError) as e:
+        build_dataset([annotations[3]], tmp_path / "out")
+    assert (e.value.where, e.value.field) == (f"{src}:4", "segments")
+    report = build_dataset(annotations, tmp_path / "out", BuildConfig(skip_invalid=True, test_fraction=0))
+    assert report.skipped_videos == Counter({"video": 2, "segments": 1})
+    assert {s.meta["video_id"] for s in load_samples(tmp_path / "out").samples} == {"v0"}
+
+
+def test_bad_configuration_is_rejected():
+    with pytest.raises(BuildError, match="tasks"):
+        BuildConfig(tasks=("next_state", "weather"))
+    with pytest.raises(BuildError, match="test_fraction"):
+        BuildConfig(test_fraction=1.0)
+
+
+def test_cli_build(tmp_path, capsys):
+    src = write_annotated(tmp_path / "src", 3)
+    assert main(["data", "build", str(src), "--out", str(tmp_path / "out"), "--tasks", "next_state",
+                 "--max-per-video", "2", "--test-fraction", "0.34", "--copy-videos"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "6 samples" in out and "train: 4, test: 2" in out
+    samples = load_samples(tmp_path / "out").samples
+    assert {s.task_type for s in samples} == {"next_state"}
+    assert not (tmp_path / "out" / samples[0].video).is_symlink()
+    report = json.loads((tmp_path / "out" / "build_report.json").read_text())
+    assert report["samples"] == {"train": 4, "test": 2}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        '{"video": "v0.mp4", "segments": [{"t": [0, 1], "caption": "a"}, {"t": [2, 1], "caption": "b"}]}\n'
+    )
+    assert main(["data", "build", str(bad), "--out", str(tmp_path / "out2")]) == 2
+    assert f"{bad}:1: segments[1].t: needs 0 <= start <= end" in capsys.readouterr().out
