@@ -22,7 +22,7 @@ from numba import njit
 _DIAG, _UP, _LEFT = 1, -1, -2  # back-pointers; a jump of s stores s (>= 2)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _dtw(cost, max_jump):
     n, m = cost.shape
     acc = np.empty((n, m))

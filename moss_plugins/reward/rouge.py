@@ -28,7 +28,7 @@ _UNK = -1  # a predicted token that is not in the reference
 DEFAULT_WEIGHTS = (1 / 3, 1 / 3, 1 / 3)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _split(flat):
     """Separator-terminated id stream -> (ids, offsets)."""
     n_steps = 0
@@ -49,7 +49,7 @@ def _split(flat):
     return ids, off
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _ngrams(ids, lo, hi, vocab_size):
     """Sorted known unigram ids and sorted bigram keys of ids[lo:hi]."""
     n = hi - lo
@@ -70,7 +70,7 @@ def _ngrams(ids, lo, hi, vocab_size):
     return np.sort(uni[:nu]), np.sort(bi[:nb])
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _overlap(a, b):
     """Multiset intersection size of two sorted arrays (= sum of min counts)."""
     i = 0
@@ -88,7 +88,7 @@ def _overlap(a, b):
     return c
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _f1(hits, n_pred, n_ref):
     precision = hits / max(n_pred, 1)
     recall = hits / max(n_ref, 1)
@@ -97,7 +97,7 @@ def _f1(hits, n_pred, n_ref):
     return 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _lcs_bits(mask_row, ids, lo, hi, m):
     """LCS length against a reference step of m <= 64 tokens (Hyyro 2004)."""
     v = ~np.uint64(0)
@@ -116,7 +116,7 @@ def _lcs_bits(mask_row, ids, lo, hi, m):
     return count
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _lcs_dp(a, alo, ahi, b, blo, bhi):
     n = bhi - blo
     prev = np.zeros(n + 1, np.int64)
@@ -132,7 +132,7 @@ def _lcs_dp(a, alo, ahi, b, blo, bhi):
     return prev[n]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _index(flat, vocab_size):
     ids, off = _split(flat)
     n = off.size - 1
@@ -152,7 +152,7 @@ def _index(flat, vocab_size):
     return ids, off, uni, bi, bi_off, masks
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _f1_matrix(r_ids, r_off, r_uni, r_bi, r_bi_off, masks, vocab_size, pred_flat):
     """[n_ref, n_pred, 3] ROUGE-1/2/L F1 for every (reference step, predicted step) pair."""
     p_ids, p_off = _split(pred_flat)

@@ -49,7 +49,7 @@ def padding_share(unused: float, tolerance: float) -> float:
     return max(0.0, unused - tolerance) / (1.0 - tolerance)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _unmatched_share(sim, lengths):
     """Share of the trace's characters that no reference step accounts for.
 
