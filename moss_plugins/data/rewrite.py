@@ -1,0 +1,375 @@
+"""Rewriting built reference traces through any OpenAI-compatible chat endpoint (the paper used GPT-4o).
+
+The model sees only what the sample's model may see: the observed segments (timestamped captions) and the
+cut time. Never the question, the options or the answer, which name the future, so a rewritten trace cannot
+leak it. The reply must be JSON steps whose time spans lie inside the observed window; a reply that is not
+keeps the caption trace and is counted by reason. The builder's final inference step (at the cut) is kept.
+
+Robust for long runs against rate-limited APIs:
+
+- retries with exponential backoff and jitter on 5xx, timeouts, dropped connections and malformed bodies;
+- a 429 pauses *all* requests for its ``Retry-After`` (seconds or an HTTP date), then retries;
+- a client-side rate limit (requests per minute, evenly spaced) and a bound on concurrent requests;
+- a persistent cache of replies keyed by (model, prompt) in SQLite, committed as each reply arrives: a run
+  that crashes and is started again repeats no finished request; identical prompts (several questions cut
+  at the same point of a video) are sent once;
+- any other HTTP error (401 bad key, 404 unknown model, 400 bad request) is a configuration error and stops
+  the run at once.
+
+Endpoint and key follow the conventions of lmms-eval and the ``openai`` package: ``--base-url`` or
+``$OPENAI_API_BASE`` (or ``$OPENAI_BASE_URL``), key from ``$OPENAI_API_KEY``. Servers that ignore keys (vLLM,
+SGLang, a local proxy) need none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import hashlib
+import json
+import os
+import random
+import re
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .schema import Sample, TraceStep
+
+RETRYABLE_STATUS = frozenset({408, 409, 425, 500, 502, 503, 504, 520, 522, 524, 529})
+MAX_RETRY_AFTER = 600.0  # seconds; a larger Retry-After is clamped rather than stalling a run for hours
+MAX_STEP_CHARS = 2000
+
+SYSTEM_PROMPT = (
+    "You write step-by-step reasoning traces for video question answering. You are given timestamped "
+    "descriptions of the part of a video that has been watched. Turn them into concise reasoning steps about "
+    "what is observed and how the state of the objects changes. Use only what the descriptions say; never "
+    "guess what happens after the last time given."
+)
+
+
+class RewriteConfigError(ValueError):
+    """The endpoint, model or key is wrong (an HTTP error that retrying cannot fix)."""
+
+
+class RequestFailed(RuntimeError):
+    """A request still failed after all retries (the item keeps its caption trace; a rerun retries it)."""
+
+
+class RejectedReply(ValueError):
+    """A reply that is not a usable trace; the message is the reason, used as a counter key."""
+
+
+@dataclass(frozen=True)
+class RewriteConfig:
+    model: str
+    base_url: str | None = None  # None: $OPENAI_API_BASE, then $OPENAI_BASE_URL, then OpenAI's API
+    api_key_env: str = "OPENAI_API_KEY"
+    cache_path: str | Path = "rewrite_cache.sqlite"
+    requests_per_minute: float = 60.0
+    max_concurrency: int = 4
+    max_retries: int = 6
+    backoff_base: float = 1.0  # seconds before the first retry (doubling, with jitter)
+    backoff_max: float = 60.0
+    timeout: float = 120.0
+    temperature: float = 0.0
+    max_tokens: int = 1024
+
+    def __post_init__(self):
+        if not self.model.strip():
+            raise RewriteConfigError("--model is required with --rewrite")
+        if self.requests_per_minute <= 0 or self.max_concurrency < 1 or self.max_retries < 0:
+            raise RewriteConfigError(
+                "requests_per_minute must be > 0, max_concurrency >= 1, max_retries >= 0"
+            )
+
+    def resolved_base_url(self) -> str | None:
+        return self.base_url or os.environ.get("OPENAI_API_BASE") or os.environ.get("OPENAI_BASE_URL") or None
+
+    def api_key(self) -> str:
+        key = os.environ.get(self.api_key_env)
+        if key:
+            return key
+        if self.resolved_base_url() is None:
+            raise RewriteConfigError(f"set ${self.api_key_env} to use OpenAI's API, or give --base-url for another "
+                                     "OpenAI-compatible server")  # fmt: skip
+        return "EMPTY"  # servers without authentication accept any key; the client needs one
+
+
+class ResponseCache:
+    """Replies keyed by sha256 of (model, messages), one SQLite row each, committed as it arrives."""
+
+    def __init__(self, path: str | Path):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(path)
+        self._db = sqlite3.connect(str(path))
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, model TEXT, reply TEXT, at REAL)"
+        )
+        self._db.commit()
+
+    @staticmethod
+    def key(model: str, messages: Sequence[dict]) -> str:
+        return hashlib.sha256(json.dumps([model, list(messages)], sort_keys=True).encode()).hexdigest()
+
+    def get(self, key: str) -> str | None:
+        row = self._db.execute("SELECT reply FROM replies WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def put(self, key: str, model: str, reply: str) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?)", (key, model, reply, time.time())
+        )
+        self._db.commit()
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM replies").fetchone()[0]
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class RateLimiter:
+    """Starts at most ``per_minute`` requests a minute, evenly spaced; ``hold`` pauses everyone (a 429)."""
+
+    def __init__(self, per_minute: float, clock: Callable[[], float], sleep: Callable[[float], Awaitable]):
+        self.interval = 60.0 / per_minute
+        self.clock, self.sleep = clock, sleep
+        self._next = float("-inf")
+
+    async def acquire(self) -> None:
+        now = self.clock()
+        slot = max(now, self._next)
+        self._next = slot + self.interval  # reserved before awaiting, so concurrent callers queue up
+        if slot > now:
+            await self.sleep(slot - now)
+
+    def hold(self, seconds: float) -> None:
+        self._next = max(self._next, self.clock() + seconds)
+
+
+class ChatClient:
+    """``complete(messages) -> reply text`` with retries, backoff, a rate limit and bounded concurrency.
+
+    ``clock``/``sleep``/``rng`` are injectable so that tests can check the waits without waiting. One client
+    serves one :func:`rewrite_traces` call (its connections are closed with that call's event loop).
+    """
+
+    def __init__(self, config: RewriteConfig, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable] = asyncio.sleep, rng: random.Random | None = None):  # fmt: skip
+        from openai import AsyncOpenAI
+
+        self.config = config
+        self.client = AsyncOpenAI(base_url=config.resolved_base_url(), api_key=config.api_key(), max_retries=0,
+                                  timeout=config.timeout)  # fmt: skip
+        self.limiter = RateLimiter(config.requests_per_minute, clock, sleep)
+        self.sleep = sleep
+        self.rng = rng or random.Random()
+        self.stats: Counter = Counter()
+        self._slots = asyncio.Semaphore(config.max_concurrency)
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential with "equal jitter": in [b/2, b], b = min(max, base * 2**attempt)."""
+        b = min(self.config.backoff_max, self.config.backoff_base * 2**attempt)
+        return b / 2 + self.rng.uniform(0, b / 2)
+
+    async def complete(self, messages: Sequence[dict]) -> str:
+        import openai
+
+        reason = ""
+        for attempt in range(self.config.max_retries + 1):
+            if attempt:
+                self.stats["retries"] += 1
+            async with self._slots:
+                await self.limiter.acquire()
+                self.stats["requests"] += 1
+                try:
+                    response = await self.client.chat.completions.create(
+                        model=self.config.model, messages=list(messages), temperature=self.config.temperature,
+                        max_tokens=self.config.max_tokens,
+                    )  # fmt: skip
+                    content = response.choices[0].message.content if response.choices else None
+                    if isinstance(content, str) and content.strip():
+                        return content
+                    reason, delay = "malformed response (no message content)", self.backoff(attempt)
+                except openai.RateLimitError as e:
+                    reason = "rate limited (429)"
+                    self.limiter.hold(_retry_after(e.response.headers) or self.backoff(attempt))
+                    delay = 0.0  # the limiter now makes every request wait, this one included
+                except openai.APIStatusError as e:
+                    if e.status_code not in RETRYABLE_STATUS:
+                        raise RewriteConfigError(
+                            f"{self.config.resolved_base_url() or 'OpenAI API'}: HTTP {e.status_code} for model "
+                            f"{self.config.model!r}: {e.message}. Check --base-url, --model and "
+                            f"${self.config.api_key_env}.") from None  # fmt: skip
+                    reason, delay = f"server error ({e.status_code})", self.backoff(attempt)
+                except openai.APITimeoutError:
+                    reason, delay = "timeout", self.backoff(attempt)
+                except openai.APIConnectionError:
+                    reason, delay = "connection error", self.backoff(attempt)
+                except (ValueError, openai.APIResponseValidationError):  # a body that is not JSON
+                    reason, delay = "malformed response (not JSON)", self.backoff(attempt)
+            self.stats[reason] += 1
+            if delay and attempt < self.config.max_retries:
+                await self.sleep(delay)  # outside the concurrency slot: others may go meanwhile
+        raise RequestFailed(f"{reason} after {self.config.max_retries + 1} attempts")
+
+
+def _retry_after(headers) -> float | None:
+    value = headers.get("retry-after") if headers is not None else None
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def build_messages(observed: Sequence[TraceStep], observed_until: float) -> list[dict]:
+    """The prompt for one trace: the observed steps and the cut, nothing from after it."""
+    timeline = "\n".join(f"[{s.t[0]:g}-{s.t[1]:g} s] {s.text}" for s in observed)
+    user = (
+        f"The video has been watched from 0 to {observed_until:g} s. What is seen, with times:\n{timeline}\n\n"
+        "Rewrite this as a reasoning trace: one step per meaningful observation or change, in time order, each "
+        f"with the time span it covers (between 0 and {observed_until:g} s) and the state of the objects "
+        "involved after that step. Reply with JSON only, in this form:\n"
+        '{"steps": [{"t": [start, end], "text": "...", "state": {"object": "state"}}]}'
+    )
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+
+_FENCE_RE = re.compile(r"^```(?:json)?\s*|\s*```$", re.IGNORECASE)
+
+
+def parse_reply(reply: str, observed_until: float, n_observed: int) -> tuple[TraceStep, ...]:
+    """The steps of a reply; raises RejectedReply(reason) when it is not a usable trace."""
+    text = _FENCE_RE.sub("", reply.strip())
+    start, end = text.find("{"), text.rfind("}")
+    try:
+        obj = json.loads(text[start : end + 1]) if start >= 0 else None
+    except ValueError:
+        obj = None
+    if not isinstance(obj, dict):
+        raise RejectedReply("not a JSON object")
+    items = obj.get("steps")
+    if not isinstance(items, list) or not items:
+        raise RejectedReply("no steps")
+    if len(items) > max(4, 3 * n_observed):
+        raise RejectedReply("too many steps")
+    steps, last_start = [], 0.0
+    for item in items:
+        if not isinstance(item, dict):
+            raise RejectedReply("a step is not an object")
+        span = item.get("t")
+        if (not isinstance(span, list) or len(span) != 2
+                or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in span)):  # fmt: skip
+            raise RejectedReply("a step has no [start, end] time span")
+        t0, t1 = float(span[0]), float(span[1])
+        if not 0 <= t0 <= t1 <= observed_until + 1e-6:
+            raise RejectedReply("a time span outside the observed window")
+        if t0 < last_start:
+            raise RejectedReply("steps out of time order")
+        last_start = t0
+        content = item.get("text")
+        if not isinstance(content, str) or not content.strip() or len(content) > MAX_STEP_CHARS:
+            raise RejectedReply("a step without usable text")
+        state = item.get("state", {})
+        if not isinstance(state, dict):
+            raise RejectedReply("a state that is not an object")
+        state = {
+            str(k): v if isinstance(v, (str, int, float, bool)) else json.dumps(v) for k, v in state.items()
+        }
+        steps.append(TraceStep((t0, t1), " ".join(content.split()), state))
+    return tuple(steps)
+
+
+@dataclass
+class RewriteReport:
+    samples: int = 0
+    prompts: int = 0  # distinct prompts (samples cut at the same point share one)
+    cached: int = 0  # prompts answered from the cache, without a request
+    rewritten: int = 0  # samples whose trace was replaced
+    rejected: Counter = field(default_factory=Counter)  # reason -> samples that kept the caption trace
+    failed: int = 0  # prompts still failing after all retries (a rerun retries them)
+    client: Counter = field(default_factory=Counter)  # requests, retries, and what went wrong
+
+    def to_json(self) -> dict:
+        return {k: dict(v) if isinstance(v, Counter) else v for k, v in self.__dict__.items()}
+
+
+def rewrite_traces(samples: Sequence[Sample], config: RewriteConfig, client: ChatClient | None = None,
+                   progress: bool = True) -> tuple[list[Sample], RewriteReport]:  # fmt: skip
+    """Samples whose observed steps (all trace steps but the last, the inference at the cut) are rewritten."""
+    cache = ResponseCache(config.cache_path)
+    try:
+        return _rewrite(samples, config, cache, client, progress)
+    finally:
+        cache.close()
+
+
+def _rewrite(samples, config, cache, client, progress):
+    report = RewriteReport(samples=len(samples))
+    keys, messages = [], {}
+    for s in samples:
+        m = build_messages(s.trace[:-1], s.observed_until)
+        key = ResponseCache.key(config.model, m)
+        keys.append(key)
+        messages.setdefault(key, m)
+    report.prompts = len(messages)
+    todo = [k for k in messages if cache.get(k) is None]
+    report.cached = report.prompts - len(todo)
+    if todo:
+        client = client or ChatClient(config)
+        asyncio.run(_request_all(client, cache, {k: messages[k] for k in todo}, report, progress))
+        report.client = client.stats
+    out = []
+    for s, key in zip(samples, keys):
+        reply = cache.get(key)
+        if reply is None:
+            out.append(s)
+            continue
+        try:
+            steps = parse_reply(reply, s.observed_until, len(s.trace) - 1)
+        except RejectedReply as e:
+            report.rejected[str(e)] += 1
+            out.append(replace(s, meta={**s.meta, "rewrite_rejected": str(e)}))
+            continue
+        report.rewritten += 1
+        out.append(
+            replace(
+                s, trace=steps + s.trace[-1:], meta={**s.meta, "trace_source": f"rewritten:{config.model}"}
+            )
+        )
+    return out, report
+
+
+async def _request_all(client: ChatClient, cache: ResponseCache, todo: dict, report: RewriteReport,
+                       progress: bool) -> None:  # fmt: skip
+    from tqdm.auto import tqdm
+
+    async def one(key):
+        try:
+            cache.put(key, client.config.model, await client.complete(todo[key]))
+        except RequestFailed:
+            report.failed += 1
+
+    tasks = [asyncio.ensure_future(one(k)) for k in todo]
+    try:
+        with tqdm(
+            total=len(tasks), desc="rewrite", unit="prompt", disable=not progress, dynamic_ncols=True
+        ) as bar:
+            for done in asyncio.as_completed(tasks):
+                await done
+                bar.update(1)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await client.client.close()  # its connections belong to this event loop
