@@ -1,0 +1,29 @@
+"""Shared, built-once fixtures: tiny model folders of the recipes' families and the composed trainer config."""
+
+import pytest
+
+from moss_plugins.verl import tiny
+from moss_plugins.verl.compose import compose_job
+
+
+@pytest.fixture(scope="session")
+def qwen_dir(tmp_path_factory):
+    return tiny.build("qwen2_5_vl", tmp_path_factory.mktemp("qwen2_5_vl"))
+
+
+@pytest.fixture(scope="session")
+def phi2_dir(tmp_path_factory):
+    return tiny.build("phi2", tmp_path_factory.mktemp("phi2"))
+
+
+@pytest.fixture(scope="session")
+def job_config():
+    """``python -m verl.trainer.main_ppo reward=moss_dtw data=moss_video --cfg job`` (no other flag)."""
+    return compose_job(["reward=moss_dtw", "data=moss_video"])
+
+
+@pytest.fixture(scope="session")
+def qwen_tokenizer(qwen_dir):
+    from verl.utils import hf_tokenizer
+
+    return hf_tokenizer(str(qwen_dir))
