@@ -7,6 +7,7 @@ import importlib
 COMMAND_MODULES = (
     "moss_plugins.data.validate",
     "moss_plugins.data.build_cli",
+    "moss_plugins.data.synth.cli",
 )
 
 
