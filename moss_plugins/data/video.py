@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -171,7 +172,9 @@ def output_size(height: int, width: int, max_pixels: int | None) -> tuple[int, i
     if max_pixels is None or height * width <= max_pixels:
         return height, width
     scale = math.sqrt(max_pixels / (height * width))
-    return max(1, math.floor(height * scale)), max(1, math.floor(width * scale))
+    h = max(1, math.floor(height * scale))
+    w = max(1, min(math.floor(width * scale), max_pixels // h))  # a side clamped to 1 px must not break the cap
+    return max(1, min(h, max_pixels // w)), w
 
 
 def _decode(request: _Request, backend: str):
@@ -181,12 +184,13 @@ def _decode(request: _Request, backend: str):
         frames, times, source_fps, duration = decode(
             request.path, lambda t: select_indices(t, request.fps, request.nframes, request.until),
             lambda h, w: output_size(h, w, request.max_pixels))  # fmt: skip
-    except _DecodeFailure:
-        raise
+    except _DecodeFailure as e:
+        raise _DecodeFailure(e.kind, f"{backend}: {e.message}") from None
     except ImportError as e:
         raise _DecodeFailure("config", f"the {backend} backend is not installed ({e})") from None
     except Exception as e:  # decoders raise many types (DECORDError, av.FFmpegError, RuntimeError, ...)
-        raise _DecodeFailure("corrupt", f"{backend} cannot decode it ({type(e).__name__}: {e})") from None
+        reason = (str(e).strip().splitlines() or [""])[0][:300]  # decord appends a C++ stack trace
+        raise _DecodeFailure("corrupt", f"{backend} cannot decode it ({type(e).__name__}: {reason})") from None
     if len(frames) == 0:
         raise _DecodeFailure("empty", f"no frame starts before until={request.until} s")
     return frames, times, source_fps, duration
@@ -288,7 +292,7 @@ class _Worker:
     """One decoding helper process; requests and replies are length-prefixed pickles, frames raw bytes."""
 
     _local = threading.local()
-    _all: list[_Worker] = []
+    _all: ClassVar[list[_Worker]] = []
 
     def __init__(self):
         self.owner = os.getpid()
