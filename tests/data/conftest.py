@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+
 def write_video(path: Path, n: int, fps: int, size=(64, 48), color_of: Callable[[int], tuple] | None = None,
                 codec: str = "libx264", options: dict | None = None) -> Path:  # fmt: skip
     """``n`` flat frames; frame k is ``color_of(k)`` (default: grey level 20 + 2k, so a frame's index can be
