@@ -87,7 +87,9 @@ def read_annotations(
     for path in map(Path, paths):
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such annotation file")
-        root = Path(video_root) if video_root is not None else path.parent
+        root = (
+            Path(video_root) if video_root is not None else path.parent
+        ).absolute()  # workers may run elsewhere
         for where, row in _rows(path):
             try:
                 ann = _parse(row, fmt, root, where)

@@ -232,7 +232,7 @@ def _event_order(future: Sequence[Segment], stop: str, config: BuildConfig, rng:
     answer = _order_text([shown.index(i) for i in range(_EVENTS)])
     others = [o for o in map(_order_text, permutations(range(_EVENTS))) if o != answer]
     options = [answer, *rng.sample(others, config.n_options - 1)]
-    inference = f"{stop} What happens after that, in order ({answer}): " + " Then ".join(events)
+    inference = f"{stop} What happens after that, in order ({answer}): " + " Then: ".join(events)
     return question, options, inference
 
 
@@ -363,7 +363,7 @@ def build_dataset(
     Raises ValidationError (file:line: field) for an unusable video unless ``config.skip_invalid``.
     """
     start = time.perf_counter()
-    out = Path(out_dir)
+    out = Path(out_dir).absolute()  # Ray workers need paths that do not depend on their working directory
     out.mkdir(parents=True, exist_ok=True)
     report = BuildReport(videos=len(annotations))
     usable = []

@@ -54,12 +54,17 @@ def _duration(container, stream, path) -> float:
     return last
 
 
-def cut_clips(src: str | Path, cuts: Mapping[float, str | Path], codec: str = "libx264") -> dict[float, int]:
+def cut_clips(src: str | Path, cuts: Mapping[float, str | Path], codec: str | None = None) -> dict[float, int]:
     """Write, for each ``cut -> dst``, the frames of ``src`` with timestamp < cut; one decoding pass for all.
 
-    Returns the number of frames written per cut. Odd frame sizes are cropped to even (yuv420p needs it).
+    Returns the number of frames written per cut. ``codec``: by default the one the synthetic videos use
+    (H.264 when this PyAV build has it). Odd frame sizes are cropped to even (yuv420p needs it).
     """
     import av
+
+    from .synth.render import video_codec
+
+    codec = codec or video_codec()
 
     cuts = {float(c): Path(p) for c, p in cuts.items()}
     written = dict.fromkeys(cuts, 0)

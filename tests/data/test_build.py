@@ -8,13 +8,13 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import av
-import numpy as np
 import pytest
 
 from moss_plugins.cli import main
 from moss_plugins.data import load_samples
 from moss_plugins.data.annotations import read_annotations
 from moss_plugins.data.build import BuildConfig, BuildError, assign_splits, build_dataset
+from moss_plugins.data.build_example import write_annotated_videos
 from moss_plugins.data.schema import ValidationError
 from moss_plugins.reward import rouge_f
 
@@ -24,37 +24,15 @@ ACTIONS = ["is lifted off the table", "rolls to the left", "turns on", "opens sl
            "falls over", "fills with water", "spins in place"]  # fmt: skip
 
 
-def write_video(path: Path, seconds: float, fps: int = FPS, size: int = 32) -> Path:
-    """A tiny H.264 clip whose frame k is a flat grey level 7k (mod 256), so frames are told apart."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width = stream.height = size
-        stream.pix_fmt, stream.options = "yuv420p", {"preset": "ultrafast"}
-        for k in range(round(seconds * fps)):
-            image = np.full((size, size, 3), (7 * k) % 256, np.uint8)
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        container.mux(stream.encode(None))
-    return path
-
-
 def caption(video: int, k: int) -> str:
     return f"The {OBJECTS[(video + k) % 8]} {ACTIONS[(3 * video + k) % 8]} near marker v{video}s{k}"
 
 
-def write_annotated(folder: Path, n_videos: int, n_segments: int = 6, seg_seconds: float = 1.0) -> Path:
-    """n videos of n_segments one-second segments each, annotated in the segments layout; returns the JSONL."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for v in range(n_videos):
-        write_video(folder / f"v{v}.mp4", n_segments * seg_seconds)
-        segs = [
-            {"t": [k * seg_seconds, (k + 1) * seg_seconds], "caption": caption(v, k)}
-            for k in range(n_segments)
-        ]
-        rows.append({"video": f"v{v}.mp4", "segments": segs})
-    path = folder / "annotations.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
+def write_annotated(folder: Path, n_videos: int, n_segments: int = 6) -> Path:
+    """n videos of n_segments one-second segments (at FPS), annotated in the segments layout; returns the JSONL."""
+    return write_annotated_videos(
+        folder, [[caption(v, k) for k in range(n_segments)] for v in range(n_videos)], fps=FPS
+    )
 
 
 @pytest.fixture(scope="module")
@@ -157,15 +135,9 @@ def test_near_copy_of_the_answer_is_never_an_option(tmp_path):
     """Segment 1 differs from segment 3 by one word; any question whose answer is one never offers the other."""
     near = ["The red ball rolls slowly to the left edge of the old wooden table",
             "The red ball rolls slowly to the right edge of the old wooden table"]  # fmt: skip
-    rows = []
-    for v in range(6):
-        write_video(tmp_path / f"v{v}.mp4", 5)
-        caps = [caption(v, 0), near[0], caption(v, 2), near[1], caption(v, 4)]
-        rows.append(
-            {"video": f"v{v}.mp4", "segments": [{"t": [k, k + 1], "caption": c} for k, c in enumerate(caps)]}
-        )
-    (tmp_path / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    build_dataset(read_annotations(tmp_path / "a.jsonl"), tmp_path / "out", BuildConfig(test_fraction=0.0))
+    captions = [[caption(v, 0), near[0], caption(v, 2), near[1], caption(v, 4)] for v in range(6)]
+    src = write_annotated_videos(tmp_path, captions)
+    build_dataset(read_annotations(src), tmp_path / "out", BuildConfig(test_fraction=0.0))
     samples = [s for s in load_samples(tmp_path / "out").samples if s.answer_text in near]
     assert samples
     for s in samples:
@@ -187,7 +159,7 @@ def test_cut_clips_hold_no_frame_from_the_future(tmp_path):
 
 def test_sharegpt4video_layout(tmp_path):
     """Keyframe timestamps + per-interval differential captions; the whole-video caption never appears."""
-    write_video(tmp_path / "clip.mp4", 6)
+    write_annotated_videos(tmp_path, [["frame"] * 6], names=["clip"])
     row = {"video_id": "abc", "video_path": "clip.mp4", "zip_folder": "mixkit_1.zip", "keyframe": [0, 16, 32, 48],
            "timestamp": [0.0, 2.0, 4.0, 6.0],
            "captions": [{"idx": "0", "content": "A kettle stands on a cold stove."},
@@ -287,3 +259,10 @@ def test_cli_build(tmp_path, capsys):
     )
     assert main(["data", "build", str(bad), "--out", str(tmp_path / "out2")]) == 2
     assert f"{bad}:1: segments[1].t: needs 0 <= start <= end" in capsys.readouterr().out
+
+
+def test_demo_stage(capsys):
+    assert main(["demo", "--only", "build"]) == 0
+    out = capsys.readouterr().out
+    assert all(task in out for task in ("next_state", "final_state", "event_order"))
+    assert out.count("the reference trace scores") == 3 and "process 1.000" in out
