@@ -11,6 +11,7 @@ the generation dumps (``trainer.validation_data_dir``). Options come from the ``
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,9 @@ OPTIONS_KEY = f"reward.{NAME}"
 MANAGER_OPTIONS = ("truncation_penalty",)
 # Keys this manager adds to the reward core's result.
 EXTRA_KEYS = ("truncated", "response_tokens", "pred")
+
+
+_PREPARE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,9 @@ class MossDTWRewardManager(RewardManagerBase):
     ground truth does, because it is a data bug.
     """
 
-    def __init__(self, config, tokenizer, compute_score=None, reward_router_address=None, reward_model_tokenizer=None):
+    def __init__(
+        self, config, tokenizer, compute_score=None, reward_router_address=None, reward_model_tokenizer=None
+    ):
         # verl passes its math/code dispatcher as ``compute_score`` when no custom function is set; this manager
         # scores with moss_plugins.reward instead (read_options rejects a custom function).
         super().__init__(config, tokenizer, compute_score)
@@ -89,22 +95,30 @@ class MossDTWRewardManager(RewardManagerBase):
         truth = _ground_truth(item.non_tensor_batch)
         extra_info = item.non_tensor_batch.get("extra_info")
         # The running loop, not self.loop: a worker may await this from a loop other than the one it was built on.
-        result = await asyncio.get_running_loop().run_in_executor(None, self.score, valid_ids, truth, extra_info)
+        result = await asyncio.get_running_loop().run_in_executor(
+            None, self.score, valid_ids, truth, extra_info
+        )
         return {"reward_score": result["score"], "reward_extra_info": result}
 
     def score(self, response_ids: list[int], ground_truth: Any, extra_info: Any = None) -> dict:
         """Score one response given as token ids (synchronous; ``run_single`` runs it in an executor)."""
         options = self.options
         text = self.tokenizer.decode(response_ids, skip_special_tokens=True)
-        reference = prepare_reference(ground_truth, options.reward)  # cached: a GRPO group parses its trace once
-        result = score_solution(text, reference, options.reward, extra_info if isinstance(extra_info, dict) else None)
+        reference = prepare_reference(
+            ground_truth, options.reward
+        )  # cached: a GRPO group parses its trace once
+        result = score_solution(
+            text, reference, options.reward, extra_info if isinstance(extra_info, dict) else None
+        )
         truncated = self.is_truncated(response_ids)
         if truncated:
             result["score"] -= options.truncation_penalty
             result["reason"] = "truncated" if result["reason"] == "ok" else f"{result['reason']},truncated"
         result["truncated"] = float(truncated)
         result["response_tokens"] = len(response_ids)
-        result["pred"] = result["pred_answer"]  # verl computes majority-vote metrics (maj@N) from a "pred" key
+        result["pred"] = result[
+            "pred_answer"
+        ]  # verl computes majority-vote metrics (maj@N) from a "pred" key
         return result
 
     def is_truncated(self, response_ids: list[int]) -> bool:

@@ -40,7 +40,13 @@ QWEN_CHAT_TEMPLATE = (
 )
 
 # Qwen2.5-VL-7B-Instruct's preprocessor settings (images and videos share them on the hub).
-QWEN_VISION = {"patch_size": 14, "temporal_patch_size": 2, "merge_size": 2, "min_pixels": 3136, "max_pixels": 12845056}
+QWEN_VISION = {
+    "patch_size": 14,
+    "temporal_patch_size": 2,
+    "merge_size": 2,
+    "min_pixels": 3136,
+    "max_pixels": 12845056,
+}
 
 
 def corpus(extra: Iterable[str] = ()) -> list[str]:
@@ -75,7 +81,9 @@ def qwen2_5_vl_tokenizer(vocab_size: int = 1500):
     from transformers import AddedToken, Qwen2Tokenizer
 
     vocab, merges = _bpe(vocab_size)
-    tok = Qwen2Tokenizer(vocab=dict(vocab), merges=list(merges), eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    tok = Qwen2Tokenizer(
+        vocab=dict(vocab), merges=list(merges), eos_token="<|im_end|>", pad_token="<|endoftext|>"
+    )
     tok.add_special_tokens({"additional_special_tokens": [AddedToken(t, special=True) for t in QWEN_SPECIAL]})
     tok.chat_template = QWEN_CHAT_TEMPLATE
     return tok
@@ -106,7 +114,10 @@ def _model_config(family: str, tokenizer):
     if family == "qwen2_5_vl":
         from transformers import Qwen2_5_VLConfig
 
-        ids = {t: tokenizer.convert_tokens_to_ids(t) for t in ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>")}
+        ids = {
+            t: tokenizer.convert_tokens_to_ids(t)
+            for t in ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>")
+        }
         text = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
                 "num_key_value_heads": 2, "vocab_size": len(tokenizer), "bos_token_id": tokenizer.convert_tokens_to_ids(
                 "<|endoftext|>"), "eos_token_id": tokenizer.eos_token_id, "rope_scaling": {"type": "mrope",

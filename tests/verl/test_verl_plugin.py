@@ -14,7 +14,9 @@ ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "VERL_USE_EXTERNAL_PLUGINS": "auto"}
 
 
 def _python(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, env=ENV, timeout=300
+    )
 
 
 @pytest.mark.slow
@@ -34,14 +36,17 @@ def test_import_verl_alone_registers_moss_dtw_and_cfg_job_shows_our_manager_and_
     config = yaml.safe_load(out.stdout)
     assert config["reward"]["reward_manager"]["source"] == "register"
     assert config["reward"]["reward_manager"]["name"] == "moss_dtw"
-    assert config["data"]["custom_cls"] == {"path": "pkg://moss_plugins.verl.dataset", "name": "MossVideoDataset"}
+    assert config["data"]["custom_cls"] == {
+        "path": "pkg://moss_plugins.verl.dataset",
+        "name": "MossVideoDataset",
+    }
     assert config["reward"]["moss_dtw"]["max_jump"] == 2 and config["data"]["moss_video"]["max_frames"] == 32
 
 
 def test_a_registration_failure_is_loud(monkeypatch, caplog):
     # The reward core cannot be imported; verl's own plugin loader would only log this at DEBUG.
     import moss_plugins.verl
-    import moss_plugins.verl.plugin as plugin
+    from moss_plugins.verl import plugin
 
     monkeypatch.delitem(sys.modules, "moss_plugins.verl.reward_manager", raising=False)
     monkeypatch.delattr(moss_plugins.verl, "reward_manager", raising=False)
@@ -64,8 +69,9 @@ def _keys(node, prefix=""):
 @pytest.mark.parametrize(("ours", "verls", "block"), [("reward/moss_dtw.yaml", "reward/reward.yaml", "moss_dtw"),
                                                       ("data/moss_video.yaml", "data/legacy_data.yaml", "moss_video")])  # fmt: skip
 def test_our_yaml_sets_only_keys_verl_has_besides_our_block(ours, verls, block):
-    import moss_plugins.verl.config as ours_pkg
     import verl.trainer.config as verl_pkg
+
+    import moss_plugins.verl.config as ours_pkg
 
     mine = yaml.safe_load((Path(ours_pkg.__file__).parent / ours).read_text())
     theirs = set(_keys(yaml.safe_load((Path(verl_pkg.__file__).parent / verls).read_text())))

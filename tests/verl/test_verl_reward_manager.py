@@ -13,8 +13,8 @@ from verl_rollouts import rollouts
 from moss_plugins.reward import RESULT_KEYS, ConfigError, RewardConfig
 from moss_plugins.reward import score as core
 from moss_plugins.reward.demo import load_examples
-from moss_plugins.verl.reward_manager import EXTRA_KEYS, MossDTWRewardManager
 from moss_plugins.verl.responses import reference_response, wrong_letter
+from moss_plugins.verl.reward_manager import EXTRA_KEYS, MossDTWRewardManager
 
 TRUTH = load_examples()[0]["ground_truth"]
 KEYS = set(RESULT_KEYS) | set(EXTRA_KEYS)
@@ -91,10 +91,14 @@ def test_truncated_responses_are_reported_and_optionally_penalized(job_config, q
     finished, cut = _run(manager, rollouts(qwen_tokenizer, [text, text + " and more"], [TRUTH] * 2, eos=True,
                                            response_length=n + 1))  # fmt: skip
     assert finished["reward_extra_info"]["truncated"] == 0.0  # ends with EOS exactly at the limit
-    assert cut["reward_extra_info"]["truncated"] == 1.0 and cut["reward_extra_info"]["reason"].endswith("truncated")
+    assert cut["reward_extra_info"]["truncated"] == 1.0 and cut["reward_extra_info"]["reason"].endswith(
+        "truncated"
+    )
     assert cut["reward_extra_info"]["response_tokens"] == n + 1
 
-    penalized = load_reward_manager(_config(config, **{"reward.moss_dtw.truncation_penalty": 0.25}), qwen_tokenizer)
+    penalized = load_reward_manager(
+        _config(config, **{"reward.moss_dtw.truncation_penalty": 0.25}), qwen_tokenizer
+    )
     (again,) = _run(penalized, rollouts(qwen_tokenizer, [text + " and more"], [TRUTH], response_length=n + 1))
     assert again["reward_score"] == pytest.approx(cut["reward_score"] - 0.25)
 
@@ -151,7 +155,9 @@ def test_bad_options_fail_when_the_manager_is_built(job_config, qwen_tokenizer, 
 
 def test_options_reach_the_reward(job_config, qwen_tokenizer):
     wrong = reference_response(TRUTH, answer=wrong_letter(TRUTH))
-    gated = MossDTWRewardManager(_config(job_config, **{"reward.moss_dtw.gate_process": True}), qwen_tokenizer)
+    gated = MossDTWRewardManager(
+        _config(job_config, **{"reward.moss_dtw.gate_process": True}), qwen_tokenizer
+    )
     default = MossDTWRewardManager(job_config, qwen_tokenizer)
     ids = qwen_tokenizer(wrong, add_special_tokens=False)["input_ids"]
     assert default.score(ids, TRUTH)["score"] - gated.score(ids, TRUTH)["score"] == pytest.approx(

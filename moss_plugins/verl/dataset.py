@@ -1,0 +1,107 @@
+"""``MossVideoDataset``: verl's RLHFDataset for MOSS-Video rows (``moss data export --format verl``).
+
+Selected by ``data=moss_video`` (``data.custom_cls``). What it changes in verl's dataset:
+
+- videos are decoded with :func:`moss_plugins.data.video.load_frames` (decord, PyAV fallback, killable on a
+  hang), only before ``video_end`` (the sample's ``observed_until``), with the frame and pixel caps of the
+  ``data.moss_video`` block, and once per GRPO group (:mod:`moss_plugins.verl.frames`);
+- rows are checked when the dataset is built (video file, cut, ground truth), so a data bug fails at start-up
+  with the row number instead of in a rollout hours later;
+- ``video_as: captions`` replaces the video with timestamped text captions for models without a vision tower
+  (Phi-2; see :mod:`moss_plugins.verl.captions`).
+"""
+
+from __future__ import annotations
+
+import os
+
+from verl.utils.dataset.rl_dataset import RLHFDataset
+
+from moss_plugins.reward import GroundTruthError, parse_ground_truth
+
+from .captions import CAPTIONS_KEY, render_captions
+from .frames import VideoOptions, load_video, video_item_end
+
+VIDEO_PLACEHOLDER = "<video>"
+
+
+class MossVideoDataset(RLHFDataset):
+    def __init__(self, data_files, tokenizer, config, processor=None, max_samples: int = -1):
+        self.video_options = VideoOptions.from_data_config(config)  # before reading: bad options fail first
+        if self.video_options.video_as == "frames" and processor is None:
+            raise ValueError(
+                "data.moss_video.video_as=frames needs a multimodal processor, but the model has none (text-only "
+                "model such as Phi-2?). Set data.moss_video.video_as=captions to describe the video in text."
+            )
+        super().__init__(data_files, tokenizer, config, processor, max_samples)
+
+    def _read_files_and_tokenize(self):
+        super()._read_files_and_tokenize()
+        self._check_rows()
+
+    def _check_rows(self) -> None:
+        """Every row: one video that exists, a cut, a parseable ground truth (and captions if they are used)."""
+        files = ", ".join(map(str, self.data_files))
+        columns = set(self.dataframe.column_names)
+        for needed in (self.prompt_key, "reward_model") + (
+            (self.video_key,) if self._frames else ("extra_info",)
+        ):
+            if needed not in columns:
+                raise ValueError(f"{files}: column {needed!r} is missing; write the data with `moss data export "
+                                 "--format verl` (columns: data_source, prompt, videos, ability, reward_model, "
+                                 "extra_info)")  # fmt: skip
+        for k, row in enumerate(self.dataframe):
+            where = f"{files}: row {k}"
+            try:
+                parse_ground_truth(row["reward_model"]["ground_truth"])
+            except (GroundTruthError, TypeError, KeyError) as e:
+                raise ValueError(f"{where}: reward_model.ground_truth: {e}") from None
+            if self._frames:
+                videos = row.get(self.video_key) or []
+                if len(videos) != 1:
+                    raise ValueError(f"{where}: expected exactly one video, got {len(videos)}")
+                video_item_end(videos[0], f"{where}: {self.video_key}[0]")
+                path = videos[0].get("video")
+                if not path or not os.path.isfile(os.fspath(path).removeprefix("file://")):
+                    raise ValueError(f"{where}: {self.video_key}[0].video {path!r} is not a file (paths in the "
+                                     "export are absolute: re-export if the videos moved)")  # fmt: skip
+            else:
+                render_captions(*_captions(row), where=where)
+
+    @property
+    def _frames(self) -> bool:
+        return self.video_options.video_as == "frames"
+
+    def _build_messages(self, example: dict, key: str):
+        if self._frames:
+            return super()._build_messages(example, key)
+        text = render_captions(*_captions(example))
+        messages = example[key]
+        for message in messages:
+            if isinstance(message.get("content"), str):
+                message["content"] = message["content"].replace(VIDEO_PLACEHOLDER, text)
+        example.pop(self.video_key, None)
+        return messages
+
+    @classmethod
+    def _process_multi_modal_info(cls, messages, image_patch_size, config):
+        """verl's hook (called by the rollout for each of the n samples, and by prompt-length filtering)."""
+        items = [
+            item
+            for message in messages
+            if isinstance(message.get("content"), list)
+            for item in message["content"]
+            if isinstance(item, dict) and item.get("type") in ("image", "video")
+        ]
+        if not items:
+            return None, None, None
+        if any(item["type"] == "image" for item in items):
+            raise ValueError("MossVideoDataset rows carry one video and no images; found an image item")
+        options = VideoOptions.from_data_config(config)
+        return None, [load_video(item, options, image_patch_size) for item in items], None
+
+
+def _captions(row: dict) -> tuple:
+    """(captions, cut) of a row: ``extra_info.captions`` and ``extra_info.observed_until``."""
+    extra = row.get("extra_info") or {}
+    return extra.get(CAPTIONS_KEY), extra.get("observed_until")

@@ -1,0 +1,210 @@
+"""MossVideoDataset through verl's own factory, collate_fn, rollout hook and multimodal processor call."""
+
+import asyncio
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from omegaconf import OmegaConf
+from torch.utils.data import DataLoader
+from verl.trainer.ppo.utils import create_rl_dataset
+from verl.utils.dataset.rl_dataset import collate_fn
+from verl.utils.tokenizer import build_multimodal_processor_inputs
+from verl.workers.config import HFModelConfig
+
+import moss_plugins.data.video as video_module
+from moss_plugins.data.synth.render import write_mp4
+from moss_plugins.prompt import build_prompt
+from moss_plugins.reward.demo import load_examples
+from moss_plugins.verl.dataset import MossVideoDataset
+from moss_plugins.verl.frames import CACHE, VideoOptions
+
+FPS, N_FRAMES, CUT = 10, 40, 2.45  # frames 0..24 (t < 2.45 s) are visible, 25..39 are the masked future
+LAST_VISIBLE = 24
+EXAMPLE = load_examples()[0]
+
+
+def _level(k: int) -> int:
+    return 20 + 5 * k  # every frame is one flat grey level: a decoded frame tells which source frame it is
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    path = tmp_path_factory.mktemp("video") / "levels.mp4"
+    write_mp4(np.stack([np.full((120, 160, 3), _level(k), np.uint8) for k in range(N_FRAMES)]), path, FPS)
+    return path
+
+
+def _row(video, index: int, cut: float = CUT) -> dict:
+    """A row as `moss data export --format verl` writes it (contract 3)."""
+    truth = EXAMPLE["ground_truth"]
+    return {
+        "data_source": "moss_video",
+        "prompt": [{"role": "user", "content": "<video>\n" + build_prompt(EXAMPLE["question"], EXAMPLE["options"])}],
+        "videos": [{"video": str(video), "video_start": 0.0, "video_end": cut}],
+        "ability": "video_temporal_reasoning",
+        "reward_model": {"style": "rule", "ground_truth": truth},
+        "extra_info": {"index": index, "id": f"s{index}", "split": "train", "task_type": "next_state",
+                       "observed_until": cut, "question": EXAMPLE["question"], "options": EXAMPLE["options"],
+                       "answer": truth["answer"],
+                       "captions": [{"t": [0.0, 1.0], "text": "light: green"}, {"t": [1.0, 2.4], "text": "light: yellow"}]},
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def train_file(video, tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "train.parquet"
+    pd.DataFrame([_row(video, k) for k in range(4)]).to_parquet(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model(qwen_dir):
+    """Tokenizer and processor as verl's trainer and agent loop build them (HFModelConfig)."""
+    return HFModelConfig(path=str(qwen_dir))
+
+
+def _data_config(job_config, **changes):
+    config = OmegaConf.create(OmegaConf.to_container(job_config.data))
+    for key, value in changes.items():
+        OmegaConf.update(config, key, value, force_add=True)
+    return config
+
+
+def _dataset(job_config, model, files, processor="model", **changes):
+    processor = model.processor if processor == "model" else processor
+    return create_rl_dataset(
+        [str(f) for f in files], _data_config(job_config, **changes), model.tokenizer, processor
+    )
+
+
+def _decode(messages, config, model):
+    patch = model.processor.image_processor.patch_size
+    return asyncio.run(
+        MossVideoDataset.process_multi_modal_info(messages, image_patch_size=patch, config=config)
+    )
+
+
+def test_verls_factory_builds_it_and_collate_keeps_the_video_reference(job_config, model, train_file):
+    dataset = _dataset(job_config, model, [train_file])
+    assert type(dataset) is MossVideoDataset and len(dataset) == 4
+    batch = next(iter(DataLoader(dataset, batch_size=2, collate_fn=collate_fn)))
+    assert batch["raw_prompt"].shape == (2,) and "videos" not in batch  # decoding is the rollout's job
+    (item,) = [c for c in batch["raw_prompt"][0][0]["content"] if c["type"] == "video"]
+    assert item["video_end"] == CUT and batch["reward_model"][0]["ground_truth"]["answer"] == "B"
+
+
+def test_no_frame_after_the_cut_reaches_the_processor(job_config, model, train_file, monkeypatch):
+    dataset = _dataset(job_config, model, [train_file])
+    messages = dataset[0]["raw_prompt"]
+    CACHE.clear()
+    _, videos, _ = _decode(messages, dataset.config, model)
+    seen = []
+    processor = model.processor
+    original = type(processor).__call__
+    monkeypatch.setattr(
+        type(processor), "__call__", lambda self, *a, **kw: seen.append(kw) or original(self, *a, **kw)
+    )
+    text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    inputs = build_multimodal_processor_inputs(
+        processor, text=[text], videos=videos
+    )  # as the agent loop calls it
+
+    (frames,) = seen[0]["videos"]
+    levels = frames.float().mean(dim=(1, 2, 3))
+    # Levels are 5 apart: the brightest frame is the last visible one, never the first masked one.
+    assert abs(levels.max() - _level(LAST_VISIBLE)) < 2.5 and (levels < _level(LAST_VISIBLE + 1) - 2.5).all()
+    (metadata,) = seen[0]["video_metadata"]
+    assert max(metadata["frames_indices"]) < CUT * FPS and metadata["total_num_frames"] == LAST_VISIBLE + 1
+    assert inputs["video_grid_thw"].shape == (1, 3)
+    tokens = int(inputs["video_grid_thw"].prod()) // 4
+    assert int((inputs["input_ids"] == processor.video_token_id).sum()) == tokens
+
+
+def test_frames_and_pixels_are_capped(job_config, model, train_file):
+    config = _data_config(job_config, **{"moss_video.fps": 10.0, "moss_video.max_frames": 6, "moss_video.max_pixels": 56 * 84,
+                                         "moss_video.min_pixels": 28 * 28})  # fmt: skip
+    dataset = _dataset(job_config, model, [train_file])
+    _, ((frames, metadata),), _ = _decode(dataset[0]["raw_prompt"], config, model)
+    t, c, h, w = frames.shape
+    assert (t, c) == (6, 3) and frames.dtype == torch.uint8
+    assert h * w <= 56 * 84 and h % 28 == 0 and w % 28 == 0
+    assert metadata["frames_indices"] == sorted(metadata["frames_indices"]) and metadata[
+        "fps"
+    ] == pytest.approx(FPS)
+
+
+def test_a_grpo_group_decodes_its_video_once(job_config, model, train_file, monkeypatch):
+    dataset = _dataset(job_config, model, [train_file])
+    messages = dataset[0]["raw_prompt"]
+    calls = []
+    real = video_module.load_frames
+    monkeypatch.setattr(video_module, "load_frames", lambda *a, **kw: calls.append(a) or real(*a, **kw))
+    CACHE.clear()
+    patch = model.processor.image_processor.patch_size
+
+    async def group(
+        n,
+    ):  # the n agent loops of a group call the hook concurrently (AgentLoopWorker._run_prompt)
+        return await asyncio.gather(*(MossVideoDataset.process_multi_modal_info(
+            messages, image_patch_size=patch, config=dataset.config) for _ in range(n)))  # fmt: skip
+
+    results = asyncio.run(group(8))
+    assert len(calls) == 1 and CACHE.decodes == 1 and CACHE.requests == 8
+    assert all(r[1][0][0] is results[0][1][0][0] for r in results)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"moss_video.max_frames": 0}, r"data\.moss_video\.max_frames"),
+        ({"moss_video.max_pixels": 10, "moss_video.min_pixels": 100}, r"data\.moss_video\.max_pixels"),
+        ({"moss_video.fsp": 2}, r"unknown option.*fsp"),
+        ({"moss_video.video_as": "audio"}, r"video_as"),
+    ],
+)
+def test_bad_options_fail_when_the_dataset_is_built(job_config, model, train_file, change, message):
+    with pytest.raises(ValueError, match=message):
+        _dataset(job_config, model, [train_file], **change)
+
+
+def test_bad_rows_fail_when_the_dataset_is_built(job_config, model, video, tmp_path):
+    missing = _row(video, 1)
+    missing["videos"] = [{"video": str(tmp_path / "gone.mp4"), "video_start": 0.0, "video_end": CUT}]
+    no_cut = _row(video, 2)
+    no_cut["videos"] = [{"video": str(video), "video_start": 0.0, "video_end": None}]
+    bad_truth = _row(video, 3)
+    bad_truth["reward_model"] = {"style": "rule", "ground_truth": {"answer": "B", "trace": []}}
+    for k, (row, message) in enumerate([(missing, r"row 1: videos\[0\]\.video .*gone\.mp4"),
+                                        (no_cut, r"row 1: videos\[0\]: video_end"),
+                                        (bad_truth, r"row 1: reward_model\.ground_truth: .*trace")]):  # fmt: skip
+        path = tmp_path / f"bad{k}.parquet"
+        pd.DataFrame([_row(video, 0), row]).to_parquet(path)
+        with pytest.raises(ValueError, match=message):
+            _dataset(job_config, model, [path])
+
+
+def test_text_only_models_get_captions_instead_of_frames(job_config, phi2_dir, train_file):
+    phi2 = HFModelConfig(
+        path=str(phi2_dir), custom_chat_template="{% for m in messages %}{{ m['content'] }}{% endfor %}"
+    )
+    assert phi2.processor is None
+    with pytest.raises(ValueError, match="video_as=captions"):
+        _dataset(job_config, phi2, [train_file])
+    dataset = _dataset(job_config, phi2, [train_file], **{"moss_video.video_as": "captions"})
+    (message,) = dataset[0]["raw_prompt"]
+    assert isinstance(message["content"], str) and "<video>" not in message["content"]
+    assert "[1-2.4 s] light: yellow" in message["content"] and "cut at 2.45 s" in message["content"]
+    assert dataset._process_multi_modal_info(dataset[0]["raw_prompt"], 14, dataset.config) == (
+        None,
+        None,
+        None,
+    )
+
+
+def test_options_defaults_and_frame_counts():
+    options = VideoOptions()
+    assert options.nframes(CUT) == 4 and options.nframes(7.3) == 14 and options.nframes(600) == 32
+    assert all(options.nframes(t) % 2 == 0 for t in np.linspace(0.1, 100, 200))
+    assert options.max_video_tokens() == 16 * 128
