@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=8)
     parser.add_argument("--cut-clips", action="store_true")
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=110)
     stories = list(STORIES.values())
     captions = [[f"{c} (take {i})" for c in stories[i % len(stories)]] for i in range(args.videos)]
     config = BuildConfig(cut_clips=args.cut_clips)
