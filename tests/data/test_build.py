@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -204,6 +205,18 @@ def test_annotation_errors_name_file_line_and_field(tmp_path, row, field):
     assert str(e.value).startswith(f"{path}:3: {field}: ")
 
 
+def test_json_list_annotations_are_located_by_item(tmp_path):
+    good = {"video": "ok.mp4", "segments": [{"t": [0, 1], "caption": "a"}, {"t": [1, 2], "caption": "b"}]}
+    path = tmp_path / "ann.json"
+    path.write_text(json.dumps([good, dict(good, video="b.mp4")]))
+    assert [a.video_id for a in read_annotations(path)] == ["ok", "b"]
+    path.write_text(json.dumps([good, dict(good, video="")]))
+    with pytest.raises(
+        ValidationError, match=rf"^{re.escape(str(path))}:item 1: video: must be a non-empty string"
+    ):
+        read_annotations(path)
+
+
 def test_duplicate_video_ids_name_both_rows(tmp_path):
     row = {"video": "a/v.mp4", "segments": [{"t": [0, 1], "caption": "a"}, {"t": [1, 2], "caption": "b"}]}
     other = dict(row, video="b/v.mp4")
@@ -213,13 +226,14 @@ def test_duplicate_video_ids_name_both_rows(tmp_path):
 
 
 def test_unusable_videos_stop_the_build_or_are_skipped_and_counted(tmp_path):
-    src = write_annotated(tmp_path, 4)
+    src = write_annotated(tmp_path, 5)
     (tmp_path / "v1.mp4").unlink()
     (tmp_path / "v2.mp4").write_bytes(b"not a video at all")
     lines = src.read_text().splitlines()
-    long = json.loads(lines[3])
-    long["segments"].append({"t": [6, 60], "caption": "much later"})  # the video lasts 6 s
-    src.write_text("\n".join(lines[:3] + [json.dumps(long)]) + "\n")
+    long, wrong = json.loads(lines[3]), json.loads(lines[4])
+    long["segments"].append({"t": [6, 60], "caption": "much later"})  # the videos last 6 s
+    wrong["duration"] = 30.0
+    src.write_text("\n".join([*lines[:3], json.dumps(long), json.dumps(wrong)]) + "\n")
     annotations = read_annotations(src)
     with pytest.raises(ValidationError) as e:
         build_dataset(annotations, tmp_path / "out")
@@ -230,8 +244,12 @@ def test_unusable_videos_stop_the_build_or_are_skipped_and_counted(tmp_path):
     with pytest.raises(ValidationError) as e:
         build_dataset([annotations[3]], tmp_path / "out")
     assert (e.value.where, e.value.field) == (f"{src}:4", "segments")
+    with pytest.raises(ValidationError) as e:
+        build_dataset([annotations[4]], tmp_path / "out")
+    assert (e.value.where, e.value.field) == (f"{src}:5", "duration") and "lasts 6.00 s" in e.value.message
     report = build_dataset(annotations, tmp_path / "out", BuildConfig(skip_invalid=True, test_fraction=0))
-    assert report.skipped_videos == Counter({"video": 2, "segments": 1})
+    assert report.skipped_videos == Counter({"video": 2, "segments": 1, "duration": 1})
+    assert len(report.first_errors) == 4
     assert {s.meta["video_id"] for s in load_samples(tmp_path / "out").samples} == {"v0"}
 
 
