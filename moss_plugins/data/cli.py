@@ -8,6 +8,7 @@ COMMAND_MODULES = (
     "moss_plugins.data.validate",
     "moss_plugins.data.build_cli",
     "moss_plugins.data.synth.cli",
+    "moss_plugins.data.export",
 )
 
 

@@ -34,7 +34,7 @@ def run(args) -> int:
     config = SynthConfig(fps=args.fps, size=args.size, duration=args.duration, tasks_per_video=args.tasks_per_video,
                          split_ratio=args.split_ratio)  # fmt: skip
     result = generate(args.n, args.seed, args.out, config, workers=args.workers)
-    console = Console()
+    console = Console(soft_wrap=True)  # paths stay on one line
     counts = ", ".join(f"{split} {n}" for split, n in result["counts"].items())
     console.print(f"[green]wrote[/] {args.n} videos and {sum(result['counts'].values())} samples ({counts}) to "
                   f"{args.out} in {result['seconds']:.1f} s: {result['videos_per_s']:.1f} videos/s")  # fmt: skip

@@ -1,0 +1,213 @@
+"""``moss data export``: MOSS-Video samples as verl RLHFDataset parquet or as an lmms-eval task folder.
+
+verl (one row per sample)::
+
+    {"data_source": "moss_video",
+     "prompt": [{"role": "user", "content": "<video>\\n" + build_prompt(question, options)}],
+     "videos": [{"video": "/abs/path.mp4", "video_start": 0.0, "video_end": observed_until}],
+     "ability": "video_temporal_reasoning",
+     "reward_model": {"style": "rule", "ground_truth": {"answer", "options", "trace": [{"t", "text"}]}},
+     "extra_info": {"index", "id", "split", "task_type", "observed_until", "question", "options", "answer",
+                    "captions"}}
+
+Video paths are absolute because verl reads the parquet from wherever the trainer runs. ``captions`` is the
+visible part of the reference trace as timestamped text, for policies without a vision tower
+(:mod:`moss_plugins.verl.captions`).
+
+lmms (a folder the lmms-eval tasks read): ``<split>.jsonl`` with one row per sample (``id, video, question,
+options, answer, task_type, observed_until, trace, split, source, meta``; ``video`` relative to the folder;
+``trace`` and ``meta`` as JSON strings, because HF ``datasets`` cannot infer one schema for per-scene state
+dicts) and the videos (and their per-frame state files, if any) under ``videos/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from ..prompt import build_prompt
+from .io import LoadReport, load_samples
+from .schema import SPLITS, Sample
+
+DATA_SOURCE = "moss_video"
+ABILITY = "video_temporal_reasoning"
+VIDEO_TOKEN = "<video>"
+LMMS_JSON_FIELDS = ("trace", "meta")
+STATES_KEY = "states"  # meta.states: a file of per-frame ground-truth states beside the video (synthetic sets)
+
+
+class ExportError(ValueError):
+    """The input cannot be exported (a video is missing, two videos would collide, ...)."""
+
+
+@dataclass
+class Exported:
+    files: dict[str, Path]  # split (or "all") -> written file
+    loaded: LoadReport  # what was read, with the rows skipped as invalid (if allowed)
+
+
+def read_samples(source: str | Path, split: str | None = None, skip_invalid: bool = False
+                 ) -> tuple[list[tuple[Sample, Path]], LoadReport]:  # fmt: skip
+    """(sample, media root) pairs from a JSONL/parquet file or a folder of them, optionally one split only,
+    and the load report. The media root is the folder holding the file(s): ``sample.video`` is relative to it."""
+    source = Path(source)
+    report = load_samples(source, skip_invalid=skip_invalid)
+    root = (source if source.is_dir() else source.parent).resolve()
+    if split is not None and split not in SPLITS:
+        raise ExportError(f"unknown split {split!r}; known: {list(SPLITS)}")
+    pairs = [(s, root) for s in report.samples if split is None or s.split == split]
+    if not pairs:
+        have = sorted({s.split for s in report.samples})
+        raise ExportError(f"{source}: no samples{f' in split {split!r} (it has {have})' if split else ''}")
+    for sample, media_root in pairs:
+        if not (media_root / sample.video).is_file():
+            raise ExportError(f"{source}: sample {sample.id!r}: video {sample.video!r} is not a file under {media_root}")
+    return pairs, report
+
+
+def verl_row(sample: Sample, index: int, media_root: Path) -> dict:
+    from ..verl.captions import CAPTIONS_KEY, observed_captions  # framework-free (no verl import)
+
+    video = {"video": str((media_root / sample.video).resolve()), "video_start": 0.0,
+             "video_end": sample.observed_until}  # fmt: skip
+    extra_info = {"index": index, "id": sample.id, "split": sample.split, "task_type": sample.task_type,
+                  "observed_until": sample.observed_until, "question": sample.question,
+                  "options": list(sample.options), "answer": sample.answer,
+                  CAPTIONS_KEY: observed_captions(sample)}  # fmt: skip
+    return {
+        "data_source": DATA_SOURCE,
+        "prompt": [{"role": "user", "content": f"{VIDEO_TOKEN}\n{build_prompt(sample.question, sample.options)}"}],
+        "videos": [video],
+        "ability": ABILITY,
+        "reward_model": {"style": "rule", "ground_truth": sample.ground_truth()},
+        "extra_info": extra_info,
+    }
+
+
+def export_verl(source: str | Path, out: str | Path, split: str | None = None, skip_invalid: bool = False
+                ) -> Exported:  # fmt: skip
+    """Write verl parquet: one file if ``out`` ends in ``.parquet``, else ``out/<split>.parquet`` per split."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = Path(out)
+    pairs, report = read_samples(source, split, skip_invalid)
+    groups = {"all": pairs} if out.suffix == ".parquet" else _by_split(pairs)
+    written = {}
+    for name, group in groups.items():
+        path = out if out.suffix == ".parquet" else out / f"{name}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pylist([verl_row(s, k, root) for k, (s, root) in enumerate(group)]), path)
+        written[name] = path
+    return Exported(written, report)
+
+
+def reference_response(sample: Sample) -> str:
+    """The response a perfect policy would give: the reference trace as "Step N:" lines in ``<think>``, then
+    the letter in ``<answer>`` (the format :func:`moss_plugins.prompt.build_prompt` asks for)."""
+    steps = "\n".join(f"Step {k}: {step.text}" for k, step in enumerate(sample.trace, 1))
+    return f"<think>\n{steps}\n</think>\n<answer>{sample.answer}</answer>"
+
+
+def lmms_row(sample: Sample, video: str) -> dict:
+    row = sample.to_json()
+    row["video"] = video
+    if isinstance(row["meta"].get(STATES_KEY), str):
+        row["meta"][STATES_KEY] = _export_path(row["meta"][STATES_KEY])
+    for key in LMMS_JSON_FIELDS:
+        row[key] = json.dumps(row[key], ensure_ascii=False, sort_keys=True)
+    return row
+
+
+def sample_from_lmms_row(row: dict) -> Sample:
+    """The :class:`Sample` of an lmms export row (the inverse of :func:`lmms_row`; ``video`` stays relative to
+    the export folder)."""
+    row = dict(row)
+    for key in LMMS_JSON_FIELDS:
+        if isinstance(row.get(key), str):
+            row[key] = json.loads(row[key])
+    return Sample.from_json(row)
+
+
+def export_lmms(source: str | Path, out: str | Path, split: str | None = None, skip_invalid: bool = False,
+                link: bool = False, progress: bool = False) -> Exported:  # fmt: skip
+    """Write an lmms-eval task folder: ``out/<split>.jsonl`` per split and the videos under ``out/videos/``
+    (copied, or symlinked with ``link=True``)."""
+    from tqdm.auto import tqdm
+
+    out = Path(out)
+    pairs, report = read_samples(source, split, skip_invalid)
+    targets: dict[str, Path] = {}  # path in the export -> source file
+    for sample, root in pairs:
+        states = sample.meta.get(STATES_KEY)
+        extra = [states] if isinstance(states, str) and (root / states).is_file() else []
+        for rel_src in [sample.video, *extra]:
+            rel, src = _export_path(rel_src), (root / rel_src).resolve()
+            if targets.setdefault(rel, src) != src:
+                raise ExportError(f"two different files would both be exported as {rel}: {targets[rel]} and {src}")
+    for rel, src in tqdm(sorted(targets.items()), desc="copying videos", unit="video", disable=not progress):
+        _place(src, out / rel, link)
+    written = {}
+    for name, group in _by_split(pairs).items():
+        path = out / f"{name}.jsonl"
+        with path.open("w", encoding="utf-8") as f:
+            for sample, _ in group:
+                f.write(json.dumps(lmms_row(sample, _export_path(sample.video)), ensure_ascii=False) + "\n")
+        written[name] = path
+    return Exported(written, report)
+
+
+def _by_split(pairs: Iterable[tuple[Sample, Path]]) -> dict[str, list[tuple[Sample, Path]]]:
+    groups: dict[str, list] = {}
+    for pair in pairs:
+        groups.setdefault(pair[0].split, []).append(pair)
+    return {s: groups[s] for s in SPLITS if s in groups}
+
+
+def _export_path(video: str) -> str:
+    """Where a video goes in the export: under ``videos/``, keeping its relative path (``videos/`` once)."""
+    parts = PurePosixPath(video).parts
+    return str(PurePosixPath("videos", *(parts[1:] if parts[0] == "videos" else parts)))
+
+
+def _place(src: Path, dst: Path, link: bool) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.is_symlink() or dst.exists():  # exporting again replaces what an earlier export left
+        dst.unlink()
+    if link:
+        os.symlink(src, dst)
+    else:
+        shutil.copyfile(src, dst)
+
+
+def run(args) -> int:
+    from rich.console import Console
+
+    console = Console(soft_wrap=True)  # paths stay on one line
+    if args.format == "verl":
+        result = export_verl(args.input, args.out, args.split, args.skip_invalid)
+    else:
+        result = export_lmms(args.input, args.out, args.split, args.skip_invalid, link=args.symlink, progress=True)
+    console.print(f"read {args.input}: {result.loaded.summary()}")
+    for message in result.loaded.first_errors:
+        console.print(f"  [yellow]skipped[/] {message}")
+    for name, path in result.files.items():
+        console.print(f"[green]wrote[/] {name}: {path}")
+    return 0
+
+
+def add_command(sub) -> None:
+    p = sub.add_parser("export", help="write MOSS-Video samples for verl (parquet) or lmms-eval (a task folder)")
+    p.add_argument("--format", choices=("verl", "lmms"), required=True)
+    p.add_argument("--in", dest="input", required=True, metavar="DIR_OR_FILE",
+                   help="a MOSS-Video JSONL/parquet file or a folder of them (videos relative to it)")  # fmt: skip
+    p.add_argument("--out", required=True, metavar="PATH",
+                   help="verl: a .parquet file, or a folder for <split>.parquet files; lmms: a folder")  # fmt: skip
+    p.add_argument("--split", choices=SPLITS, help="export only this split")
+    p.add_argument("--skip-invalid", action="store_true", help="skip invalid rows (counted) instead of stopping")
+    p.add_argument("--symlink", action="store_true", help="lmms: symlink the videos instead of copying them")
+    p.set_defaults(func=run)
