@@ -10,6 +10,7 @@ from rich.console import Console
 # (name, "module:function"); each function takes a rich Console and returns nothing.
 STAGES = (
     ("reward", "moss_plugins.reward.demo:run"),
+    ("data", "moss_plugins.data.demo:run"),
     ("build", "moss_plugins.data.build_example:demo"),
 )
 

@@ -9,6 +9,7 @@ COMMAND_MODULES = (
     "moss_plugins.data.build_cli",
     "moss_plugins.data.synth.cli",
     "moss_plugins.data.export",
+    "moss_plugins.data.stats",
 )
 
 
