@@ -104,7 +104,7 @@ class Sample:
         split = _str(obj["split"], "split")
         if split not in SPLITS:
             raise ValidationError(f"{split!r} is not a split; known: {list(SPLITS)}", "split")
-        meta = obj.get("meta") or {}
+        meta = {} if obj.get("meta") is None else obj["meta"]  # an empty list or string is an error, not {}
         if not isinstance(meta, Mapping):
             raise ValidationError(f"must be an object, got {type(meta).__name__}", "meta")
         return cls(
@@ -181,7 +181,7 @@ def _trace(value: Any, observed_until: float) -> tuple[TraceStep, ...]:
         if start < last_start:
             raise ValidationError(f"starts at {start} s, before the previous step ({last_start} s)", f"{name}.t")
         last_start = start
-        state = item.get("state") or {}
+        state = {} if item.get("state") is None else item["state"]
         if not isinstance(state, Mapping):
             raise ValidationError(f"must be an object, got {type(state).__name__}", f"{name}.state")
         steps.append(TraceStep((start, end), _str(item.get("text"), f"{name}.text"), dict(state)))
