@@ -77,7 +77,7 @@ def verl_row(sample: Sample, index: int, media_root: Path) -> dict:
     extra_info = {"index": index, "id": sample.id, "split": sample.split, "task_type": sample.task_type,
                   "observed_until": sample.observed_until, "question": sample.question,
                   "options": list(sample.options), "answer": sample.answer,
-                  CAPTIONS_KEY: observed_captions(sample)}  # fmt: skip
+                  CAPTIONS_KEY: observed_captions(sample, media_root)}  # fmt: skip
     return {
         "data_source": DATA_SOURCE,
         "prompt": [{"role": "user", "content": f"{VIDEO_TOKEN}\n{build_prompt(sample.question, sample.options)}"}],

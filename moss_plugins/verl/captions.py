@@ -1,47 +1,83 @@
 """The video as timestamped text, for policies without a vision tower (the Phi-2 recipe).
 
-Captions must show exactly what the frames before the cut show, nothing more. They are derived from the
-sample's reference trace, keeping only its *observation* steps:
+Captions must say what the frames before the cut show, nothing more. Sources, in order:
 
-- never the final step (every MOSS-Video trace ends with the inference that states the answer), nor any step
-  that reaches the cut: inference steps are made at the cut (they end at ``observed_until``), observations of
-  the visible video end before it; traces built from segment captions (``meta.trace_source == "captions"``,
-  ``moss data build``) are the exception: their observed segments end at the cut and only the last step infers;
-- from a step with a ``state``, only its string values (which lamp is lit, the disc's colour): numbers, lists
-  and flags in a state are the reasoning (change counts, orders, durations, predictions) the policy must do;
-- from a step without a state, its text only when the trace was built from segment captions, where the text is
-  the annotation of an observed segment; otherwise such a step is skipped (its wording is the reference's).
+1. the per-frame ground-truth states the synthetic renderer writes beside each video (``meta.states``,
+   ``videos/<id>.json``): each frame shown before ``observed_until`` contributes its state, runs of identical
+   states become one line. This is what a perfect captioner would write, and it is independent of the
+   reference trace, whose steps mix observations with the reasoning the policy must do itself (change counts,
+   cycle durations, rates, predictions: even the states attached to "observation" steps carry them);
+2. traces built from segment captions (``meta.trace_source == "captions"``, ``moss data build``): every step
+   but the last is the annotation of an observed segment (clipped to the cut); the last step is the inference
+   that states the answer and is never used;
+3. anything else has no caption source: the list is empty and ``video_as: captions`` refuses the row.
 
-This module is framework-free: the verl export writes the result into ``extra_info.captions`` and
-:class:`~moss_plugins.verl.dataset.MossVideoDataset` renders it in place of ``<video>``.
+This module is framework-free: ``moss data export --format verl`` writes the result into
+``extra_info.captions`` and :class:`~moss_plugins.verl.dataset.MossVideoDataset` renders it in place of
+``<video>``.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 CAPTIONS_KEY = "captions"
+# A continuously changing scene (a filling tank) differs in every frame: keep at most this many lines.
+MAX_LINES = 32
 
 
-def observed_captions(sample) -> list[dict]:
-    """``[{"t": [start, end], "text": ...}, ...]`` for a :class:`~moss_plugins.data.schema.Sample`."""
-    from_captions = (sample.meta or {}).get("trace_source") == "captions"
-    out = []
-    for step in sample.trace[:-1]:
-        start, end = step.t
-        if start >= sample.observed_until or (end >= sample.observed_until and not from_captions):
-            continue
-        shown = {k: v for k, v in (step.state or {}).items() if isinstance(v, str)}
-        if shown:
-            text = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in shown.items())
-        elif from_captions and not step.state:
-            text = step.text
+def observed_captions(sample, media_root: str | Path) -> list[dict]:
+    """``[{"t": [start, end], "text": ...}, ...]`` of what a sample shows before its cut, in time order."""
+    states_file = (sample.meta or {}).get("states")
+    if isinstance(states_file, str):
+        path = Path(media_root) / states_file
+        try:
+            record = json.loads(path.read_text("utf-8"))
+            states, fps = record["states"], float(record["fps"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"sample {sample.id!r}: per-frame states {path} unreadable: {e!r}") from None
+        return state_captions(states, fps, sample.observed_until)
+    if (sample.meta or {}).get("trace_source") == "captions":
+        until = sample.observed_until
+        return [
+            {"t": [s.t[0], min(s.t[1], until)], "text": s.text} for s in sample.trace[:-1] if s.t[0] < until
+        ]
+    return []
+
+
+def state_captions(states: Sequence[Any], fps: float, until: float, max_lines: int = MAX_LINES) -> list[dict]:
+    """Runs of identical per-frame states among the frames shown before ``until`` (frame k at k / fps)."""
+    visible = [s for k, s in enumerate(states) if k / fps < until]
+    runs: list[list] = []  # [first frame, last frame, state]
+    for k, state in enumerate(visible):
+        if runs and runs[-1][2] == state:
+            runs[-1][1] = k
         else:
-            continue
-        out.append({"t": [start, min(end, sample.observed_until)], "text": text})
-    return out
+            runs.append([k, k, state])
+    if len(runs) > max_lines:  # evenly spaced runs, always the first and the last visible one
+        runs = [runs[i] for i in np.unique(np.round(np.linspace(0, len(runs) - 1, max_lines)).astype(int))]
+    return [{"t": [round(a / fps, 3), round(b / fps, 3)], "text": describe(state)} for a, b, state in runs]
+
+
+def describe(state: Any) -> str:
+    """A state as compact text: ``left: (color: purple, level: 0.02), right: ...``."""
+    if isinstance(state, Mapping):
+        parts = [
+            f"{k}: {describe(v)}" if not isinstance(v, Mapping) else f"{k}: ({describe(v)})"
+            for k, v in state.items()
+        ]
+        return ", ".join(parts) if parts else "nothing"
+    if isinstance(state, (list, tuple)):
+        return " / ".join(describe(v) for v in state) if state else "none"
+    if isinstance(state, float):
+        return f"{state:.2f}"
+    return str(state)
 
 
 def _seconds(x: float) -> str:
@@ -57,8 +93,9 @@ def render_captions(captions: Any, until: float | None = None, where: str = "cap
         captions = captions.tolist()
     if not isinstance(captions, Sequence) or isinstance(captions, str) or not captions:
         raise ValueError(
-            f"{where}: extra_info.{CAPTIONS_KEY} must be a non-empty list of {{'t': [start, end], 'text': ...}} "
-            f"(written by `moss data export --format verl`), got {captions!r:.80}"
+            f"{where}: extra_info.{CAPTIONS_KEY} must be a non-empty list of {{'t': [start, end], 'text': ...}}, "
+            f"got {captions!r:.80}. `moss data export --format verl` writes them for samples with per-frame "
+            "states (synthetic sets) or traces built from segment captions."
         )
     lines = []
     for k, caption in enumerate(captions):

@@ -1,6 +1,8 @@
 """MossVideoDataset through verl's own factory, collate_fn, rollout hook and multimodal processor call."""
 
 import asyncio
+import dataclasses
+import json
 
 import numpy as np
 import pandas as pd
@@ -14,8 +16,9 @@ from verl.utils.tokenizer import build_multimodal_processor_inputs
 from verl.workers.config import HFModelConfig
 
 import moss_plugins.data.video as video_module
+from moss_plugins.data import Sample, load_samples, save_samples
+from moss_plugins.data.export import export_verl, verl_row
 from moss_plugins.data.synth.render import write_mp4
-from moss_plugins.prompt import build_prompt
 from moss_plugins.reward.demo import load_examples
 from moss_plugins.verl.dataset import MossVideoDataset
 from moss_plugins.verl.frames import CACHE, VideoOptions
@@ -30,33 +33,41 @@ def _level(k: int) -> int:
 
 
 @pytest.fixture(scope="module")
-def video(tmp_path_factory):
-    path = tmp_path_factory.mktemp("video") / "levels.mp4"
-    write_mp4(np.stack([np.full((120, 160, 3), _level(k), np.uint8) for k in range(N_FRAMES)]), path, FPS)
-    return path
+def media(tmp_path_factory):
+    """A MOSS-Video folder: one video whose frames are flat grey levels, its per-frame states, the samples."""
+    root = tmp_path_factory.mktemp("media")
+    (root / "videos").mkdir()
+    write_mp4(
+        np.stack([np.full((120, 160, 3), _level(k), np.uint8) for k in range(N_FRAMES)]),
+        root / "videos/v.mp4",
+        FPS,
+    )
+    states = [{"light": "green" if k < 12 else "yellow" if k < 30 else "red"} for k in range(N_FRAMES)]
+    (root / "videos/v.json").write_text(json.dumps({"fps": FPS, "states": states}))
+    truth = EXAMPLE["ground_truth"]
+    trace = [{**step, "state": {}} for step in truth["trace"] if step["t"][0] < CUT]
+    samples = [{"id": f"s{k}", "video": "videos/v.mp4", "question": EXAMPLE["question"], "options": EXAMPLE["options"],
+                "answer": truth["answer"], "task_type": "next_state", "observed_until": CUT, "trace": trace,
+                "split": "train", "source": "test", "meta": {"states": "videos/v.json"}} for k in range(4)]  # fmt: skip
+    save_samples([Sample.from_json(s) for s in samples], root / "train.jsonl")
+    return root
+
+
+@pytest.fixture(scope="module")
+def video(media):
+    return media / "videos/v.mp4"
 
 
 def _row(video, index: int, cut: float = CUT) -> dict:
     """A row as `moss data export --format verl` writes it (contract 3)."""
-    truth = EXAMPLE["ground_truth"]
-    return {
-        "data_source": "moss_video",
-        "prompt": [{"role": "user", "content": "<video>\n" + build_prompt(EXAMPLE["question"], EXAMPLE["options"])}],
-        "videos": [{"video": str(video), "video_start": 0.0, "video_end": cut}],
-        "ability": "video_temporal_reasoning",
-        "reward_model": {"style": "rule", "ground_truth": truth},
-        "extra_info": {"index": index, "id": f"s{index}", "split": "train", "task_type": "next_state",
-                       "observed_until": cut, "question": EXAMPLE["question"], "options": EXAMPLE["options"],
-                       "answer": truth["answer"],
-                       "captions": [{"t": [0.0, 1.0], "text": "light: green"}, {"t": [1.0, 2.4], "text": "light: yellow"}]},
-    }  # fmt: skip
+    sample = load_samples(video.parent.parent / "train.jsonl").samples[0]
+    return verl_row(dataclasses.replace(sample, observed_until=cut), index, video.parent.parent)
 
 
 @pytest.fixture(scope="module")
-def train_file(video, tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "train.parquet"
-    pd.DataFrame([_row(video, k) for k in range(4)]).to_parquet(path)
-    return path
+def train_file(media, tmp_path_factory):
+    out = tmp_path_factory.mktemp("data") / "train.parquet"
+    return export_verl(media, out).files["all"]
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +206,12 @@ def test_text_only_models_get_captions_instead_of_frames(job_config, phi2_dir, t
     dataset = _dataset(job_config, phi2, [train_file], **{"moss_video.video_as": "captions"})
     (message,) = dataset[0]["raw_prompt"]
     assert isinstance(message["content"], str) and "<video>" not in message["content"]
-    assert "[1-2.4 s] light: yellow" in message["content"] and "cut at 2.45 s" in message["content"]
+    assert message["content"].startswith(
+        "The video, described in text:\n[0-1.1 s] light: green\n[1.2-2.4 s] light: yellow\n"
+    )
+    assert (
+        "cut at 2.45 s" in message["content"] and "red" not in message["content"].split("The video is cut")[0]
+    )
     assert dataset._process_multi_modal_info(dataset[0]["raw_prompt"], 14, dataset.config) == (
         None,
         None,
