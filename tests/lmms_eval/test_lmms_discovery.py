@@ -1,0 +1,94 @@
+"""Task discovery without --include_path: the TaskManager wrapper, the two triggers, the version check."""
+
+import logging
+import subprocess
+import sys
+
+import pytest
+from lmms_fixtures import offline_env, run_cli
+
+from moss_plugins.lmms_eval import TASKS_DIR, discovery
+
+OUR_TASKS = ("moss_video", "moss_video_train", "moss_video_judge", "mvbench_moss", "mvbench_moss_judge", "mmvu",
+             "mmvu_moss", "mmvu_moss_judge")  # fmt: skip
+
+
+def fake_task_manager():
+    class TaskManager:
+        def initialize_tasks(self, include_path=None, include_defaults=True):
+            return include_path
+
+    return TaskManager
+
+
+def test_our_folder_is_appended_after_the_users_once():
+    assert discovery.with_our_tasks(None) == [TASKS_DIR]
+    assert discovery.with_our_tasks("/mine") == ["/mine", TASKS_DIR]
+    assert discovery.with_our_tasks(["/a", TASKS_DIR]) == ["/a", TASKS_DIR]
+
+
+def test_register_wraps_initialize_tasks_once(monkeypatch):
+    monkeypatch.setattr(discovery, "lmms_eval_version", lambda: "0.7.3")
+    tm = fake_task_manager()
+    assert discovery.register_tasks(tm) and discovery.register_tasks(tm)
+    assert tm().initialize_tasks("/mine") == ["/mine", TASKS_DIR]
+    assert tm().initialize_tasks(include_path=None, include_defaults=False) == [TASKS_DIR]
+
+
+def test_switched_off_by_the_environment(monkeypatch):
+    monkeypatch.setenv(discovery.ENV_SWITCH, "0")
+    tm = fake_task_manager()
+    assert not discovery.register_tasks(tm)
+    assert tm().initialize_tasks("/mine") == "/mine"
+
+
+def test_changed_lmms_eval_internals_are_reported_with_the_tested_range(monkeypatch, caplog):
+    monkeypatch.setattr(discovery, "lmms_eval_version", lambda: "0.9.0")
+
+    class TaskManager:
+        def initialize_tasks(self, paths=None):
+            return paths
+
+    with caplog.at_level(logging.WARNING, logger="moss_plugins.lmms_eval"):
+        assert not discovery.register_tasks(TaskManager)
+    assert ">=0.7.3,<0.8" in caplog.text and "--include_path" in caplog.text and "0.9.0" in caplog.text
+    assert TaskManager().initialize_tasks("/x") == "/x"
+
+
+def test_an_untested_version_warns_but_still_registers(monkeypatch, caplog):
+    monkeypatch.setattr(discovery, "lmms_eval_version", lambda: "0.8.1")
+    with caplog.at_level(logging.WARNING, logger="moss_plugins.lmms_eval"):
+        assert discovery.register_tasks(fake_task_manager())
+    assert ">=0.7.3,<0.8" in caplog.text and "0.8.1" in caplog.text
+
+
+def test_installed_lmms_eval_is_in_the_tested_range():
+    assert discovery.in_tested_range(discovery.lmms_eval_version())
+    assert not discovery.in_tested_range("0.8.0") and not discovery.in_tested_range("0.7.2")
+
+
+@pytest.mark.slow
+def test_lmms_eval_tasks_list_finds_our_tasks(tmp_path):
+    """`lmms-eval tasks list` never imports lmms_eval.models: the .pth import hook registers the tasks."""
+    out = run_cli(["tasks", "list"], offline_env(), tmp_path)
+    listed = {line.strip() for line in out.stdout.splitlines()}
+    assert set(OUR_TASKS) <= listed
+    assert {"mvbench", "mmvu_val"} <= listed  # lmms-eval's own tasks are still there
+
+
+@pytest.mark.slow
+def test_the_models_entry_point_alone_registers_the_tasks():
+    """Without the .pth hook nothing registers our tasks; importing lmms_eval.models (as every evaluation path
+    does before it builds a TaskManager) loads our entry point, which does."""
+    code = (
+        "import moss_plugins.lmms_eval.autoload as hook\n"
+        "hook.uninstall()\n"
+        "from lmms_eval.tasks import TaskManager\n"
+        "print('before', 'moss_video' in TaskManager('ERROR').all_tasks)\n"
+        "import lmms_eval.models\n"
+        "print('model', 'moss_baseline' in lmms_eval.models.list_available_models())\n"
+        "print('after', 'moss_video' in TaskManager('ERROR').all_tasks)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=offline_env(), capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split()[-6:] == ["before", "False", "model", "True", "after", "True"]
