@@ -1,0 +1,73 @@
+"""What the tasks' ``process_results`` return: metric values for lmms-eval, plus a ``report`` item per sample.
+
+Each metric appears under its name, ``<name>_ci95`` and ``<name>/<group>`` (:func:`metrics.lmms_results`). The
+``report`` item (the parsed answer, the steps, the alignment, the scores, the judge's verdict) is kept in
+lmms-eval's logged samples and aggregated by :func:`moss_plugins.lmms_eval.report.write_report` into the
+HTML report.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+from . import judge
+from .metrics import lmms_results, reference_free_metrics, reference_metrics
+
+MAX_OUTPUT_CHARS = 8000  # of the raw output kept in the report item (the full text is in the logged sample)
+
+
+def ground_truth(doc: Mapping) -> dict:
+    """The reward core's ground truth of a moss_video doc (its trace is a JSON string in the lmms export)."""
+    trace = doc["trace"]
+    return {"answer": doc["answer"], "options": list(doc["options"]), "trace": json.loads(trace) if isinstance(trace, str) else trace}
+
+
+def _report(output: str, scored: dict, extra: Mapping) -> dict:
+    return {**extra, "output": output[:MAX_OUTPUT_CHARS], "metrics": scored["metrics"], **scored["details"]}
+
+
+def _judged(out: dict, report: dict, question: str, options, output: str, group: str | None, reference=None) -> None:
+    verdict = judge.judge_trace(question, options, output, reference=reference)
+    if verdict.score is not None:
+        out.update(lmms_results({"judge_consistency": verdict.score}, group))
+        report["metrics"]["judge_consistency"] = verdict.score
+    report["judge"] = verdict.to_json()
+
+
+def moss_video_results(doc: Mapping, output: str, use_judge: bool = False) -> dict:
+    truth = ground_truth(doc)
+    scored = reference_metrics(output, truth)
+    out = lmms_results(scored["metrics"], doc["task_type"])
+    report = _report(output, scored, {
+        "benchmark": f"moss_video_{doc['split']}", "id": doc["id"], "task_type": doc["task_type"],
+        "question": doc["question"], "options": truth["options"], "answer": doc["answer"],
+        "observed_until": doc["observed_until"], "video": doc.get("observed_video"),
+    })  # fmt: skip
+    if use_judge:
+        _judged(out, report, doc["question"], truth["options"], output, doc["task_type"], reference=truth["trace"])
+    out["report"] = report
+    return out
+
+
+def reference_free_results(
+    benchmark: str,
+    output: str,
+    question: str,
+    options: Sequence[str] | None,
+    answer: str,
+    doc_id: str = "",
+    group: str | None = None,
+    video: str | None = None,
+    use_judge: bool = False,
+) -> dict:
+    scored = reference_free_metrics(output, answer, options)
+    out = lmms_results(scored["metrics"], group)
+    report = _report(output, scored, {
+        "benchmark": benchmark, "id": doc_id, "task_type": group, "question": question,
+        "options": list(options or []), "answer": answer, "video": video,
+    })  # fmt: skip
+    if use_judge:
+        _judged(out, report, question, options, output, group)
+    out["report"] = report
+    return out

@@ -1,0 +1,294 @@
+"""An LLM judge of reasoning-trace consistency (the paper's GPT-4o-as-judge evaluation), opt-in.
+
+Used by the ``moss_video_judge``, ``mvbench_moss_judge`` and ``mmvu_moss_judge`` tasks. The judge reads the question,
+the options, the model's output and, when there is one, the reference trace, and rates from 1 to 5 how
+consistent the reasoning is (steps that agree with each other and with the video's events, in their order, and
+a conclusion that supports the answer). ``judge_consistency`` = (rating - 1) / 4, in [0, 1].
+
+Environment, following lmms-eval's judge conventions (``lmms_eval.llm_judge`` and its tasks):
+
+- ``API_TYPE``: ``openai`` (default; any OpenAI-compatible endpoint: OpenAI, vLLM, SGLang, ...) or another
+  ``lmms_eval.llm_judge`` provider (``azure``, ...), which is then used for the request itself.
+- ``OPENAI_API_KEY`` (``EMPTY`` for a local server), ``OPENAI_API_URL``: the base URL
+  (``https://api.openai.com/v1`` by default; the ``.../chat/completions`` form several lmms-eval tasks use works too).
+- ``MODEL_VERSION``: the judge model (default ``gpt-4o-2024-11-20``, as in lmms-eval).
+
+And ours: ``MOSS_JUDGE_CACHE`` (SQLite file; default ``<cache>/judge.sqlite``), ``MOSS_JUDGE_CONCURRENCY``
+(requests in flight, default 4), ``MOSS_JUDGE_RETRIES`` (attempts, default 5), ``MOSS_JUDGE_BACKOFF`` (first
+wait in seconds, doubled per attempt with jitter, at most 30 s; default 1), ``MOSS_JUDGE_TIMEOUT`` (seconds per
+request, default 60).
+
+Each verdict is cached under a hash of the judge model, the prompt version and the full prompt, as soon as it
+arrives: an interrupted evaluation resumes where it stopped, and a re-run costs no requests. Transient errors
+(connection, timeout, 408/409/429, 5xx) and unreadable replies are retried with backoff; after the last attempt,
+or after another 4xx, the sample has no judge score (logged, not cached, so a re-run tries again). A wrong key, URL or model (401/403/404) raises :class:`JudgeConfigError`
+at once: every sample would fail the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+import random
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..prompt import format_options
+from .dataset import cache_root
+
+log = logging.getLogger("moss_plugins.lmms_eval.judge")
+
+PROMPT_VERSION = "moss-judge-v1"
+DEFAULT_MODEL = "gpt-4o-2024-11-20"
+DEFAULT_URL = "https://api.openai.com/v1"
+MAX_BACKOFF = 30.0
+_RETRY_STATUS = {408, 409, 429}
+_CONFIG_STATUS = {400, 401, 403, 404, 422}
+
+SYSTEM_PROMPT = (
+    "You are a strict evaluator of video reasoning. You judge whether a model's step-by-step reasoning about a "
+    "video is consistent. You do not see the video."
+)
+RUBRIC = """Rate the consistency of the model's reasoning from 1 to 5:
+5 - every step agrees with the others{ref_clause}, events are described in the order they happen, and the conclusion clearly supports the chosen answer;
+4 - minor gaps or vague steps, no contradiction, and the conclusion supports the answer;
+3 - some steps are unsupported or out of order, or the conclusion only weakly supports the answer;
+2 - steps contradict each other{ref_clause2}, or the conclusion does not follow from the steps;
+1 - no real reasoning, or the answer contradicts the reasoning.
+Reply with JSON only: {{"consistency": <1-5>, "supports_answer": <true|false>, "explanation": "<one sentence>"}}"""
+
+
+class JudgeConfigError(RuntimeError):
+    """The judge endpoint rejects the configuration (key, URL, model): fix the environment variables."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    score: float | None  # (consistency - 1) / 4, None when the judge gave no usable answer
+    consistency: int | None = None
+    supports_answer: bool | None = None
+    explanation: str = ""
+    model: str = ""
+    error: str = ""
+    cached: bool = False
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_type: str
+    base_url: str
+    api_key: str
+    model: str
+    cache_path: Path
+    concurrency: int
+    retries: int
+    backoff: float
+    timeout: float
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        url = (env.get("OPENAI_API_URL") or DEFAULT_URL).rstrip("/")
+        url = url.removesuffix("/chat/completions")
+        return cls(
+            api_type=env.get("API_TYPE", "openai").strip().lower(),
+            base_url=url,
+            api_key=env.get("OPENAI_API_KEY", ""),
+            model=env.get("MODEL_VERSION", DEFAULT_MODEL),
+            cache_path=Path(env.get("MOSS_JUDGE_CACHE") or cache_root() / "judge.sqlite").expanduser(),
+            concurrency=_positive_int(env, "MOSS_JUDGE_CONCURRENCY", 4),
+            retries=_positive_int(env, "MOSS_JUDGE_RETRIES", 5),
+            backoff=float(env.get("MOSS_JUDGE_BACKOFF", "1")),
+            timeout=float(env.get("MOSS_JUDGE_TIMEOUT", "60")),
+        )
+
+
+def _positive_int(env, name: str, default: int) -> int:
+    value = env.get(name, str(default))
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise JudgeConfigError(f"{name}={value!r}: must be a positive integer")
+    return number
+
+
+def build_messages(question: str, options: Sequence[str] | None, output: str, reference: Sequence | None = None) -> list[dict]:
+    """The judge prompt. ``reference`` is the reference trace (step texts or ``{"text": ...}`` steps)."""
+    parts = [f"Question: {question.strip()}"]
+    if options:
+        parts.append("Options:\n" + format_options(options))
+    if reference:
+        steps = [s["text"] if isinstance(s, dict) else str(s) for s in reference]
+        parts.append("Reference reasoning (what happens in the video, in order):\n" + "\n".join(f"- {s}" for s in steps))
+    parts.append(f"Model output:\n{output.strip() or '(empty)'}")
+    ref_clause = " and with the reference" if reference else ""
+    parts.append(RUBRIC.format(ref_clause=ref_clause, ref_clause2=" or the reference" if reference else ""))
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "\n\n".join(parts)}]
+
+
+def parse_verdict(content: str) -> tuple[int, bool | None, str]:
+    """(consistency, supports_answer, explanation) from the judge's reply; ValueError when there is none."""
+    match = re.search(r"\{.*\}", content, re.DOTALL)
+    if match:
+        try:
+            data = json.loads(match.group(0))
+            rating = int(round(float(data["consistency"])))
+            supports = data.get("supports_answer")
+            if 1 <= rating <= 5:
+                return rating, supports if isinstance(supports, bool) else None, str(data.get("explanation", ""))
+        except (ValueError, KeyError, TypeError):
+            pass
+    match = re.search(r"consistency\W*([1-5])\b", content, re.IGNORECASE)
+    if match:
+        return int(match.group(1)), None, ""
+    raise ValueError(f"no 1-5 consistency rating in the judge's reply: {content[:200]!r}")
+
+
+class _Cache:
+    """verdicts(key, value): one SQLite file, safe across threads and processes."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=60)
+
+    def get(self, key: str) -> dict | None:
+        with self._connect() as db:
+            row = db.execute("SELECT value FROM verdicts WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, key: str, value: dict) -> None:
+        with self._connect() as db:
+            db.execute("INSERT OR REPLACE INTO verdicts (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+
+
+class _TransientError(Exception):
+    """Worth retrying (connection, timeout, rate limit, server error)."""
+
+
+class _SampleError(Exception):
+    """This request failed for a reason retrying will not fix (e.g. the prompt is too long)."""
+
+
+class Judge:
+    """Cached, retrying, concurrency-bounded judge; thread-safe (lmms-eval scores docs in threads)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.cache = _Cache(settings.cache_path)
+        self._slots = threading.BoundedSemaphore(settings.concurrency)
+        self._complete = self._openai_client() if settings.api_type == "openai" else self._lmms_eval_provider()
+
+    def _openai_client(self):
+        from openai import OpenAI
+
+        client = OpenAI(
+            base_url=self.settings.base_url,
+            api_key=self.settings.api_key or "EMPTY",
+            timeout=self.settings.timeout,
+            max_retries=0,  # retries are ours: backoff, and a cache that makes them resumable
+        )
+
+        def complete(messages: list[dict]) -> str:
+            import openai
+
+            try:
+                response = client.chat.completions.create(
+                    model=self.settings.model, messages=messages, temperature=0.0, max_tokens=256
+                )
+            except (openai.APIConnectionError, openai.APITimeoutError) as e:
+                raise _TransientError(repr(e)) from e
+            except openai.APIStatusError as e:
+                if e.status_code in _CONFIG_STATUS:
+                    raise JudgeConfigError(
+                        f"the judge endpoint {self.settings.base_url} answered {e.status_code} for model "
+                        f"{self.settings.model!r}: check OPENAI_API_URL, OPENAI_API_KEY and MODEL_VERSION ({e.message})"
+                    ) from None
+                if e.status_code in _RETRY_STATUS or e.status_code >= 500:
+                    raise _TransientError(f"HTTP {e.status_code}") from e
+                raise _SampleError(f"HTTP {e.status_code}: {e.message}") from e
+            return response.choices[0].message.content or ""
+
+        return complete
+
+    def _lmms_eval_provider(self):
+        from lmms_eval.llm_judge import Request, ServerConfig, get_server
+
+        config = ServerConfig(
+            model_name=self.settings.model, temperature=0.0, max_tokens=256, timeout=int(self.settings.timeout),
+            num_retries=1, retry_delay=0,
+        )  # fmt: skip
+        server = get_server(self.settings.api_type, config)
+
+        def complete(messages: list[dict]) -> str:
+            try:
+                return server.evaluate(Request(messages=messages, config=config)).content
+            except Exception as e:  # the providers raise whatever their client raises
+                raise _TransientError(repr(e)) from e
+
+        return complete
+
+    def key(self, messages: list[dict]) -> str:
+        payload = json.dumps([self.settings.model, PROMPT_VERSION, messages], ensure_ascii=False, sort_keys=True)
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+    def judge(self, messages: list[dict]) -> Verdict:
+        key = self.key(messages)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return Verdict(**{**hit, "cached": True})
+        error = ""
+        for attempt in range(self.settings.retries):
+            if attempt:
+                delay = min(MAX_BACKOFF, self.settings.backoff * 2 ** (attempt - 1))
+                time.sleep(delay * random.uniform(0.5, 1.0))
+            try:
+                with self._slots:
+                    content = self._complete(messages)
+                rating, supports, explanation = parse_verdict(content)
+            except _TransientError as e:
+                error = str(e)
+                continue
+            except ValueError as e:  # the judge answered, but not with a rating: asking again may help
+                error = str(e)
+                continue
+            except _SampleError as e:
+                error = str(e)
+                break
+            verdict = Verdict((rating - 1) / 4, rating, supports, explanation, self.settings.model)
+            self.cache.put(key, verdict.to_json())
+            return verdict
+        log.warning("moss judge: no verdict for this sample (%s)", error)
+        return Verdict(None, model=self.settings.model, error=error)
+
+
+@functools.lru_cache(maxsize=1)
+def _judge_for(settings: Settings) -> Judge:
+    return Judge(settings)
+
+
+def default_judge() -> Judge:
+    """One judge per configuration (environment), shared by all threads."""
+    return _judge_for(Settings.from_env())
+
+
+def judge_trace(question: str, options: Sequence[str] | None, output: str, reference: Sequence | None = None) -> Verdict:
+    return default_judge().judge(build_messages(question, options, output, reference))

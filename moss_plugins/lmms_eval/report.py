@@ -1,0 +1,68 @@
+"""The HTML report of an lmms-eval run of our tasks (lmms-eval side; the rendering is moss_plugins.viz.report).
+
+Every task declares a ``report`` metric whose items are the per-sample report items of
+:mod:`moss_plugins.lmms_eval.hooks`; its aggregation, :func:`write_report`, writes the HTML file and returns its
+path, which lmms-eval prints in its results table and stores in the results JSON (``report,none``). Like the
+submission files other lmms-eval tasks write from their aggregations, it goes under ``--output_path``
+(``<output_path>/moss_reports/``), or under ``$MOSS_REPORT_DIR``; without either nothing is written.
+``$MOSS_REPORT_SAMPLES`` caps the sample cards (default 100; the summary covers every sample).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ..viz.report import write_report_html
+from .metrics import bootstrap_ci
+
+REPORT_DIR_ENV = "MOSS_REPORT_DIR"
+REPORT_SAMPLES_ENV = "MOSS_REPORT_SAMPLES"
+
+
+def report_dir(args=None) -> Path | None:
+    if os.environ.get(REPORT_DIR_ENV):
+        return Path(os.environ[REPORT_DIR_ENV]).expanduser()
+    output_path = getattr(args, "output_path", None)
+    if not output_path:
+        return None
+    base = Path(output_path)
+    return (base.parent if base.suffix == ".json" else base) / "moss_reports"
+
+
+def report_path(items: Sequence[Mapping], folder: Path) -> Path:
+    ids = "\n".join(str(item.get("id")) for item in items)
+    benchmark = items[0].get("benchmark") or "moss"
+    return folder / f"{benchmark}-{hashlib.sha1(ids.encode()).hexdigest()[:8]}.html"
+
+
+def render(items: Sequence[Mapping], out: Path, model: str = "") -> Path:
+    benchmark = items[0].get("benchmark") or "moss"
+    max_cards = int(os.environ.get(REPORT_SAMPLES_ENV, "100"))
+    return write_report_html(items, out, title=benchmark, ci=bootstrap_ci, max_cards=max_cards, subtitle=model)
+
+
+def write_report(items: Sequence[Mapping], args=None) -> str:
+    """lmms-eval aggregation of the ``report`` metric: write the HTML report, return its path ("" if none)."""
+    folder = report_dir(args)
+    if folder is None or not items:
+        return ""
+    model = f"{getattr(args, 'model', '')} {getattr(args, 'model_args', '')}".strip()
+    return str(render(items, report_path(items, folder), model))
+
+
+def items_from_samples(path: str | Path) -> list[dict]:
+    """The report items in an lmms-eval ``--log_samples`` file (``*_samples_<task>.jsonl``)."""
+    items = []
+    with open(path, encoding="utf-8") as f:
+        for line_no, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            sample = json.loads(line)
+            if "report" not in sample:
+                raise ValueError(f"{path}:{line_no}: no 'report' field; is this a moss_video, mvbench_moss or mmvu_moss samples file?")
+            items.append(sample["report"])
+    return items

@@ -1,0 +1,26 @@
+"""lmms-eval hooks of the mvbench_moss tasks (MVBench in the MOSS-ChatV format). Logic: ``moss_plugins.lmms_eval``."""
+
+from moss_plugins.lmms_eval.hooks import reference_free_results
+from moss_plugins.lmms_eval.metrics import bootstrap_ci  # noqa: F401  (the *_ci95 aggregation)
+from moss_plugins.lmms_eval.report import write_report  # noqa: F401  (the report aggregation)
+from moss_plugins.prompt import build_prompt
+from moss_plugins.reward.answer import LETTERS
+
+
+def doc_to_text(doc, lmms_eval_specific_kwargs=None):
+    return build_prompt(doc["question"], doc["candidates"])
+
+
+def _results(doc, output, use_judge):
+    answer = LETTERS[list(doc["candidates"]).index(doc["answer"])]
+    return reference_free_results(
+        "mvbench_moss", output, doc["question"], doc["candidates"], answer, doc_id=doc.get("video", ""), use_judge=use_judge
+    )
+
+
+def process_results(doc, results):
+    return _results(doc, results[0], use_judge=False)
+
+
+def process_results_with_judge(doc, results):
+    return _results(doc, results[0], use_judge=True)

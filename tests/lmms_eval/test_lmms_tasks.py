@@ -1,0 +1,121 @@
+"""The task YAMLs as lmms-eval reads them: names resolve, hooks work on hand-made docs, metrics are declared."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from moss_plugins.lmms_eval import TASKS_DIR
+from moss_plugins.lmms_eval.metrics import REFERENCE_FREE_METRICS, REFERENCE_METRICS
+from moss_plugins.prompt import build_prompt
+
+TASK_TYPES = ("next_state", "final_state", "event_order", "change_count", "state_at_cut")
+OUTPUT = "<think>\nStep 1: The disc is red.\nStep 2: The disc turns green.\nStep 3: The disc turns blue.\nStep 4: The cycle is red, green, blue, so red comes next.\n</think>\n<answer>A</answer>"
+
+
+@pytest.fixture(scope="module")
+def task_manager():
+    from lmms_eval.tasks import TaskManager
+
+    return TaskManager("ERROR")
+
+
+def load(name: str) -> dict:
+    """A task YAML in full mode, as lmms-eval loads it (includes merged, !function resolved)."""
+    from lmms_eval.utils import load_yaml_config
+
+    return load_yaml_config(str(next(Path(TASKS_DIR).rglob(f"{name}.yaml"))), mode="full")
+
+
+def declared(config: dict) -> set[str]:
+    return {m["metric"] for m in config["metric_list"]}
+
+
+def test_the_command_line_names_resolve(task_manager):
+    index = task_manager.task_index
+    for name in ("moss_video", "moss_video_train", "moss_video_judge", "mmvu_moss", "mmvu_moss_judge"):
+        assert index[name]["type"] == "task" and index[name]["yaml_path"].startswith(TASKS_DIR)
+    for name in ("mmvu", "mvbench_moss", "mvbench_moss_judge"):
+        assert index[name]["type"] == "group" and index[name]["yaml_path"].startswith(TASKS_DIR)
+    assert index["mvbench"]["type"] == "group" and "lmms_eval" in index["mvbench"]["yaml_path"]  # lmms-eval's own
+    assert task_manager._get_config("mmvu")["task"] == ["mmvu_val"]
+    assert task_manager.match_tasks(["moss_video", "mvbench", "mmvu"]) == ["mmvu", "moss_video", "mvbench"]
+
+
+def test_mvbench_moss_mirrors_every_mvbench_subtask(task_manager):
+    from lmms_eval.utils import load_yaml_config
+
+    ours = task_manager._get_config("mvbench_moss")["task"]
+    theirs = task_manager._get_config("mvbench")["task"]
+    assert ours == [f"mvbench_moss_{t.removeprefix('mvbench_')}" for t in theirs]
+    for mine, original in zip(ours, theirs):
+        a = load_yaml_config(task_manager._get_yaml_path(mine), mode="simple")
+        b = load_yaml_config(task_manager._get_yaml_path(original), mode="simple")
+        for key in ("dataset_path", "dataset_name", "test_split", "dataset_kwargs"):
+            assert a[key] == b[key], (mine, key)
+        assert a["lmms_eval_specific_kwargs"]["default"]["sub_task"] == b["lmms_eval_specific_kwargs"]["default"]["sub_task"]
+
+
+@pytest.mark.parametrize("name", ["moss_video", "moss_video_train", "moss_video_judge", "mvbench_moss_action_count", "mmvu_moss"])
+def test_our_tasks_keep_the_raw_trace(name):
+    """A task's reasoning_tags beat lmms-eval's --reasoning_tags default (which strips <think> blocks)."""
+    from lmms_eval.api.reasoning import parse_reasoning_tags_config
+
+    config = load(name)
+    assert parse_reasoning_tags_config(cli_value='[["<think>", "</think>"]]', task_value=config["reasoning_tags"]) is None
+
+
+def moss_doc(**overrides) -> dict:
+    trace = [{"t": [0, 1], "text": t} for t in ("The disc is red.", "The disc turns green.", "The disc turns blue.",
+                                                "The cycle is red, green, blue, so red comes next.")]  # fmt: skip
+    doc = {"id": "d1", "question": "Which colour comes next?", "options": ["red", "green", "blue", "yellow"],
+           "answer": "A", "task_type": "next_state", "observed_until": 1.375, "trace": json.dumps(trace),
+           "split": "test", "observed_video": "/nowhere.mp4"}  # fmt: skip
+    return {**doc, **overrides}
+
+
+def test_moss_video_hooks_on_a_hand_made_doc():
+    config = load("moss_video")
+    doc = moss_doc()
+    assert config["doc_to_text"](doc) == build_prompt(doc["question"], doc["options"])
+    assert config["doc_to_visual"](doc) == ["/nowhere.mp4"]
+    out = config["process_results"](doc, [OUTPUT])
+    metrics = {k: v for k, v in out.items() if k != "report"}
+    assert metrics["accuracy"] == 1.0 and metrics["trace_dtw"] == pytest.approx(1.0)
+    assert set(metrics) == {f"{m}{s}" for m in REFERENCE_METRICS for s in ("", "_ci95", "/next_state")}
+    assert out["report"]["pred_steps"][0] == "The disc is red." and out["report"]["id"] == "d1"
+
+
+def test_moss_video_declares_every_metric_it_can_emit():
+    expected = {f"{m}{s}" for m in (*REFERENCE_METRICS, "judge_consistency") for s in ("", "_ci95", *(f"/{t}" for t in TASK_TYPES))}
+    for name in ("moss_video", "moss_video_train", "moss_video_judge"):
+        config = load(name)
+        assert declared(config) == expected | {"report"}
+        assert config["dataset_kwargs"]["data_files"]["test"].endswith("splits/test.jsonl")
+    assert load("moss_video_train")["test_split"] == "train"
+
+
+def test_mvbench_moss_hooks_on_a_hand_made_doc():
+    config = load("mvbench_moss_action_count")
+    doc = {"video": "clip.mp4", "question": "How many times is the action done?", "candidates": ["2", "3", "4"], "answer": "3"}
+    assert config["doc_to_text"](doc) == build_prompt(doc["question"], ["2", "3", "4"])
+    good = config["process_results"](doc, ["<think>Step 1: He claps.\nStep 2: So 3 times in all.</think><answer>B</answer>"])
+    assert {k: good[k] for k in REFERENCE_FREE_METRICS} == {"accuracy": 1.0, "format_rate": 1.0, "answer_consistency": 1.0, "trace_length": 2.0}
+    bare = config["process_results"](doc, ["B"])
+    assert bare["accuracy"] == bare["format_rate"] == bare["answer_consistency"] == 0.0  # no <answer> block
+    assert set(good) - {"report"} <= declared(config)
+    assert config["doc_to_visual"].__module__ == "lmms_eval.tasks.mvbench.utils"  # lmms-eval's own video lookup
+
+
+def test_mmvu_moss_hooks_on_hand_made_docs():
+    config = load("mmvu_moss")
+    mc = {"id": 7, "question_type": "multiple-choice", "question": "Which force acts?", "video_path": "Physics/a.mp4",
+          "choices": {"A": "gravity", "B": "friction", "C": "magnetism", "D": "tension", "E": ""}, "answer": "B"}  # fmt: skip
+    assert config["doc_to_text"](mc) == build_prompt(mc["question"], ["gravity", "friction", "magnetism", "tension"])
+    out = config["process_results"](mc, ["<think>Step 1: The block slows on the rough floor.\nStep 2: That is friction.</think><answer>B</answer>"])
+    assert out["accuracy"] == out["accuracy/multiple-choice"] == out["answer_consistency"] == 1.0
+    open_ended = {**mc, "question_type": "open-ended", "choices": None, "answer": "9.8 m/s^2", "question": "What is g?"}
+    assert config["doc_to_text"](open_ended) == build_prompt("What is g?")
+    out = config["process_results"](open_ended, ["<think>Step 1: Free fall.\nStep 2: g is 9.8 m/s^2.</think><answer>9.8 m/s^2</answer>"])
+    assert out["accuracy/open-ended"] == 1.0 and out["answer_consistency"] == 1.0
+    assert set(out) - {"report"} <= declared(config)
