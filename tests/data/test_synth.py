@@ -34,10 +34,23 @@ def mini():
     return samples, states
 
 
+def _encoder(mp4: bytes) -> bytes:
+    """The x264 build string the encoder writes into the stream ("x264 - core 165 - ...")."""
+    start = mp4.find(b"x264 - core")
+    return mp4[start: mp4.find(b" - ", start + 12)]
+
+
 def test_the_bundled_mini_split_is_what_the_documented_command_writes(tmp_path):
     assert main([*MINI_COMMAND, "--out", str(tmp_path)]) == 0
-    assert _files(tmp_path) == _files(mini_split_dir())  # same JSON bytes, same video bytes
-    assert sum(len(b) for b in _files(tmp_path).values()) < 2_000_000  # "a few MB at most"
+    ours, bundled = _files(tmp_path), _files(mini_split_dir())
+    assert ours.keys() == bundled.keys()
+    assert sum(len(b) for b in bundled.values()) < 2_000_000  # "a few MB at most"
+    for name, data in ours.items():
+        if not name.endswith(".mp4") or _encoder(data) == _encoder(bundled[name]):
+            assert data == bundled[name], name  # same JSON bytes; same video bytes from the same encoder build
+        else:  # another PyAV wheel bundles another x264: the frames must still agree
+            a, b = (load_frames(folder / name, timeout=None).frames.astype(int) for folder in (tmp_path, mini_split_dir()))
+            assert np.abs(a - b).mean() < 2, name
 
 
 def test_same_seed_same_bytes_and_frames_another_seed_differs(tmp_path):
