@@ -11,6 +11,7 @@ COMMAND_MODULES = (
     "moss_plugins.demo",
     "moss_plugins.reward.cli",
     "moss_plugins.data.cli",
+    "moss_plugins.viz.cli",
 )
 
 

@@ -58,7 +58,7 @@ def default_data_dir() -> Path:
     target = cache_root() / "lmms" / f"mini-{_tree_digest(mini)}"
     if not (target / "test.jsonl").exists():
         tmp = target.with_name(target.name + f".tmp{os.getpid()}")
-        export_lmms(mini, tmp)
+        export_lmms(mini, tmp, link=True)  # symlinks: the videos stay in the package
         try:
             tmp.rename(target)
         except OSError:  # another process won the race; its export is identical

@@ -27,7 +27,6 @@ at once: every sample would fail the same way.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
@@ -280,14 +279,18 @@ class Judge:
         return Verdict(None, model=self.settings.model, error=error)
 
 
-@functools.lru_cache(maxsize=1)
-def _judge_for(settings: Settings) -> Judge:
-    return Judge(settings)
+_JUDGES: dict[Settings, Judge] = {}
+_JUDGES_LOCK = threading.Lock()
 
 
 def default_judge() -> Judge:
-    """One judge per configuration (environment), shared by all threads."""
-    return _judge_for(Settings.from_env())
+    """One judge per configuration (environment), shared by all threads, so its concurrency bound holds across
+    lmms-eval's scoring threads (the lock: concurrent first calls would each build their own)."""
+    settings = Settings.from_env()
+    with _JUDGES_LOCK:
+        if settings not in _JUDGES:
+            _JUDGES[settings] = Judge(settings)
+        return _JUDGES[settings]
 
 
 def judge_trace(question: str, options: Sequence[str] | None, output: str, reference: Sequence | None = None) -> Verdict:

@@ -1,0 +1,82 @@
+"""Where moss_video reads its data from, and that the model is handed only the frames before the cut."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from moss_plugins.lmms_eval import dataset
+
+
+def frame_times(path) -> list[float]:
+    import av
+
+    with av.open(str(path)) as container:
+        return [float(f.time) for f in container.decode(video=0)]
+
+
+def test_docs_come_from_the_environment_folder_with_cut_clips(lmms_export, monkeypatch):
+    monkeypatch.setenv(dataset.DATA_ENV, str(lmms_export))
+    docs = dataset.load_docs("test")
+    assert [d["id"] for d in docs] == ["fixture-test-0", "fixture-test-1", "fixture-test-2"]
+    for doc in docs:
+        source = lmms_export / doc["video"]
+        assert len(frame_times(source)) == 8  # the export keeps the whole video
+        times = frame_times(doc["observed_video"])
+        assert times == pytest.approx([k / 4 for k in range(6)])  # 1.375 s cut: frames 0..5 only
+        assert max(times) < doc["observed_until"]
+        assert json.loads(doc["trace"])[0]["text"] == "The disc is red."
+
+
+def test_the_clip_shows_the_observed_colours_only(lmms_export, monkeypatch):
+    from moss_plugins.data.video import load_frames
+
+    monkeypatch.setenv(dataset.DATA_ENV, str(lmms_export))
+    clip = dataset.load_docs("train")[0]["observed_video"]
+    frames = load_frames(clip).frames
+    means = frames.reshape(len(frames), -1, 3).mean(axis=1)
+    assert np.argmax(means, axis=1).tolist() == [0, 1, 2, 0, 1, 2]  # red, green, blue, red, green, blue
+
+
+def test_clips_are_cut_once_and_cut_videos_used_as_they_are(lmms_export, monkeypatch, tmp_path):
+    monkeypatch.setenv(dataset.DATA_ENV, str(lmms_export))
+    clip = Path(dataset.load_docs("test")[0]["observed_video"])
+    mtime = clip.stat().st_mtime_ns
+    assert dataset.load_docs("test")[0]["observed_video"] == str(clip)
+    assert clip.stat().st_mtime_ns == mtime  # not cut again
+    assert dataset.observed_clip(clip, 1.375, tmp_path) == clip  # no frame at or after the cut: used as is
+    assert not list(tmp_path.iterdir())
+
+
+def test_process_docs_turns_the_pointer_into_the_split(lmms_export, monkeypatch):
+    import datasets
+
+    monkeypatch.setenv(dataset.DATA_ENV, str(lmms_export))
+    docs = dataset.process_docs(datasets.Dataset.from_list([{"split": "train"}]))
+    assert len(docs) == 2 and set(docs["split"]) == {"train"} and "observed_video" in docs.column_names
+    with pytest.raises(dataset.DatasetError, match="pointer"):
+        dataset.process_docs(datasets.Dataset.from_list([{"split": "train"}, {"split": "test"}]))
+
+
+def test_the_default_is_an_export_of_the_bundled_mini_split(monkeypatch):
+    from moss_plugins.data import mini_split_dir
+
+    monkeypatch.delenv(dataset.DATA_ENV, raising=False)
+    folder = dataset.data_dir()
+    assert dataset.data_dir() == folder  # exported once
+    rows = dataset.read_rows(folder, "test")
+    mini = [json.loads(line) for line in (mini_split_dir() / "test.jsonl").read_text().splitlines() if line.strip()]
+    assert [r["id"] for r in rows] == [m["id"] for m in mini]
+    assert isinstance(rows[0]["trace"], str) and json.loads(rows[0]["trace"])[0]["text"] == mini[0]["trace"][0]["text"]
+
+
+def test_errors_name_the_file_line_and_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv(dataset.DATA_ENV, str(tmp_path / "nope"))
+    with pytest.raises(dataset.DatasetError, match="MOSS_VIDEO_LMMS_DIR=.*nope: no such folder.*moss data export"):
+        dataset.data_dir()
+    (tmp_path / "test.jsonl").write_text('{"id": "a"}\n')
+    with pytest.raises(dataset.DatasetError, match=r"test.jsonl:1: missing field\(s\) \['video'"):
+        dataset.read_rows(tmp_path, "test")
+    with pytest.raises(dataset.DatasetError, match=r"no 'train' split in this lmms export \(it has \['test'\]\)"):
+        dataset.read_rows(tmp_path, "train")

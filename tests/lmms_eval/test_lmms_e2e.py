@@ -1,0 +1,35 @@
+"""The real lmms-eval CLI, offline on CPU: lmms-eval's qwen2_5_vl backend on a tiny random Qwen2.5-VL, and the
+pixel-reading baseline registered through our entry point, on moss_video."""
+
+from pathlib import Path
+
+import pytest
+from lmms_fixtures import offline_env, read_run, run_cli
+
+from moss_plugins.lmms_eval.metrics import REFERENCE_METRICS
+
+TASK_TYPES = ("next_state", "final_state", "event_order", "change_count", "state_at_cut")
+
+
+@pytest.mark.slow
+def test_qwen2_5_vl_backend_with_the_entry_point_alone(tiny_qwen, lmms_export, tmp_path):
+    """lmms-eval's own qwen2_5_vl backend (chat path) on two docs; the .pth hook is removed first, so the tasks
+    are found through the lmms_eval.models entry point only."""
+    model_args = f"pretrained={tiny_qwen},device=cpu,device_map=cpu,max_num_frames=4,max_pixels=12544,min_pixels=3136"
+    args = ["--model", "qwen2_5_vl", "--model_args", model_args, "--tasks", "moss_video", "--limit", "2",
+            "--gen_kwargs", "max_new_tokens=24", "--output_path", str(tmp_path / "out"), "--log_samples"]  # fmt: skip
+    prelude = "import moss_plugins.lmms_eval.autoload as hook\nhook.uninstall()"
+    run_cli(args, offline_env(MOSS_VIDEO_LMMS_DIR=lmms_export), tmp_path, python_prelude=prelude)
+    results, samples = read_run(tmp_path / "out", "moss_video")
+    row = results["results"]["moss_video"]
+    for metric in (m for m in REFERENCE_METRICS if m != "temporal_order"):  # a random model covers no step
+        assert isinstance(row[f"{metric},none"], float)
+        low, high = row[f"{metric}_ci95,none"]
+        assert low - 1e-4 <= row[f"{metric},none"] <= high + 1e-4  # the interval is rounded to 4 decimals
+    assert Path(row["report,none"]).is_file()
+    assert results["configs"]["moss_video"]["reasoning_tags"] == "none"
+    assert len(samples) == 2
+    for sample in samples:
+        assert sample["filtered_resps"] == sample["report"]["output"]  # the raw generation reached the metrics
+        assert sample["report"]["video"] != str(lmms_export / "videos")  # the cut clip, not the export's video
+        assert "moss-cache" in sample["report"]["video"]

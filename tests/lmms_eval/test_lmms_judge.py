@@ -1,0 +1,164 @@
+"""The LLM judge against a small OpenAI-compatible server on 127.0.0.1: retries, cache, resume, concurrency."""
+
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from moss_plugins.lmms_eval import judge
+
+REPLY = {"consistency": 4, "supports_answer": True, "explanation": "The steps follow the video."}
+
+
+class FakeServer:
+    """Chat completions at /v1/chat/completions; ``script`` holds HTTP statuses for the next requests."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.headers: list[dict] = []
+        self.script: list[int] = []
+        self.reply = json.dumps(REPLY)
+        self.delay = 0.0
+        self.in_flight = self.max_in_flight = 0
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with server.lock:
+                    server.requests.append(body)
+                    server.headers.append({k.lower(): v for k, v in self.headers.items()})
+                    status = server.script.pop(0) if server.script else 200
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                time.sleep(server.delay)
+                with server.lock:
+                    server.in_flight -= 1
+                if self.path != "/v1/chat/completions":
+                    status = 404
+                payload = {"error": {"message": "scripted failure"}} if status != 200 else {
+                    "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": server.reply}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                }  # fmt: skip
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server(monkeypatch, tmp_path):
+    s = FakeServer()
+    monkeypatch.setenv("API_TYPE", "openai")
+    monkeypatch.setenv("OPENAI_API_URL", s.url)
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    monkeypatch.setenv("MODEL_VERSION", "judge-model")
+    monkeypatch.setenv("MOSS_JUDGE_CACHE", str(tmp_path / "judge.sqlite"))
+    monkeypatch.setenv("MOSS_JUDGE_BACKOFF", "0.01")
+    monkeypatch.setenv("MOSS_JUDGE_RETRIES", "3")
+    yield s
+    s.close()
+
+
+def ask(output="<think>Step 1: The light turns yellow.</think><answer>B</answer>", reference=("The light is green.",)):
+    return judge.judge_trace("What comes next?", ["green", "yellow"], output, reference=list(reference))
+
+
+def test_verdict_follows_lmms_eval_environment_conventions(server):
+    verdict = ask()
+    assert verdict.score == 0.75 and verdict.consistency == 4 and verdict.supports_answer is True
+    assert verdict.model == "judge-model" and not verdict.cached
+    request = server.requests[0]
+    assert request["model"] == "judge-model" and request["temperature"] == 0.0
+    prompt = request["messages"][-1]["content"]
+    assert "The light is green." in prompt and "The light turns yellow." in prompt and "B. yellow" in prompt
+    assert server.headers[0]["authorization"] == "Bearer test-key"
+
+
+def test_the_full_chat_completions_url_form_works(server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_URL", server.url + "/chat/completions")
+    assert ask().score == 0.75
+
+
+def test_transient_errors_are_retried_with_backoff(server):
+    server.script = [500, 429]
+    assert ask().score == 0.75
+    assert len(server.requests) == 3
+
+
+def test_cached_per_sample_and_resumable(server):
+    outputs = [f"<think>Step 1: step {k}.</think><answer>A</answer>" for k in range(3)]
+    server.script = [200, 500, 500, 500]  # the second sample fails all 3 attempts
+    first = [ask(o) for o in outputs]
+    assert [v.score is None for v in first] == [False, True, False]
+    assert "HTTP 500" in first[1].error
+    n = len(server.requests)
+    judge._JUDGES.clear()  # as in a new process: only the SQLite cache survives
+    again = [ask(o) for o in outputs]
+    assert [v.cached for v in again] == [True, False, True]
+    assert len(server.requests) == n + 1  # only the failed sample is asked again
+    assert [ask(o).cached for o in outputs] == [True, True, True]
+
+
+def test_concurrency_is_bounded(server, monkeypatch):
+    monkeypatch.setenv("MOSS_JUDGE_CONCURRENCY", "2")
+    server.delay = 0.1
+    with ThreadPoolExecutor(8) as pool:
+        verdicts = list(pool.map(lambda k: ask(f"<think>Step 1: {k}.</think><answer>A</answer>"), range(8)))
+    assert all(v.score == 0.75 for v in verdicts)
+    assert len(server.requests) == 8
+    assert server.max_in_flight == 2
+
+
+def test_unreadable_replies_are_retried_then_given_up(server):
+    server.reply = "I cannot rate this."
+    verdict = ask()
+    assert verdict.score is None and "no 1-5 consistency rating" in verdict.error
+    assert len(server.requests) == 3
+
+
+def test_a_rejected_configuration_fails_at_once(server):
+    server.script = [401]
+    with pytest.raises(judge.JudgeConfigError, match="OPENAI_API_KEY"):
+        ask()
+    assert len(server.requests) == 1
+
+
+def test_parse_verdict_accepts_json_in_prose_and_bare_ratings():
+    assert judge.parse_verdict('Sure: {"consistency": 5, "supports_answer": false}')[:2] == (5, False)
+    assert judge.parse_verdict("Consistency: 2/5")[0] == 2
+    with pytest.raises(ValueError):
+        judge.parse_verdict('{"consistency": 9}')
+
+
+def test_moss_video_judge_task_hook_adds_the_judge_metric(server):
+    from lmms_eval.utils import load_yaml_config
+
+    from moss_plugins.lmms_eval import TASKS_DIR
+
+    config = load_yaml_config(f"{TASKS_DIR}/moss_video/moss_video_judge.yaml", mode="full")
+    trace = json.dumps([{"t": [0, 1], "text": "The disc is red."}, {"t": [1, 2], "text": "Red comes next."}])
+    doc = {"id": "d", "question": "Next colour?", "options": ["red", "blue"], "answer": "A", "task_type": "next_state",
+           "observed_until": 1.0, "trace": trace, "split": "test"}  # fmt: skip
+    out = config["process_results"](doc, ["<think>Step 1: The disc is red.\nStep 2: Red comes next.</think><answer>A</answer>"])
+    assert out["judge_consistency"] == out["judge_consistency/next_state"] == 0.75
+    assert out["report"]["judge"]["consistency"] == 4
+    assert "The disc is red." in server.requests[0]["messages"][-1]["content"]
