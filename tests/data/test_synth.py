@@ -15,7 +15,7 @@ from moss_plugins.cli import main
 from moss_plugins.data import TASK_TYPES, load_samples, mini_split_dir
 from moss_plugins.data.synth import KINDS, SynthConfig, generate
 from moss_plugins.data.synth import constants as C
-from moss_plugins.data.synth.generate import assign_splits, tasks_for
+from moss_plugins.data.synth.generate import assign_splits, make_scene, tasks_for
 from moss_plugins.data.video import load_frames
 
 MINI_COMMAND = ["data", "synth", "--n", "24", "--seed", "0", "--split-ratio", "0.5:0:0.5"]  # as the README says
@@ -202,6 +202,16 @@ def test_every_frame_reads_back_to_its_ground_truth_state(mini):
 
 
 # --- configuration and the command line ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("config", [SynthConfig(fps=2, duration=(20, 24)), SynthConfig(fps=8, size=(64, 48)),
+                                    SynthConfig(duration=(6, 7))], ids=["2fps-long", "8fps-small", "short"])  # fmt: skip
+def test_every_kind_answers_every_task_at_other_rates_and_lengths(config):
+    for index in range(len(KINDS) * 2):
+        scene, questions = make_scene(11, index, config)
+        assert [q.task for q in questions] == tasks_for(index, len(TASK_TYPES))
+        assert scene.render().shape == (scene.timing.n_frames, config.size[1], config.size[0], 3)
+
 
 
 def test_splits_are_exact_and_stratified_by_kind():

@@ -51,8 +51,8 @@ class SynthConfig:
             raise ValueError(f"tasks_per_video must be 1 to {len(TASK_TYPES)}, got {self.tasks_per_video}")
         if self.fps < 1 or min(self.size) < 32 or any(s % 2 for s in self.size):
             raise ValueError(f"need fps >= 1 and even frame sizes >= 32 px, got fps={self.fps}, size={self.size}")
-        if not 4 <= self.duration[0] <= self.duration[1]:
-            raise ValueError(f"duration must be LO:HI seconds with 4 <= LO <= HI, got {self.duration}")
+        if not 6 <= self.duration[0] <= self.duration[1]:  # shorter videos leave no room for a full cycle
+            raise ValueError(f"duration must be LO:HI seconds with 6 <= LO <= HI, got {self.duration}")
         if set(self.split_ratio) - set(SPLITS) or min(self.split_ratio.values()) < 0 or not sum(self.split_ratio.values()):
             raise ValueError(f"split ratios must be >= 0 for splits {SPLITS}, not all 0; got {self.split_ratio}")
 

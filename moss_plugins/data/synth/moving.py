@@ -23,8 +23,9 @@ class Moving(Scene):
         shapes = [str(s) for s in rng.permutation(C.MOVING_SHAPES)]
         colors = [str(c) for c in rng.choice(list(C.PALETTE), size=3, replace=False)]
         objects = []
+        fastest = min(0.12, 0.7 / duration)  # no shape travels more than 70% of the width in the whole video
         for shape, color in zip(shapes, colors):
-            v = float(rng.uniform(0.03, 0.12) * rng.choice([-1, 1]))
+            v = float(rng.uniform(fastest / 4, fastest) * rng.choice([-1, 1]))
             lo, hi = (0.12, 0.88 - v * duration) if v > 0 else (0.12 - v * duration, 0.88)
             if lo >= hi:
                 return None

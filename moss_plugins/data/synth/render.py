@@ -24,7 +24,8 @@ class Canvas:
 
     def rect(self, x0: float, y0: float, x1: float, y1: float, fill=None, outline=None, width: int = 1) -> None:
         (a, b), (c, d) = self.px(x0, y0), self.px(x1, y1)
-        self.draw.rectangle([a, b, c - 1, d - 1], fill=fill, outline=outline, width=width)
+        if c > a and d > b:  # less than a pixel (a tank with a trace of liquid) draws nothing
+            self.draw.rectangle([a, b, c - 1, d - 1], fill=fill, outline=outline, width=width)
 
     def disc(self, x: float, y: float, r: float, fill) -> None:
         cx, cy = self.px(x, y)
