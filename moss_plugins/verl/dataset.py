@@ -13,16 +13,13 @@ Selected by ``data=moss_video`` (``data.custom_cls``). What it changes in verl's
 
 from __future__ import annotations
 
-import os
-
 from verl.utils.dataset.rl_dataset import RLHFDataset
 
-from moss_plugins.reward import GroundTruthError, parse_ground_truth
+from moss_plugins.data.schema import ValidationError
 
 from .captions import CAPTIONS_KEY, render_captions
-from .frames import VideoOptions, load_video, video_item_end
-
-VIDEO_PLACEHOLDER = "<video>"
+from .frames import VideoOptions, load_video
+from .rows import VIDEO_PLACEHOLDER, check_row
 
 
 class MossVideoDataset(RLHFDataset):
@@ -40,33 +37,15 @@ class MossVideoDataset(RLHFDataset):
         self._check_rows()
 
     def _check_rows(self) -> None:
-        """Every row: one video that exists, a cut, a parseable ground truth (and captions if they are used)."""
+        """Every row as :func:`moss_plugins.verl.rows.check_row` wants it; the first bad one stops the run."""
         files = ", ".join(map(str, self.data_files))
-        columns = set(self.dataframe.column_names)
-        for needed in (self.prompt_key, "reward_model") + (
-            (self.video_key,) if self._frames else ("extra_info",)
-        ):
-            if needed not in columns:
-                raise ValueError(f"{files}: column {needed!r} is missing; write the data with `moss data export "
-                                 "--format verl` (columns: data_source, prompt, videos, ability, reward_model, "
-                                 "extra_info)")  # fmt: skip
         for k, row in enumerate(self.dataframe):
-            where = f"{files}: row {k}"
             try:
-                parse_ground_truth(row["reward_model"]["ground_truth"])
-            except (GroundTruthError, TypeError, KeyError) as e:
-                raise ValueError(f"{where}: reward_model.ground_truth: {e}") from None
-            if self._frames:
-                videos = row.get(self.video_key) or []
-                if len(videos) != 1:
-                    raise ValueError(f"{where}: expected exactly one video, got {len(videos)}")
-                video_item_end(videos[0], f"{where}: {self.video_key}[0]")
-                path = videos[0].get("video")
-                if not path or not os.path.isfile(os.fspath(path).removeprefix("file://")):
-                    raise ValueError(f"{where}: {self.video_key}[0].video {path!r} is not a file (paths in the "
-                                     "export are absolute: re-export if the videos moved)")  # fmt: skip
-            else:
-                render_captions(*_captions(row), where=where)
+                check_row(row, self._frames, self.video_key, self.prompt_key)
+            except ValidationError as e:
+                raise ValueError(
+                    f"{e.located(f'{files}: row {k}')} (write rows with `moss data export --format verl`)"
+                ) from None
 
     @property
     def _frames(self) -> bool:

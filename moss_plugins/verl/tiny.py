@@ -10,11 +10,10 @@ config (2 layers, hidden size 64, no weights) are small.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
-from moss_plugins.prompt import FREE_FORM_INSTRUCTION, REASONING_INSTRUCTION
+from moss_plugins.prompt import FREE_FORM_INSTRUCTION, REASONING_INSTRUCTION, build_prompt
 
 FAMILIES = ("qwen2_5_vl", "phi2")
 
@@ -49,17 +48,24 @@ QWEN_VISION = {
 }
 
 
-def corpus(extra: Iterable[str] = ()) -> list[str]:
-    """MOSS-style text for the tiny BPE: instructions, option lines, reasoning steps, tags."""
+def corpus() -> list[str]:
+    """MOSS-style text for the tiny BPE: the bundled split's prompts and captions, reasoning steps, tags. In-domain
+    text gives ~3 characters per token, close to the real tokenizers, so prompt-length checks are meaningful."""
+    from moss_plugins.data import load_samples, mini_split_dir
     from moss_plugins.reward.demo import load_examples
+
+    from .captions import observed_captions, render_captions
 
     lines = [REASONING_INSTRUCTION, FREE_FORM_INSTRUCTION, "<think>", "</think>", "<answer>", "</answer>"]
     for example in load_examples():
-        lines.append(example["question"])
-        lines += [f"{'ABCDEFGH'[k]}. {o}" for k, o in enumerate(example["options"])]
+        lines.append(build_prompt(example["question"], example["options"]))
         lines += [f"Step {k}: {s['text']}" for k, s in enumerate(example["ground_truth"]["trace"], 1)]
         lines += [c["output"] for c in example["candidates"]]
-    return lines + list(extra)
+    for sample in load_samples(mini_split_dir()).samples:
+        lines.append(build_prompt(sample.question, sample.options))
+        lines.append(render_captions(observed_captions(sample, mini_split_dir()), sample.observed_until))
+        lines += [f"Step {k}: {step.text}" for k, step in enumerate(sample.trace, 1)]
+    return lines
 
 
 @cache

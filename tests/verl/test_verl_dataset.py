@@ -16,12 +16,13 @@ from verl.utils.tokenizer import build_multimodal_processor_inputs
 from verl.workers.config import HFModelConfig
 
 import moss_plugins.data.video as video_module
-from moss_plugins.data import Sample, load_samples, save_samples
+from moss_plugins.data import Sample, ValidationError, load_samples, save_samples
 from moss_plugins.data.export import export_verl, verl_row
 from moss_plugins.data.synth.render import write_mp4
 from moss_plugins.reward.demo import load_examples
 from moss_plugins.verl.dataset import MossVideoDataset
 from moss_plugins.verl.frames import CACHE, VideoOptions
+from moss_plugins.verl.rows import check_row
 
 FPS, N_FRAMES, CUT = 10, 40, 2.45  # frames 0..24 (t < 2.45 s) are visible, 25..39 are the masked future
 LAST_VISIBLE = 24
@@ -180,20 +181,46 @@ def test_bad_options_fail_when_the_dataset_is_built(job_config, model, train_fil
         _dataset(job_config, model, [train_file], **change)
 
 
-def test_bad_rows_fail_when_the_dataset_is_built(job_config, model, video, tmp_path):
-    missing = _row(video, 1)
-    missing["videos"] = [{"video": str(tmp_path / "gone.mp4"), "video_start": 0.0, "video_end": CUT}]
-    no_cut = _row(video, 2)
-    no_cut["videos"] = [{"video": str(video), "video_start": 0.0, "video_end": None}]
-    bad_truth = _row(video, 3)
-    bad_truth["reward_model"] = {"style": "rule", "ground_truth": {"answer": "B", "trace": []}}
-    for k, (row, message) in enumerate([(missing, r"row 1: videos\[0\]\.video .*gone\.mp4"),
-                                        (no_cut, r"row 1: videos\[0\]: video_end"),
-                                        (bad_truth, r"row 1: reward_model\.ground_truth: .*trace")]):  # fmt: skip
-        path = tmp_path / f"bad{k}.parquet"
-        pd.DataFrame([_row(video, 0), row]).to_parquet(path)
-        with pytest.raises(ValueError, match=message):
-            _dataset(job_config, model, [path])
+def _broken(video, tmp_path, field):
+    row = _row(video, 1)
+    if field == "video":
+        row["videos"] = [{"video": str(tmp_path / "gone.mp4"), "video_start": 0.0, "video_end": CUT}]
+    elif field == "cut":
+        row["videos"] = [{"video": str(video), "video_start": 0.0, "video_end": CUT + 1}]
+    elif field == "trace":
+        row["reward_model"]["ground_truth"]["trace"].append(
+            {"t": [CUT + 0.5, CUT + 1], "text": "Seen after the cut."}
+        )
+    elif field == "answer":
+        row["reward_model"]["ground_truth"]["answer"] = "C"
+    elif field == "placeholder":
+        row["prompt"][0]["content"] += "<video>"
+    elif field == "captions":
+        row["extra_info"]["captions"] = [{"t": [0.0, CUT + 0.5], "text": "light: red"}]
+    return row
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ("video", r"row 1: videos\[0\]\.video: .*gone\.mp4"),
+        ("cut", r"row 1: videos\[0\]: video_end=3\.45 differs from extra_info\.observed_until"),
+        ("trace", r"row 1: reward_model\.ground_truth\.trace\[2\]\.t: .*after observed_until"),
+        ("answer", r"row 1: reward_model\.ground_truth\.answer"),
+        ("placeholder", r"row 1: prompt: needs exactly one <video>"),
+    ],
+)
+def test_bad_rows_fail_when_the_dataset_is_built(job_config, model, video, tmp_path, field, message):
+    path = tmp_path / "bad.parquet"
+    pd.DataFrame([_row(video, 0), _broken(video, tmp_path, field)]).to_parquet(path)
+    with pytest.raises(ValueError, match=message):
+        _dataset(job_config, model, [path])
+
+
+def test_captions_past_the_cut_are_refused(video, tmp_path):
+    with pytest.raises(ValidationError, match="past the cut") as error:
+        check_row(_broken(video, tmp_path, "captions"), frames=False)
+    assert error.value.field == "extra_info.captions"
 
 
 def test_text_only_models_get_captions_instead_of_frames(job_config, phi2_dir, train_file):

@@ -7,10 +7,10 @@ import ray
 from omegaconf import OmegaConf
 from verl.experimental.reward_loop import RewardLoopManager
 from verl.trainer.ppo.reward import extract_reward, load_reward_manager
-from verl_rollouts import rollouts
 
 from moss_plugins.reward.demo import load_examples
 from moss_plugins.verl.responses import reference_response, wrong_letter
+from moss_plugins.verl.responses import rollout_batch as rollouts
 
 pytestmark = pytest.mark.slow
 

@@ -8,12 +8,12 @@ from omegaconf import OmegaConf
 from verl.experimental.reward_loop.reward_manager import get_reward_manager_cls
 from verl.trainer.ppo.metric_utils import process_validation_metrics
 from verl.trainer.ppo.reward import load_reward_manager
-from verl_rollouts import rollouts
 
 from moss_plugins.reward import RESULT_KEYS, ConfigError, RewardConfig
 from moss_plugins.reward import score as core
 from moss_plugins.reward.demo import load_examples
 from moss_plugins.verl.responses import reference_response, wrong_letter
+from moss_plugins.verl.responses import rollout_batch as rollouts
 from moss_plugins.verl.reward_manager import EXTRA_KEYS, MossDTWRewardManager
 
 TRUTH = load_examples()[0]["ground_truth"]
