@@ -190,9 +190,8 @@ def run_check(recipe: Path, family: str, overrides: list[str], console: Console)
         validate_data(sorted(set(train + _files(config.data.val_files))), config.data.moss_video.video_as == "frames",
                       console)  # fmt: skip
         console.print("4. tokenizer, processor and dataset as verl's trainer builds them")
-        model = omega_conf_to_dataclass(
-            config.actor_rollout_ref.model
-        )  # verl's HFModelConfig, as the trainer
+        # verl's HFModelConfig, built as the trainer builds it.
+        model = omega_conf_to_dataclass(config.actor_rollout_ref.model)
         console.print(
             f"  tokenizer {type(model.tokenizer).__name__}, processor {type(model.processor).__name__}"
         )

@@ -95,30 +95,28 @@ class MossDTWRewardManager(RewardManagerBase):
         truth = _ground_truth(item.non_tensor_batch)
         extra_info = item.non_tensor_batch.get("extra_info")
         # The running loop, not self.loop: a worker may await this from a loop other than the one it was built on.
-        result = await asyncio.get_running_loop().run_in_executor(
-            None, self.score, valid_ids, truth, extra_info
-        )
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(None, self.score, valid_ids, truth, extra_info)
         return {"reward_score": result["score"], "reward_extra_info": result}
 
     def score(self, response_ids: list[int], ground_truth: Any, extra_info: Any = None) -> dict:
         """Score one response given as token ids (synchronous; ``run_single`` runs it in an executor)."""
         options = self.options
         text = self.tokenizer.decode(response_ids, skip_special_tokens=True)
-        reference = prepare_reference(
-            ground_truth, options.reward
-        )  # cached: a GRPO group parses its trace once
-        result = score_solution(
-            text, reference, options.reward, extra_info if isinstance(extra_info, dict) else None
-        )
+        # The core's reference cache is not single-flight: the n rollouts of a group, scored concurrently from the
+        # executor's threads, would all miss it at once and prepare the same trace n times.
+        with _PREPARE_LOCK:
+            reference = prepare_reference(ground_truth, options.reward)
+        extra = extra_info if isinstance(extra_info, dict) else None
+        result = score_solution(text, reference, options.reward, extra)
         truncated = self.is_truncated(response_ids)
         if truncated:
             result["score"] -= options.truncation_penalty
             result["reason"] = "truncated" if result["reason"] == "ok" else f"{result['reason']},truncated"
         result["truncated"] = float(truncated)
         result["response_tokens"] = len(response_ids)
-        result["pred"] = result[
-            "pred_answer"
-        ]  # verl computes majority-vote metrics (maj@N) from a "pred" key
+        # verl computes majority-vote metrics (maj@N) from a "pred" key.
+        result["pred"] = result["pred_answer"]
         return result
 
     def is_truncated(self, response_ids: list[int]) -> bool:

@@ -119,9 +119,8 @@ def test_no_frame_after_the_cut_reaches_the_processor(job_config, model, train_f
         type(processor), "__call__", lambda self, *a, **kw: seen.append(kw) or original(self, *a, **kw)
     )
     text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    inputs = build_multimodal_processor_inputs(
-        processor, text=[text], videos=videos
-    )  # as the agent loop calls it
+    # As the agent loop calls it.
+    inputs = build_multimodal_processor_inputs(processor, text=[text], videos=videos)
 
     (frames,) = seen[0]["videos"]
     levels = frames.float().mean(dim=(1, 2, 3))

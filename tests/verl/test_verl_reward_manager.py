@@ -1,6 +1,7 @@
 """moss_dtw through verl's own loader (load_reward_manager) and contract (run_single on a DataProto)."""
 
 import asyncio
+import time
 
 import numpy as np
 import pytest
@@ -112,9 +113,12 @@ def test_random_token_ids_never_raise(job_config, qwen_tokenizer):
         assert set(result) == KEYS and np.isfinite(result["score"])
 
 
-def test_a_group_prepares_its_reference_once(job_config, qwen_tokenizer):
+def test_a_group_prepares_its_reference_once(job_config, qwen_tokenizer, monkeypatch):
+    # A slow parse makes the n concurrent rollouts of a group overlap inside the reference cache.
+    parse = core.parse_ground_truth
+    monkeypatch.setattr(core, "parse_ground_truth", lambda gt: time.sleep(0.05) or parse(gt))
     manager = load_reward_manager(job_config, qwen_tokenizer)
-    truth = {**TRUTH, "answer": "B", "trace": [*TRUTH["trace"], "A step only this test uses."]}
+    truth = {**TRUTH, "trace": [*TRUTH["trace"], "A step only this test uses."]}
     core._reference.cache_clear()
     _run(manager, rollouts(qwen_tokenizer, [reference_response(TRUTH)] * 8, [truth] * 8))
     assert core._reference.cache_info().misses == 1
