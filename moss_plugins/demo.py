@@ -12,6 +12,7 @@ STAGES = (
     ("reward", "moss_plugins.reward.demo:run"),
     ("data", "moss_plugins.data.demo:run"),
     ("build", "moss_plugins.data.build_example:demo"),
+    ("lmms-eval", "moss_plugins.lmms_eval.demo:run"),
 )
 
 
