@@ -88,11 +88,12 @@ def verl_row(sample: Sample, index: int, media_root: Path) -> dict:
     }
 
 
-def export_verl(source: str | Path, out: str | Path, split: str | None = None, skip_invalid: bool = False
-                ) -> Exported:  # fmt: skip
+def export_verl(source: str | Path, out: str | Path, split: str | None = None, skip_invalid: bool = False,
+                progress: bool = False) -> Exported:  # fmt: skip
     """Write verl parquet: one file if ``out`` ends in ``.parquet``, else ``out/<split>.parquet`` per split."""
     import pyarrow as pa
     import pyarrow.parquet as pq
+    from tqdm.auto import tqdm
 
     out = Path(out)
     pairs, report = read_samples(source, split, skip_invalid)
@@ -101,7 +102,9 @@ def export_verl(source: str | Path, out: str | Path, split: str | None = None, s
     for name, group in groups.items():
         path = out if out.suffix == ".parquet" else out / f"{name}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_pylist([verl_row(s, k, root) for k, (s, root) in enumerate(group)]), path)
+        rows = [verl_row(s, k, root) for k, (s, root) in enumerate(tqdm(group, desc=f"{name} rows", unit="row",
+                                                                             disable=not progress))]  # fmt: skip
+        pq.write_table(pa.Table.from_pylist(rows), path)
         written[name] = path
     return Exported(written, report)
 
@@ -189,7 +192,7 @@ def run(args) -> int:
 
     console = Console(soft_wrap=True)  # paths stay on one line
     if args.format == "verl":
-        result = export_verl(args.input, args.out, args.split, args.skip_invalid)
+        result = export_verl(args.input, args.out, args.split, args.skip_invalid, progress=True)
     else:
         result = export_lmms(args.input, args.out, args.split, args.skip_invalid, link=args.symlink, progress=True)
     console.print(f"read {args.input}: {result.loaded.summary()}")
