@@ -80,7 +80,7 @@ class Slots(Scene):
         for e in self.events(kinds):
             if e.frame < cut:
                 steps.append(Step(self.t(e.frame), self.t(e.frame), say(
-                    rng, ("At {t} {e}.", "{T} {e}.", "Then, at {t}, {e}."), t=secs(self.t(e.frame)),
+                    rng, ("At {t} {e}.", "{T} {e}.", "By {t}, {e}."), t=secs(self.t(e.frame)),
                     T=secs(self.t(e.frame)) + ":", e=e.text), e.state))  # fmt: skip
         return steps
 
