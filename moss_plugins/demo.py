@@ -13,6 +13,7 @@ STAGES = (
     ("data", "moss_plugins.data.demo:run"),
     ("build", "moss_plugins.data.build_example:demo"),
     ("lmms-eval", "moss_plugins.lmms_eval.demo:run"),
+    ("verl", "moss_plugins.verl.demo:run"),
 )
 
 
