@@ -408,8 +408,23 @@ def _read(fd: int, n: int, deadline: float | None, into: np.ndarray | None = Non
     return buf.obj if into is None else into
 
 
+def _die_with_parent() -> None:
+    """Linux: the kernel kills the helper when the thread that started it ends, so a helper stuck in a
+    hanging decode cannot outlive a killed trainer (it would never read the end of its input)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(0)
+
+
 def _serve() -> None:
     """Helper main loop: decode requests from stdin until it closes."""
+    _die_with_parent()
     proto_in = os.fdopen(os.dup(0), "rb", buffering=0)
     proto_out = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)  # stray prints from decoders go to stderr, never into the protocol stream

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import subprocess
+import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -214,3 +217,26 @@ def test_threads_and_forked_children_get_their_own_helper(video_factory):
         shape, pid = pool.apply(_load_in_child, (path,))
     assert shape == (6, 48, 64, 3) and pid != os.getpid()
     assert video._worker() is parent_helper and parent_helper.alive()
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "\nState:\tZ" in f.read()  # a zombie nobody reaps is dead too
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the helper's parent-death signal is Linux only")
+def test_a_helper_stuck_in_a_hanging_decode_dies_with_its_parent(hanging_video):
+    code = ("import sys; from moss_plugins.data import video; print(video._worker().proc.pid, flush=True); "
+            "video.load_frames(sys.argv[1], timeout=600, backend='pyav')")  # fmt: skip
+    parent = subprocess.Popen([sys.executable, "-c", code, str(hanging_video)], stdout=subprocess.PIPE, text=True)
+    helper = int(parent.stdout.readline())
+    assert not _gone(helper)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 30
+    while not _gone(helper) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(helper), "the helper outlived its parent"
