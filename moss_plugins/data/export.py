@@ -10,8 +10,8 @@ verl (one row per sample)::
      "extra_info": {"index", "id", "split", "task_type", "observed_until", "question", "options", "answer",
                     "captions"}}
 
-Video paths are absolute because verl reads the parquet from wherever the trainer runs. ``captions`` is the
-visible part of the reference trace as timestamped text, for policies without a vision tower
+Video paths are absolute because verl reads the parquet from wherever the trainer runs. ``captions`` says what
+the frames before the cut show, as timestamped text, for policies without a vision tower
 (:mod:`moss_plugins.verl.captions`).
 
 lmms (a folder the lmms-eval tasks read): ``<split>.jsonl`` with one row per sample (``id, video, question,

@@ -29,7 +29,7 @@ import numpy as np
 
 CAPTIONS_KEY = "captions"
 # A continuously changing scene (a filling tank) differs in every frame: at most this many lines (2 per second
-# of an 8 s clip), so the longest prompt of the bundled split stays near 1,100 Phi-2 tokens.
+# of an 8 s clip), so the longest prompt of the bundled split stays near 1,000 tokens.
 MAX_LINES = 16
 
 
