@@ -50,7 +50,7 @@ DEFAULT_MODEL = "gpt-4o-2024-11-20"
 DEFAULT_URL = "https://api.openai.com/v1"
 MAX_BACKOFF = 30.0
 _RETRY_STATUS = {408, 409, 429}
-_CONFIG_STATUS = {400, 401, 403, 404, 422}
+_CONFIG_STATUS = {401, 403, 404}  # every request would fail alike; a 400 (e.g. too long) is one sample
 
 SYSTEM_PROMPT = (
     "You are a strict evaluator of video reasoning. You judge whether a model's step-by-step reasoning about a "
