@@ -65,14 +65,8 @@ class VideoOptions:
         """Options from verl's data config (``config.moss_video``); unknown keys are an error."""
         from omegaconf import OmegaConf
 
-        block = (
-            OmegaConf.select(config, "moss_video")
-            if not isinstance(config, Mapping)
-            else config.get("moss_video")
-        )
-        values = (
-            OmegaConf.to_container(block, resolve=True) if OmegaConf.is_config(block) else dict(block or {})
-        )
+        block = config.get("moss_video") if config is not None else None
+        values = OmegaConf.to_container(block, resolve=True) if OmegaConf.is_config(block) else dict(block or {})
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
