@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data.synth import constants as C
+from ..prompt import FREE_FORM_INSTRUCTION, REASONING_INSTRUCTION
 from ..reward.answer import LETTERS, normalize
 
 ASSUMED_DURATION = sum(C.DEFAULT_DURATION) / 2  # seconds, when a question needs the (unseen) end of the video
@@ -93,9 +94,12 @@ def detect_kind(frame: np.ndarray) -> str:
 # --- the question --------------------------------------------------------------------------------------------------
 
 
+_AT_TIME = re.compile(r"\bat (\d+(?:\.\d+)?) ?s\b")  # "at 9.25 s": a time after the cut (final_state questions)
+
+
 def question_type(question: str) -> str:
     q = question.lower()
-    if re.search(r"\bat \d+(\.\d+)? ?s\b", q):
+    if _AT_TIME.search(q):
         return "final_state"
     if "video stops" in q or "last frame before" in q or "at the cut" in q:
         return "state_at_cut"
@@ -107,7 +111,7 @@ def question_type(question: str) -> str:
 
 
 def target_time(question: str) -> float | None:
-    match = re.search(r"\bat (\d+(?:\.\d+)?) ?s\b", question.lower())
+    match = _AT_TIME.search(question.lower())
     return float(match.group(1)) if match else None
 
 
@@ -118,7 +122,7 @@ def split_prompt(prompt: str) -> tuple[str, list[str]]:
         m = re.match(r"^([A-Z])\. (.*)$", line.strip())
         if m and m.group(1) == LETTERS[len(options)]:
             options.append(m.group(2))
-        elif not options and not line.startswith("Think step by step"):
+        elif not options and line.strip() not in (REASONING_INSTRUCTION, FREE_FORM_INSTRUCTION):
             question.append(line)
     return " ".join(question).strip(), options
 
@@ -169,8 +173,15 @@ def runs(states: Sequence) -> list[tuple[object, int, int]]:
     return out
 
 
-def in_order(items: Sequence[str], times: dict[str, float]) -> str:
-    return "; then ".join(sorted(items, key=lambda e: times.get(e, math.inf)))
+def order_score(time_of: Callable[[str], float]) -> Callable[[str], float]:
+    """Score of an "A; then B; then C" option: the share of its event pairs that happen in that order."""
+
+    def score(option: str) -> float:
+        times = [time_of(e.strip()) for e in option.split("; then ")]
+        pairs = list(itertools.combinations(times, 2))
+        return sum(a < b for a, b in pairs) / max(1, len(pairs))
+
+    return score
 
 
 # --- scene readers and solvers -----------------------------------------------------------------------------------
@@ -241,7 +252,8 @@ def _cyclic(video: Video, question: str, qtype: str, kind: str) -> Solution:
     return Solution(steps + [f"At {secs(t_end)} {say.format(state_now)}."], state_now)
 
 
-def _digit(frame: np.ndarray, box: tuple[float, float, float, float]) -> tuple[int | None, str | None]:
+def _digit(frame: np.ndarray, box: tuple[float, float, float, float]) -> int | None:
+    """The digit a seven-segment box shows (segment centres from the drawing conventions), None if unreadable."""
     x0, y0, x1, y1 = box
     th = C.SEGMENT_WIDTH * (x1 - x0)
     tv = th * frame.shape[1] / frame.shape[0]
@@ -251,15 +263,13 @@ def _digit(frame: np.ndarray, box: tuple[float, float, float, float]) -> tuple[i
                "g": ((x0 + x1) / 2, ym)}  # fmt: skip
     colours = {seg: colour_at(frame, x, y, r=0) for seg, (x, y) in centres.items()}
     lit = "".join(sorted(s for s, c in colours.items() if is_palette(c)))
-    digit = next((d for d, segs in C.SEGMENTS.items() if "".join(sorted(segs)) == lit), None)
-    lit_colour = next((c for c in colours.values() if is_palette(c)), None)
-    return digit, lit_colour
+    return next((d for d, segs in C.SEGMENTS.items() if "".join(sorted(segs)) == lit), None)
 
 
 def _counter(video: Video, question: str, qtype: str) -> Solution:
     values = []
     for frame in video.frames:
-        (tens, _), (units, _) = (_digit(frame, box) for box in C.DIGIT_BOXES)
+        tens, units = (_digit(frame, box) for box in C.DIGIT_BOXES)
         values.append(None if tens is None or units is None else 10 * tens + units)
     known = [v for v in values if v is not None]
     if not known:
@@ -278,13 +288,8 @@ def _counter(video: Video, question: str, qtype: str) -> Solution:
         return Solution(steps + [f"That is {len(diffs)} changes before the cut."], str(len(diffs)))
     if qtype == "event_order":
         first_seen = {f"shows {v:02d}": video.times[a] for v, a, _ in reversed(seq)}
-
-        def score(option: str) -> float:
-            events = [e.strip() for e in option.split("; then ")]
-            t = [first_seen.get(e, math.inf) for e in events]
-            return float(all(a < b for a, b in zip(t, t[1:])))
-
-        return Solution(steps + ["Ordering the readings by when they first appear."], score=score)
+        return Solution(steps + ["Ordering the readings by when they first appear."],
+                        score=order_score(lambda e: first_seen.get(e, math.inf)))
     if not diffs:
         raise SceneError("the counter never changes in the clip")
     pattern = diffs[-2:] if len(diffs) >= 2 and diffs[-1] != diffs[-2] else diffs[-1:]
@@ -391,8 +396,7 @@ def _container(video: Video, question: str, qtype: str) -> Solution:
         steps.append(f"The {asked} level ({level:.0%}) has passed {len(passed)} of the marks at 1/4, 1/2 and 3/4.")
         return Solution(steps, str(len(passed)))
     if qtype == "event_order":
-        return Solution(steps + ["Ordering the events by when each level reaches its mark."],
-                        score=lambda o: -sum(abs(i - r) for i, r in enumerate(np.argsort([event_time(e) for e in o.split("; then ")]))))
+        return Solution(steps + ["Ordering the events by when each level reaches its mark."], score=order_score(event_time))
     # next_state: the first event after the cut among those named in the options
     return Solution(steps + ["The next event is the one whose mark is reached first after the cut."],
                     score=lambda o: -event_time(o) if event_time(o) > video.cut_time else -math.inf)
@@ -503,8 +507,7 @@ def _moving(video: Video, question: str, qtype: str, options: Sequence[str]) -> 
                 return (0.5 - x0) / v if abs(v) > 1e-6 else math.inf
             return meet(*found[:2]) if len(found) >= 2 else math.inf
 
-        return Solution(steps + ["Ordering the crossings by when they happen."],
-                        score=lambda o: -sum(abs(i - r) for i, r in enumerate(np.argsort([event_time(e) for e in o.lower().split("; then ")]))))
+        return Solution(steps + ["Ordering the crossings by when they happen."], score=order_score(lambda e: event_time(e.lower())))
     ahead = sorted((meet(*p), p) for p in pairs if video.cut_time < meet(*p) < ASSUMED_DURATION)
     if not ahead:
         steps.append(f"No pair meets between the cut and about {secs(ASSUMED_DURATION)}, when such videos end.")
@@ -539,12 +542,8 @@ def _slots(video: Video, question: str, qtype: str) -> Solution:
     if qtype == "event_order":
         times = {f"{c} leaves slot {s}": video.times[k] for k, s, c in disappear}
         times |= {f"{c} appears in slot {s}": video.times[k] for k, s, c in appear}
-
-        def score(option: str) -> float:
-            t = [times.get(e.strip().lower(), math.inf) for e in option.split("; then ")]
-            return float(all(a < b for a, b in zip(t, t[1:])))
-
-        return Solution(steps + ["Ordering these events by when they happen."], score=score)
+        return Solution(steps + ["Ordering these events by when they happen."],
+                        score=order_score(lambda e: times.get(e.lower(), math.inf)))
     colours = [c for _, _, c in sorted(appear)]
     period_c = next((p for p in range(1, len(colours)) if all(colours[i] == colours[i + p] for i in range(len(colours) - p))), len(colours))
     frames = [k for k, _, _ in sorted(appear) if k]
