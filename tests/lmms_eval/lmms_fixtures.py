@@ -38,6 +38,14 @@ def write_video(path: Path, colours: list[str], fps: int = FPS, size: int = 32) 
             out.mux(packet)
 
 
+def frame_times(path) -> list[float]:
+    """Presentation time of every frame in a video file, decoded with PyAV."""
+    import av
+
+    with av.open(str(path)) as container:
+        return [float(f.time) for f in container.decode(video=0)]
+
+
 def sample(k: int, split: str, task_type: str = "next_state") -> dict:
     """A colour-cycle sample: the disc shows red, green, blue in turn; the video is cut after 6 frames."""
     cycle = ["red", "green", "blue"]

@@ -5,15 +5,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from lmms_fixtures import frame_times
 
 from moss_plugins.lmms_eval import dataset
-
-
-def frame_times(path) -> list[float]:
-    import av
-
-    with av.open(str(path)) as container:
-        return [float(f.time) for f in container.decode(video=0)]
 
 
 def test_docs_come_from_the_environment_folder_with_cut_clips(lmms_export, monkeypatch):
