@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -61,8 +62,8 @@ def default_data_dir() -> Path:
         export_lmms(mini, tmp, link=True)  # symlinks: the videos stay in the package
         try:
             tmp.rename(target)
-        except OSError:  # another process won the race; its export is identical
-            pass
+        except OSError:  # another process (an lmms-eval rank) won the race; its export is identical
+            shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
