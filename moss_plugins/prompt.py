@@ -22,6 +22,12 @@ FREE_FORM_INSTRUCTION = (
 )
 
 
+def format_response(steps: Sequence[str], answer: str) -> str:
+    """A response in exactly the format the instruction asks for (reference traces, checks, demos, baselines)."""
+    body = "\n".join(f"Step {k}: {s}" for k, s in enumerate(steps, 1))
+    return f"<think>\n{body}\n</think>\n<answer>{answer}</answer>"
+
+
 def format_options(options: Sequence[str]) -> str:
     return "\n".join(f"{LETTERS[k]}. {o}" for k, o in enumerate(options))
 

@@ -80,7 +80,7 @@ def demo(console) -> None:
     """Build from the example stories, show one sample per task type, and score its reference trace."""
     from rich.table import Table
 
-    from ..prompt import build_prompt
+    from ..prompt import build_prompt, format_response
     from ..reward import compute_score
     from .annotations import read_annotations
     from .build import BuildConfig, build_dataset
@@ -113,10 +113,7 @@ def demo(console) -> None:
             ("the reference trace", s.trace),
             ("the right letter after only the last step", s.trace[-1:]),
         ):
-            think = "\n".join(f"Step {k + 1}: {step.text}" for k, step in enumerate(steps))
-            r = compute_score(
-                "moss_video", f"<think>\n{think}\n</think>\n<answer>{s.answer}</answer>", s.ground_truth()
-            )
+            r = compute_score("moss_video", format_response([step.text for step in steps], s.answer), s.ground_truth())
             console.print(
                 f"  as a rollout, {label} scores {r['score']:.3f} (acc {r['acc']:.0f}, process {r['process']:.3f})"
             )

@@ -12,8 +12,8 @@ Captions must say what the frames before the cut show, nothing more. Sources, in
    that states the answer and is never used;
 3. anything else has no caption source: the list is empty and ``video_as: captions`` refuses the row.
 
-This module is framework-free: ``moss data export --format verl`` writes the result into
-``extra_info.captions`` and :class:`~moss_plugins.verl.dataset.MossVideoDataset` renders it in place of
+It lives in the framework-free core because ``moss data export --format verl`` writes the result into
+``extra_info.captions`` and the verl dataset (``moss_plugins.verl.dataset.MossVideoDataset``) renders it in place of
 ``<video>``.
 """
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+from ..prompt import format_response
 from ..reward.answer import LETTERS
 from .schema import TASK_TYPES, Sample
 
@@ -15,13 +16,11 @@ STATS_PNG = Path("outputs") / "moss-video-mini-stats.png"
 def wrong_response(sample: Sample, pool: list[Sample]) -> str:
     """A plausible but wrong response: the reference trace of another video of the same scene kind and task
     type (right format, wrong evidence), and a wrong letter."""
-    from .export import reference_response
-
     kind = sample.meta.get("scene")
     others = [x for x in pool if x.video != sample.video and x.task_type == sample.task_type]
     donor = next((x for x in others if x.meta.get("scene") == kind), others[0])
     wrong = LETTERS[(LETTERS.index(sample.answer) + 1) % len(sample.options)]
-    return reference_response(donor).replace(f"<answer>{donor.answer}</answer>", f"<answer>{wrong}</answer>")
+    return format_response([step.text for step in donor.trace], wrong)
 
 
 def run(console) -> None:
@@ -29,7 +28,6 @@ def run(console) -> None:
 
     from ..reward import score_batch
     from . import mini_split_dir
-    from .export import reference_response
     from .io import load_samples
     from .stats import plot_stats, print_stats, video_durations
 
@@ -43,7 +41,7 @@ def run(console) -> None:
     console.print(f"histograms: {png}")
 
     truths = [s.ground_truth() for s in samples]
-    right = score_batch([reference_response(s) for s in samples], truths)
+    right = score_batch([format_response([step.text for step in s.trace], s.answer) for s in samples], truths)
     wrong = score_batch([wrong_response(s, samples) for s in samples], truths)
     by_task = defaultdict(list)
     for s, r, w in zip(samples, right, wrong):
@@ -72,7 +70,7 @@ def run(console) -> None:
     console.print(f"\n[bold]example[/] {s.id} (cut at {s.observed_until} s): {s.question}")
     for letter, option in zip(LETTERS, s.options):
         console.print(f"  {letter}. {option}{'  <- answer' if letter == s.answer else ''}")
-    for label, response, result in (("reference", reference_response(s), right[0]),
+    for label, response, result in (("reference", format_response([step.text for step in s.trace], s.answer), right[0]),
                                     ("wrong", wrong_response(s, samples), wrong[0])):  # fmt: skip
         console.print(f"[bold]{label}[/] score {result['score']:.3f} (acc {result['acc']:.0f}, process "
                       f"{result['process']:.3f}):\n[dim]{response}[/]")  # fmt: skip

@@ -12,7 +12,7 @@ verl (one row per sample)::
 
 Video paths are absolute because verl reads the parquet from wherever the trainer runs. ``captions`` says what
 the frames before the cut show, as timestamped text, for policies without a vision tower
-(:mod:`moss_plugins.verl.captions`).
+(:mod:`moss_plugins.data.captions`).
 
 lmms (a folder the lmms-eval tasks read): ``<split>.jsonl`` with one row per sample (``id, video, question,
 options, answer, task_type, observed_until, trace, split, source, meta``; ``video`` relative to the folder;
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ..prompt import build_prompt
+from .captions import CAPTIONS_KEY, observed_captions
 from .io import LoadReport, load_samples
 from .schema import SPLITS, Sample
 
@@ -70,8 +71,6 @@ def read_samples(source: str | Path, split: str | None = None, skip_invalid: boo
 
 
 def verl_row(sample: Sample, index: int, media_root: Path) -> dict:
-    from ..verl.captions import CAPTIONS_KEY, observed_captions  # framework-free (no verl import)
-
     video = {"video": str((media_root / sample.video).resolve()), "video_start": 0.0,
              "video_end": sample.observed_until}  # fmt: skip
     extra_info = {"index": index, "id": sample.id, "split": sample.split, "task_type": sample.task_type,
@@ -107,13 +106,6 @@ def export_verl(source: str | Path, out: str | Path, split: str | None = None, s
         pq.write_table(pa.Table.from_pylist(rows), path)
         written[name] = path
     return Exported(written, report)
-
-
-def reference_response(sample: Sample) -> str:
-    """The response a perfect policy would give: the reference trace as "Step N:" lines in ``<think>``, then
-    the letter in ``<answer>`` (the format :func:`moss_plugins.prompt.build_prompt` asks for)."""
-    steps = "\n".join(f"Step {k}: {step.text}" for k, step in enumerate(sample.trace, 1))
-    return f"<think>\n{steps}\n</think>\n<answer>{sample.answer}</answer>"
 
 
 def lmms_row(sample: Sample, video: str) -> dict:

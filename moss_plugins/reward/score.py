@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -143,11 +144,18 @@ def _reference(ground_truth_json: str | bytes, similarity: str) -> Reference:
     return Reference(truth, registry.similarity(similarity).prepare(truth.step_texts))
 
 
+# lru_cache alone lets concurrent callers that miss at once all prepare the same reference (a GRPO group's
+# rollouts arrive together); the lock makes it once per reference.
+_reference_lock = threading.Lock()
+
+
 def prepare_reference(ground_truth: Any, config: RewardConfig) -> Reference:
-    """Parse a ground truth and prepare its steps (cached by content)."""
+    """Parse a ground truth and prepare its steps: once per distinct content, also across threads."""
     if isinstance(ground_truth, Reference):
         return ground_truth
-    return _reference(cache_key(ground_truth), config.similarity)
+    key = cache_key(ground_truth)
+    with _reference_lock:
+        return _reference(key, config.similarity)
 
 
 def align(solution_or_steps: str | Sequence[str], ground_truth: Any, config: RewardConfig | None = None) -> Alignment:

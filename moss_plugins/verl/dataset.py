@@ -8,7 +8,7 @@ Selected by ``data=moss_video`` (``data.custom_cls``). What it changes in verl's
 - rows are checked when the dataset is built (video file, cut, ground truth), so a data bug fails at start-up
   with the row number instead of in a rollout hours later;
 - ``video_as: captions`` replaces the video with timestamped text captions for models without a vision tower
-  (Phi-2; see :mod:`moss_plugins.verl.captions`).
+  (Phi-2; see :mod:`moss_plugins.data.captions`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from verl.utils.dataset.rl_dataset import RLHFDataset
 
 from moss_plugins.data.schema import ValidationError
 
-from .captions import CAPTIONS_KEY, render_captions
+from moss_plugins.data.captions import CAPTIONS_KEY, render_captions
 from .frames import VideoOptions, load_video
 from .rows import VIDEO_PLACEHOLDER, check_row
 

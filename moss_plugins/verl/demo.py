@@ -28,7 +28,7 @@ def run(console) -> None:
     from moss_plugins.data.export import export_verl
 
     from . import tiny
-    from .captions import render_captions
+    from moss_plugins.data.captions import render_captions
     from .compose import compose_job
     from .frames import CACHE
 
@@ -93,17 +93,17 @@ def _with_limit(config, tokenizer, truth):
 
 
 def _score_group(console, manager, truth) -> None:
+    from moss_plugins.prompt import format_response
     from moss_plugins.reward import parse_ground_truth
 
     from .responses import reference_response, rollout_batch, wrong_letter
 
     steps = parse_ground_truth(truth).step_texts
-    think = "\n".join(f"Step {k}: {s}" for k, s in enumerate(reversed(steps), 1))
     letter = parse_ground_truth(truth).answer
     group = {
         "the reference trace": reference_response(truth),
         "reference steps, wrong letter": reference_response(truth, wrong_letter(truth)),
-        "steps in reverse order": f"<think>\n{think}\n</think>\n<answer>{letter}</answer>",
+        "steps in reverse order": format_response(steps[::-1], letter),
         "answer only": f"<answer>{letter}</answer>",
         "no tags": f"I think it is {letter}.",
         "padded, cut at the length limit": reference_response(truth).replace(

@@ -11,7 +11,6 @@ the generation dumps (``trainer.validation_data_dir``). Options come from the ``
 from __future__ import annotations
 
 import asyncio
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,9 +28,6 @@ OPTIONS_KEY = f"reward.{NAME}"
 MANAGER_OPTIONS = ("truncation_penalty",)
 # Keys this manager adds to the reward core's result.
 EXTRA_KEYS = ("truncated", "response_tokens", "pred")
-
-
-_PREPARE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -103,10 +99,7 @@ class MossDTWRewardManager(RewardManagerBase):
         """Score one response given as token ids (synchronous; ``run_single`` runs it in an executor)."""
         options = self.options
         text = self.tokenizer.decode(response_ids, skip_special_tokens=True)
-        # The core's reference cache is not single-flight: the n rollouts of a group, scored concurrently from the
-        # executor's threads, would all miss it at once and prepare the same trace n times.
-        with _PREPARE_LOCK:
-            reference = prepare_reference(ground_truth, options.reward)
+        reference = prepare_reference(ground_truth, options.reward)  # once per group, also across executor threads
         extra = extra_info if isinstance(extra_info, dict) else None
         result = score_solution(text, reference, options.reward, extra)
         truncated = self.is_truncated(response_ids)

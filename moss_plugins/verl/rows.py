@@ -16,7 +16,7 @@ from typing import Any
 from moss_plugins.data.schema import Sample, ValidationError
 from moss_plugins.reward import GroundTruthError, parse_ground_truth
 
-from .captions import CAPTIONS_KEY, render_captions
+from moss_plugins.data.captions import CAPTIONS_KEY, render_captions
 from .frames import video_item_end
 
 VIDEO_PLACEHOLDER = "<video>"

@@ -54,7 +54,7 @@ def corpus() -> list[str]:
     from moss_plugins.data import load_samples, mini_split_dir
     from moss_plugins.reward.demo import load_examples
 
-    from .captions import observed_captions, render_captions
+    from moss_plugins.data.captions import observed_captions, render_captions
 
     lines = [REASONING_INSTRUCTION, FREE_FORM_INSTRUCTION, "<think>", "</think>", "<answer>", "</answer>"]
     for example in load_examples():

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from moss_plugins.data import Sample, TraceStep, load_samples, mini_split_dir
-from moss_plugins.verl.captions import describe, observed_captions, render_captions, state_captions
+from moss_plugins.data.captions import describe, observed_captions, render_captions, state_captions
 
 MINI = load_samples(mini_split_dir()).samples
 

@@ -15,10 +15,9 @@ from moss_plugins.data.export import (
     ExportError,
     export_lmms,
     export_verl,
-    reference_response,
     sample_from_lmms_row,
 )
-from moss_plugins.prompt import build_prompt
+from moss_plugins.prompt import build_prompt, format_response
 from moss_plugins.reward import compute_score
 
 VERL_COLUMNS = ["data_source", "prompt", "videos", "ability", "reward_model", "extra_info"]
@@ -56,7 +55,7 @@ def test_verl_rows_follow_the_contract_and_the_reference_trace_scores_full(tmp_p
             truth = row["reward_model"]["ground_truth"]  # numpy arrays inside, as verl hands them over
             assert truth["answer"] == sample.answer
             assert [(list(s["t"]), s["text"]) for s in truth["trace"]] == [(list(s.t), s.text) for s in sample.trace]
-            result = compute_score("moss_video", reference_response(sample), truth)
+            result = compute_score("moss_video", format_response([s.text for s in sample.trace], sample.answer), truth)
             assert (result["acc"], result["format"], result["process"], result["padding"]) == (1, 1, 1, 0), result
             assert all(c["t"][1] <= sample.observed_until for c in info["captions"])  # only the visible part
     assert seen == set(mini)

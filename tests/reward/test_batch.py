@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from conftest import render
+from reward_cases import render
 
 from moss_plugins.reward import compute_score, score_batch
 from moss_plugins.reward import rouge as rouge_module
@@ -40,3 +40,28 @@ def test_batch_validates_lengths(truth):
         score_batch(["a", "b"], [truth])
     with pytest.raises(ValueError, match="extra_infos"):
         score_batch(["a"], [truth], extra_infos=[{}, {}])
+
+
+def test_concurrent_rollouts_of_a_group_prepare_the_reference_once(truth, ref_steps, monkeypatch):
+    """verl scores a group's rollouts from several executor threads at once: they must share one preparation."""
+    import threading
+    import time
+
+    score_module._reference.cache_clear()
+    builds = []
+    real = rouge_module.RougeIndex.build
+
+    def slow_build(cls, steps):
+        builds.append(1)
+        time.sleep(0.05)  # widen the window in which every thread has missed the cache
+        return real(steps)
+
+    monkeypatch.setattr(rouge_module.RougeIndex, "build", classmethod(slow_build))
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(compute_score(None, render(ref_steps), truth)))
+               for _ in range(8)]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 8 and len(builds) == 1

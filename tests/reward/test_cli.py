@@ -2,7 +2,7 @@ import json
 import subprocess
 import sys
 
-from conftest import render
+from reward_cases import render
 
 MOSS = [sys.executable, "-m", "moss_plugins.cli"]
 

@@ -5,7 +5,7 @@ would be free (their process reward is a perfect 1.0).
 """
 
 import pytest
-from conftest import OPTIONS, QUESTION, render
+from reward_cases import OPTIONS, QUESTION, render
 
 from moss_plugins.reward import compute_score
 

@@ -6,7 +6,7 @@ import random
 
 import numpy as np
 import pytest
-from conftest import OPTIONS, render
+from reward_cases import OPTIONS, render
 
 from moss_plugins.reward import (
     RESULT_KEYS,
