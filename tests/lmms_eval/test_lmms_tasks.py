@@ -119,3 +119,45 @@ def test_mmvu_moss_hooks_on_hand_made_docs():
     out = config["process_results"](open_ended, ["<think>Step 1: Free fall.\nStep 2: g is 9.8 m/s^2.</think><answer>9.8 m/s^2</answer>"])
     assert out["accuracy/open-ended"] == 1.0 and out["answer_consistency"] == 1.0
     assert set(out) - {"report"} <= declared(config)
+
+
+MVBENCH_DOC = {"video": "clip.mp4", "question": "Which force acts?", "candidates": ["gravity", "friction"],
+               "answer": "friction"}  # fmt: skip
+MMVU_DOC = {"id": 1, "question_type": "multiple-choice", "question": "Which force acts?", "video_path": "Physics/a.mp4",
+            "choices": {"A": "gravity", "B": "friction", "C": "tension", "D": "magnetism", "E": "lift"}, "answer": "B"}  # fmt: skip
+FORCE_OUTPUT = "  <think>Step 1: The block slows down on the rough floor.\nStep 2: That is friction.</think><answer>B</answer>\n"
+
+
+def leaves(tree: dict) -> list:
+    out = []
+    for value in tree.values():
+        out.extend(leaves(value) if isinstance(value, dict) else [value])
+    return out
+
+
+@pytest.mark.parametrize(
+    ("name", "doc", "n_tasks", "hook"),
+    [("mvbench_moss", MVBENCH_DOC, 20, "process_results"), ("mvbench_moss_judge", MVBENCH_DOC, 20, "process_results_with_judge"),
+     ("mmvu", MMVU_DOC, 1, "mmvu_process_results"), ("mmvu_moss", MMVU_DOC, 1, "process_results"),
+     ("mmvu_moss_judge", MMVU_DOC, 1, "process_results_with_judge")],
+)  # fmt: skip
+def test_groups_and_variants_build_through_lmms_eval(task_manager, monkeypatch, name, doc, n_tasks, hook):
+    """lmms-eval builds every task of the name (includes, !function hooks, group overrides); only the Hub
+    download is replaced by one hand-made doc."""
+    import datasets
+    from lmms_eval.api.task import ConfigurableTask
+
+    def download(self, dataset_kwargs=None):
+        self.dataset = datasets.DatasetDict({self.config.test_split: datasets.Dataset.from_list([doc])})
+        self.dataset_no_image = self.dataset
+
+    monkeypatch.setattr(ConfigurableTask, "download", download)
+    tasks = leaves(task_manager.load_task_or_group(name))
+    assert len(tasks) == n_tasks
+    assert {t.config.process_results.__name__ for t in tasks} == {hook}
+    if hook == "process_results":  # ours, through lmms-eval's own calls (which strip the white space)
+        task = tasks[0]
+        assert task.config.reasoning_tags == "none" and task.doc_to_text(doc).endswith(build_prompt("x", ["y"]).split("\n")[-1])
+        out = task.process_results(doc, [FORCE_OUTPUT])
+        assert out["accuracy"] == out["format_rate"] == out["answer_consistency"] == 1.0
+        assert out["report"]["output"] == FORCE_OUTPUT.strip()
