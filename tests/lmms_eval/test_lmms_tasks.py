@@ -7,7 +7,7 @@ import pytest
 
 from moss_plugins.lmms_eval import TASKS_DIR
 from moss_plugins.lmms_eval.metrics import REFERENCE_FREE_METRICS, REFERENCE_METRICS
-from moss_plugins.prompt import build_prompt
+from moss_plugins.prompt import REASONING_INSTRUCTION, build_prompt
 
 TASK_TYPES = ("next_state", "final_state", "event_order", "change_count", "state_at_cut")
 OUTPUT = "<think>\nStep 1: The disc is red.\nStep 2: The disc turns green.\nStep 3: The disc turns blue.\nStep 4: The cycle is red, green, blue, so red comes next.\n</think>\n<answer>A</answer>"
@@ -157,7 +157,7 @@ def test_groups_and_variants_build_through_lmms_eval(task_manager, monkeypatch, 
     assert {t.config.process_results.__name__ for t in tasks} == {hook}
     if hook == "process_results":  # ours, through lmms-eval's own calls (which strip the white space)
         task = tasks[0]
-        assert task.config.reasoning_tags == "none" and task.doc_to_text(doc).endswith(build_prompt("x", ["y"]).split("\n")[-1])
+        assert task.config.reasoning_tags == "none" and task.doc_to_text(doc).endswith(REASONING_INSTRUCTION)
         out = task.process_results(doc, [FORCE_OUTPUT])
         assert out["accuracy"] == out["format_rate"] == out["answer_consistency"] == 1.0
         assert out["report"]["output"] == FORCE_OUTPUT.strip()
