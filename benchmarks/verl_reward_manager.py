@@ -29,8 +29,8 @@ def main() -> None:
 
     from verl.trainer.ppo.reward import load_reward_manager
 
+    from moss_plugins import tiny_models as tiny
     from moss_plugins.reward.demo import load_examples
-    from moss_plugins.verl import tiny
     from moss_plugins.verl.compose import compose_job
     from moss_plugins.verl.responses import rollout_batch
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from rich import box
 from rich.table import Table
 
-from .metrics import REFERENCE_METRICS
+from ..trace_metrics import REFERENCE_METRICS
 
 OUT = Path("outputs") / "lmms-eval-demo"
 TASK_TYPES = ("next_state", "final_state", "event_order", "change_count", "state_at_cut")
@@ -71,8 +71,8 @@ def metrics_tables(row: dict) -> tuple[Table, Table]:
 
 def alignment_picture(samples: Path, out: Path) -> Path:
     """The alignment PNG of the first logged sample."""
+    from ..trace_metrics import COVERAGE_THRESHOLD
     from ..viz.alignment import save_alignment_png
-    from .metrics import COVERAGE_THRESHOLD
     from .report import items_from_samples
 
     item = items_from_samples(samples)[0]

@@ -1,6 +1,6 @@
 """What the tasks' ``process_results`` return: metric values for lmms-eval, plus a ``report`` item per sample.
 
-Each metric appears under its name, ``<name>_ci95`` and ``<name>/<group>`` (:func:`metrics.lmms_results`). The
+Each metric appears under its name, ``<name>_ci95`` and ``<name>/<group>`` (:func:`lmms_results`). The
 ``report`` item (the parsed answer, the steps, the alignment, the scores, the judge's verdict) is kept in
 lmms-eval's logged samples and aggregated by :func:`moss_plugins.lmms_eval.report.write_report` into the
 HTML report.
@@ -11,10 +11,22 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
+from ..trace_metrics import reference_free_metrics, reference_metrics
 from . import judge
-from .metrics import lmms_results, reference_free_metrics, reference_metrics
 
 MAX_OUTPUT_CHARS = 8000  # of the raw output kept in the report item (the full text is in the logged sample)
+
+
+def lmms_results(metrics: Mapping[str, float], group: str | None = None) -> dict:
+    """One lmms-eval ``process_results`` dict: each metric under its name (aggregated by the mean), under
+    ``<name>_ci95`` (aggregated by :func:`moss_plugins.trace_metrics.bootstrap_ci`) and, for the breakdown, under ``<name>/<group>``."""
+    out = {}
+    for name, value in metrics.items():
+        out[name] = value
+        out[f"{name}_ci95"] = value
+        if group:
+            out[f"{name}/{group}"] = value
+    return out
 
 
 def ground_truth(doc: Mapping) -> dict:

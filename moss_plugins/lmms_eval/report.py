@@ -16,8 +16,8 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ..trace_metrics import bootstrap_ci
 from ..viz.report import write_report_html
-from .metrics import bootstrap_ci
 
 REPORT_DIR_ENV = "MOSS_REPORT_DIR"
 REPORT_SAMPLES_ENV = "MOSS_REPORT_SAMPLES"

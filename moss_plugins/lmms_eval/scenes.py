@@ -530,7 +530,7 @@ def _slots(video: Video, question: str, qtype: str) -> Solution:
                 if states[k][s] is not None:
                     appear.append((k, s + 1, states[k][s]))
     steps = ["The frames show four slots; I note when a square appears or disappears in each."]
-    for k, s, c in sorted([(k, s, f"a {c} square appears in slot {s}") for k, s, c in appear if k]
+    for k, _slot, c in sorted([(k, s, f"a {c} square appears in slot {s}") for k, s, c in appear if k]
                           + [(k, s, f"the {c} square in slot {s} disappears") for k, s, c in disappear])[:10]:  # fmt: skip
         steps.append(f"At {secs(video.times[k])} {c}.")
     occupied = sum(c is not None for c in states[-1])

@@ -24,7 +24,7 @@ def _score(args) -> int:
                 solutions.append(row["solution"])
                 truths.append(row["ground_truth"])
             except (ValueError, KeyError, TypeError) as e:
-                raise SystemExit(f"{args.file}:{lineno}: expected a JSON object with 'solution' and 'ground_truth' ({e!r})")
+                raise SystemExit(f"{args.file}:{lineno}: expected a JSON object with 'solution' and 'ground_truth' ({e!r})") from None
     overrides = dict(kv.split("=", 1) for kv in args.set or [])
     results = score_batch(solutions, truths, **{k: json.loads(v) for k, v in overrides.items()})
     for r in results:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002ebef"
+CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002ebef"
 # The NUL alternative lets callers tokenize many steps in one call and find the boundaries again.
-_TOKEN_RE = re.compile(rf"\x00|[{_CJK}]|[^\W_{_CJK}]+")
+_TOKEN_RE = re.compile(rf"\x00|[{CJK_RANGES}]|[^\W_{CJK_RANGES}]+")
 
 # ASCII fast path (3x quicker than the regex): lower-case letters, keep digits and NUL, all else is a space.
 _ASCII_TABLE = bytes(c if chr(c).isalnum() or c == 0 else 32 for c in range(128)).lower() + b" " * 128

@@ -27,7 +27,7 @@ from omegaconf import OmegaConf
 from rich.console import Console
 from rich.table import Table
 
-from . import tiny
+from .. import tiny_models as tiny
 
 PLAIN_GROUPS = ("reward=moss_dtw", "data=moss_video")
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from verl.utils.dataset.rl_dataset import RLHFDataset
 
+from moss_plugins.data.captions import CAPTIONS_KEY, render_captions
 from moss_plugins.data.schema import ValidationError
 
-from moss_plugins.data.captions import CAPTIONS_KEY, render_captions
 from .frames import VideoOptions, load_video
 from .rows import VIDEO_PLACEHOLDER, check_row
 

@@ -25,10 +25,10 @@ def run(console) -> None:
     from verl.workers.config import HFModelConfig
 
     from moss_plugins.data import mini_split_dir
+    from moss_plugins.data.captions import render_captions
     from moss_plugins.data.export import export_verl
 
-    from . import tiny
-    from moss_plugins.data.captions import render_captions
+    from .. import tiny_models as tiny
     from .compose import compose_job
     from .frames import CACHE
 

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from moss_plugins.data.captions import CAPTIONS_KEY, render_captions
 from moss_plugins.data.schema import Sample, ValidationError
 from moss_plugins.reward import GroundTruthError, parse_ground_truth
 
-from moss_plugins.data.captions import CAPTIONS_KEY, render_captions
 from .frames import video_item_end
 
 VIDEO_PLACEHOLDER = "<video>"

@@ -34,7 +34,7 @@ def _trace_text(value: str) -> str:
 
 def _from_data(path: str, sample_id: str | None, trace: str) -> dict:
     """Align a trace with the reference of a sample in a MOSS-Video JSONL or an lmms export."""
-    from moss_plugins.lmms_eval.metrics import reference_metrics
+    from moss_plugins.trace_metrics import reference_metrics
 
     if sample_id is None:
         raise SystemExit("--data needs --id")
@@ -51,7 +51,7 @@ def _from_data(path: str, sample_id: str | None, trace: str) -> dict:
 
 
 def _alignment(args) -> int:
-    from moss_plugins.lmms_eval.metrics import COVERAGE_THRESHOLD
+    from moss_plugins.trace_metrics import COVERAGE_THRESHOLD
     from moss_plugins.viz.alignment import save_alignment_png
 
     if (args.samples is None) == (args.data is None):

@@ -1,10 +1,10 @@
 """lmms-eval hooks of the mvbench_moss tasks (MVBench in the MOSS-ChatV format). Logic: ``moss_plugins.lmms_eval``."""
 
 from moss_plugins.lmms_eval.hooks import reference_free_results
-from moss_plugins.lmms_eval.metrics import bootstrap_ci  # noqa: F401  (the *_ci95 aggregation)
 from moss_plugins.lmms_eval.report import write_report  # noqa: F401  (the report aggregation)
 from moss_plugins.prompt import build_prompt
 from moss_plugins.reward.answer import LETTERS
+from moss_plugins.trace_metrics import bootstrap_ci  # noqa: F401  (the *_ci95 aggregation)
 
 
 def doc_to_text(doc, lmms_eval_specific_kwargs=None):

@@ -145,7 +145,7 @@ def test_errors_name_file_line_and_field(tmp_path):
 def test_duplicate_ids_across_files(tmp_path):
     _write(tmp_path / "a.jsonl", [base()])
     _write(tmp_path / "b.jsonl", [base()])
-    with pytest.raises(ValidationError, match=rf"b.jsonl:1: id: duplicate id 's1' \(first at .*a.jsonl:1\)"):
+    with pytest.raises(ValidationError, match=r"b.jsonl:1: id: duplicate id 's1' \(first at .*a.jsonl:1\)"):
         load_samples(tmp_path)
 
 

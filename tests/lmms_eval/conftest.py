@@ -22,17 +22,6 @@ def lmms_export(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_qwen(tmp_path_factory) -> Path:
     """A randomly initialised 2-layer Qwen2.5-VL (hidden size 64) saved like a hub checkpoint."""
-    import torch
-    from transformers import AutoConfig, AutoTokenizer, Qwen2_5_VLForConditionalGeneration
+    from moss_plugins.tiny_models import build
 
-    from moss_plugins.verl.tiny import build
-
-    path = build("qwen2_5_vl", tmp_path_factory.mktemp("tiny_qwen2_5_vl"))
-    config = AutoConfig.from_pretrained(path)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    # Forward passes need the M-RoPE sections to cover half the head dimension (64 / 4 heads / 2 = 8).
-    config.text_config.rope_parameters["mrope_section"] = [4, 2, 2]
-    config.vision_end_token_id = tokenizer.convert_tokens_to_ids("<|vision_end|>")
-    torch.manual_seed(0)
-    Qwen2_5_VLForConditionalGeneration(config).save_pretrained(path)
-    return path
+    return build("qwen2_5_vl", tmp_path_factory.mktemp("tiny_qwen2_5_vl"), weights=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from lmms_fixtures import frame_times, offline_env, read_run, run_cli
 
-from moss_plugins.lmms_eval.metrics import REFERENCE_METRICS
+from moss_plugins.trace_metrics import REFERENCE_METRICS
 
 TASK_TYPES = ("next_state", "final_state", "event_order", "change_count", "state_at_cut")
 

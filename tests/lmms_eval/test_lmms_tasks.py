@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from moss_plugins.lmms_eval import TASKS_DIR
-from moss_plugins.lmms_eval.metrics import REFERENCE_FREE_METRICS, REFERENCE_METRICS
+from moss_plugins.lmms_eval.hooks import lmms_results
 from moss_plugins.prompt import REASONING_INSTRUCTION, build_prompt
+from moss_plugins.trace_metrics import REFERENCE_FREE_METRICS, REFERENCE_METRICS
 
 TASK_TYPES = ("next_state", "final_state", "event_order", "change_count", "state_at_cut")
 OUTPUT = "<think>\nStep 1: The disc is red.\nStep 2: The disc turns green.\nStep 3: The disc turns blue.\nStep 4: The cycle is red, green, blue, so red comes next.\n</think>\n<answer>A</answer>"
@@ -161,3 +162,12 @@ def test_groups_and_variants_build_through_lmms_eval(task_manager, monkeypatch, 
         out = task.process_results(doc, [FORCE_OUTPUT])
         assert out["accuracy"] == out["format_rate"] == out["answer_consistency"] == 1.0
         assert out["report"]["output"] == FORCE_OUTPUT.strip()
+
+
+def test_lmms_results_emits_mean_interval_and_breakdown_keys():
+    out = lmms_results({"accuracy": 1.0, "trace_dtw": 0.5}, "next_state")
+    assert out == {
+        "accuracy": 1.0, "accuracy_ci95": 1.0, "accuracy/next_state": 1.0,
+        "trace_dtw": 0.5, "trace_dtw_ci95": 0.5, "trace_dtw/next_state": 0.5,
+    }  # fmt: skip
+    assert set(lmms_results({"accuracy": 1.0})) == {"accuracy", "accuracy_ci95"}

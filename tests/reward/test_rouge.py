@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from rouge_score.rouge_scorer import RougeScorer
 
-from moss_plugins.reward import rouge_f, similarity_matrix, tokenize
 from moss_plugins.reward import rouge as rouge_module
+from moss_plugins.reward import rouge_f, similarity_matrix, tokenize
 
 WORDS = ["the", "a", "ball", "Red", "LIGHT", "moves", "left", "box", "2", "3.5", "it's", "-", "e.g.", "(cup)",
          "blue,", "x_y", "10%", "A", "is", "then", "don't", "cat!", "...", "  "]  # fmt: skip

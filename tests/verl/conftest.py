@@ -2,7 +2,7 @@
 
 import pytest
 
-from moss_plugins.verl import tiny
+from moss_plugins import tiny_models as tiny
 from moss_plugins.verl.compose import compose_job
 
 

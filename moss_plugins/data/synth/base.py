@@ -154,7 +154,7 @@ def segments(values: Sequence[Any], upto: int | None = None) -> list[tuple[Any, 
     """Runs of equal values: (value, first frame, frame after the last), over frames [0, upto)."""
     values = list(values[:upto] if upto is not None else values)
     out = []
-    for key, group in itertools.groupby(enumerate(values), key=lambda kv: _hashable(kv[1])):
+    for _, group in itertools.groupby(enumerate(values), key=lambda kv: _hashable(kv[1])):
         group = list(group)
         out.append((group[0][1], group[0][0], group[-1][0] + 1))
     return out

@@ -1,10 +1,10 @@
 """Offline stand-ins for the recipes' model families: the real tokenizer/processor CLASSES with a tiny vocabulary.
 
-``run.sh --check``, the tests and ``moss demo`` need a Qwen2.5-VL processor and a Phi-2 tokenizer but may not
-download anything. :func:`build` writes a folder that ``AutoTokenizer`` / ``AutoProcessor`` / ``AutoConfig`` (and
+verl's ``run.sh --check``, the verl and lmms-eval tests and ``moss demo`` need a Qwen2.5-VL processor and a Phi-2
+tokenizer (and, for lmms-eval's own ``qwen2_5_vl`` backend, a model that runs) but may not download anything. :func:`build` writes a folder that ``AutoTokenizer`` / ``AutoProcessor`` / ``AutoConfig`` (and
 so verl's ``HFModelConfig``) load like the hub checkpoint: same classes, special tokens, chat format and vision
 preprocessing settings; only the BPE vocabulary (trained in milliseconds on MOSS-style text) and the model
-config (2 layers, hidden size 64, no weights) are small.
+(2 layers, hidden size 64; random weights only when asked for) are small.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 from functools import cache
 from pathlib import Path
 
-from moss_plugins.prompt import FREE_FORM_INSTRUCTION, REASONING_INSTRUCTION, build_prompt
+from moss_plugins.prompt import FREE_FORM_INSTRUCTION, REASONING_INSTRUCTION, build_prompt, format_response
 
 FAMILIES = ("qwen2_5_vl", "phi2")
 
@@ -52,19 +52,18 @@ def corpus() -> list[str]:
     """MOSS-style text for the tiny BPE: the bundled split's prompts and captions, reasoning steps, tags. In-domain
     text gives ~3 characters per token, close to the real tokenizers, so prompt-length checks are meaningful."""
     from moss_plugins.data import load_samples, mini_split_dir
-    from moss_plugins.reward.demo import load_examples
-
     from moss_plugins.data.captions import observed_captions, render_captions
+    from moss_plugins.reward.demo import load_examples
 
     lines = [REASONING_INSTRUCTION, FREE_FORM_INSTRUCTION, "<think>", "</think>", "<answer>", "</answer>"]
     for example in load_examples():
         lines.append(build_prompt(example["question"], example["options"]))
-        lines += [f"Step {k}: {s['text']}" for k, s in enumerate(example["ground_truth"]["trace"], 1)]
+        lines.append(format_response([s["text"] for s in example["ground_truth"]["trace"]], example["ground_truth"]["answer"]))
         lines += [c["output"] for c in example["candidates"]]
     for sample in load_samples(mini_split_dir()).samples:
         lines.append(build_prompt(sample.question, sample.options))
         lines.append(render_captions(observed_captions(sample, mini_split_dir()), sample.observed_until))
-        lines += [f"Step {k}: {step.text}" for k, step in enumerate(sample.trace, 1)]
+        lines.append(format_response([step.text for step in sample.trace], sample.answer))
     return lines
 
 
@@ -122,17 +121,18 @@ def _model_config(family: str, tokenizer):
 
         ids = {
             t: tokenizer.convert_tokens_to_ids(t)
-            for t in ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>")
+            for t in ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>")
         }
         text = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
                 "num_key_value_heads": 2, "vocab_size": len(tokenizer), "bos_token_id": tokenizer.convert_tokens_to_ids(
                 "<|endoftext|>"), "eos_token_id": tokenizer.eos_token_id, "rope_scaling": {"type": "mrope",
-                "mrope_section": [2, 1, 1]}}  # fmt: skip
+                "mrope_section": [4, 2, 2]}}  # fmt: skip  (M-RoPE sections cover half a head: 64 / 4 heads / 2)
         vision = {"depth": 2, "hidden_size": 64, "intermediate_size": 128, "num_heads": 4, "out_hidden_size": 64,
                   "fullatt_block_indexes": [1], "window_size": 112}  # fmt: skip
         return Qwen2_5_VLConfig(
             text_config=text, vision_config=vision, image_token_id=ids["<|image_pad|>"],
             video_token_id=ids["<|video_pad|>"], vision_start_token_id=ids["<|vision_start|>"],
+            vision_end_token_id=ids["<|vision_end|>"],
             bos_token_id=text["bos_token_id"], eos_token_id=text["eos_token_id"],
             architectures=["Qwen2_5_VLForConditionalGeneration"],
         )  # fmt: skip
@@ -144,8 +144,9 @@ def _model_config(family: str, tokenizer):
     )  # fmt: skip
 
 
-def build(family: str, path: str | Path) -> Path:
-    """Write a loadable model folder (tokenizer or processor files + ``config.json``, no weights) for ``family``."""
+def build(family: str, path: str | Path, weights: bool = False, seed: int = 0) -> Path:
+    """Write a loadable model folder for ``family``: tokenizer or processor files and ``config.json``, plus
+    randomly initialised weights (seeded) when ``weights`` is true."""
     if family not in FAMILIES:
         raise ValueError(f"unknown model family {family!r}; known: {list(FAMILIES)}")
     path = Path(path)
@@ -157,5 +158,13 @@ def build(family: str, path: str | Path) -> Path:
     else:
         tokenizer = phi2_tokenizer()
         tokenizer.save_pretrained(path)
-    _model_config(family, tokenizer).save_pretrained(path)
+    config = _model_config(family, tokenizer)
+    config.save_pretrained(path)
+    if weights:
+        import torch
+        from transformers import AutoModelForCausalLM, Qwen2_5_VLForConditionalGeneration
+
+        torch.manual_seed(seed)
+        model_cls = Qwen2_5_VLForConditionalGeneration if family == "qwen2_5_vl" else AutoModelForCausalLM
+        (model_cls(config) if family == "qwen2_5_vl" else model_cls.from_config(config)).save_pretrained(path)
     return path

@@ -18,8 +18,8 @@ With a reference trace (MOSS-Video):
 Without a reference (MVBench, MMVU): ``accuracy``, ``format_rate``, ``answer_consistency`` and
 ``trace_length`` (the number of steps the reward core's segmenter finds).
 
-Aggregation: the mean (lmms-eval's ``mean``, with its standard error) and a seeded percentile bootstrap 95 %
-confidence interval (:func:`bootstrap_ci`).
+Aggregation: the mean and a seeded percentile bootstrap 95 % confidence interval (:func:`bootstrap_ci`).
+The lmms-eval tasks report them (``moss_plugins.lmms_eval.hooks``); nothing here imports an evaluation framework.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from ..reward import align, compute_score, segment_steps
-from ..reward.answer import LETTERS, is_choice, is_correct, normalize, parse_answer
-from ..reward.tags import answer_blocks, well_formed
-from ..reward.tokenize import tokenize
+from .reward import align, compute_score, segment_steps
+from .reward.answer import LETTERS, is_choice, is_correct, normalize, parse_answer
+from .reward.tags import answer_blocks, well_formed
+from .reward.tokenize import CJK_RANGES, tokenize
 
 COVERAGE_THRESHOLD = 0.5  # mean ROUGE-1/2/L F1; a paraphrase in other words scores ~0.2-0.5, a restatement ~1
 REFERENCE_METRICS = ("accuracy", "format_rate", "trace_dtw", "step_coverage", "temporal_order", "answer_consistency")
@@ -53,7 +53,7 @@ def format_ok(text: str) -> bool:
     return bool(segment_steps(text)) and well_formed(text)
 
 
-_CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_CJK_RE = re.compile(f"[{CJK_RANGES}]")
 _STOPWORDS = frozenset(
     "the a an and or of to in on at by for with from into onto over under is are was were be been being it its "
     "this that these those then than there their they them he she his her as so not no will would can could does "
@@ -198,18 +198,6 @@ def reference_free_metrics(text: str, answer: str, options: Sequence[str] | None
         "trace_length": float(len(steps)),
     }
     return {"metrics": metrics, "details": {"pred_answer": pred, "pred_steps": steps}}
-
-
-def lmms_results(metrics: Mapping[str, float], group: str | None = None) -> dict:
-    """One lmms-eval ``process_results`` dict: each metric under its name (aggregated by the mean), under
-    ``<name>_ci95`` (aggregated by :func:`bootstrap_ci`) and, for the breakdown, under ``<name>/<group>``."""
-    out = {}
-    for name, value in metrics.items():
-        out[name] = value
-        out[f"{name}_ci95"] = value
-        if group:
-            out[f"{name}/{group}"] = value
-    return out
 
 
 def bootstrap_ci(values: Sequence[float], level: float = 0.95, iters: int = BOOTSTRAP_ITERS, seed: int = BOOTSTRAP_SEED) -> list[float]:

@@ -1,15 +1,15 @@
-"""The trace metrics: definitions on hand-made traces, the bootstrap interval, the lmms-eval result keys."""
+"""The trace metrics: definitions on hand-made traces and the bootstrap interval."""
 
 import numpy as np
 import pytest
 
-from moss_plugins.lmms_eval.metrics import (
+from moss_plugins.prompt import format_response
+from moss_plugins.trace_metrics import (
     REFERENCE_FREE_METRICS,
     REFERENCE_METRICS,
     answer_consistency,
     bootstrap_ci,
     coverage_and_order,
-    lmms_results,
     option_mentions,
     reference_free_metrics,
     reference_metrics,
@@ -27,7 +27,7 @@ TRUTH = {"answer": "B", "options": OPTIONS, "trace": [{"t": [k, k + 1], "text": 
 
 
 def render(steps, answer="B"):
-    return "<think>\n" + "\n".join(f"Step {k + 1}: {s}" for k, s in enumerate(steps)) + f"\n</think>\n<answer>{answer}</answer>"
+    return format_response(steps, answer)
 
 
 def test_the_reference_itself_scores_one_on_every_metric():
@@ -109,15 +109,6 @@ def test_reference_free_metrics():
     assert set(m["metrics"]) == set(REFERENCE_FREE_METRICS)
     bad = reference_free_metrics("B", "B", ["red cup", "blue cup"])["metrics"]
     assert bad["format_rate"] == 0.0 and bad["accuracy"] == 0.0
-
-
-def test_lmms_results_emits_mean_interval_and_breakdown_keys():
-    out = lmms_results({"accuracy": 1.0, "trace_dtw": 0.5}, "next_state")
-    assert out == {
-        "accuracy": 1.0, "accuracy_ci95": 1.0, "accuracy/next_state": 1.0,
-        "trace_dtw": 0.5, "trace_dtw_ci95": 0.5, "trace_dtw/next_state": 0.5,
-    }  # fmt: skip
-    assert set(lmms_results({"accuracy": 1.0})) == {"accuracy", "accuracy_ci95"}
 
 
 def test_bootstrap_interval_is_seeded_and_covers_the_mean():
