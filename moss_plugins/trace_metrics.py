@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from .reward import align, compute_score, segment_steps
+from .reward import score_and_align, segment_steps
 from .reward.answer import LETTERS, is_choice, is_correct, normalize, parse_answer
-from .reward.tags import answer_blocks, well_formed
+from .reward.tags import answer_blocks, format_ok
 from .reward.tokenize import CJK_RANGES, tokenize
 
 COVERAGE_THRESHOLD = 0.5  # mean ROUGE-1/2/L F1; a paraphrase in other words scores ~0.2-0.5, a restatement ~1
@@ -46,11 +46,6 @@ BOOTSTRAP_SEED = int(os.environ.get("MOSS_BOOTSTRAP_SEED", "0"))
 _LETTER_RE = re.compile(
     r"\(([A-Z])\)|\b(?:option|answer|choice)\s*(?:is\s*)?:?\s*\(?([A-Z])\b|(?<![\w'])([A-Z])[.):](?=\s|$)"
 )
-
-
-def format_ok(text: str) -> bool:
-    """The reward's format rule: a well-formed think/answer output whose think block has at least one step."""
-    return bool(segment_steps(text)) and well_formed(text)
 
 
 _CJK_RE = re.compile(f"[{CJK_RANGES}]")
@@ -120,17 +115,15 @@ def option_mentions(text: str, options: Sequence[str]) -> list[tuple[int, str]]:
     return sorted(kept)
 
 
-def answer_consistency(text: str, pred_answer: str | None, options: Sequence[str] | None) -> float:
+def answer_consistency(steps: Sequence[str], pred_answer: str | None, options: Sequence[str] | None) -> float:
     """1 when the trace's conclusion supports the given answer, else 0 (also when there is no answer).
+    ``steps`` are the trace's steps (the reward's segmentation of the output).
 
     Multiple choice: the conclusion is the last option the trace names (:func:`option_mentions`), searching
     the steps from the last one back; it must be the option given in ``<answer>``. Free-form answers: the last step
     contains the normalized answer.
     """
-    if not pred_answer:
-        return 0.0
-    steps = segment_steps(text)
-    if not steps:
+    if not pred_answer or not steps:
         return 0.0
     if options:
         for step in reversed(steps):
@@ -162,8 +155,7 @@ def coverage_and_order(similarity: np.ndarray, threshold: float = COVERAGE_THRES
 def reference_metrics(text: str, ground_truth: Mapping[str, Any], threshold: float = COVERAGE_THRESHOLD) -> dict:
     """The MOSS-Video metrics of one model output (``temporal_order`` absent when undefined) and details
     for reports: the parsed answer, the steps and the alignment."""
-    scores = compute_score(None, text, ground_truth)
-    alignment = align(text, ground_truth)
+    scores, alignment = score_and_align(text, ground_truth)
     coverage, order = coverage_and_order(alignment.similarity, threshold)
     pred = scores["pred_answer"] or None
     metrics = {
@@ -171,7 +163,7 @@ def reference_metrics(text: str, ground_truth: Mapping[str, Any], threshold: flo
         "format_rate": scores["format"],
         "trace_dtw": scores["process"],
         "step_coverage": coverage,
-        "answer_consistency": answer_consistency(text, pred, ground_truth.get("options")),
+        "answer_consistency": answer_consistency(alignment.pred_steps, pred, ground_truth.get("options")),
     }
     if order is not None:
         metrics["temporal_order"] = order
@@ -193,8 +185,8 @@ def reference_free_metrics(text: str, answer: str, options: Sequence[str] | None
     steps = segment_steps(text)
     metrics = {
         "accuracy": float(is_correct(pred, answer, options)),
-        "format_rate": float(format_ok(text)),
-        "answer_consistency": answer_consistency(text, pred, options if is_choice(answer, options) else None),
+        "format_rate": float(format_ok(text, steps)),
+        "answer_consistency": answer_consistency(steps, pred, options if is_choice(answer, options) else None),
         "trace_length": float(len(steps)),
     }
     return {"metrics": metrics, "details": {"pred_answer": pred, "pred_steps": steps}}

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from moss_plugins.prompt import format_response
+from moss_plugins.reward import segment_steps
 from moss_plugins.trace_metrics import (
     REFERENCE_FREE_METRICS,
     REFERENCE_METRICS,
@@ -85,22 +86,22 @@ def test_a_mention_inside_a_longer_option_is_not_counted():
 def test_chinese_options_are_found_by_character_pairs():
     options = ["杯子变空", "水溢出来", "水位不变", "杯子倒下"]
     text = "<think>Step 1: 水位慢慢上升。\nStep 2: 所以接下来水会溢出。</think><answer>B</answer>"
-    assert answer_consistency(text, "B", options) == 1.0
-    assert answer_consistency(text, "C", options) == 0.0
+    assert answer_consistency(segment_steps(text), "B", options) == 1.0
+    assert answer_consistency(segment_steps(text), "C", options) == 0.0
 
 
 def test_answer_consistency_reads_the_last_step_that_names_an_option():
     text = render(["The light was red.", "Then it turned yellow.", "Nothing else happens."])
-    assert answer_consistency(text, "B", OPTIONS) == 1.0
-    assert answer_consistency(text, "C", OPTIONS) == 0.0
-    assert answer_consistency(text, None, OPTIONS) == 0.0
-    assert answer_consistency(render(["No colours at all."]), "B", OPTIONS) == 0.0
+    assert answer_consistency(segment_steps(text), "B", OPTIONS) == 1.0
+    assert answer_consistency(segment_steps(text), "C", OPTIONS) == 0.0
+    assert answer_consistency(segment_steps(text), None, OPTIONS) == 0.0
+    assert answer_consistency(segment_steps(render(["No colours at all."])), "B", OPTIONS) == 0.0
 
 
 def test_free_form_answer_consistency():
     text = render(["Two balls roll in.", "So there are 3 balls in the end."], answer="3")
-    assert answer_consistency(text, "3", None) == 1.0
-    assert answer_consistency(text, "4", None) == 0.0
+    assert answer_consistency(segment_steps(text), "3", None) == 1.0
+    assert answer_consistency(segment_steps(text), "4", None) == 0.0
 
 
 def test_reference_free_metrics():

@@ -20,6 +20,7 @@ from .score import (
     compute_score,
     prepare_reference,
     process_reward,
+    score_and_align,
     score_batch,
     score_solution,
 )
@@ -29,6 +30,6 @@ from .tokenize import tokenize
 __all__ = [
     "RESULT_KEYS", "Alignment", "ConfigError", "GroundTruth", "GroundTruthError", "PluginError", "Reference",
     "RewardConfig", "TermContext", "TraceStep", "align", "compute_score", "hookimpl", "parse_choice",
-    "parse_ground_truth", "prepare_reference", "process_reward", "rouge_f", "score_batch", "score_solution",
-    "segment_steps", "similarity_matrix", "subsequence_dtw", "tokenize",
+    "parse_ground_truth", "prepare_reference", "process_reward", "rouge_f", "score_and_align", "score_batch",
+    "score_solution", "segment_steps", "similarity_matrix", "subsequence_dtw", "tokenize",
 ]  # fmt: skip

@@ -10,6 +10,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -34,7 +35,7 @@ class GroundTruth:
     trace: tuple[TraceStep, ...]
     options: tuple[str, ...] | None = None
 
-    @property
+    @cached_property  # read once per rollout by the scorer; the trace never changes
     def step_texts(self) -> list[str]:
         return [s.text for s in self.trace]
 

@@ -22,7 +22,7 @@ from .answer import is_correct, parse_answer
 from .config import RewardConfig
 from .dtw import _dtw
 from .ground_truth import GroundTruth, cache_key, parse_ground_truth
-from .tags import ANSWER_OPEN, answer_blocks, well_formed
+from .tags import ANSWER_OPEN, answer_blocks, format_ok
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,13 @@ class Alignment:
     ref_steps: list[str]
     similarity: np.ndarray  # [n_ref, n_pred]
     distance: float
-    path: list[tuple[int, int]]
+    path_rows: np.ndarray  # the path's cells as two index arrays (the scorer needs no Python tuples)
+    path_cols: np.ndarray
+
+    @property
+    def path(self) -> list[tuple[int, int]]:
+        """The (reference step, predicted step) cells of the best path, from start to end."""
+        return list(zip(self.path_rows.tolist(), self.path_cols.tolist()))
 
     @property
     def normalized_distance(self) -> float:
@@ -166,15 +172,19 @@ def align(solution_or_steps: str | Sequence[str], ground_truth: Any, config: Rew
         steps = registry.segmenter(config.segmenter)(solution_or_steps, config)
     else:
         steps = list(solution_or_steps)
-    sim = registry.similarity(config.similarity).matrix(ref.prepared, steps, config) if steps else None
-    return _align_steps(steps, ref, sim, config)
+    return _align_steps(steps, ref, config)
 
 
-def _align_steps(steps: list[str], ref: Reference, sim: np.ndarray | None, config: RewardConfig) -> Alignment:
+_NO_PATH = np.zeros(0, np.int64)
+
+
+def _align_steps(steps: list[str], ref: Reference, config: RewardConfig) -> Alignment:
+    """Similarity matrix and subsequence DTW of the steps (no steps: every reference step unmatched, cost 1)."""
     if not steps:
-        return Alignment([], ref.truth.step_texts, np.zeros((ref.n_steps, 0)), float(ref.n_steps), [])
+        return Alignment([], ref.truth.step_texts, np.zeros((ref.n_steps, 0)), float(ref.n_steps), _NO_PATH, _NO_PATH)
+    sim = registry.similarity(config.similarity).matrix(ref.prepared, steps, config)
     distance, rows, cols = _dtw(np.maximum(1.0 - sim, 0.0), config.max_jump)
-    return Alignment(steps, ref.truth.step_texts, sim, float(distance), list(zip(rows.tolist(), cols.tolist())))
+    return Alignment(steps, ref.truth.step_texts, sim, float(distance), rows, cols)
 
 
 def _as_text(solution: Any) -> str:
@@ -200,21 +210,19 @@ def _reasons(text: str, blocks: list[str], pred: str | None, fmt: bool, n_steps:
     return ",".join(reasons) or "ok"
 
 
-def _score(text: str, ref: Reference, config: RewardConfig, extra_info: Mapping | None) -> dict:
+def _score(text: str, ref: Reference, config: RewardConfig, extra_info: Mapping | None) -> tuple[dict, Alignment]:
     truth = ref.truth
     steps = registry.segmenter(config.segmenter)(text, config)
     blocks = answer_blocks(text, limit=MAX_ANSWER_BLOCKS + 1)
     pred = parse_answer(blocks, truth.answer, truth.options) if len(blocks) <= MAX_ANSWER_BLOCKS else None
     acc = float(is_correct(pred, truth.answer, truth.options))
-    fmt = bool(steps) and well_formed(text)
+    fmt = format_ok(text, steps)
 
+    alignment = _align_steps(steps, ref, config)
+    distance = alignment.distance
+    unused = 0.0
     if steps:
-        sim = registry.similarity(config.similarity).matrix(ref.prepared, steps, config)
-        cost = np.maximum(1.0 - sim, 0.0)
-        distance, rows, cols = _dtw(cost, config.max_jump)
-        unused = _unmatched_share(sim, np.fromiter((len(s) for s in steps), np.int64, len(steps)))
-    else:
-        sim, distance, rows, cols, unused = None, float(ref.n_steps), None, None, 0.0
+        unused = _unmatched_share(alignment.similarity, np.fromiter((len(s) for s in steps), np.int64, len(steps)))
     normalized = min(1.0, max(0.0, distance / ref.n_steps))
     process = process_reward(normalized, config.alpha)
     padding = padding_share(unused, config.padding_tolerance)
@@ -228,16 +236,13 @@ def _score(text: str, ref: Reference, config: RewardConfig, extra_info: Mapping 
         "n_ref_steps": ref.n_steps, "pred_answer": pred or "", "reason": _reasons(text, blocks, pred, fmt, len(steps)),
     }  # fmt: skip
     if config.extra_terms:
-        alignment = None
-        if rows is not None:
-            alignment = Alignment(steps, truth.step_texts, sim, float(distance), list(zip(rows.tolist(), cols.tolist())))
-        ctx = TermContext(text, steps, truth, alignment, pred, acc, float(fmt), process, extra_info)
+        ctx = TermContext(text, steps, truth, alignment if steps else None, pred, acc, float(fmt), process, extra_info)
         for name, weight in config.extra_terms:
             value = float(registry.reward_term(name)(ctx))
             result[name] = value
             score += weight * value
     result["score"] = score
-    return result
+    return result, alignment
 
 
 def _failed(ref: Reference, config: RewardConfig, error: BaseException) -> dict:
@@ -250,12 +255,22 @@ def _failed(ref: Reference, config: RewardConfig, error: BaseException) -> dict:
     return result
 
 
-def score_solution(solution: Any, reference: Reference, config: RewardConfig, extra_info: Mapping | None = None) -> dict:
-    """Score one model output against a prepared reference; never raises on the output."""
+def _score_guarded(solution: Any, reference: Reference, config: RewardConfig, extra_info: Mapping | None):
     try:
         return _score(_as_text(solution), reference, config, extra_info)
     except Exception as e:  # a bug must not kill a training step; it is logged and visible in "reason"
-        return _failed(reference, config, e)
+        return _failed(reference, config, e), _align_steps([], reference, config)
+
+
+def score_solution(solution: Any, reference: Reference, config: RewardConfig, extra_info: Mapping | None = None) -> dict:
+    """Score one model output against a prepared reference; never raises on the output."""
+    return _score_guarded(solution, reference, config, extra_info)[0]
+
+
+def score_and_align(solution: Any, ground_truth: Any, config: RewardConfig | None = None) -> tuple[dict, Alignment]:
+    """:func:`compute_score`'s result and the alignment it was computed from (one segmentation, one DTW)."""
+    config = config or RewardConfig()
+    return _score_guarded(solution, prepare_reference(ground_truth, config), config, None)
 
 
 def compute_score(

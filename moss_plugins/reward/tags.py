@@ -6,6 +6,8 @@ of unmatched tags, and this runs on every rollout.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 
@@ -61,3 +63,9 @@ def well_formed(text: str) -> bool:
     if answer_start < think_end or s[think_end + len(THINK_CLOSE) : answer_start].strip():
         return False
     return bool(s[answer_start + len(ANSWER_OPEN) : -len(ANSWER_CLOSE)].strip())
+
+
+def format_ok(text: str, steps: Sequence[str]) -> bool:
+    """The format reward's rule: well formed, and the think block yields at least one step (an empty or
+    marker-only ``<think>`` earns nothing)."""
+    return bool(steps) and well_formed(text)

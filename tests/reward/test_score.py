@@ -150,7 +150,7 @@ def test_a_failing_component_is_contained_and_logged(truth, faithful, monkeypatc
     def boom(*args, **kwargs):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(score_module, "well_formed", boom)
+    monkeypatch.setattr(score_module, "format_ok", boom)
     r = compute_score(None, faithful, truth)
     assert tuple(r) == RESULT_KEYS and r["score"] == 0.0 and r["reason"] == "error:RuntimeError"
     assert "scoring a model output failed" in caplog.text
