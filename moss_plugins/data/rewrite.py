@@ -10,7 +10,7 @@ Robust for long runs against rate-limited APIs:
 - retries with exponential backoff and jitter on 5xx, timeouts, dropped connections and malformed bodies;
 - a 429 pauses *all* requests for its ``Retry-After`` (seconds or an HTTP date), then retries;
 - a client-side rate limit (requests per minute, evenly spaced) and a bound on concurrent requests;
-- a persistent cache of replies keyed by (model, prompt) in SQLite, committed as each reply arrives: a run
+- a persistent cache of replies keyed by (model, prompt) (:class:`moss_plugins.chat_requests.ReplyCache`): a run
   that crashes and is started again repeats no finished request; identical prompts (several questions cut
   at the same point of a video) are sent once;
 - any other HTTP error (401 bad key, 404 unknown model, 400 bad request) is a configuration error and stops
@@ -25,18 +25,17 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import hashlib
 import json
 import os
 import random
 import re
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..chat_requests import ReplyCache, backoff_delay, cache_key
 from .schema import Sample, TraceStep
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 500, 502, 503, 504, 520, 522, 524, 529})
@@ -99,39 +98,6 @@ class RewriteConfig:
         return "EMPTY"  # servers without authentication accept any key; the client needs one
 
 
-class ResponseCache:
-    """Replies keyed by sha256 of (model, messages), one SQLite row each, committed as it arrives."""
-
-    def __init__(self, path: str | Path):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.path = Path(path)
-        self._db = sqlite3.connect(str(path))
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, model TEXT, reply TEXT, at REAL)"
-        )
-        self._db.commit()
-
-    @staticmethod
-    def key(model: str, messages: Sequence[dict]) -> str:
-        return hashlib.sha256(json.dumps([model, list(messages)], sort_keys=True).encode()).hexdigest()
-
-    def get(self, key: str) -> str | None:
-        row = self._db.execute("SELECT reply FROM replies WHERE key = ?", (key,)).fetchone()
-        return None if row is None else row[0]
-
-    def put(self, key: str, model: str, reply: str) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?)", (key, model, reply, time.time())
-        )
-        self._db.commit()
-
-    def __len__(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM replies").fetchone()[0]
-
-    def close(self) -> None:
-        self._db.close()
-
-
 class RateLimiter:
     """Starts at most ``per_minute`` requests a minute, evenly spaced; ``hold`` pauses everyone (a 429)."""
 
@@ -172,9 +138,7 @@ class ChatClient:
         self._slots = asyncio.Semaphore(config.max_concurrency)
 
     def backoff(self, attempt: int) -> float:
-        """Exponential with "equal jitter": in [b/2, b], b = min(max, base * 2**attempt)."""
-        b = min(self.config.backoff_max, self.config.backoff_base * 2**attempt)
-        return b / 2 + self.rng.uniform(0, b / 2)
+        return backoff_delay(attempt, self.config.backoff_base, self.config.backoff_max, self.rng)
 
     async def complete(self, messages: Sequence[dict]) -> str:
         import openai
@@ -307,11 +271,7 @@ class RewriteReport:
 def rewrite_traces(samples: Sequence[Sample], config: RewriteConfig, client: ChatClient | None = None,
                    progress: bool = True) -> tuple[list[Sample], RewriteReport]:  # fmt: skip
     """Samples whose observed steps (all trace steps but the last, the inference at the cut) are rewritten."""
-    cache = ResponseCache(config.cache_path)
-    try:
-        return _rewrite(samples, config, cache, client, progress)
-    finally:
-        cache.close()
+    return _rewrite(samples, config, ReplyCache(config.cache_path), client, progress)
 
 
 def _rewrite(samples, config, cache, client, progress):
@@ -319,7 +279,7 @@ def _rewrite(samples, config, cache, client, progress):
     keys, messages = [], {}
     for s in samples:
         m = build_messages(s.trace[:-1], s.observed_until)
-        key = ResponseCache.key(config.model, m)
+        key = cache_key(config.model, m)
         keys.append(key)
         messages.setdefault(key, m)
     report.prompts = len(messages)
@@ -350,13 +310,13 @@ def _rewrite(samples, config, cache, client, progress):
     return out, report
 
 
-async def _request_all(client: ChatClient, cache: ResponseCache, todo: dict, report: RewriteReport,
+async def _request_all(client: ChatClient, cache: ReplyCache, todo: dict, report: RewriteReport,
                        progress: bool) -> None:  # fmt: skip
     from tqdm.auto import tqdm
 
     async def one(key):
         try:
-            cache.put(key, client.config.model, await client.complete(todo[key]))
+            cache.put(key, await client.complete(todo[key]))
         except RequestFailed:
             report.failed += 1
 

@@ -27,19 +27,17 @@ at once: every sample would fail the same way.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import random
 import re
-import sqlite3
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..chat_requests import ReplyCache, backoff_delay, cache_key
 from ..prompt import format_options
 from .dataset import cache_root
 
@@ -156,29 +154,6 @@ def parse_verdict(content: str) -> tuple[int, bool | None, str]:
     raise ValueError(f"no 1-5 consistency rating in the judge's reply: {content[:200]!r}")
 
 
-class _Cache:
-    """verdicts(key, value): one SQLite file, safe across threads and processes."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=60)
-
-    def get(self, key: str) -> dict | None:
-        with self._connect() as db:
-            row = db.execute("SELECT value FROM verdicts WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
-
-    def put(self, key: str, value: dict) -> None:
-        with self._connect() as db:
-            db.execute("INSERT OR REPLACE INTO verdicts (key, value) VALUES (?, ?)", (key, json.dumps(value)))
-
-
 class _TransientError(Exception):
     """Worth retrying (connection, timeout, rate limit, server error)."""
 
@@ -192,7 +167,7 @@ class Judge:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.cache = _Cache(settings.cache_path)
+        self.cache = ReplyCache(settings.cache_path)
         self._slots = threading.BoundedSemaphore(settings.concurrency)
         self._complete = self._openai_client() if settings.api_type == "openai" else self._lmms_eval_provider()
 
@@ -245,20 +220,15 @@ class Judge:
 
         return complete
 
-    def key(self, messages: list[dict]) -> str:
-        payload = json.dumps([self.settings.model, PROMPT_VERSION, messages], ensure_ascii=False, sort_keys=True)
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
     def judge(self, messages: list[dict]) -> Verdict:
-        key = self.key(messages)
+        key = cache_key(self.settings.model, PROMPT_VERSION, messages)
         hit = self.cache.get(key)
         if hit is not None:
-            return Verdict(**{**hit, "cached": True})
+            return Verdict(**{**json.loads(hit), "cached": True})
         error = ""
         for attempt in range(self.settings.retries):
             if attempt:
-                delay = min(MAX_BACKOFF, self.settings.backoff * 2 ** (attempt - 1))
-                time.sleep(delay * random.uniform(0.5, 1.0))
+                time.sleep(backoff_delay(attempt - 1, self.settings.backoff, MAX_BACKOFF))
             try:
                 with self._slots:
                     content = self._complete(messages)
@@ -273,7 +243,7 @@ class Judge:
                 error = str(e)
                 break
             verdict = Verdict((rating - 1) / 4, rating, supports, explanation, self.settings.model)
-            self.cache.put(key, verdict.to_json())
+            self.cache.put(key, json.dumps(verdict.to_json()))
             return verdict
         log.warning("moss judge: no verdict for this sample (%s)", error)
         return Verdict(None, model=self.settings.model, error=error)

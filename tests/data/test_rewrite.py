@@ -15,12 +15,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from moss_plugins.chat_requests import ReplyCache
 from moss_plugins.cli import main
 from moss_plugins.data import load_samples
 from moss_plugins.data.rewrite import (
     ChatClient,
     RejectedReply,
-    ResponseCache,
     RewriteConfig,
     RewriteConfigError,
     parse_reply,
@@ -230,18 +230,18 @@ def test_concurrency_is_bounded(llm, tmp_path):
 def test_crash_then_rerun_repeats_no_finished_request(llm, tmp_path, monkeypatch):
     samples = [sample(float(c)) for c in range(2, 8)]
     cfg = config(llm, tmp_path, max_concurrency=1)
-    put, stored = ResponseCache.put, []
+    put, stored = ReplyCache.put, []
 
-    def crashing_put(self, key, model, reply):
-        put(self, key, model, reply)
+    def crashing_put(self, key, reply):
+        put(self, key, reply)
         stored.append(key)
         if len(stored) == 3:
             raise KeyboardInterrupt("simulated crash")
 
-    monkeypatch.setattr(ResponseCache, "put", crashing_put)
+    monkeypatch.setattr(ReplyCache, "put", crashing_put)
     with pytest.raises(KeyboardInterrupt):
         rewrite_traces(samples, cfg, client(cfg), progress=False)
-    monkeypatch.setattr(ResponseCache, "put", put)
+    monkeypatch.setattr(ReplyCache, "put", put)
     finished = set(llm.prompts)
     assert len(finished) == 3
     _, report = rewrite_traces(samples, cfg, client(cfg), progress=False)
