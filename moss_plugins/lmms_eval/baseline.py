@@ -15,6 +15,7 @@ from __future__ import annotations
 from lmms_eval.api.model import lmms
 from lmms_eval.models.chat._chat_base import ChatMixin
 
+from ..prompt import format_response
 from .scenes import respond
 
 
@@ -30,7 +31,7 @@ class SceneBaseline(ChatMixin, lmms):
         _, videos, _ = chat_messages.extract_media()
         text = "\n".join(c.text for m in chat_messages.messages if m.role == "user" for c in m.content if c.type == "text")
         if not videos:
-            return "<think>\nStep 1: There is no video to read.\nStep 2: So I guess the first option.\n</think>\n<answer>A</answer>"
+            return format_response(["There is no video to read.", "So I guess the first option."], "A")
         return respond(videos[0], text, max_frames=self.max_frames)
 
     def loglikelihood(self, requests):

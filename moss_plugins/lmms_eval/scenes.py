@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data.synth import constants as C
-from ..prompt import FREE_FORM_INSTRUCTION, REASONING_INSTRUCTION
+from ..prompt import FREE_FORM_INSTRUCTION, REASONING_INSTRUCTION, format_response
 from ..reward.answer import LETTERS, normalize
 
 ASSUMED_DURATION = sum(C.DEFAULT_DURATION) / 2  # seconds, when a question needs the (unseen) end of the video
@@ -596,6 +596,4 @@ def respond(video_path: str, prompt: str, max_frames: int | None = None) -> str:
     except SceneError as e:  # an honest guess, said to be one
         k = 0
         steps = [f"I could not read the scene ({e}).", "So I guess the first option."]
-    body = "\n".join(f"Step {n}: {s}" for n, s in enumerate(steps, 1))
-    letter = LETTERS[k] if options else (solution.answer or "")
-    return f"<think>\n{body}\n</think>\n<answer>{letter}</answer>"
+    return format_response(steps, LETTERS[k] if options else (solution.answer or ""))
