@@ -134,10 +134,8 @@ def _config(overrides: tuple) -> RewardConfig:
     return RewardConfig.from_kwargs(**dict(overrides))
 
 
-def resolve_config(config: RewardConfig | None = None, **overrides: Any) -> RewardConfig:
-    """``config`` (or the defaults) with keyword overrides applied; cached for repeated identical kwargs."""
-    if config is not None:
-        return RewardConfig.from_kwargs(**{**config.__dict__, **overrides}) if overrides else config
+def resolve_config(**overrides: Any) -> RewardConfig:
+    """The defaults with keyword overrides applied; cached for repeated identical kwargs."""
     try:
         return _config(tuple(sorted(overrides.items())))
     except TypeError:  # unhashable values (e.g. OmegaConf containers)
