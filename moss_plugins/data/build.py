@@ -37,7 +37,7 @@ from ..reward.answer import LETTERS, normalize
 from ..reward.rouge import similarity_matrix
 from .annotations import Segment, VideoAnnotation
 from .clips import ClipError, cut_clips, probe_video
-from .io import load_samples, save_samples
+from .io import save_samples, validate_rows
 from .parallel import RayOptions, run_map
 from .schema import Sample, TraceStep, ValidationError
 
@@ -117,11 +117,13 @@ class BuildReport:
     rewrite: dict = field(default_factory=dict)
     seconds: float = 0.0
     files: list[str] = field(default_factory=list)
+    written: list[Sample] = field(default_factory=list, repr=False)  # the samples of ``files``, validated
 
     def to_json(self) -> dict:
         return {
-            f.name: dict(v) if isinstance(v := getattr(self, f.name), Counter) else v for f in fields(self)
-        }
+            f.name: dict(v) if isinstance(v := getattr(self, f.name), Counter) else v
+            for f in fields(self) if f.name != "written"
+        }  # fmt: skip
 
 
 def build_video(job: VideoJob, ctx: BuildContext) -> VideoResult:
@@ -360,7 +362,9 @@ def build_dataset(
 
     ``ray``: run the per-video work as Ray tasks (None: in-process, same code). ``rewrite``: a
     :class:`~moss_plugins.data.rewrite.RewriteConfig` to rewrite the traces through a chat endpoint.
-    Raises ValidationError (file:line: field) for an unusable video unless ``config.skip_invalid``.
+    Raises ValidationError (file:line: field) for an unusable video unless ``config.skip_invalid``. The report's
+    ``written`` holds the samples written, validated, in the order :func:`~moss_plugins.data.io.load_samples`
+    reads them back.
     """
     start = time.perf_counter()
     out = Path(out_dir).absolute()  # Ray workers need paths that do not depend on their working directory
@@ -394,10 +398,16 @@ def build_dataset(
 
         samples, rewrite_report = rewrite_traces(samples, rewrite)
         report.rewrite = rewrite_report.to_json()
+    written = {}
     for split in ("train", "test"):
-        path = save_samples([s for s in samples if s.split == split], out / f"{split}.jsonl")
+        part = [s for s in samples if s.split == split]
+        path = save_samples(part, out / f"{split}.jsonl")
+        written[path] = part
         report.files.append(str(path))
-    load_samples(out)  # what was written must load; raises naming the row otherwise
+    # What was written must load; raises naming the file and line otherwise. Checked on the rows in memory (not
+    # by reading --out, which may hold other files), in the order load_samples reads the files.
+    report.written = validate_rows((f"{path}:{k}", s.to_json()) for path in sorted(written)
+                                   for k, s in enumerate(written[path], 1)).samples  # fmt: skip
     for s in samples:
         report.samples[s.split] += 1
         report.tasks[s.task_type] += 1

@@ -84,7 +84,6 @@ def demo(console) -> None:
     from ..reward import compute_score
     from .annotations import read_annotations
     from .build import BuildConfig, build_dataset
-    from .io import load_samples
 
     with tempfile.TemporaryDirectory() as tmp:
         src = write_annotated_videos(Path(tmp) / "src", list(STORIES.values()), list(STORIES))
@@ -94,7 +93,7 @@ def demo(console) -> None:
         report = build_dataset(
             read_annotations(src), Path(tmp) / "out", BuildConfig(seed=0, test_fraction=0.25)
         )
-        samples = load_samples(Path(tmp) / "out").samples
+        samples = report.written
     console.print(f"built {sum(report.samples.values())} samples ({dict(report.samples)}; task types "
                   f"{dict(report.tasks)}; answer letters {dict(sorted(report.letters.items()))})")  # fmt: skip
     shown = {}

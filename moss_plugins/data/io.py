@@ -79,25 +79,30 @@ def load_samples(path: str | Path, skip_invalid: bool = False) -> LoadReport:
     files = sorted(path.glob("*.jsonl")) + sorted(path.glob("*.parquet")) if path.is_dir() else [path]
     if not files:
         raise FileNotFoundError(f"{path}: no *.jsonl or *.parquet files in this folder")
+    return validate_rows(((where, row) for file in files for where, row in _rows(file)), skip_invalid)
+
+
+def validate_rows(rows: Iterable[tuple[str, object]], skip_invalid: bool = False) -> LoadReport:
+    """Samples of (location, raw row) pairs, as :func:`load_samples` reads them from files: each row validated,
+    ids unique across all of them; a bad row raises naming its location, or is skipped and counted."""
     report = LoadReport([])
     seen: dict[str, str] = {}
-    for file in files:
-        for where, row in _rows(file):
-            try:
-                if isinstance(row, ValidationError):
-                    raise row
-                sample = Sample.from_json(row)
-                if sample.id in seen:
-                    raise ValidationError(f"duplicate id {sample.id!r} (first at {seen[sample.id]})", "id")
-                seen[sample.id] = where
-                report.samples.append(sample)
-            except ValidationError as e:
-                e = e.located(where)
-                if not skip_invalid:
-                    raise e from None
-                report.skipped[f"{e.field or 'row'}: {e.message.split(',')[0][:60]}"] += 1
-                if len(report.first_errors) < 5:
-                    report.first_errors.append(str(e))
+    for where, row in rows:
+        try:
+            if isinstance(row, ValidationError):
+                raise row
+            sample = Sample.from_json(row)
+            if sample.id in seen:
+                raise ValidationError(f"duplicate id {sample.id!r} (first at {seen[sample.id]})", "id")
+            seen[sample.id] = where
+            report.samples.append(sample)
+        except ValidationError as e:
+            e = e.located(where)
+            if not skip_invalid:
+                raise e from None
+            report.skipped[f"{e.field or 'row'}: {e.message.split(',')[0][:60]}"] += 1
+            if len(report.first_errors) < 5:
+                report.first_errors.append(str(e))
     return report
 
 

@@ -100,6 +100,18 @@ def test_split_is_by_video_and_deterministic(built, tmp_path):
     assert assign_splits(ids, 0.25, 1) != assign_splits(ids, 0.25, 2)
 
 
+def test_build_into_the_folder_holding_the_annotations(tmp_path):
+    """--out may hold other *.jsonl (here the annotation file itself): the build checks only what it wrote."""
+    src = write_annotated(tmp_path, 3)
+    before = src.read_bytes()
+    report = build_dataset(read_annotations(src), tmp_path, BuildConfig(test_fraction=0.34))
+    assert src.read_bytes() == before
+    assert report.files == [str(tmp_path / "train.jsonl"), str(tmp_path / "test.jsonl")]
+    loaded = [s for path in sorted(report.files) for s in load_samples(path).samples]
+    assert report.written == loaded and len(loaded) == sum(report.samples.values()) > 0
+    assert all((tmp_path / s.video).is_file() for s in loaded)
+
+
 def test_answer_letters_are_balanced_per_split_and_task(built):
     _, _, samples = built
     groups = defaultdict(Counter)
