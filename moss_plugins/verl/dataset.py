@@ -16,10 +16,11 @@ from __future__ import annotations
 from verl.utils.dataset.rl_dataset import RLHFDataset
 
 from moss_plugins.data.captions import CAPTIONS_KEY, render_captions
+from moss_plugins.data.export import VIDEO_TOKEN
 from moss_plugins.data.schema import ValidationError
 
 from .frames import VideoOptions, load_video
-from .rows import VIDEO_PLACEHOLDER, check_row
+from .rows import check_row
 
 
 class MossVideoDataset(RLHFDataset):
@@ -58,7 +59,7 @@ class MossVideoDataset(RLHFDataset):
         messages = example[key]
         for message in messages:
             if isinstance(message.get("content"), str):
-                message["content"] = message["content"].replace(VIDEO_PLACEHOLDER, text)
+                message["content"] = message["content"].replace(VIDEO_TOKEN, text)
         example.pop(self.video_key, None)
         return messages
 

@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from moss_plugins.data.captions import CAPTIONS_KEY, render_captions
+from moss_plugins.data.export import VIDEO_TOKEN
 from moss_plugins.data.schema import Sample, ValidationError
 from moss_plugins.reward import GroundTruthError, parse_ground_truth
 
 from .frames import video_item_end
-
-VIDEO_PLACEHOLDER = "<video>"
 
 
 def check_row(
@@ -30,10 +29,10 @@ def check_row(
     users = [m for m in prompt or [] if isinstance(m, Mapping) and m.get("role") == "user"]
     if not users or not all(isinstance(m.get("content"), str) for m in users):
         raise ValidationError("must be a list of chat messages with a user turn of text", prompt_key)
-    placeholders = sum(m["content"].count(VIDEO_PLACEHOLDER) for m in users)
+    placeholders = sum(m["content"].count(VIDEO_TOKEN) for m in users)
     if placeholders != 1:
         raise ValidationError(
-            f"needs exactly one {VIDEO_PLACEHOLDER} placeholder, found {placeholders}", prompt_key
+            f"needs exactly one {VIDEO_TOKEN} placeholder, found {placeholders}", prompt_key
         )
 
     reward_model = row.get("reward_model")
