@@ -18,6 +18,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, fields
 from typing import Any
 
+from moss_plugins.data.video import BACKENDS, DEFAULT_TIMEOUT
+
 # Qwen2/2.5-VL merge 2 consecutive frames into one temporal patch: an odd count would be padded by the processor.
 FRAME_FACTOR = 2
 # Spatial merge of 2x2 patches: frame sides are multiples of patch_size * SPATIAL_MERGE.
@@ -34,7 +36,7 @@ class VideoOptions:
     max_frames: int = 32
     min_pixels: int = 16 * 28 * 28
     max_pixels: int = 128 * 28 * 28
-    timeout: float = 60.0
+    timeout: float = DEFAULT_TIMEOUT
     backend: str = "auto"
     cache_size: int = 16
     video_as: str = "frames"
@@ -55,7 +57,7 @@ class VideoOptions:
             raise bad("max_frames", f"must be >= min_frames ({self.min_frames}) and >= {FRAME_FACTOR}")
         if self.max_pixels < self.min_pixels:
             raise bad("max_pixels", f"must be >= min_pixels ({self.min_pixels})")
-        if self.backend not in ("auto", "decord", "pyav"):
+        if self.backend not in BACKENDS:
             raise bad("backend", "must be auto, decord or pyav")
         if self.video_as not in VIDEO_AS:
             raise bad("video_as", f"must be one of {VIDEO_AS}")
@@ -165,7 +167,7 @@ def _decode(path: str, until: float, options: VideoOptions, patch_size: int):
     from torchvision.transforms import InterpolationMode
     from torchvision.transforms.v2 import functional as F
 
-    from moss_plugins.data.video import load_frames
+    from moss_plugins.data.video import load_frames  # looked up per call (tests patch it)
 
     video = load_frames(path, nframes=options.nframes(until), max_pixels=options.max_pixels, until=until,
                         timeout=options.timeout, backend=options.backend)  # fmt: skip
