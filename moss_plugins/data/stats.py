@@ -56,10 +56,10 @@ def print_stats(console, samples: list[Sample]) -> None:
 
 
 def video_durations(samples: list[Sample], media_root: Path, progress: bool = True) -> dict[str, float]:
-    """Duration per video: ``meta.duration`` when the sample has it, else read from the file's header."""
+    """Duration per video: ``meta.duration`` when the sample has it, else probed from the file (no decoding)."""
     from tqdm.auto import tqdm
 
-    from .video import probe_duration
+    from .clips import probe_video
 
     out: dict[str, float] = {}
     for x in samples:
@@ -67,7 +67,7 @@ def video_durations(samples: list[Sample], media_root: Path, progress: bool = Tr
             out.setdefault(x.video, float(x.meta["duration"]))
     missing = sorted({x.video for x in samples} - set(out))
     for video in tqdm(missing, desc="reading video durations", unit="video", disable=not progress or not missing):
-        out[video] = probe_duration(media_root / video)
+        out[video] = probe_video(media_root / video).duration
     return out
 
 

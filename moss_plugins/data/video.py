@@ -130,25 +130,6 @@ def load_frames(
             raise type(second)(path, f"{reasons[0]}; before that, {reasons[1]}") from None
 
 
-def probe_duration(path) -> float:
-    """A video's duration in seconds from its container header (no decoding): for statistics, not cutting."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise VideoNotFoundError(path, "no such video file")
-    import av
-
-    try:
-        with av.open(path) as container:
-            stream = container.streams.video[0]
-            if stream.duration is not None and stream.time_base:
-                return float(stream.duration * stream.time_base)
-            if container.duration is not None:
-                return container.duration / av.time_base
-    except (av.FFmpegError, IndexError) as e:
-        raise VideoCorruptError(path, f"pyav cannot read its header ({type(e).__name__}: {e})") from None
-    raise VideoCorruptError(path, "its header gives no duration")
-
-
 def _load(request: _Request, backend: str, timeout: float | None) -> VideoFrames:
     try:
         if timeout is None:
