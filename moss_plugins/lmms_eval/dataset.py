@@ -26,6 +26,8 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..data.export import LMMS_JSON_FIELDS
+
 DATA_ENV = "MOSS_VIDEO_LMMS_DIR"
 CACHE_ENV = "MOSS_PLUGINS_CACHE"
 ROW_FIELDS = ("id", "video", "question", "options", "answer", "task_type", "observed_until", "trace", "split")
@@ -100,7 +102,7 @@ def read_rows(folder: Path, split: str) -> list[dict]:
             missing = [k for k in ROW_FIELDS if k not in row]
             if missing:
                 raise DatasetError(f"{where}: missing field(s) {missing}; re-export with `moss data export --format lmms`")
-            for key in ("trace", "meta"):  # JSON strings in the export (free-form nested objects)
+            for key in LMMS_JSON_FIELDS:  # JSON strings in the export (free-form nested objects)
                 if key in row and not isinstance(row[key], str):
                     row[key] = json.dumps(row[key], ensure_ascii=False)
             rows.append(row)
@@ -123,9 +125,16 @@ def last_frame_time(path: str | os.PathLike) -> float:
     return last
 
 
-def observed_clip(video: Path, until: float, cache: Path) -> Path:
-    """``video`` itself when it has no frame at or after ``until``, else a clip of it cut there (cached)."""
-    if last_frame_time(video) < until:
+def observed_clip(video: Path, until: float, cache: Path, last_frames: dict[Path, float] | None = None) -> Path:
+    """``video`` itself when it has no frame at or after ``until``, else a clip of it cut there (cached).
+
+    ``last_frames`` (video -> :func:`last_frame_time`), shared across calls, scans each video once: rows of a
+    split share videos."""
+    if last_frames is None:
+        last_frames = {}
+    if video not in last_frames:
+        last_frames[video] = last_frame_time(video)
+    if last_frames[video] < until:
         return video
     st = video.stat()
     key = hashlib.sha1(f"{video.resolve()}:{st.st_size}:{st.st_mtime_ns}:{until!r}".encode()).hexdigest()[:16]
@@ -147,11 +156,12 @@ def load_docs(split: str, folder: Path | None = None) -> list[dict]:
     rows = read_rows(folder, split)
     cache = cache_root() / "clips"
     cache.mkdir(parents=True, exist_ok=True)
+    last_frames: dict[Path, float] = {}
     for k, row in enumerate(tqdm(rows, desc=f"moss_video {split}: observed clips", disable=len(rows) < 50)):
         video = (folder / row["video"]).resolve()
         if not video.is_file():
             raise DatasetError(f"{folder / f'{split}.jsonl'}:{k + 1}: video {row['video']!r} not found at {video}")
-        row["observed_video"] = str(observed_clip(video, float(row["observed_until"]), cache))
+        row["observed_video"] = str(observed_clip(video, float(row["observed_until"]), cache, last_frames))
     return rows
 
 
