@@ -16,10 +16,10 @@ from pathlib import Path
 from rich import box
 from rich.table import Table
 
+from ..data.schema import TASK_TYPES
 from ..trace_metrics import REFERENCE_METRICS
 
 OUT = Path("outputs") / "lmms-eval-demo"
-TASK_TYPES = ("next_state", "final_state", "event_order", "change_count", "state_at_cut")
 COMMAND = ["--model", "moss_baseline", "--tasks", "moss_video", "--log_samples"]
 
 
