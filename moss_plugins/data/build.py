@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import shutil
 import time
@@ -37,6 +36,7 @@ from ..reward.answer import LETTERS, normalize
 from ..reward.rouge import similarity_matrix
 from .annotations import Segment, VideoAnnotation
 from .clips import ClipError, cut_clips, probe_video
+from .export import _place
 from .io import save_samples, validate_rows
 from .parallel import RayOptions, run_map
 from .schema import Sample, TraceStep, ValidationError
@@ -293,13 +293,7 @@ def _place_media(ann: VideoAnnotation, samples: list[Sample], ctx: BuildContext)
         rel = src.relative_to(out).as_posix()
     else:
         dst = out / "videos" / f"{ann.safe_id}{src.suffix}"
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if dst.is_symlink() or dst.exists():
-            dst.unlink()
-        if ctx.config.copy_videos:
-            shutil.copy2(src, dst)
-        else:
-            os.symlink(src, dst)
+        _place(src, dst, link=not ctx.config.copy_videos, copy=shutil.copy2)
         rel = dst.relative_to(out).as_posix()
     return [replace(s, video=rel) for s in samples]
 

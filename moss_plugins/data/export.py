@@ -169,14 +169,15 @@ def _export_path(video: str) -> str:
     return str(PurePosixPath("videos", *(parts[1:] if parts[0] == "videos" else parts)))
 
 
-def _place(src: Path, dst: Path, link: bool) -> None:
+def _place(src: Path, dst: Path, link: bool, copy=shutil.copyfile) -> None:
+    """``dst`` becomes a symlink to ``src`` or a ``copy`` of it (``moss data build`` places videos this way too)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     if dst.is_symlink() or dst.exists():  # exporting again replaces what an earlier export left
         dst.unlink()
     if link:
         os.symlink(src, dst)
     else:
-        shutil.copyfile(src, dst)
+        copy(src, dst)
 
 
 def run(args) -> int:
