@@ -34,6 +34,7 @@ def _trace_text(value: str) -> str:
 
 def _from_data(path: str, sample_id: str | None, trace: str) -> dict:
     """Align a trace with the reference of a sample in a MOSS-Video JSONL or an lmms export."""
+    from moss_plugins.lmms_eval.hooks import ground_truth
     from moss_plugins.trace_metrics import reference_metrics
 
     if sample_id is None:
@@ -44,9 +45,7 @@ def _from_data(path: str, sample_id: str | None, trace: str) -> dict:
                 break
         else:
             raise SystemExit(f"{path}: no sample with id {sample_id!r}")
-    steps = json.loads(row["trace"]) if isinstance(row["trace"], str) else row["trace"]
-    truth = {"answer": row["answer"], "options": row["options"], "trace": steps}
-    scored = reference_metrics(_trace_text(trace), truth)
+    scored = reference_metrics(_trace_text(trace), ground_truth(row))
     return {"id": sample_id, "question": row["question"], "metrics": scored["metrics"], **scored["details"]}
 
 
