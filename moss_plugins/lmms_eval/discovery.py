@@ -34,8 +34,14 @@ from . import TASKS_DIR
 
 log = logging.getLogger("moss_plugins.lmms_eval")
 
-TESTED_RANGE = ((0, 7, 3), (0, 8, 0))  # >=0.7.3,<0.8, the range pinned in the `eval` extra
-TESTED_RANGE_TEXT = ">=0.7.3,<0.8"
+TESTED_RANGE = ((0, 7, 3), (0, 8, 0))  # the range pinned in the `eval` extra
+
+
+def _dotted(version: tuple[int, ...]) -> str:
+    return ".".join(map(str, version)).removesuffix(".0")  # (0, 8, 0) -> "0.8", as the pin writes it
+
+
+TESTED_RANGE_TEXT = f">={_dotted(TESTED_RANGE[0])},<{_dotted(TESTED_RANGE[1])}"  # ">=0.7.3,<0.8"
 ENV_SWITCH = "MOSS_LMMS_EVAL_TASKS"
 _MARK = "_moss_plugins_tasks"
 
