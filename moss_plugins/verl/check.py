@@ -91,8 +91,6 @@ def check_dataset(config, model, console: Console) -> None:
     from verl.utils.dataset.rl_dataset import collate_fn
     from verl.utils.tokenizer import build_multimodal_processor_inputs
 
-    from .frames import VideoOptions
-
     dataset = create_rl_dataset(config.data.train_files, config.data, model.tokenizer, model.processor)
     batch = next(iter(DataLoader(dataset, batch_size=2, collate_fn=collate_fn)))
     limit = config.data.max_prompt_length
@@ -109,7 +107,7 @@ def check_dataset(config, model, console: Console) -> None:
         _, videos, _ = asyncio.run(type(dataset).process_multi_modal_info(messages, patch, config.data))
         text = model.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         inputs = build_multimodal_processor_inputs(model.processor, text=[text], videos=videos)
-        budget = VideoOptions.from_data_config(config.data).max_video_tokens(patch)
+        budget = dataset.video_options.max_video_tokens(patch)
         console.print(f"  first prompt as the rollout builds it: {inputs['input_ids'].shape[1]} tokens, video "
                       f"{tuple(videos[0][0].shape)} (T, C, H, W), frames before the cut only")  # fmt: skip
     console.print(f"  {type(dataset).__name__}: {len(dataset)} rows; longest prompt {text_tokens} text tokens (stand-in "

@@ -98,8 +98,8 @@ def _score_group(console, manager, truth) -> None:
 
     from .responses import reference_response, rollout_batch, wrong_letter
 
-    steps = parse_ground_truth(truth).step_texts
-    letter = parse_ground_truth(truth).answer
+    parsed = parse_ground_truth(truth)
+    steps, letter = parsed.step_texts, parsed.answer
     group = {
         "the reference trace": reference_response(truth),
         "reference steps, wrong letter": reference_response(truth, wrong_letter(truth)),
