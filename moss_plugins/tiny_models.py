@@ -165,6 +165,7 @@ def build(family: str, path: str | Path, weights: bool = False, seed: int = 0) -
         from transformers import AutoModelForCausalLM, Qwen2_5_VLForConditionalGeneration
 
         torch.manual_seed(seed)
-        model_cls = Qwen2_5_VLForConditionalGeneration if family == "qwen2_5_vl" else AutoModelForCausalLM
-        (model_cls(config) if family == "qwen2_5_vl" else model_cls.from_config(config)).save_pretrained(path)
+        model = (Qwen2_5_VLForConditionalGeneration(config) if family == "qwen2_5_vl"
+                 else AutoModelForCausalLM.from_config(config))  # fmt: skip
+        model.save_pretrained(path)
     return path

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..reward.answer import LETTERS
+
 FRAMES_PER_STRIP = 8
 THUMB_PIXELS = 96 * 96
 _VIRIDIS = np.array([(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)], dtype=float)
@@ -100,7 +102,7 @@ def _options(item: Mapping) -> str:
     gold, pred = item.get("answer"), item.get("pred_answer")
     spans = []
     for k, text in enumerate(options):
-        letter = chr(ord("A") + k)
+        letter = LETTERS[k]
         cls = "gold" if letter == gold else ("wrong" if letter == pred else "")
         mark = " ✓" if letter == gold else (" ✗ (model)" if letter == pred else "")
         spans.append(f'<span class="{cls}">{letter}. {_esc(text)}{mark}</span>')
