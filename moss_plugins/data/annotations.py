@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .schema import ValidationError, _number, _str
+from .schema import ValidationError, _mapping, _number, _span, _str
 
 FORMATS = ("auto", "segments", "sharegpt4video")
 SEGMENTS_KEYS = ("video", "id", "duration", "segments", "meta")
@@ -158,18 +158,13 @@ def _parse_segments(row: Mapping, root: Path, where: str) -> VideoAnnotation:
             raise ValidationError(
                 f"must be an object with 't' and 'caption', got {type(item).__name__}", name
             )
-        span = item.get("t")
-        if not isinstance(span, list) or len(span) != 2:
-            raise ValidationError(f"must be [start, end] in seconds, got {span!r:.60}", f"{name}.t")
-        start, end = _number(span[0], f"{name}.t[0]"), _number(span[1], f"{name}.t[1]")
+        start, end = _span(item.get("t"), f"{name}.t")
         segments.append(
             (Segment(start, end, _str(item.get("caption"), f"{name}.caption").strip()), f"{name}.t")
         )
-    meta = row.get("meta") or {}
-    if not isinstance(meta, Mapping):
-        raise ValidationError(f"must be an object, got {type(meta).__name__}", "meta")
+    meta = _mapping(row.get("meta"), "meta")
     video_id = _str(row["id"], "id") if row.get("id") is not None else Path(video).stem
-    return VideoAnnotation(video_id, root / video, _checked(segments, duration), duration, where, dict(meta))
+    return VideoAnnotation(video_id, root / video, _checked(segments, duration), duration, where, meta)
 
 
 def _parse_sharegpt4video(row: Mapping, root: Path, where: str) -> VideoAnnotation:
@@ -212,24 +207,23 @@ def _parse_sharegpt4video(row: Mapping, root: Path, where: str) -> VideoAnnotati
     missing = [k for k in range(len(times)) if k not in by_idx]
     if missing:
         raise ValidationError(f"no caption for keyframe(s) {missing[:5]}", "captions")
-    segments = [(Segment(times[0], times[0], by_idx[0]), "timestamp[0]")]
-    segments += [
-        (Segment(times[k - 1], times[k], by_idx[k]), f"timestamp[{k}]") for k in range(1, len(times))
-    ]
+    segments = []
+    for k in range(len(times)):  # caption 0: the first keyframe; caption k: from keyframe k-1 to keyframe k
+        start, end = _span([times[max(k - 1, 0)], times[k]], f"timestamp[{k}]")
+        segments.append((Segment(start, end, by_idx[k]), f"timestamp[{k}]"))
     meta = {k: row[k] for k in ("zip_folder",) if isinstance(row.get(k), str)}
     return VideoAnnotation(video_id, root / video, _checked(segments, None), None, where, meta)
 
 
 def _checked(segments: list[tuple[Segment, str]], duration: float | None) -> tuple[Segment, ...]:
-    """Segments in time order, not overlapping, inside the video; raises naming the first bad one."""
+    """Segments (each a checked span) in time order, not overlapping, inside the video; raises naming the first
+    bad one."""
     if len(segments) < 2:
         raise ValidationError(
             f"needs at least 2 segments (something observed, something to predict), got {len(segments)}",
             "segments")  # fmt: skip
     prev_end = 0.0
     for seg, name in segments:
-        if not 0 <= seg.start <= seg.end:
-            raise ValidationError(f"needs 0 <= start <= end, got [{seg.start}, {seg.end}]", name)
         if seg.start < prev_end:
             raise ValidationError(
                 f"starts at {seg.start} s, before the previous segment ends ({prev_end} s): segments must be in "

@@ -20,12 +20,13 @@ It lives in the framework-free core because ``moss data export --format verl`` w
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .schema import ValidationError, _list, _span, _str
 
 CAPTIONS_KEY = "captions"
 # A continuously changing scene (a filling tank) differs in every frame: at most this many lines (2 per second
@@ -90,25 +91,27 @@ def render_captions(captions: Any, until: float | None = None, where: str = "cap
 
     Raises ValueError if a caption is malformed or, when ``until`` (the cut) is given, reaches past it.
     """
-    if hasattr(captions, "tolist"):  # numpy arrays from parquet
-        captions = captions.tolist()
-    if not isinstance(captions, Sequence) or isinstance(captions, str) or not captions:
+    try:
+        items = _list(captions, CAPTIONS_KEY)  # also numpy arrays from parquet
+    except ValidationError:
+        items = []
+    if not items:
         raise ValueError(
             f"{where}: extra_info.{CAPTIONS_KEY} must be a non-empty list of {{'t': [start, end], 'text': ...}}, "
             f"got {captions!r:.80}. `moss data export --format verl` writes them for samples with per-frame "
             "states (synthetic sets) or traces built from segment captions."
         )
     lines = []
-    for k, caption in enumerate(captions):
-        span = caption.get("t") if isinstance(caption, Mapping) else None
-        span = span.tolist() if hasattr(span, "tolist") else span
-        text = caption.get("text") if isinstance(caption, Mapping) else None
-        if (not isinstance(text, str) or not text.strip() or not isinstance(span, Sequence) or len(span) != 2
-                or not all(isinstance(x, (int, float)) and math.isfinite(x) for x in span)):  # fmt: skip
+    for k, caption in enumerate(items):
+        try:
+            if not isinstance(caption, Mapping):
+                raise ValidationError(f"must be an object, got {type(caption).__name__}")
+            start, end = _span(caption.get("t"), "t")
+            text = _str(caption.get("text"), "text")
+        except ValidationError as e:
             raise ValueError(
-                f"{where}: extra_info.{CAPTIONS_KEY}[{k}] must be {{'t': [start, end], 'text': ...}}"
-            )
-        start, end = span
+                f"{where}: extra_info.{CAPTIONS_KEY}[{k}] must be {{'t': [start, end], 'text': ...}} ({e})"
+            ) from None
         if until is not None and (start >= until or end > until):
             raise ValueError(f"{where}: extra_info.{CAPTIONS_KEY}[{k}] spans [{start}, {end}] s, past the cut at "
                              f"{until} s: captions may only describe what is visible before it")  # fmt: skip

@@ -104,9 +104,7 @@ class Sample:
         split = _str(obj["split"], "split")
         if split not in SPLITS:
             raise ValidationError(f"{split!r} is not a split; known: {list(SPLITS)}", "split")
-        meta = {} if obj.get("meta") is None else obj["meta"]  # an empty list or string is an error, not {}
-        if not isinstance(meta, Mapping):
-            raise ValidationError(f"must be an object, got {type(meta).__name__}", "meta")
+        meta = _mapping(obj.get("meta"), "meta")
         return cls(
             id=_str(obj["id"], "id"),
             video=_video(obj["video"]),
@@ -118,7 +116,7 @@ class Sample:
             trace=_trace(obj["trace"], observed_until),
             split=split,
             source=_str(obj["source"], "source"),
-            meta=dict(meta),
+            meta=meta,
         )
 
 
@@ -140,6 +138,25 @@ def _number(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValidationError(f"must be a finite number, got {value!r:.60}", name)
     return float(value)
+
+
+def _mapping(value: Any, name: str) -> dict:
+    """A JSON object, copied; missing (None) is {}, but an empty list or string is an error, not {}."""
+    value = {} if value is None else value
+    if not isinstance(value, Mapping):
+        raise ValidationError(f"must be an object, got {type(value).__name__}", name)
+    return dict(value)
+
+
+def _span(value: Any, name: str) -> tuple[float, float]:
+    """A time span ``[start, end]`` in seconds with 0 <= start <= end (a list, or a numpy array from parquet)."""
+    span = value.tolist() if hasattr(value, "tolist") else value
+    if not isinstance(span, (list, tuple)) or len(span) != 2:
+        raise ValidationError(f"must be a list [start, end] in seconds, got {span!r:.60}", name)
+    start, end = _number(span[0], f"{name}[0]"), _number(span[1], f"{name}[1]")
+    if not 0 <= start <= end:
+        raise ValidationError(f"needs 0 <= start <= end, got [{start}, {end}]", name)
+    return start, end
 
 
 def _video(value: Any) -> str:
@@ -168,12 +185,7 @@ def _trace(value: Any, observed_until: float) -> tuple[TraceStep, ...]:
         name = f"trace[{k}]"
         if not isinstance(item, Mapping):
             raise ValidationError(f"must be an object with 't', 'text' and 'state', got {type(item).__name__}", name)
-        span = _list(item.get("t"), f"{name}.t")
-        if len(span) != 2:
-            raise ValidationError(f"must be [start, end], got {span!r}", f"{name}.t")
-        start, end = _number(span[0], f"{name}.t[0]"), _number(span[1], f"{name}.t[1]")
-        if not 0 <= start <= end:
-            raise ValidationError(f"needs 0 <= start <= end, got [{start}, {end}]", f"{name}.t")
+        start, end = _span(item.get("t"), f"{name}.t")
         if start > observed_until:
             raise ValidationError(
                 f"starts at {start} s, after observed_until={observed_until} s: a reference step cannot rely on "
@@ -181,8 +193,6 @@ def _trace(value: Any, observed_until: float) -> tuple[TraceStep, ...]:
         if start < last_start:
             raise ValidationError(f"starts at {start} s, before the previous step ({last_start} s)", f"{name}.t")
         last_start = start
-        state = {} if item.get("state") is None else item["state"]
-        if not isinstance(state, Mapping):
-            raise ValidationError(f"must be an object, got {type(state).__name__}", f"{name}.state")
-        steps.append(TraceStep((start, end), _str(item.get("text"), f"{name}.text"), dict(state)))
+        state = _mapping(item.get("state"), f"{name}.state")
+        steps.append(TraceStep((start, end), _str(item.get("text"), f"{name}.text"), state))
     return tuple(steps)

@@ -201,6 +201,7 @@ def test_sharegpt4video_layout(tmp_path):
         ({"video": "v.mp4", "segments": [{"t": [0, 1], "caption": "a"}, {"t": [1, "x"], "caption": "b"}]}, "segments[1].t[1]"),
         ({"video": "v.mp4", "duration": 1.5, "segments": [{"t": [0, 1], "caption": "a"}, {"t": [1, 2], "caption": "b"}]}, "segments[1].t"),
         ({"video": "v.mp4", "segmnts": []}, "segments"),
+        ({"video": "v.mp4", "segments": [{"t": [0, 1], "caption": "a"}, {"t": [1, 2], "caption": "b"}], "meta": []}, "meta"),
         ({"video": "v.mp4", "segments": [], "extra": 1}, "extra"),
         ({"video_id": "x", "timestamp": [0, 2], "captions": [{"idx": "0", "content": "a"}]}, "captions"),
         ({"video_id": "x", "timestamp": [0, 2], "captions": [{"idx": "0", "content": "a"}, {"idx": "5", "content": "b"}]}, "captions[1].idx"),
