@@ -26,7 +26,9 @@ NAME = "moss_dtw"
 OPTIONS_KEY = f"reward.{NAME}"
 # Manager-level options in that block; every other key is a :class:`RewardConfig` field.
 MANAGER_OPTIONS = ("truncation_penalty",)
-# Keys this manager adds to the reward core's result.
+# Keys this manager adds to the reward core's result, in this order (``score`` sets them from this tuple): whether
+# the rollout stopped at the length limit, its length in tokens, and the answer letter as "pred", the key verl
+# computes majority-vote metrics (maj@N) from.
 EXTRA_KEYS = ("truncated", "response_tokens", "pred")
 
 
@@ -106,10 +108,7 @@ class MossDTWRewardManager(RewardManagerBase):
         if truncated:
             result["score"] -= options.truncation_penalty
             result["reason"] = "truncated" if result["reason"] == "ok" else f"{result['reason']},truncated"
-        result["truncated"] = float(truncated)
-        result["response_tokens"] = len(response_ids)
-        # verl computes majority-vote metrics (maj@N) from a "pred" key.
-        result["pred"] = result["pred_answer"]
+        result.update(zip(EXTRA_KEYS, (float(truncated), len(response_ids), result["pred_answer"]), strict=True))
         return result
 
     def is_truncated(self, response_ids: list[int]) -> bool:
