@@ -19,6 +19,7 @@ It lives in the framework-free core because ``moss data export --format verl`` w
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -56,12 +57,7 @@ def observed_captions(sample, media_root: str | Path) -> list[dict]:
 def state_captions(states: Sequence[Any], fps: float, until: float, max_lines: int = MAX_LINES) -> list[dict]:
     """Runs of identical per-frame states among the frames shown before ``until`` (frame k at k / fps)."""
     visible = [s for k, s in enumerate(states) if k / fps < until]
-    runs: list[list] = []  # [first frame, last frame, state]
-    for k, state in enumerate(visible):
-        if runs and runs[-1][2] == state:
-            runs[-1][1] = k
-        else:
-            runs.append([k, k, state])
+    runs = [(a, b - 1, state) for state, a, b in segments(visible)]  # (first frame, last frame, state)
     if len(runs) > max_lines:  # evenly spaced runs, always the first and the last visible one
         runs = [runs[i] for i in np.unique(np.round(np.linspace(0, len(runs) - 1, max_lines)).astype(int))]
     return [{"t": [round(a / fps, 3), round(b / fps, 3)], "text": describe(state)} for a, b, state in runs]
@@ -82,8 +78,27 @@ def describe(state: Any) -> str:
     return str(state)
 
 
-def _seconds(x: float) -> str:
-    return f"{x:.2f}".rstrip("0").rstrip(".")
+def segments(values: Sequence[Any], upto: int | None = None) -> list[tuple[Any, int, int]]:
+    """Runs of equal values: (value, first frame, frame after the last), over frames [0, upto).
+
+    Also the runs of the synthetic scenes' states (:mod:`moss_plugins.data.synth`); objects and lists are compared
+    by their repr."""
+    values = list(values[:upto] if upto is not None else values)
+    out = []
+    for _, group in itertools.groupby(enumerate(values), key=lambda kv: _hashable(kv[1])):
+        group = list(group)
+        out.append((group[0][1], group[0][0], group[-1][0] + 1))
+    return out
+
+
+def _hashable(value: Any) -> Any:
+    return repr(value) if isinstance(value, (dict, list)) else value
+
+
+def secs(x: float, unit: str = " s") -> str:
+    """Seconds as people write them: 2 s, 2.5 s, 2.25 s (``unit=""``: the number alone). Also the synthetic
+    traces' and the lmms-eval scene solver's."""
+    return f"{x:.2f}".rstrip("0").rstrip(".") + unit
 
 
 def render_captions(captions: Any, until: float | None = None, where: str = "captions") -> str:
@@ -115,7 +130,7 @@ def render_captions(captions: Any, until: float | None = None, where: str = "cap
         if until is not None and (start >= until or end > until):
             raise ValueError(f"{where}: extra_info.{CAPTIONS_KEY}[{k}] spans [{start}, {end}] s, past the cut at "
                              f"{until} s: captions may only describe what is visible before it")  # fmt: skip
-        when = f"{_seconds(start)} s" if start == end else f"{_seconds(start)}-{_seconds(end)} s"
+        when = secs(start) if start == end else f"{secs(start, unit='')}-{secs(end)}"
         lines.append(f"[{when}] {text.strip()}")
-    cut = "" if until is None else f"\nThe video is cut at {_seconds(until)} s."
+    cut = "" if until is None else f"\nThe video is cut at {secs(until)}."
     return "The video, described in text:\n" + "\n".join(lines) + cut

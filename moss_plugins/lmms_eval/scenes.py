@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..data.captions import secs
 from ..data.synth import constants as C
 from ..prompt import FREE_FORM_INSTRUCTION, REASONING_INSTRUCTION, format_response
 from ..reward.answer import LETTERS, normalize
@@ -125,10 +126,6 @@ def split_prompt(prompt: str) -> tuple[str, list[str]]:
         elif not options and line.strip() not in (REASONING_INSTRUCTION, FREE_FORM_INSTRUCTION):
             question.append(line)
     return " ".join(question).strip(), options
-
-
-def secs(t: float) -> str:
-    return f"{t:.2f}".rstrip("0").rstrip(".") + " s"
 
 
 # --- what a solver returns -------------------------------------------------------------------------------------------

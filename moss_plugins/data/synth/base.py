@@ -7,7 +7,6 @@ question with its cut, options and reference trace (or returns None when no cut 
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..captions import secs
 from .render import Canvas
 
 
@@ -148,25 +148,6 @@ class Event:
     text: str  # for the trace: "the red tank's level passes the 1/2 mark"
     short: str  # for the options: "red tank passes 1/2"
     state: dict = field(default_factory=dict)
-
-
-def segments(values: Sequence[Any], upto: int | None = None) -> list[tuple[Any, int, int]]:
-    """Runs of equal values: (value, first frame, frame after the last), over frames [0, upto)."""
-    values = list(values[:upto] if upto is not None else values)
-    out = []
-    for _, group in itertools.groupby(enumerate(values), key=lambda kv: _hashable(kv[1])):
-        group = list(group)
-        out.append((group[0][1], group[0][0], group[-1][0] + 1))
-    return out
-
-
-def _hashable(value: Any) -> Any:
-    return repr(value) if isinstance(value, (dict, list)) else value
-
-
-def secs(x: float) -> str:
-    """Seconds as people write them: 2 s, 2.5 s, 2.25 s."""
-    return f"{x:.2f}".rstrip("0").rstrip(".") + " s"
 
 
 def say(rng: np.random.Generator, templates: Sequence[str], **values: Any) -> str:

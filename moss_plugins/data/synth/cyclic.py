@@ -12,8 +12,9 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..captions import segments
 from . import constants as C
-from .base import Question, Scene, Step, count_options, distinct, join, order_options, say, secs, segments
+from .base import Question, Scene, Step, count_options, distinct, join, order_options, say, secs
 
 
 class CyclicScene(Scene):
