@@ -1,6 +1,7 @@
 """The per-video work on a local Ray with 2 CPUs: same results as in-process, in input order, with progress.
 
-One Ray session serves the whole module (starting Ray costs seconds); ``run_map`` reuses a running session.
+One Ray session (``ray_local`` in tests/conftest.py) serves the whole test session (starting Ray costs seconds);
+``run_map`` reuses a running session.
 """
 
 from __future__ import annotations
@@ -15,16 +16,6 @@ from moss_plugins.data.build import BuildConfig, build_dataset
 from moss_plugins.data.parallel import RayOptions, run_map
 
 
-@pytest.fixture(scope="module")
-def ray_local():
-    ray = pytest.importorskip("ray")
-    if ray.is_initialized():  # a session leaked by another module would have other resources
-        ray.shutdown()
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="warning")
-    yield ray
-    ray.shutdown()
-
-
 def square_with_pid():
     """A function Ray workers receive by value (a closure: they cannot import test modules)."""
 
@@ -34,7 +25,7 @@ def square_with_pid():
     return fn
 
 
-@pytest.mark.slow  # starting Ray (the module's session) takes 5-20 s on a 2-core machine
+@pytest.mark.slow  # starting Ray (the test session's, if first) takes 5-20 s on a 2-core machine
 def test_run_map_on_ray_returns_input_order_from_workers(ray_local, capsys):
     items = list(range(23))
     results = run_map(square_with_pid(), items, {"offset": 1}, RayOptions(chunk_size=3), desc="squares")

@@ -3,7 +3,6 @@
 import asyncio
 
 import pytest
-import ray
 from omegaconf import OmegaConf
 from verl.experimental.reward_loop import RewardLoopManager
 from verl.trainer.ppo.reward import extract_reward, load_reward_manager
@@ -15,16 +14,6 @@ from moss_plugins.verl.responses import rollout_batch as rollouts
 pytestmark = pytest.mark.slow
 
 EXAMPLES = load_examples()
-
-
-@pytest.fixture(scope="module")
-def ray_local():
-    if ray.is_initialized():  # a session leaked by another module would have other resources
-        ray.shutdown()
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="warning",
-             runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}})  # fmt: skip
-    yield
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module")
