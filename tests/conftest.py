@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
@@ -16,3 +23,20 @@ def ray_local():
              runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}})  # fmt: skip
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory) -> Path:
+    """The project's wheel, built once from a copy of what the build reads (so it writes nothing into the
+    checkout): the lmms-eval tasks/ (reached through moss_plugins/lmms_eval/tasks, a symlink), the Hydra plugin,
+    setup.py's .pth step."""
+    src = tmp_path_factory.mktemp("src")
+    for name in ("pyproject.toml", "setup.py", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    for folder in ("moss_plugins", "hydra_plugins", "tasks"):
+        shutil.copytree(ROOT / folder, src / folder, symlinks=True, ignore=ignore)
+    out = tmp_path_factory.mktemp("wheels")
+    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(src)]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return next(out.glob("moss_plugins-*.whl"))

@@ -1,7 +1,6 @@
 """The wheel: tasks/ inside the package, the entry point, the .pth hook, and a non-editable install whose tasks
-`lmms-eval tasks list` finds."""
+`lmms-eval tasks list` finds. ``wheel`` (tests/conftest.py) is built once per session."""
 
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -12,21 +11,6 @@ import pytest
 from lmms_fixtures import offline_env
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    """Built from a copy of the project, so the build writes nothing into the checkout."""
-    src = tmp_path_factory.mktemp("src")
-    for name in ("pyproject.toml", "setup.py", "README.md"):
-        shutil.copy(ROOT / name, src / name)
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
-    shutil.copytree(ROOT / "moss_plugins", src / "moss_plugins", symlinks=True, ignore=ignore)
-    shutil.copytree(ROOT / "tasks", src / "tasks", ignore=ignore)
-    out = tmp_path_factory.mktemp("wheels")
-    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(src)]
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
-    return next(out.glob("moss_plugins-*.whl"))
 
 
 @pytest.mark.slow
