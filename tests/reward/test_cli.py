@@ -1,36 +1,41 @@
 import json
-import subprocess
-import sys
+import re
 
+import pytest
 from reward_cases import render
 
-MOSS = [sys.executable, "-m", "moss_plugins.cli"]
+from moss_plugins.cli import main
 
 
-def test_demo_reward_stage_reports_every_example():
-    out = subprocess.run(MOSS + ["demo", "--only", "reward"], capture_output=True, text=True, check=True,
-                         env={"COLUMNS": "200", "PATH": ""})  # fmt: skip
+def test_demo_reward_stage_reports_every_example(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # rich sizes its tables from it
+    assert main(["demo", "--only", "reward"]) == 0
+    out = capsys.readouterr()
     for label in ("faithful", "paraphrase", "padded", "repeated", "every option", "empty think", "faithful (zh)"):
-        assert label in out.stdout
+        assert label in out.out
 
 
-def test_score_command(tmp_path, truth, ref_steps):
+def test_score_command(tmp_path, truth, ref_steps, capsys):
     rows = [{"solution": render(ref_steps), "ground_truth": truth}, {"solution": "nonsense", "ground_truth": truth}]
     path = tmp_path / "rollouts.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows))
-    out = subprocess.run(MOSS + ["score", str(path), "--set", "alpha=3", "--summary"], capture_output=True, text=True, check=True)
-    results = [json.loads(line) for line in out.stdout.splitlines()]
+    assert main(["score", str(path), "--set", "alpha=3", "--summary"]) == 0
+    out = capsys.readouterr()
+    results = [json.loads(line) for line in out.out.splitlines()]
     assert [r["acc"] for r in results] == [1.0, 0.0] and results[0]["score"] > results[1]["score"]
-    assert "mean" in out.stderr
+    assert "mean" in out.err
 
 
 def test_score_command_names_the_bad_line(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"solution": "x", "ground_truth": {"answer": "B", "trace": ["x"]}}\n{"solution": "x"}\n')
-    out = subprocess.run(MOSS + ["score", str(path)], capture_output=True, text=True)
-    assert out.returncode != 0 and f"{path}:2" in out.stderr
+    with pytest.raises(SystemExit, match=re.escape(f"{path}:2")) as exit_:
+        main(["score", str(path)])
+    assert exit_.value.code != 0  # a message as the exit code: status 1
 
 
-def test_plugins_command_lists_builtins():
-    out = subprocess.run(MOSS + ["plugins"], capture_output=True, text=True, check=True, env={"COLUMNS": "120", "PATH": ""})
-    assert "rouge" in out.stdout and "char3" in out.stdout
+def test_plugins_command_lists_builtins(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "120")
+    assert main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    assert "rouge" in out and "char3" in out
