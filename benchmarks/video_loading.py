@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/video_loading.py [--repeat 5]
 
-Both read the same number of frames at the same pixel cap from the same files (written here with PyAV: a 360p
-and a 720p clip at 30 fps, and a bundled mini-split clip; 8 or 16 frames, the whole clip or cut halfway); qwen-vl-utils uses decord, as verl's rollout does
+Both read the same number of frames at the same pixel cap from the same files (a 360p and a 720p clip at
+30 fps written here with the synthetic scenes' ``write_mp4``, and a bundled mini-split clip; 8 or 16 frames,
+the whole clip or cut halfway); qwen-vl-utils uses decord, as verl's rollout does
 by default. ``load_frames`` is timed through its decoding helper process (the default, which a hanging file
 cannot stall) and in-process (``timeout=None``), with decord and with PyAV. The helper process starts once
 per thread; that start is reported on its own and not in the rates. Prints one table; nothing is asserted.
@@ -25,24 +26,18 @@ os.environ.setdefault("FORCE_QWENVL_VIDEO_READER", "decord")
 
 def write_clip(path: Path, width: int, height: int, fps: int, seconds: float) -> Path:
     """A moving gradient with a few moving boxes: cheap to make, not trivial to encode."""
-    import av
+    from moss_plugins.data.synth.render import write_mp4
 
     yy, xx = np.mgrid[0:height, 0:width]
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for k in range(int(seconds * fps)):
-            frame = np.empty((height, width, 3), np.uint8)
-            frame[..., 0] = (xx + 3 * k) % 256
-            frame[..., 1] = (yy + 2 * k) % 256
-            frame[..., 2] = (xx + yy + k) % 256
-            for j in range(4):
-                x = (40 * j + 7 * k) % (width - 40)
-                frame[height // 3 : height // 3 + 40, x : x + 40] = (255 * (j % 2), 200, 50 * j)
-            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
-            picture.pts = k
-            container.mux(stream.encode(picture))
-        container.mux(stream.encode())
+    frames = np.empty((int(seconds * fps), height, width, 3), np.uint8)
+    for k, frame in enumerate(frames):
+        frame[..., 0] = (xx + 3 * k) % 256
+        frame[..., 1] = (yy + 2 * k) % 256
+        frame[..., 2] = (xx + yy + k) % 256
+        for j in range(4):
+            x = (40 * j + 7 * k) % (width - 40)
+            frame[height // 3 : height // 3 + 40, x : x + 40] = (255 * (j % 2), 200, 50 * j)
+    write_mp4(frames, path, fps)
     return path
 
 

@@ -16,34 +16,14 @@ FPS = 4
 
 
 def write_video(path: Path, colours: list[str], fps: int = FPS, size: int = 32) -> None:
-    """One frame per colour name, solid colour, H.264 (or MPEG-4 when this PyAV has no libx264)."""
-    import av
+    """One frame per colour name, solid colour, written by the synthetic scenes' writer (H.264, or MPEG-4 when
+    this PyAV has no libx264)."""
+    from moss_plugins.data.synth.render import write_mp4
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as out:
-        for codec in ("libx264", "mpeg4"):
-            try:
-                stream = out.add_stream(codec, rate=fps)
-                break
-            except Exception:
-                continue
-        stream.width = stream.height = size
-        stream.pix_fmt = "yuv420p"
-        for name in colours:
-            image = np.zeros((size, size, 3), np.uint8)
-            image[:] = COLOURS[name]
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-
-
-def frame_times(path) -> list[float]:
-    """Presentation time of every frame in a video file, decoded with PyAV."""
-    import av
-
-    with av.open(str(path)) as container:
-        return [float(f.time) for f in container.decode(video=0)]
+    frames = np.empty((len(colours), size, size, 3), np.uint8)
+    frames[:] = np.array([COLOURS[name] for name in colours], np.uint8)[:, None, None, :]
+    write_mp4(frames, path, fps)
 
 
 def sample(k: int, split: str, task_type: str = "next_state") -> dict:

@@ -44,23 +44,19 @@ def test_answers_unseen_scenes_from_the_observed_frames_alone(fresh_scenes, tmp_
 
 def disc_video(path: Path, colours: list[str], fps: int = 4) -> Path:
     """A colour-cycle scene drawn here from the documented layout: one disc, one palette colour per frame."""
-    import av
     import numpy as np
 
     from moss_plugins.data.synth import constants as C
+    from moss_plugins.data.synth.render import write_mp4
 
     w, h = C.DEFAULT_SIZE
     yy, xx = np.mgrid[0:h, 0:w]
     disc = (xx - C.DISC_CENTER[0] * w) ** 2 + (yy - C.DISC_CENTER[1] * h) ** 2 <= (C.DISC_R * min(w, h)) ** 2
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        for name in colours:
-            frame = np.empty((h, w, 3), np.uint8)
-            frame[:] = C.BACKGROUND
-            frame[disc] = C.PALETTE[name]
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        out.mux(stream.encode(None))
+    frames = np.empty((len(colours), h, w, 3), np.uint8)
+    frames[:] = C.BACKGROUND
+    for frame, name in zip(frames, colours):
+        frame[disc] = C.PALETTE[name]
+    write_mp4(frames, path, fps)
     return path
 
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lmms_fixtures import frame_times
 
+from moss_plugins.data.video import load_frames
 from moss_plugins.lmms_eval import dataset
 
 
@@ -16,16 +16,14 @@ def test_docs_come_from_the_environment_folder_with_cut_clips(lmms_export, monke
     assert [d["id"] for d in docs] == ["fixture-test-0", "fixture-test-1", "fixture-test-2"]
     for doc in docs:
         source = lmms_export / doc["video"]
-        assert len(frame_times(source)) == 8  # the export keeps the whole video
-        times = frame_times(doc["observed_video"])
+        assert len(load_frames(source, timeout=None).timestamps) == 8  # the export keeps the whole video
+        times = load_frames(doc["observed_video"], timeout=None).timestamps.tolist()
         assert times == pytest.approx([k / 4 for k in range(6)])  # 1.375 s cut: frames 0..5 only
         assert max(times) < doc["observed_until"]
         assert json.loads(doc["trace"])[0]["text"] == "The disc is red."
 
 
 def test_the_clip_shows_the_observed_colours_only(lmms_export, monkeypatch):
-    from moss_plugins.data.video import load_frames
-
     monkeypatch.setenv(dataset.DATA_ENV, str(lmms_export))
     clip = dataset.load_docs("train")[0]["observed_video"]
     frames = load_frames(clip).frames
