@@ -19,6 +19,7 @@ It lives in the framework-free core because ``moss data export --format verl`` w
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 from collections.abc import Mapping, Sequence
@@ -41,8 +42,8 @@ def observed_captions(sample, media_root: str | Path) -> list[dict]:
     if isinstance(states_file, str):
         path = Path(media_root) / states_file
         try:
-            record = json.loads(path.read_text("utf-8"))
-            states, fps = record["states"], float(record["fps"])
+            stat = path.stat()
+            states, fps = _read_states(str(path), stat.st_mtime_ns, stat.st_size)
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise ValueError(f"sample {sample.id!r}: per-frame states {path} unreadable: {e!r}") from None
         return state_captions(states, fps, sample.observed_until)
@@ -52,6 +53,14 @@ def observed_captions(sample, media_root: str | Path) -> list[dict]:
             {"t": [s.t[0], min(s.t[1], until)], "text": s.text} for s in sample.trace[:-1] if s.t[0] < until
         ]
     return []
+
+
+@functools.lru_cache(maxsize=32)
+def _read_states(path: str, mtime_ns: int, size: int) -> tuple[list, float]:
+    """(states, fps) of a per-frame states file, parsed once per version of the file: the samples of a video (up
+    to one per task type) share it, and an export asks for them one after the other."""
+    record = json.loads(Path(path).read_text("utf-8"))
+    return record["states"], float(record["fps"])
 
 
 def state_captions(states: Sequence[Any], fps: float, until: float, max_lines: int = MAX_LINES) -> list[dict]:
