@@ -5,6 +5,7 @@ import pytest
 
 from moss_plugins.prompt import format_response
 from moss_plugins.reward import segment_steps
+from moss_plugins.reward.demo import load_examples
 from moss_plugins.trace_metrics import (
     REFERENCE_FREE_METRICS,
     REFERENCE_METRICS,
@@ -16,41 +17,32 @@ from moss_plugins.trace_metrics import (
     reference_metrics,
 )
 
-OPTIONS = ["The light stays green", "The light turns yellow", "The light turns red", "The light goes dark"]
-REF = [
-    "The traffic light is green while cars drive through the crossing.",
-    "The light switches from green to yellow and the cars slow down.",
-    "The light turns red and the cars stop before the line.",
-    "After red the light turns green again, so the cycle is green, yellow, red.",
-    "The video is cut while the light is green, so yellow comes next.",
-]
+EXAMPLE = next(e for e in load_examples() if e["id"] == "traffic-light")  # the bundled example of `moss demo`
+OPTIONS = EXAMPLE["options"]
+REF = [step["text"] for step in EXAMPLE["ground_truth"]["trace"]]
 TRUTH = {"answer": "B", "options": OPTIONS, "trace": [{"t": [k, k + 1], "text": s} for k, s in enumerate(REF)]}
 
 
-def render(steps, answer="B"):
-    return format_response(steps, answer)
-
-
 def test_the_reference_itself_scores_one_on_every_metric():
-    m = reference_metrics(render(REF), TRUTH)["metrics"]
+    m = reference_metrics(format_response(REF, "B"), TRUTH)["metrics"]
     assert set(m) == set(REFERENCE_METRICS)
     assert m == pytest.approx(dict.fromkeys(REFERENCE_METRICS, 1.0))
 
 
 def test_shuffled_steps_keep_coverage_but_lose_order_and_dtw():
-    shuffled = reference_metrics(render(REF[::-1]), TRUTH)["metrics"]
+    shuffled = reference_metrics(format_response(REF[::-1], "B"), TRUTH)["metrics"]
     assert shuffled["step_coverage"] == 1.0
     assert shuffled["temporal_order"] == 0.0  # every pair reversed
     assert shuffled["trace_dtw"] < 0.5
 
 
 def test_right_steps_with_the_wrong_answer_are_inconsistent():
-    m = reference_metrics(render(REF, answer="C"), TRUTH)["metrics"]
+    m = reference_metrics(format_response(REF, "C"), TRUTH)["metrics"]
     assert m["accuracy"] == 0.0 and m["answer_consistency"] == 0.0 and m["step_coverage"] == 1.0
 
 
 def test_temporal_order_is_left_out_when_fewer_than_two_steps_are_covered():
-    m = reference_metrics(render(["Something unrelated happens in a kitchen.", REF[2]]), TRUTH)["metrics"]
+    m = reference_metrics(format_response(["Something unrelated happens in a kitchen.", REF[2]], "B"), TRUTH)["metrics"]
     assert m["step_coverage"] == pytest.approx(1 / 5)
     assert "temporal_order" not in m
 
@@ -91,21 +83,21 @@ def test_chinese_options_are_found_by_character_pairs():
 
 
 def test_answer_consistency_reads_the_last_step_that_names_an_option():
-    text = render(["The light was red.", "Then it turned yellow.", "Nothing else happens."])
+    text = format_response(["The light was red.", "Then it turned yellow.", "Nothing else happens."], "B")
     assert answer_consistency(segment_steps(text), "B", OPTIONS) == 1.0
     assert answer_consistency(segment_steps(text), "C", OPTIONS) == 0.0
     assert answer_consistency(segment_steps(text), None, OPTIONS) == 0.0
-    assert answer_consistency(segment_steps(render(["No colours at all."])), "B", OPTIONS) == 0.0
+    assert answer_consistency(segment_steps(format_response(["No colours at all."], "B")), "B", OPTIONS) == 0.0
 
 
 def test_free_form_answer_consistency():
-    text = render(["Two balls roll in.", "So there are 3 balls in the end."], answer="3")
+    text = format_response(["Two balls roll in.", "So there are 3 balls in the end."], "3")
     assert answer_consistency(segment_steps(text), "3", None) == 1.0
     assert answer_consistency(segment_steps(text), "4", None) == 0.0
 
 
 def test_reference_free_metrics():
-    m = reference_free_metrics(render(["The cup is moved.", "So the answer is the blue cup."], "B"), "B", ["red cup", "blue cup"])
+    m = reference_free_metrics(format_response(["The cup is moved.", "So the answer is the blue cup."], "B"), "B", ["red cup", "blue cup"])
     assert m["metrics"] == {"accuracy": 1.0, "format_rate": 1.0, "answer_consistency": 1.0, "trace_length": 2.0}
     assert set(m["metrics"]) == set(REFERENCE_FREE_METRICS)
     bad = reference_free_metrics("B", "B", ["red cup", "blue cup"])["metrics"]

@@ -1,10 +1,9 @@
 import pytest
+from reward_cases import OPTIONS
 
 from moss_plugins.reward import parse_choice
 from moss_plugins.reward.answer import is_correct, parse_answer
 from moss_plugins.reward.tags import answer_blocks, well_formed
-
-OPTIONS = ["The light stays green", "The light turns yellow", "The light turns red", "The light goes dark"]
 
 
 @pytest.mark.parametrize(
