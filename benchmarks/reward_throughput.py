@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from moss_plugins.prompt import format_response  # noqa: E402
 from moss_plugins.reward import hookimpl, score  # noqa: E402
 from moss_plugins.reward.registry import plugin_manager  # noqa: E402
 
@@ -88,8 +89,7 @@ def make_batch(n_rollouts: int, group: int, seed: int = 0):
                 if rng.random() < 0.35:
                     steps.append(sentence())
             steps = steps[:20] or [sentence()]
-            body = "\n".join(f"Step {k + 1}: {s}." for k, s in enumerate(steps))
-            solutions.append(f"<think>\n{body}\n</think>\n<answer>{rng.choice(list('ABCD'))}</answer>")
+            solutions.append(format_response([f"{s}." for s in steps], rng.choice(list("ABCD"))))
             truths.append(truth)
     return solutions, truths
 

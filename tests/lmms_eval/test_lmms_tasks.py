@@ -7,11 +7,12 @@ import pytest
 
 from moss_plugins.lmms_eval import TASKS_DIR
 from moss_plugins.lmms_eval.hooks import lmms_results
-from moss_plugins.prompt import REASONING_INSTRUCTION, build_prompt
+from moss_plugins.prompt import REASONING_INSTRUCTION, build_prompt, format_response
 from moss_plugins.trace_metrics import REFERENCE_FREE_METRICS, REFERENCE_METRICS
 
 TASK_TYPES = ("next_state", "final_state", "event_order", "change_count", "state_at_cut")
-OUTPUT = "<think>\nStep 1: The disc is red.\nStep 2: The disc turns green.\nStep 3: The disc turns blue.\nStep 4: The cycle is red, green, blue, so red comes next.\n</think>\n<answer>A</answer>"
+STEPS = ("The disc is red.", "The disc turns green.", "The disc turns blue.", "The cycle is red, green, blue, so red comes next.")
+OUTPUT = format_response(STEPS, "A")  # the reference trace, answered right
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +68,7 @@ def test_our_tasks_keep_the_raw_trace(name):
 
 
 def moss_doc(**overrides) -> dict:
-    trace = [{"t": [0, 1], "text": t} for t in ("The disc is red.", "The disc turns green.", "The disc turns blue.",
-                                                "The cycle is red, green, blue, so red comes next.")]  # fmt: skip
+    trace = [{"t": [0, 1], "text": t} for t in STEPS]
     doc = {"id": "d1", "question": "Which colour comes next?", "options": ["red", "green", "blue", "yellow"],
            "answer": "A", "task_type": "next_state", "observed_until": 1.375, "trace": json.dumps(trace),
            "split": "test", "observed_video": "/nowhere.mp4"}  # fmt: skip

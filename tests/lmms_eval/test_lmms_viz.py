@@ -8,6 +8,7 @@ import pytest
 
 from moss_plugins.cli import main as moss
 from moss_plugins.lmms_eval.hooks import moss_video_results
+from moss_plugins.prompt import format_response
 from moss_plugins.trace_metrics import bootstrap_ci
 from moss_plugins.viz.alignment import alignment_png_bytes, save_alignment_png
 from moss_plugins.viz.report import render_report
@@ -47,7 +48,7 @@ def report_items(lmms_export, monkeypatch):
 
     monkeypatch.setenv(dataset.DATA_ENV, str(lmms_export))
     docs = dataset.load_docs("test")
-    outputs = ["<think>\nStep 1: The disc is red.\nStep 2: The disc turns green.\nStep 3: The disc turns blue.\n</think>\n<answer>A</answer>",
+    outputs = [format_response(["The disc is red.", "The disc turns green.", "The disc turns blue."], "A"),
                "<think>Step 1: green</think><answer>B</answer>", "no format at all"]  # fmt: skip
     return [moss_video_results(doc, out)["report"] for doc, out in zip(docs, outputs)]
 
