@@ -1,6 +1,8 @@
-"""Shared, built-once fixtures: tiny model folders of the recipes' families and the composed trainer config."""
+"""Shared, built-once fixtures: tiny model folders of the recipes' families, the composed trainer config, and
+``override`` to change a copy of it."""
 
 import pytest
+from omegaconf import OmegaConf
 
 from moss_plugins import tiny_models as tiny
 from moss_plugins.verl.compose import compose_job
@@ -27,3 +29,18 @@ def qwen_tokenizer(qwen_dir):
     from verl.utils import hf_tokenizer
 
     return hf_tokenizer(str(qwen_dir))
+
+
+def _override(config, **dotted):
+    """A copy of ``config`` (the shared session one stays as composed) with ``dotted`` keys set, added when absent:
+    ``override(job_config, **{"reward.num_workers": 2})``."""
+    config = OmegaConf.create(OmegaConf.to_container(config))
+    for key, value in dotted.items():
+        OmegaConf.update(config, key, value, force_add=True)
+    return config
+
+
+@pytest.fixture(scope="session")
+def override():
+    """``override(config, **dotted)``: see ``_override`` (a fixture: conftest modules cannot be imported by name)."""
+    return _override

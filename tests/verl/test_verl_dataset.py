@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
 from verl.trainer.ppo.utils import create_rl_dataset
 from verl.utils.dataset.rl_dataset import collate_fn
@@ -77,18 +76,9 @@ def model(qwen_dir):
     return HFModelConfig(path=str(qwen_dir))
 
 
-def _data_config(job_config, **changes):
-    config = OmegaConf.create(OmegaConf.to_container(job_config.data))
-    for key, value in changes.items():
-        OmegaConf.update(config, key, value, force_add=True)
-    return config
-
-
-def _dataset(job_config, model, files, processor="model", **changes):
+def _dataset(data_config, model, files, processor="model"):
     processor = model.processor if processor == "model" else processor
-    return create_rl_dataset(
-        [str(f) for f in files], _data_config(job_config, **changes), model.tokenizer, processor
-    )
+    return create_rl_dataset([str(f) for f in files], data_config, model.tokenizer, processor)
 
 
 def _decode(messages, config, model):
@@ -98,8 +88,8 @@ def _decode(messages, config, model):
     )
 
 
-def test_verls_factory_builds_it_and_collate_keeps_the_video_reference(job_config, model, train_file):
-    dataset = _dataset(job_config, model, [train_file])
+def test_verls_factory_builds_it_and_collate_keeps_the_video_reference(job_config, model, train_file, override):
+    dataset = _dataset(override(job_config.data), model, [train_file])
     assert type(dataset) is MossVideoDataset and len(dataset) == 4
     batch = next(iter(DataLoader(dataset, batch_size=2, collate_fn=collate_fn)))
     assert batch["raw_prompt"].shape == (2,) and "videos" not in batch  # decoding is the rollout's job
@@ -107,8 +97,8 @@ def test_verls_factory_builds_it_and_collate_keeps_the_video_reference(job_confi
     assert item["video_end"] == CUT and batch["reward_model"][0]["ground_truth"]["answer"] == "B"
 
 
-def test_no_frame_after_the_cut_reaches_the_processor(job_config, model, train_file, monkeypatch):
-    dataset = _dataset(job_config, model, [train_file])
+def test_no_frame_after_the_cut_reaches_the_processor(job_config, model, train_file, monkeypatch, override):
+    dataset = _dataset(override(job_config.data), model, [train_file])
     messages = dataset[0]["raw_prompt"]
     CACHE.clear()
     _, videos, _ = _decode(messages, dataset.config, model)
@@ -133,10 +123,10 @@ def test_no_frame_after_the_cut_reaches_the_processor(job_config, model, train_f
     assert int((inputs["input_ids"] == processor.video_token_id).sum()) == tokens
 
 
-def test_frames_and_pixels_are_capped(job_config, model, train_file):
-    config = _data_config(job_config, **{"moss_video.fps": 10.0, "moss_video.max_frames": 6, "moss_video.max_pixels": 56 * 84,
-                                         "moss_video.min_pixels": 28 * 28})  # fmt: skip
-    dataset = _dataset(job_config, model, [train_file])
+def test_frames_and_pixels_are_capped(job_config, model, train_file, override):
+    config = override(job_config.data, **{"moss_video.fps": 10.0, "moss_video.max_frames": 6,
+                                          "moss_video.max_pixels": 56 * 84, "moss_video.min_pixels": 28 * 28})  # fmt: skip
+    dataset = _dataset(override(job_config.data), model, [train_file])
     _, ((frames, metadata),), _ = _decode(dataset[0]["raw_prompt"], config, model)
     t, c, h, w = frames.shape
     assert (t, c) == (6, 3) and frames.dtype == torch.uint8
@@ -146,8 +136,8 @@ def test_frames_and_pixels_are_capped(job_config, model, train_file):
     ] == pytest.approx(FPS)
 
 
-def test_a_grpo_group_decodes_its_video_once(job_config, model, train_file, monkeypatch):
-    dataset = _dataset(job_config, model, [train_file])
+def test_a_grpo_group_decodes_its_video_once(job_config, model, train_file, monkeypatch, override):
+    dataset = _dataset(override(job_config.data), model, [train_file])
     messages = dataset[0]["raw_prompt"]
     calls = []
     real = video_module.load_frames
@@ -175,9 +165,9 @@ def test_a_grpo_group_decodes_its_video_once(job_config, model, train_file, monk
         ({"moss_video.video_as": "audio"}, r"video_as"),
     ],
 )
-def test_bad_options_fail_when_the_dataset_is_built(job_config, model, train_file, change, message):
+def test_bad_options_fail_when_the_dataset_is_built(job_config, model, train_file, change, message, override):
     with pytest.raises(ValueError, match=message):
-        _dataset(job_config, model, [train_file], **change)
+        _dataset(override(job_config.data, **change), model, [train_file])
 
 
 def _broken(video, tmp_path, field):
@@ -209,11 +199,11 @@ def _broken(video, tmp_path, field):
         ("placeholder", r"row 1: prompt: needs exactly one <video>"),
     ],
 )
-def test_bad_rows_fail_when_the_dataset_is_built(job_config, model, video, tmp_path, field, message):
+def test_bad_rows_fail_when_the_dataset_is_built(job_config, model, video, tmp_path, field, message, override):
     path = tmp_path / "bad.parquet"
     pd.DataFrame([_row(video, 0), _broken(video, tmp_path, field)]).to_parquet(path)
     with pytest.raises(ValueError, match=message):
-        _dataset(job_config, model, [path])
+        _dataset(override(job_config.data), model, [path])
 
 
 def test_captions_past_the_cut_are_refused(video, tmp_path):
@@ -222,14 +212,14 @@ def test_captions_past_the_cut_are_refused(video, tmp_path):
     assert error.value.field == "extra_info.captions"
 
 
-def test_text_only_models_get_captions_instead_of_frames(job_config, phi2_dir, train_file):
+def test_text_only_models_get_captions_instead_of_frames(job_config, phi2_dir, train_file, override):
     phi2 = HFModelConfig(
         path=str(phi2_dir), custom_chat_template="{% for m in messages %}{{ m['content'] }}{% endfor %}"
     )
     assert phi2.processor is None
     with pytest.raises(ValueError, match="video_as=captions"):
-        _dataset(job_config, phi2, [train_file])
-    dataset = _dataset(job_config, phi2, [train_file], **{"moss_video.video_as": "captions"})
+        _dataset(override(job_config.data), phi2, [train_file])
+    dataset = _dataset(override(job_config.data, **{"moss_video.video_as": "captions"}), phi2, [train_file])
     (message,) = dataset[0]["raw_prompt"]
     assert isinstance(message["content"], str) and "<video>" not in message["content"]
     assert message["content"].startswith(

@@ -79,12 +79,11 @@ def test_keys_verl_does_not_have_are_found():
     assert unknown_keys(config, schema) == ["data.max_prompt_lenght", "data.moss_video.fsp"]
 
 
-def test_a_video_budget_the_prompt_length_cannot_hold_fails_the_check(job_config, qwen_dir, tmp_path):
-    from omegaconf import OmegaConf
+def test_a_video_budget_the_prompt_length_cannot_hold_fails_the_check(job_config, qwen_dir, tmp_path, override):
     from verl.workers.config import HFModelConfig
 
-    config = OmegaConf.create(OmegaConf.to_container(job_config))
-    config.data.train_files = str(export_verl(mini_split_dir(), tmp_path / "train.parquet").files["all"])
-    config.data.max_prompt_length = 2048  # the default caps allow 2,048 video tokens + the question
+    train_files = str(export_verl(mini_split_dir(), tmp_path / "train.parquet").files["all"])
+    # The default caps allow 2,048 video tokens + the question.
+    config = override(job_config, **{"data.train_files": train_files, "data.max_prompt_length": 2048})
     with pytest.raises(CheckFailed, match="over data.max_prompt_length=2048"):
         check_dataset(config, HFModelConfig(path=str(qwen_dir)), Console(quiet=True))

@@ -3,7 +3,6 @@
 import asyncio
 
 import pytest
-from omegaconf import OmegaConf
 from verl.experimental.reward_loop import RewardLoopManager
 from verl.trainer.ppo.reward import extract_reward, load_reward_manager
 
@@ -17,11 +16,8 @@ EXAMPLES = load_examples()
 
 
 @pytest.fixture(scope="module")
-def loop_config(job_config, qwen_dir):
-    config = OmegaConf.create(OmegaConf.to_container(job_config))
-    config.actor_rollout_ref.model.path = str(qwen_dir)
-    config.reward.num_workers = 2
-    return config
+def loop_config(job_config, qwen_dir, override):
+    return override(job_config, **{"actor_rollout_ref.model.path": str(qwen_dir), "reward.num_workers": 2})
 
 
 def _group_batch(tokenizer):

@@ -22,13 +22,6 @@ KEYS = set(RESULT_KEYS) | set(EXTRA_KEYS)
 STRINGS = {"pred_answer", "reason", "pred"}
 
 
-def _config(job_config, **block):
-    config = OmegaConf.create(OmegaConf.to_container(job_config))
-    for key, value in block.items():
-        OmegaConf.update(config, key, value, force_add=True)
-    return config
-
-
 def _run(manager, data):
     async def all_rows():
         return await asyncio.gather(*(manager.run_single(data[k : k + 1]) for k in range(len(data))))
@@ -84,10 +77,10 @@ def test_special_tokens_and_padding_never_reach_the_reward(job_config, qwen_toke
     assert noisy["score"] == clean["score"] and noisy["reason"] == "ok"
 
 
-def test_truncated_responses_are_reported_and_optionally_penalized(job_config, qwen_tokenizer):
+def test_truncated_responses_are_reported_and_optionally_penalized(job_config, qwen_tokenizer, override):
     text = reference_response(TRUTH)
     n = len(qwen_tokenizer(text, add_special_tokens=False)["input_ids"])
-    config = _config(job_config, **{"actor_rollout_ref.rollout.response_length": n + 1})
+    config = override(job_config, **{"actor_rollout_ref.rollout.response_length": n + 1})
     manager = load_reward_manager(config, qwen_tokenizer)
     finished, cut = _run(manager, rollouts(qwen_tokenizer, [text, text + " and more"], [TRUTH] * 2, eos=True,
                                            response_length=n + 1))  # fmt: skip
@@ -98,7 +91,7 @@ def test_truncated_responses_are_reported_and_optionally_penalized(job_config, q
     assert cut["reward_extra_info"]["response_tokens"] == n + 1
 
     penalized = load_reward_manager(
-        _config(config, **{"reward.moss_dtw.truncation_penalty": 0.25}), qwen_tokenizer
+        override(config, **{"reward.moss_dtw.truncation_penalty": 0.25}), qwen_tokenizer
     )
     (again,) = _run(penalized, rollouts(qwen_tokenizer, [text + " and more"], [TRUTH], response_length=n + 1))
     assert again["reward_score"] == pytest.approx(cut["reward_score"] - 0.25)
@@ -144,7 +137,7 @@ def test_missing_ground_truth_is_a_data_error(job_config, qwen_tokenizer):
 
 
 @pytest.mark.parametrize(
-    ("override", "message"),
+    ("change", "message"),
     [
         ({"reward.moss_dtw.alhpa": 2.0}, r"reward\.moss_dtw: unknown reward option.*alhpa"),
         ({"reward.moss_dtw.max_jump": 0}, r"reward\.moss_dtw: .*max_jump"),
@@ -152,15 +145,15 @@ def test_missing_ground_truth_is_a_data_error(job_config, qwen_tokenizer):
         ({"reward.custom_reward_function.path": "pkg://moss_plugins.reward"}, r"custom_reward_function"),
     ],
 )
-def test_bad_options_fail_when_the_manager_is_built(job_config, qwen_tokenizer, override, message):
+def test_bad_options_fail_when_the_manager_is_built(job_config, qwen_tokenizer, override, change, message):
     with pytest.raises(ConfigError, match=message):
-        MossDTWRewardManager(_config(job_config, **override), qwen_tokenizer)
+        MossDTWRewardManager(override(job_config, **change), qwen_tokenizer)
 
 
-def test_options_reach_the_reward(job_config, qwen_tokenizer):
+def test_options_reach_the_reward(job_config, qwen_tokenizer, override):
     wrong = reference_response(TRUTH, answer=wrong_letter(TRUTH))
     gated = MossDTWRewardManager(
-        _config(job_config, **{"reward.moss_dtw.gate_process": True}), qwen_tokenizer
+        override(job_config, **{"reward.moss_dtw.gate_process": True}), qwen_tokenizer
     )
     default = MossDTWRewardManager(job_config, qwen_tokenizer)
     ids = qwen_tokenizer(wrong, add_special_tokens=False)["input_ids"]
@@ -169,8 +162,8 @@ def test_options_reach_the_reward(job_config, qwen_tokenizer):
     )
 
 
-def test_custom_reward_function_path_works_with_verls_naive_manager(job_config, qwen_tokenizer):
-    config = _config(job_config, **{
+def test_custom_reward_function_path_works_with_verls_naive_manager(job_config, qwen_tokenizer, override):
+    config = override(job_config, **{
         "reward.reward_manager.name": "naive", "reward.custom_reward_function.path": "pkg://moss_plugins.reward",
         "reward.custom_reward_function.reward_kwargs": {"gate_process": True}})  # fmt: skip
     manager = load_reward_manager(config, qwen_tokenizer)
