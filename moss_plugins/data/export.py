@@ -31,7 +31,7 @@ from pathlib import Path, PurePosixPath
 
 from ..prompt import build_prompt
 from .captions import CAPTIONS_KEY, observed_captions
-from .io import LoadReport, load_samples
+from .io import LoadReport, load_samples, media_root
 from .schema import SPLITS, Sample
 
 DATA_SOURCE = "moss_video"
@@ -52,22 +52,22 @@ class Exported:
 
 
 def read_samples(source: str | Path, split: str | None = None, skip_invalid: bool = False
-                 ) -> tuple[list[tuple[Sample, Path]], LoadReport]:  # fmt: skip
-    """(sample, media root) pairs from a JSONL/parquet file or a folder of them, optionally one split only,
-    and the load report. The media root is the folder holding the file(s): ``sample.video`` is relative to it."""
+                 ) -> tuple[list[Sample], Path, LoadReport]:  # fmt: skip
+    """The samples of a JSONL/parquet file or a folder of them (optionally one split only), their media root
+    (the folder holding the file(s): ``sample.video`` is relative to it) and the load report."""
     source = Path(source)
     report = load_samples(source, skip_invalid=skip_invalid)
-    root = (source if source.is_dir() else source.parent).resolve()
+    root = media_root(source)
     if split is not None and split not in SPLITS:
         raise ExportError(f"unknown split {split!r}; known: {list(SPLITS)}")
-    pairs = [(s, root) for s in report.samples if split is None or s.split == split]
-    if not pairs:
+    samples = [s for s in report.samples if split is None or s.split == split]
+    if not samples:
         have = sorted({s.split for s in report.samples})
         raise ExportError(f"{source}: no samples{f' in split {split!r} (it has {have})' if split else ''}")
-    for sample, media_root in pairs:
-        if not (media_root / sample.video).is_file():
-            raise ExportError(f"{source}: sample {sample.id!r}: video {sample.video!r} is not a file under {media_root}")
-    return pairs, report
+    for sample in samples:
+        if not (root / sample.video).is_file():
+            raise ExportError(f"{source}: sample {sample.id!r}: video {sample.video!r} is not a file under {root}")
+    return samples, root, report
 
 
 def verl_row(sample: Sample, index: int, media_root: Path) -> dict:
@@ -95,14 +95,14 @@ def export_verl(source: str | Path, out: str | Path, split: str | None = None, s
     from tqdm.auto import tqdm
 
     out = Path(out)
-    pairs, report = read_samples(source, split, skip_invalid)
-    groups = {"all": pairs} if out.suffix == ".parquet" else _by_split(pairs)
+    samples, root, report = read_samples(source, split, skip_invalid)
+    groups = {"all": samples} if out.suffix == ".parquet" else _by_split(samples)
     written = {}
     for name, group in groups.items():
         path = out if out.suffix == ".parquet" else out / f"{name}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
-        rows = [verl_row(s, k, root) for k, (s, root) in enumerate(tqdm(group, desc=f"{name} rows", unit="row",
-                                                                             disable=not progress))]  # fmt: skip
+        rows = [verl_row(s, k, root) for k, s in enumerate(tqdm(group, desc=f"{name} rows", unit="row",
+                                                                disable=not progress))]  # fmt: skip
         pq.write_table(pa.Table.from_pylist(rows), path)
         written[name] = path
     return Exported(written, report)
@@ -135,9 +135,9 @@ def export_lmms(source: str | Path, out: str | Path, split: str | None = None, s
     from tqdm.auto import tqdm
 
     out = Path(out)
-    pairs, report = read_samples(source, split, skip_invalid)
+    samples, root, report = read_samples(source, split, skip_invalid)
     targets: dict[str, Path] = {}  # path in the export -> source file
-    for sample, root in pairs:
+    for sample in samples:
         states = sample.meta.get(STATES_KEY)
         extra = [states] if isinstance(states, str) and (root / states).is_file() else []
         for rel_src in [sample.video, *extra]:
@@ -147,19 +147,19 @@ def export_lmms(source: str | Path, out: str | Path, split: str | None = None, s
     for rel, src in tqdm(sorted(targets.items()), desc="copying videos", unit="video", disable=not progress):
         _place(src, out / rel, link)
     written = {}
-    for name, group in _by_split(pairs).items():
+    for name, group in _by_split(samples).items():
         path = out / f"{name}.jsonl"
         with path.open("w", encoding="utf-8") as f:
-            for sample, _ in group:
+            for sample in group:
                 f.write(json.dumps(lmms_row(sample, _export_path(sample.video)), ensure_ascii=False) + "\n")
         written[name] = path
     return Exported(written, report)
 
 
-def _by_split(pairs: Iterable[tuple[Sample, Path]]) -> dict[str, list[tuple[Sample, Path]]]:
-    groups: dict[str, list] = {}
-    for pair in pairs:
-        groups.setdefault(pair[0].split, []).append(pair)
+def _by_split(samples: Iterable[Sample]) -> dict[str, list[Sample]]:
+    groups: dict[str, list[Sample]] = {}
+    for sample in samples:
+        groups.setdefault(sample.split, []).append(sample)
     return {s: groups[s] for s in SPLITS if s in groups}
 
 

@@ -106,6 +106,13 @@ def validate_rows(rows: Iterable[tuple[str, object]], skip_invalid: bool = False
     return report
 
 
+def media_root(path: str | Path) -> Path:
+    """The folder that the ``video`` paths of a MOSS-Video file (``path``), or of a folder of them, are relative
+    to: the folder holding the file(s), absolute."""
+    path = Path(path)
+    return (path if path.is_dir() else path.parent).resolve()
+
+
 def save_samples(samples: Iterable[Sample], path: str | Path) -> Path:
     """Write samples as JSONL (one compact object per line, keys in schema order) or parquet, by suffix."""
     path = Path(path)

@@ -120,7 +120,7 @@ def plot_stats(samples: list[Sample], durations: dict[str, float], path: Path, t
 def run(args) -> int:
     from rich.console import Console
 
-    from .io import load_samples
+    from .io import load_samples, media_root
 
     console = Console(soft_wrap=True)
     source = Path(args.path)
@@ -132,9 +132,8 @@ def run(args) -> int:
         console.print("[red]no samples")
         return 1
     print_stats(console, report.samples)
-    media_root = source if source.is_dir() else source.parent
     png = Path(args.png) if args.png else Path("outputs") / f"{source.resolve().name or 'data'}-stats.png"
-    plot_stats(report.samples, video_durations(report.samples, media_root), png, f"{source}: {len(report.samples)} samples")
+    plot_stats(report.samples, video_durations(report.samples, media_root(source)), png, f"{source}: {len(report.samples)} samples")
     console.print(f"[green]wrote[/] {png}")
     return 0
 
