@@ -9,13 +9,11 @@ import pytest
 from lmms_fixtures import offline_env, read_run, run_cli
 
 from moss_plugins.cli import main as moss
-from moss_plugins.data import load_samples
+from moss_plugins.data import TASK_TYPES, load_samples
 from moss_plugins.lmms_eval import dataset, scenes
 from moss_plugins.prompt import build_prompt
 from moss_plugins.reward.tags import answer_blocks, well_formed
 from moss_plugins.trace_metrics import REFERENCE_METRICS
-
-TASK_TYPES = ("next_state", "final_state", "event_order", "change_count", "state_at_cut")
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,6 @@ from lmms_fixtures import offline_env, read_run, run_cli
 from moss_plugins.data.video import load_frames
 from moss_plugins.trace_metrics import REFERENCE_METRICS
 
-TASK_TYPES = ("next_state", "final_state", "event_order", "change_count", "state_at_cut")
-
 
 @pytest.mark.slow
 def test_qwen2_5_vl_backend_with_the_entry_point_alone(tiny_qwen, lmms_export, tmp_path):
