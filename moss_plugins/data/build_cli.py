@@ -83,9 +83,15 @@ def _fmt(counts) -> str:
 
 
 def add_command(sub) -> None:
+    from dataclasses import fields
+
+    from .annotations import FORMATS
     from .build import BUILD_TASKS, BuildConfig
+    from .parallel import RayOptions
+    from .rewrite import RewriteConfig
 
     d = BuildConfig()
+    rewrite = {f.name: f.default for f in fields(RewriteConfig)}  # its model has no default
     p = sub.add_parser(
         "build", help="build MOSS-Video samples from videos with timestamped segment captions",
         description="Cut each annotated video at segment boundaries and ask for what comes next; the reference "
@@ -94,7 +100,7 @@ def add_command(sub) -> None:
     )  # fmt: skip
     p.add_argument("annotations", nargs="+", help="annotation files (.jsonl, or .json holding a list)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--format", default="auto", choices=("auto", "segments", "sharegpt4video"),
+    p.add_argument("--format", default="auto", choices=FORMATS,
                    help="annotation layout (auto: per row, by its keys)")  # fmt: skip
     p.add_argument(
         "--video-root", help="folder that video paths are relative to (default: each annotation file's)"
@@ -126,16 +132,16 @@ def add_command(sub) -> None:
         "--address", help="existing Ray cluster (e.g. auto, ray://head:10001); default: a local Ray"
     )
     g.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
-    g.add_argument("--chunk-size", type=int, default=8, help="videos per Ray task")
+    g.add_argument("--chunk-size", type=int, default=RayOptions().chunk_size, help="videos per Ray task")
     g = p.add_argument_group("trace rewriting (any OpenAI-compatible chat endpoint)")
     g.add_argument("--rewrite", action="store_true", help="rewrite the reference traces with a chat model")
     g.add_argument("--model", help="model name, e.g. gpt-4o")
     g.add_argument(
         "--base-url", help="e.g. http://localhost:8000/v1 (default: $OPENAI_API_BASE, then OpenAI)"
     )
-    g.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
-    g.add_argument("--rpm", type=float, default=60.0, help="requests per minute at most")
-    g.add_argument("--concurrency", type=int, default=4, help="requests in flight at most")
-    g.add_argument("--max-retries", type=int, default=6)
+    g.add_argument("--api-key-env", default=rewrite["api_key_env"], help="environment variable holding the API key")
+    g.add_argument("--rpm", type=float, default=rewrite["requests_per_minute"], help="requests per minute at most")
+    g.add_argument("--concurrency", type=int, default=rewrite["max_concurrency"], help="requests in flight at most")
+    g.add_argument("--max-retries", type=int, default=rewrite["max_retries"])
     g.add_argument("--cache", help="reply cache, reused across runs (default: OUT/rewrite_cache.sqlite)")
     p.set_defaults(func=run)

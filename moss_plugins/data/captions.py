@@ -31,6 +31,7 @@ import numpy as np
 from .schema import ValidationError, _list, _span, _str
 
 CAPTIONS_KEY = "captions"
+STATES_KEY = "states"  # meta.states: a file of per-frame ground-truth states beside the video (synthetic sets)
 # A continuously changing scene (a filling tank) differs in every frame: at most this many lines (2 per second
 # of an 8 s clip), so the longest prompt of the bundled split stays near 1,000 tokens.
 MAX_LINES = 16
@@ -38,7 +39,7 @@ MAX_LINES = 16
 
 def observed_captions(sample, media_root: str | Path) -> list[dict]:
     """``[{"t": [start, end], "text": ...}, ...]`` of what a sample shows before its cut, in time order."""
-    states_file = (sample.meta or {}).get("states")
+    states_file = (sample.meta or {}).get(STATES_KEY)
     if isinstance(states_file, str):
         path = Path(media_root) / states_file
         try:

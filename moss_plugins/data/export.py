@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ..prompt import build_prompt
-from .captions import CAPTIONS_KEY, observed_captions
+from .captions import CAPTIONS_KEY, STATES_KEY, observed_captions
 from .io import LoadReport, load_samples, media_root
 from .schema import SPLITS, Sample
 
@@ -38,7 +38,6 @@ DATA_SOURCE = "moss_video"
 ABILITY = "video_temporal_reasoning"
 VIDEO_TOKEN = "<video>"
 LMMS_JSON_FIELDS = ("trace", "meta")
-STATES_KEY = "states"  # meta.states: a file of per-frame ground-truth states beside the video (synthetic sets)
 
 
 class ExportError(ValueError):

@@ -44,6 +44,9 @@ def run(args) -> int:
 
 
 def add_command(sub) -> None:
+    from .generate import SynthConfig  # already imported with this package
+
+    ratio = ":".join(f"{SynthConfig().split_ratio.get(s, 0):g}" for s in SPLITS)
     p = sub.add_parser("synth", help="render synthetic dynamic-state videos with exact ground truth",
                        description="Render N procedurally generated videos (six scene kinds in turn) and ask "
                        "TASKS_PER_VIDEO temporal-reasoning questions about each, each with its own cut. Same seed, "
@@ -51,8 +54,8 @@ def add_command(sub) -> None:
     p.add_argument("--n", type=int, required=True, help="number of videos")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output folder (train.jsonl, test.jsonl, videos/)")
-    p.add_argument("--split-ratio", type=_ratio, default="0.8:0:0.2", metavar="TRAIN:VAL:TEST",
-                   help="share of the videos per split (default 0.8:0:0.2)")
+    p.add_argument("--split-ratio", type=_ratio, default=ratio, metavar="TRAIN:VAL:TEST",
+                   help="share of the videos per split (default %(default)s)")
     p.add_argument("--tasks-per-video", type=int, default=len(TASK_TYPES), metavar="K",
                    help=f"questions per video, each of a different task type (1-{len(TASK_TYPES)}, default all)")
     p.add_argument("--fps", type=int, default=C.DEFAULT_FPS)

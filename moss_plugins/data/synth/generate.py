@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ...reward.answer import LETTERS
+from ..captions import STATES_KEY
 from ..io import save_samples
 from ..schema import SPLITS, TASK_TYPES, Sample
 from . import constants as C
@@ -141,7 +142,7 @@ def build_samples(videos: Sequence[dict], splits: Sequence[str], seed: int) -> d
                 "split": split,
                 "source": "synthetic",
                 "meta": {**{key: v for key, v in info.items() if key != "params"}, "cut_frame": q.cut,
-                         "answer_state": q.answer_state, "states": f"videos/{info['video_id']}.json",
+                         "answer_state": q.answer_state, STATES_KEY: f"videos/{info['video_id']}.json",
                          "params": info["params"], "seed": seed, "generator": GENERATOR},
             }))  # fmt: skip
         out[split] = samples
