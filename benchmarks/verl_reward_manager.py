@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import time
 
 from omegaconf import OmegaConf
@@ -52,27 +51,25 @@ def main() -> None:
     naive.reward.reward_manager.name = "naive"
     naive.reward.custom_reward_function.path = "pkg://moss_plugins.reward"
     console = Console(width=120)
-    with tempfile.TemporaryDirectory() as tmp:
-        tokenizer = tiny.qwen2_5_vl_tokenizer()
-        tiny.build("qwen2_5_vl", tmp)
-        batch = rollout_batch(tokenizer, responses, truths)
-        rows = []
-        for name, cfg in (("moss_dtw", config), ("naive + pkg://moss_plugins.reward", naive)):
-            from moss_plugins.reward import score
+    tokenizer = tiny.qwen2_5_vl_tokenizer()
+    batch = rollout_batch(tokenizer, responses, truths)
+    rows = []
+    for name, cfg in (("moss_dtw", config), ("naive + pkg://moss_plugins.reward", naive)):
+        from moss_plugins.reward import score
 
-            score._reference.cache_clear()
-            manager = load_reward_manager(cfg, tokenizer)
+        score._reference.cache_clear()
+        manager = load_reward_manager(cfg, tokenizer)
 
-            async def all_rollouts(manager=manager):
-                return await asyncio.gather(
-                    *(manager.run_single(batch[k : k + 1]) for k in range(len(batch)))
-                )
+        async def all_rollouts(manager=manager):
+            return await asyncio.gather(
+                *(manager.run_single(batch[k : k + 1]) for k in range(len(batch)))
+            )
 
-            start = time.perf_counter()
-            out = manager.loop.run_until_complete(all_rollouts())
-            seconds = time.perf_counter() - start
-            rows.append((name, len(out) / seconds, score._reference.cache_info().misses / args.groups,
-                         sum(o["reward_score"] for o in out) / len(out)))  # fmt: skip
+        start = time.perf_counter()
+        out = manager.loop.run_until_complete(all_rollouts())
+        seconds = time.perf_counter() - start
+        rows.append((name, len(out) / seconds, score._reference.cache_info().misses / args.groups,
+                     sum(o["reward_score"] for o in out) / len(out)))  # fmt: skip
 
     table = Table(title=f"{args.groups} groups x n={args.n} = {len(batch)} rollouts through run_single")
     for column in ("manager", "rollouts / s", "reference preparations / group", "mean score"):
