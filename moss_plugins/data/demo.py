@@ -41,8 +41,9 @@ def run(console) -> None:
     console.print(f"histograms: {png}")
 
     truths = [s.ground_truth() for s in samples]
-    right = score_batch([format_response([step.text for step in s.trace], s.answer) for s in samples], truths)
-    wrong = score_batch([wrong_response(s, samples) for s in samples], truths)
+    references = [format_response([step.text for step in s.trace], s.answer) for s in samples]
+    wrongs = [wrong_response(s, samples) for s in samples]
+    right, wrong = score_batch(references, truths), score_batch(wrongs, truths)
     by_task = defaultdict(list)
     for s, r, w in zip(samples, right, wrong):
         by_task[s.task_type].append((r, w))
@@ -70,8 +71,7 @@ def run(console) -> None:
     console.print(f"\n[bold]example[/] {s.id} (cut at {s.observed_until} s): {s.question}")
     for letter, option in zip(LETTERS, s.options):
         console.print(f"  {letter}. {option}{'  <- answer' if letter == s.answer else ''}")
-    for label, response, result in (("reference", format_response([step.text for step in s.trace], s.answer), right[0]),
-                                    ("wrong", wrong_response(s, samples), wrong[0])):  # fmt: skip
+    for label, response, result in (("reference", references[0], right[0]), ("wrong", wrongs[0], wrong[0])):
         console.print(f"[bold]{label}[/] score {result['score']:.3f} (acc {result['acc']:.0f}, process "
                       f"{result['process']:.3f}):\n[dim]{response}[/]")  # fmt: skip
 
