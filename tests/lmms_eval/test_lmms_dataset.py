@@ -52,11 +52,18 @@ def test_process_docs_turns_the_pointer_into_the_split(lmms_export, monkeypatch)
 
 
 def test_the_default_is_an_export_of_the_bundled_mini_split(monkeypatch):
-    from moss_plugins.data import mini_split_dir
+    from moss_plugins.data import export, mini_split_dir
 
     monkeypatch.delenv(dataset.DATA_ENV, raising=False)
     folder = dataset.data_dir()
+    written = (folder / "test.jsonl").stat().st_mtime_ns
+
+    def export_again(*args, **kwargs):
+        raise AssertionError("the bundled mini split was exported a second time")
+
+    monkeypatch.setattr(export, "export_lmms", export_again)
     assert dataset.data_dir() == folder  # exported once
+    assert (folder / "test.jsonl").stat().st_mtime_ns == written
     rows = dataset.read_rows(folder, "test")
     mini = [json.loads(line) for line in (mini_split_dir() / "test.jsonl").read_text().splitlines() if line.strip()]
     assert [r["id"] for r in rows] == [m["id"] for m in mini]

@@ -29,7 +29,10 @@ def test_our_folder_is_appended_after_the_users_once():
 def test_register_wraps_initialize_tasks_once(monkeypatch):
     monkeypatch.setattr(discovery, "lmms_eval_version", lambda: "0.7.3")
     tm = fake_task_manager()
-    assert discovery.register_tasks(tm) and discovery.register_tasks(tm)
+    assert discovery.register_tasks(tm)
+    first = tm.initialize_tasks
+    assert discovery.register_tasks(tm)
+    assert tm.initialize_tasks is first  # not wrapped a second time
     assert tm().initialize_tasks("/mine") == ["/mine", TASKS_DIR]
     assert tm().initialize_tasks(include_path=None, include_defaults=False) == [TASKS_DIR]
 
