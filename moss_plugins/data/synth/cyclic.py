@@ -8,6 +8,7 @@ the start of the phase that is on at the cut.
 from __future__ import annotations
 
 import itertools
+from functools import cached_property
 from typing import ClassVar
 
 import numpy as np
@@ -44,8 +45,16 @@ class CyclicScene(Scene):
             pos -= d
         raise AssertionError("unreachable")
 
+    @cached_property
+    def _runs(self) -> list[tuple[str, int, int]]:
+        return [(v[self.state_key], a, b) for v, a, b in segments(self.states)]
+
     def names(self, upto: int | None = None) -> list[tuple[str, int, int]]:
-        return [(v[self.state_key], a, b) for v, a, b in segments(self.states, upto)]
+        """Runs of the state over frames [0, upto) (upto >= 0): (name, first frame, frame after the last); the runs
+        of the whole video are found once, and asked for at every candidate cut."""
+        if upto is None:
+            return list(self._runs)
+        return [(n, a, min(b, upto)) for n, a, b in self._runs if a < upto]
 
     def regular(self, cut: int) -> bool:
         """Every phase seen whole (start and end visible), and the start of the phase on at the cut."""

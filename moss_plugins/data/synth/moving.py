@@ -7,6 +7,7 @@ every later position and every later meeting.
 from __future__ import annotations
 
 import itertools
+from functools import cached_property
 
 from . import constants as C
 from .base import Event, Question, Scene, Step, count_options, distinct, order_options, say, secs
@@ -78,7 +79,9 @@ class Moving(Scene):
 
     # -- events --
 
+    @cached_property
     def meetings(self) -> list[Event]:
+        """Every pass of two shapes in the video (found once: every candidate cut asks for them)."""
         out = []
         for i, j in itertools.combinations(range(3), 2):
             t = self.meeting_time(i, j)
@@ -101,7 +104,7 @@ class Moving(Scene):
 
     def calm(self, frame: int, before: int = 2, after: int = 1) -> bool:
         """No meeting within a few frames of ``frame``, so the left-to-right order there is plain to see."""
-        return all(not frame - before <= e.frame <= frame + after for e in self.meetings())
+        return all(not frame - before <= e.frame <= frame + after for e in self.meetings)
 
     def pair_text(self, names: list[str]) -> str:
         return f"the {names[0]} and the {names[1]}"
@@ -128,7 +131,7 @@ class Moving(Scene):
         steps = [Step(0.0, 0.0, say(rng, ("At the start the order from left to right is {o}.",
                                           "First frame, left to right: {o}."), o=", ".join(self.order(0))),
                       {"order": self.order(0)})]  # fmt: skip
-        for e in self.meetings():
+        for e in self.meetings:
             if e.frame < cut:
                 steps.append(Step(self.t(e.frame), self.t(e.frame), say(
                     rng, ("Around {t} {e}.", "At about {t} {e}, hiding it for a moment.", "{T} {e}."),
@@ -151,7 +154,7 @@ class Moving(Scene):
         return Question("state_at_cut", cut, question, correct, distractors, tuple(steps), {"order": order})
 
     def ask_next_state(self, rng):
-        meetings = self.meetings()
+        meetings = self.meetings
         last = self.timing.last
 
         def ok(c):
@@ -220,7 +223,7 @@ class Moving(Scene):
         cut = self.pick_cut(rng, lambda c: self.calm(c - 1, before=2, after=2))
         if cut is None:
             return None
-        count = sum(e.frame < cut for e in self.meetings())
+        count = sum(e.frame < cut for e in self.meetings)
         steps = self.history_steps(cut, rng) + [self.at_cut(cut, say(
             rng, ("No other pass happens before the cut, so {n} in all.", "That makes {n} passes before the cut."),
             n=count), {"passes": count})]  # fmt: skip
@@ -230,6 +233,6 @@ class Moving(Scene):
         return Question("change_count", cut, question, str(count), options, tuple(steps), {"passes": count})
 
     def ask_event_order(self, rng):
-        return self.event_order_question(self.meetings() + self.midline_crossings(), (
+        return self.event_order_question(self.meetings + self.midline_crossings(), (
             "In which order do these happen in the video: {events}?",
             "Order these events as they happen: {events}."), rng)  # fmt: skip

@@ -9,6 +9,7 @@ repeat and (for the end state) after a square has disappeared, which shows its l
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from . import constants as C
 from .base import Event, Question, Scene, Step, count_options, distinct, join, say, secs
@@ -33,7 +34,9 @@ class Slots(Scene):
         colors = [str(c) for c in rng.choice(list(C.PALETTE), size=3, replace=False)]
         return cls(timing, {"first": int(rng.integers(period)), "period": period, "life": life, "colors": colors})
 
+    @cached_property
     def squares(self) -> list[Square]:
+        """Every square of the video (found once: every frame's state and question asks for them)."""
         p = self.params
         out, j = [], 0
         while p["first"] + j * p["period"] < self.timing.n_frames:
@@ -43,7 +46,7 @@ class Slots(Scene):
         return out
 
     def frame_state(self, k):
-        visible = {str(s.slot): s.color for s in self.squares() if s.shown <= k < s.gone}
+        visible = {str(s.slot): s.color for s in self.squares if s.shown <= k < s.gone}
         return {"visible": visible, "count": len(visible)}
 
     def draw(self, canvas, k):
@@ -62,7 +65,7 @@ class Slots(Scene):
 
     def events(self, kinds: tuple[str, ...] = ("appears", "disappears")) -> list[Event]:
         out = []
-        for s in self.squares():
+        for s in self.squares:
             if "appears" in kinds and 0 < s.shown:
                 out.append(Event(s.shown, f"a {s.color} square appears in slot {s.slot}",
                                  f"{s.color} appears in slot {s.slot}", {"appears": {str(s.slot): s.color}}))  # fmt: skip
@@ -96,13 +99,17 @@ class Slots(Scene):
         return self.at_cut(cut, text, state)
 
     def regular(self, cut: int, lifetime: bool) -> bool:
-        shown = [s for s in self.squares() if s.shown < cut]
-        seen_gone = any(s.gone < cut for s in self.squares())
+        shown = [s for s in self.squares if s.shown < cut]
+        seen_gone = any(s.gone < cut for s in self.squares)
         return len(shown) >= 4 and (seen_gone or not lifetime)
+
+    @cached_property
+    def _event_frames(self) -> frozenset[int]:
+        return frozenset(e.frame for e in self.events())
 
     def quiet(self, frame: int) -> bool:
         """No square appears or disappears at ``frame`` or the next, so a count there is plain to see."""
-        return all(e.frame not in (frame, frame + 1) for e in self.events())
+        return frame not in self._event_frames and frame + 1 not in self._event_frames
 
     # -- questions --
 
@@ -122,7 +129,7 @@ class Slots(Scene):
         return Question("state_at_cut", cut, question, str(count), options, tuple(steps), {"count": count})
 
     def ask_next_state(self, rng):
-        squares = self.squares()
+        squares = self.squares
 
         def ok(c):
             nxt = next((s for s in squares if s.shown >= c), None)
@@ -158,7 +165,7 @@ class Slots(Scene):
         visible = self.states[last]["visible"]
         count = len(visible)
         life = self.params["life"]
-        present = [s for s in self.squares() if s.shown <= last < s.gone]
+        present = [s for s in self.squares if s.shown <= last < s.gone]
         text = say(rng, ("At {l}, squares that appeared after {t0} are still there: {w}.",
                          "A square shown at {l} must have appeared within the last {L}: {w}."),
                    l=secs(self.t(last)), t0=secs(self.t(last - life)), L=secs(self.t(life)),
