@@ -9,11 +9,10 @@ import asyncio
 import json
 import random
 import re
-import threading
-from collections import Counter, deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections import Counter
 
 import pytest
+from fake_chat import FakeChatServer, completion, error
 
 from moss_plugins.chat_requests import ReplyCache
 from moss_plugins.cli import main
@@ -31,84 +30,29 @@ from moss_plugins.data.schema import Sample, TraceStep
 _TIMELINE_RE = re.compile(r"^\[([\d.]+)-([\d.]+) s\] (.*)$", re.MULTILINE)
 
 
-class FakeLLM:
-    """``POST /v1/chat/completions``. ``script`` holds failures to serve first ("500", "429:<retry-after>",
-    "badjson", "empty", "401", "outside"); then it answers like a model that follows the prompt."""
-
-    def __init__(self):
-        self.script: deque[str] = deque()
-        self.prompts: list[str] = []  # the user message of every request, in arrival order
-        self.bodies: list[str] = []
-        self.delay = 0.0
-        self.in_flight = self.max_in_flight = 0
-        self._lock = threading.Lock()
-        self._release = threading.Event()
-
-    def reply_for(self, prompt: str, action: str) -> tuple[int, dict, bytes]:
-        if action == "500":
-            return 500, {}, b'{"error": {"message": "overloaded"}}'
-        if action.startswith("429"):
-            return 429, {"Retry-After": action.split(":")[1]}, b'{"error": {"message": "slow down"}}'
-        if action == "401":
-            return 401, {}, b'{"error": {"message": "bad key"}}'
-        if action == "badjson":
-            return 200, {}, b'{"choices": [{"message": {"content": "trunc'
-        steps = [{"t": [float(a), float(b)], "text": f"Seen: {text}", "state": {"scene": "observed"}}
-                 for a, b, text in _TIMELINE_RE.findall(prompt)]  # fmt: skip
-        if action == "outside":
-            steps[-1]["t"] = [steps[-1]["t"][0], 999.0]
-        content = "" if action == "empty" else "```json\n" + json.dumps({"steps": steps}) + "\n```"
-        body = {"id": "x", "object": "chat.completion", "created": 0, "model": "fake",
-                "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": content}}]}  # fmt: skip
-        return 200, {}, json.dumps(body).encode()
-
-    def handler(self):
-        llm = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                raw = self.rfile.read(int(self.headers["Content-Length"])).decode()
-                prompt = json.loads(raw)["messages"][-1]["content"]
-                with llm._lock:
-                    action = llm.script.popleft() if llm.script else "ok"
-                    llm.prompts.append(prompt)
-                    llm.bodies.append(raw)
-                    llm.in_flight += 1
-                    llm.max_in_flight = max(llm.max_in_flight, llm.in_flight)
-                if llm.delay:
-                    llm._release.wait(llm.delay)  # hold the request open so that concurrent ones overlap
-                with llm._lock:
-                    llm.in_flight -= 1
-                status, headers, body = llm.reply_for(prompt, action)
-                self.send_response(status)
-                for k, v in {
-                    "Content-Type": "application/json",
-                    "Content-Length": str(len(body)),
-                    **headers,
-                }.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        return Handler
+def respond(server, body, action):
+    """A model that follows the prompt, after the scripted failures ("500", "429:<retry-after>", "badjson",
+    "empty", "401", "outside")."""
+    action = action or "ok"
+    if action == "500":
+        return 500, {}, error("overloaded")
+    if action.startswith("429"):
+        return 429, {"Retry-After": action.split(":")[1]}, error("slow down")
+    if action == "401":
+        return 401, {}, error("bad key")
+    if action == "badjson":
+        return 200, {}, b'{"choices": [{"message": {"content": "trunc'
+    steps = [{"t": [float(a), float(b)], "text": f"Seen: {text}", "state": {"scene": "observed"}}
+             for a, b, text in _TIMELINE_RE.findall(body["messages"][-1]["content"])]  # fmt: skip
+    if action == "outside":
+        steps[-1]["t"] = [steps[-1]["t"][0], 999.0]
+    return 200, {}, completion("" if action == "empty" else "```json\n" + json.dumps({"steps": steps}) + "\n```")
 
 
 @pytest.fixture
 def llm():
-    fake = FakeLLM()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), fake.handler())
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    fake.base_url = f"http://127.0.0.1:{server.server_port}/v1"
-    yield fake
-    fake._release.set()
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
+    with FakeChatServer(respond) as server:
+        yield server
 
 
 class FakeTime:
@@ -139,7 +83,7 @@ def sample(cut: float, n: int = 2, video: str = "v") -> Sample:
 
 def config(llm, tmp_path, **kw) -> RewriteConfig:
     kw = {"requests_per_minute": 6000.0, "max_retries": 3, "cache_path": tmp_path / "cache.sqlite", **kw}
-    return RewriteConfig(model="fake", base_url=llm.base_url, **kw)
+    return RewriteConfig(model="fake", base_url=llm.url, **kw)
 
 
 def client(cfg, fake_time: FakeTime | None = None) -> ChatClient:
@@ -305,7 +249,7 @@ def test_cli_build_with_rewrite_never_sends_the_future(llm, tmp_path):
 
     src = write_annotated(tmp_path / "src", 3, n_segments=5)
     args = ["data", "build", str(src), "--out", str(tmp_path / "out"), "--rewrite", "--model", "fake",
-            "--base-url", llm.base_url, "--rpm", "100000"]  # fmt: skip
+            "--base-url", llm.url, "--rpm", "100000"]  # fmt: skip
     assert main(args) == 0
     samples = load_samples(tmp_path / "out").samples
     assert samples and all(s.meta["trace_source"] == "rewritten:fake" for s in samples)

@@ -1,72 +1,28 @@
 """The LLM judge against a small OpenAI-compatible server on 127.0.0.1: retries, cache, resume, concurrency."""
 
 import json
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from fake_chat import FakeChatServer, completion, error
 
 from moss_plugins.lmms_eval import judge
 
 REPLY = {"consistency": 4, "supports_answer": True, "explanation": "The steps follow the video."}
 
 
-class FakeServer:
-    """Chat completions at /v1/chat/completions; ``script`` holds HTTP statuses for the next requests."""
-
-    def __init__(self):
-        self.requests: list[dict] = []
-        self.headers: list[dict] = []
-        self.script: list[int] = []
-        self.reply = json.dumps(REPLY)
-        self.delay = 0.0
-        self.in_flight = self.max_in_flight = 0
-        self.lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with server.lock:
-                    server.requests.append(body)
-                    server.headers.append({k.lower(): v for k, v in self.headers.items()})
-                    status = server.script.pop(0) if server.script else 200
-                    server.in_flight += 1
-                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
-                time.sleep(server.delay)
-                with server.lock:
-                    server.in_flight -= 1
-                if self.path != "/v1/chat/completions":
-                    status = 404
-                payload = {"error": {"message": "scripted failure"}} if status != 200 else {
-                    "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": server.reply}, "finish_reason": "stop"}],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                }  # fmt: skip
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def respond(server, body, action):
+    """``action``: a scripted HTTP status; otherwise ``server.reply`` as the judge's message."""
+    status = action or 200
+    if status != 200:
+        return status, {}, error("scripted failure")
+    return 200, {}, completion(server.reply, body["model"])
 
 
 @pytest.fixture
 def server(monkeypatch, tmp_path):
-    s = FakeServer()
+    s = FakeChatServer(respond)
+    s.reply = json.dumps(REPLY)
     monkeypatch.setenv("API_TYPE", "openai")
     monkeypatch.setenv("OPENAI_API_URL", s.url)
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
@@ -74,8 +30,8 @@ def server(monkeypatch, tmp_path):
     monkeypatch.setenv("MOSS_JUDGE_CACHE", str(tmp_path / "judge.sqlite"))
     monkeypatch.setenv("MOSS_JUDGE_BACKOFF", "0.01")
     monkeypatch.setenv("MOSS_JUDGE_RETRIES", "3")
-    yield s
-    s.close()
+    with s:
+        yield s
 
 
 def ask(output="<think>Step 1: The light turns yellow.</think><answer>B</answer>", reference=("The light is green.",)):

@@ -1,0 +1,90 @@
+"""A scripted OpenAI-compatible chat server on 127.0.0.1, for the tests of both chat clients (trace rewriting and
+the LLM judge): it answers ``POST /v1/chat/completions``, serves the scripted actions first, logs every request
+and counts the requests in flight."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ENDPOINT = "/v1/chat/completions"
+
+
+def completion(content: str, model: str = "fake") -> bytes:
+    """A successful chat-completion body."""
+    return json.dumps({
+        "id": "x", "object": "chat.completion", "created": 0, "model": model,
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }).encode()  # fmt: skip
+
+
+def error(message: str) -> bytes:
+    return json.dumps({"error": {"message": message}}).encode()
+
+
+class FakeChatServer:
+    """``respond(server, body, action) -> (status, headers, payload)`` answers each request; ``action`` is the
+    next item of ``script`` (None once it is empty). ``delay`` holds each request open (released on close) so
+    that concurrent requests overlap."""
+
+    def __init__(self, respond: Callable):
+        self.respond = respond
+        self.script: list = []
+        self.requests: list[dict] = []  # request bodies, in arrival order
+        self.headers: list[dict] = []  # their headers, lower-cased names
+        self.delay = 0.0
+        self.in_flight = self.max_in_flight = 0
+        self._lock = threading.Lock()
+        self._release = threading.Event()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    @property
+    def prompts(self) -> list[str]:
+        """The last message of every request."""
+        return [r["messages"][-1]["content"] for r in self.requests]
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with server._lock:
+                    action = server.script.pop(0) if server.script else None
+                    server.requests.append(body)
+                    server.headers.append({k.lower(): v for k, v in self.headers.items()})
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                if server.delay:
+                    server._release.wait(server.delay)
+                with server._lock:
+                    server.in_flight -= 1
+                if self.path == ENDPOINT:
+                    status, headers, payload = server.respond(server, body, action)
+                else:
+                    status, headers, payload = 404, {}, error(f"no route {self.path}")
+                self.send_response(status)
+                for k, v in {"Content-Type": "application/json", "Content-Length": str(len(payload)), **headers}.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
+
+    def __enter__(self) -> FakeChatServer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._release.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=10)
