@@ -1,36 +1,79 @@
 #!/usr/bin/env bash
-# One entry point for a fresh Linux machine with Python 3.10-3.12 and pip:
-#   ./dev.sh demo   set up .venv (first run only) and run the main job on the bundled data
-#   ./dev.sh test   set up .venv (first run only) and run the whole test suite
-# The environment is reinstalled only when pyproject.toml changes.
+# One entry point for a fresh Linux x86-64 machine with Python 3.10-3.12 and pip:
+#   ./dev.sh demo [args]          set up .venv (first run only) and run the main job on the bundled data
+#   ./dev.sh test [pytest args]   set up .venv (first run only) and run the whole test suite
+#   ./dev.sh lock                 re-resolve requirements.lock from pyproject.toml + constraints.txt
+#   ./dev.sh test --latest        build a throwaway venv from the unpinned ranges and run a fast subset
+# .venv holds exactly the versions in requirements.lock; it is reinstalled when the lock or pyproject.toml changes.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 PYTHON=${PYTHON:-python3}
 VENV=.venv
+LOCK=requirements.lock
 STAMP=$VENV/.moss-installed
+export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 
-if [ ! -x "$VENV/bin/python" ]; then
+check_python() {
     "$PYTHON" - <<'EOF' || { echo "moss-plugins needs Python >=3.10,<3.13 (set PYTHON=/path/to/python3.11)" >&2; exit 2; }
 import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] < (3, 13) else 1)
 EOF
-    "$PYTHON" -m venv "$VENV"
-fi
+}
 
-if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
-    echo ">> installing moss-plugins with the verl, eval and dev extras into $VENV (first time: ~5 min, ~7 GB)"
+# pip, not uv, installs: on machines with a local wheel folder (find-links) pip takes torch from there, and
+# --require-hashes accepts any file whose hash the lock lists, wherever it comes from.
+install_locked() {
+    if [ ! -x "$VENV/bin/python" ]; then check_python; "$PYTHON" -m venv "$VENV"; fi
+    if [ -f "$STAMP" ] && [ ! pyproject.toml -nt "$STAMP" ] && [ ! "$LOCK" -nt "$STAMP" ]; then return; fi
+    echo ">> installing the locked environment ($LOCK) into $VENV (first time: ~6 min, ~8 GB)"
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet -c constraints.txt -e ".[all]"
-    "$VENV/bin/python" -c "import torch, torchvision, numba" \
+    "$VENV/bin/python" -m pip install --quiet --require-hashes -r "$LOCK"
+    "$VENV/bin/python" -m pip install --quiet --no-deps -e .
+    "$VENV/bin/python" -c "import torch, torchvision, numba, verl, lmms_eval, moss_plugins" \
         || { echo "the environment does not import; see the pip output above" >&2; exit 1; }
     touch "$STAMP"
-fi
+}
 
-export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+lock() {
+    install_locked
+    # One universal lock (every platform marker, Python 3.10-3.12) with hashes; uv resolves in seconds.
+    "$VENV/bin/uv" pip compile pyproject.toml --extra all --universal --python-version 3.10 --generate-hashes \
+        --constraint constraints.txt --no-header --quiet --output-file "$LOCK"
+    echo ">> wrote $LOCK; ./dev.sh test installs it"
+}
+
+# The unpinned ranges of pyproject.toml as a user without our lock gets them today, then the tests that touch each
+# integration once. Finds an upstream release that breaks us before a user does; not part of CI (not deterministic).
+test_latest() {
+    check_python
+    local tmp
+    tmp=$(mktemp -d /tmp/moss-latest.XXXXXX)
+    trap 'rm -rf "$tmp"' EXIT
+    echo ">> resolving the newest releases the ranges allow into $tmp/venv"
+    "$PYTHON" -m venv "$tmp/venv"
+    "$tmp/venv/bin/python" -m pip install --quiet --upgrade pip
+    "$tmp/venv/bin/python" -m pip install --quiet -c constraints.txt -e ".[all]"
+    "$tmp/venv/bin/python" -m pip list --format=freeze >"$tmp/freeze.txt"
+    echo ">> what differs from $LOCK:"
+    "$tmp/venv/bin/python" - "$tmp/freeze.txt" "$LOCK" <<'EOF'
+import re, sys
+pins = lambda text: dict(m.groups() for m in re.finditer(r"^([A-Za-z0-9_.\-]+)==([^\s;\\]+)", text, re.M))
+norm = lambda d: {re.sub(r"[-_.]+", "-", k).lower(): v for k, v in d.items()}
+got, locked = norm(pins(open(sys.argv[1]).read())), norm(pins(open(sys.argv[2]).read()))
+diff = [f"  {k}: {locked[k]} -> {v}" for k, v in sorted(got.items()) if k in locked and locked[k] != v]
+print("\n".join(diff) or "  nothing")
+EOF
+    "$tmp/venv/bin/python" -m pytest -p no:cacheprovider tests/reward tests/data/test_schema.py tests/data/test_video.py \
+        tests/lmms_eval/test_lmms_e2e.py tests/verl/test_verl_plugin.py "$@"
+}
+
 cmd=${1:-}
 shift || true
 case "$cmd" in
-    demo) exec "$VENV/bin/moss" demo "$@" ;;
-    test) exec "$VENV/bin/python" -m pytest "$@" ;;
-    *) echo "usage: ./dev.sh demo|test [args...]" >&2; exit 2 ;;
+    demo) install_locked; exec "$VENV/bin/moss" demo "$@" ;;
+    test)
+        if [ "${1:-}" = "--latest" ]; then shift; test_latest "$@"; exit; fi
+        install_locked; exec "$VENV/bin/python" -m pytest "$@" ;;
+    lock) lock ;;
+    *) echo "usage: ./dev.sh demo|test|lock [args...]   (./dev.sh test --latest: the unpinned ranges)" >&2; exit 2 ;;
 esac
