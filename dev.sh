@@ -4,7 +4,7 @@
 #   ./dev.sh test [pytest args]   set up .venv (first run only) and run the whole test suite
 #   ./dev.sh lock                 re-resolve requirements.lock from pyproject.toml + constraints.txt
 #   ./dev.sh test --latest        build a throwaway venv from the unpinned ranges and run a fast subset
-# .venv holds exactly the versions in requirements.lock; it is reinstalled when the lock or pyproject.toml changes.
+# .venv holds exactly the versions in requirements.lock: it is rebuilt when the lock changes.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -23,15 +23,26 @@ EOF
 # pip, not uv, installs: on machines with a local wheel folder (find-links) pip takes torch from there, and
 # --require-hashes accepts any file whose hash the lock lists, wherever it comes from.
 install_locked() {
-    if [ ! -x "$VENV/bin/python" ]; then check_python; "$PYTHON" -m venv "$VENV"; fi
-    if [ -f "$STAMP" ] && [ ! pyproject.toml -nt "$STAMP" ] && [ ! "$LOCK" -nt "$STAMP" ]; then return; fi
-    echo ">> installing the locked environment ($LOCK) into $VENV (first time: ~6 min, ~8 GB)"
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet --require-hashes -r "$LOCK"
-    "$VENV/bin/python" -m pip install --quiet --no-deps -e .
-    "$VENV/bin/python" -c "import torch, torchvision, numba, verl, lmms_eval, moss_plugins" \
-        || { echo "the environment does not import; see the pip output above" >&2; exit 1; }
-    touch "$STAMP"
+    local lock_sum project_sum have_lock="" have_project=""
+    lock_sum=$(sha256sum <"$LOCK" | cut -d' ' -f1)
+    project_sum=$(sha256sum <pyproject.toml | cut -d' ' -f1)
+    [ -f "$STAMP" ] && read -r have_lock have_project <"$STAMP"
+    if [ "$have_lock" != "$lock_sum" ]; then
+        # .venv holds exactly the lock and nothing else, so a new lock means a new .venv (pip's cache keeps it quick).
+        check_python
+        rm -rf "$VENV"
+        "$PYTHON" -m venv "$VENV"
+        echo ">> installing the locked environment ($LOCK) into $VENV (first time: ~6 min, ~7.5 GB)"
+        "$VENV/bin/python" -m pip install --quiet --upgrade pip
+        "$VENV/bin/python" -m pip install --quiet --require-hashes -r "$LOCK"
+        have_project=""
+    fi
+    if [ "$have_project" != "$project_sum" ]; then
+        "$VENV/bin/python" -m pip install --quiet --no-deps -e .
+        "$VENV/bin/python" -c "import torch, torchvision, numba, verl, lmms_eval, moss_plugins" \
+            || { echo "the environment does not import; see the pip output above" >&2; exit 1; }
+    fi
+    echo "$lock_sum $project_sum" >"$STAMP"
 }
 
 lock() {
