@@ -220,7 +220,7 @@ class Judge:
         from lmms_eval.llm_judge import Request, ServerConfig, get_server
 
         config = ServerConfig(
-            model_name=self.settings.model, temperature=0.0, max_tokens=256, timeout=int(self.settings.timeout),
+            model_name=self.settings.model, temperature=0.0, max_tokens=256, timeout=math.ceil(self.settings.timeout),
             num_retries=1, retry_delay=0,
         )  # fmt: skip
         server = get_server(self.settings.api_type, config)

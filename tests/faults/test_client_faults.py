@@ -132,3 +132,32 @@ def test_rewriter_request_has_a_total_deadline_against_a_dripping_server(tmp_pat
     assert report.rewritten == 1 and report.failed == 1 and report.client["timeout"] == 3
     assert [s.id for s in out] == ["drip-0", "good-0"]
     assert elapsed < 5, f"three attempts of 0.5 s took {elapsed:.1f} s (the dripped body lasts ~10 s)"
+
+
+def test_judge_through_an_lmms_eval_provider_has_the_same_deadline_and_reply_check(monkeypatch, tmp_path):
+    """``API_TYPE`` other than openai goes through lmms-eval's provider, whose call cannot be cancelled: the
+    sample stops waiting for it at the deadline. A reply without text content is unreadable, not a TypeError."""
+    import threading
+    from types import SimpleNamespace
+
+    llm_judge = pytest.importorskip("lmms_eval.llm_judge")
+    release, replies = threading.Event(), iter([None, SimpleNamespace(content=None), SimpleNamespace(content=VERDICT)])
+
+    class Provider:
+        def evaluate(self, request):
+            reply = next(replies)
+            if reply is None:
+                release.wait(30)  # a provider that hangs
+            return reply
+
+    monkeypatch.setattr(llm_judge, "get_server", lambda name, config: Provider())
+    for name, value in {"API_TYPE": "azure", "MODEL_VERSION": "m", "MOSS_JUDGE_CACHE": str(tmp_path / "j.sqlite"),
+                        "MOSS_JUDGE_BACKOFF": "0.01", "MOSS_JUDGE_RETRIES": "3", "MOSS_JUDGE_TIMEOUT": "0.5"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    try:
+        start = time.monotonic()
+        assert ask().score == 0.75  # a timeout, an unreadable reply, then a verdict
+        assert time.monotonic() - start < 5
+    finally:
+        release.set()
+        judge._JUDGES.clear()
