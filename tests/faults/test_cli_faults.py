@@ -87,6 +87,17 @@ def test_a_bad_line_is_named_by_file_and_line(tmp_path, capsys, command, bad):
     assert f"{path}:2: " in message and expected in message
 
 
+@pytest.mark.parametrize("bad", sorted(BAD_LINES))
+def test_the_lmms_eval_loader_names_a_bad_line(tmp_path, bad):
+    from moss_plugins.lmms_eval.dataset import ROW_FIELDS, DatasetError, read_rows
+
+    data, expected = BAD_LINES[bad]
+    row = dict.fromkeys(ROW_FIELDS, "x")
+    path = write_jsonl(tmp_path / "test.jsonl", [row, row], {2: data})
+    with pytest.raises(DatasetError, match=f"^{path}:2: .*{expected}"):
+        read_rows(tmp_path, "test")
+
+
 def test_a_sharegpt4video_row_with_an_infinite_index_is_named(tmp_path, capsys):
     row = {"video_id": "v", "timestamp": [0.0, 2.0], "captions": [{"idx": "0", "content": "a"}, {"idx": float("inf"), "content": "b"}]}
     path = tmp_path / "sg.jsonl"
