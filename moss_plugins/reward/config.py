@@ -8,7 +8,6 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from . import registry
-from .rouge import normalized_weights
 
 
 class ConfigError(ValueError):
@@ -75,10 +74,13 @@ def registered(lookup: Callable[[str], Any], kind: str) -> Check:
 
 
 def rouge_weights(value: Any) -> tuple[float, float, float]:
-    if not isinstance(value, (list, tuple)) or len(value) != 3 or not all(_is_number(w) for w in value):
-        raise ValueError("must be three non-negative numbers (ROUGE-1, ROUGE-2, ROUGE-L), not all zero")
-    normalized_weights(tuple(float(w) for w in value))
+    if not (isinstance(value, (list, tuple)) and len(value) == 3 and all(_is_number(w) for w in value)
+            and all(0 <= w <= MAX_WEIGHT for w in value) and sum(value) > 0):  # fmt: skip
+        raise ValueError(f"must be three numbers in [0, {MAX_WEIGHT:g}] (ROUGE-1, ROUGE-2, ROUGE-L), not all zero")
     return tuple(float(w) for w in value)
+
+
+_WEIGHT = number(-MAX_WEIGHT, MAX_WEIGHT)
 
 
 def extra_terms(value: Any) -> tuple[tuple[str, float], ...]:
@@ -88,17 +90,13 @@ def extra_terms(value: Any) -> tuple[tuple[str, float], ...]:
         terms = tuple(sorted((name, weight) for name, weight in pairs))
     except (TypeError, ValueError):
         raise ValueError("must be a mapping of reward term names to weights") from None
-    weight_ok = number(-MAX_WEIGHT, MAX_WEIGHT)
     for name, weight in terms:
         registered(registry.reward_term, "reward term")(name)
         try:
-            weight_ok(weight)
+            _WEIGHT(weight)
         except ValueError as e:
             raise ValueError(f"[{name!r}] weight {e}") from None
     return tuple((name, float(weight)) for name, weight in terms)
-
-
-_WEIGHT = number(-MAX_WEIGHT, MAX_WEIGHT)
 
 # Every option and its check. A new option joins with one line; RewardConfig refuses a field without one.
 CHECKS: dict[str, Check] = {
