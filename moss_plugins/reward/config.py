@@ -57,7 +57,7 @@ def integer(low: int, high: int) -> Check:
 
 def flag(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise ValueError("must be true or false")
+        raise TypeError("must be true or false")
     return value
 
 
@@ -66,7 +66,7 @@ def registered(lookup: Callable[[str], Any], kind: str) -> Check:
 
     def check(value):
         if not isinstance(value, str):
-            raise ValueError(f"must be the name of a {kind}")
+            raise TypeError(f"must be the name of a {kind}")
         lookup(value)  # KeyError naming what is installed
         return value
 

@@ -71,9 +71,9 @@ def test_every_valid_alpha_scores_without_overflow(alpha):
 
 
 def test_options_at_their_bounds_score_finite_and_sane():
-    extreme = dict(alpha=-MAX_ALPHA, acc_weight=1000, format_weight=-1000, process_weight=1000, padding_weight=1000,
-                   padding_tolerance=0.999999, max_jump=MAX_JUMP, max_steps=MAX_STEPS, max_step_chars=10_000,
-                   max_trace_chars=MAX_TRACE_CHARS, gate_process=True)  # fmt: skip
+    extreme = {"alpha": -MAX_ALPHA, "acc_weight": 1000, "format_weight": -1000, "process_weight": 1000,
+               "padding_weight": 1000, "padding_tolerance": 0.999999, "max_jump": MAX_JUMP, "max_steps": MAX_STEPS,
+               "max_step_chars": 10_000, "max_trace_chars": MAX_TRACE_CHARS, "gate_process": True}  # fmt: skip
     long = "<think>" + "\n".join(f"Step {k}: the light is green, then yellow {k}." for k in range(500)) + "</think><answer>B</answer>"
     for text in (GOOD, PARTLY, long, "", None):
         result = compute_score(None, text, TRUTH, **extreme)

@@ -1,6 +1,5 @@
 import json
 
-import pytest
 from reward_cases import render
 
 from moss_plugins.cli import main
