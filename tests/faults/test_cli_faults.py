@@ -128,6 +128,12 @@ def test_a_video_given_as_a_dataset_is_refused_in_one_line(capsys, command):
     assert str(video) in message and "binary" in message and len(message.splitlines()) == 1
 
 
+@pytest.mark.parametrize("bad", [["--size", "33x32"], ["--tasks-per-video", "9"], ["--duration", "2:3"], ["--n", "0"]])
+def test_a_bad_synth_option_is_one_line(tmp_path, capsys, bad):
+    message = failed(capsys, "data", "synth", "--n", "1", "--out", tmp_path / "s", *bad)
+    assert message.startswith("moss: error: ") and len(message.splitlines()) == 1
+
+
 def test_scoring_an_empty_file_with_a_summary(tmp_path, capsys):
     code, out, err = moss(capsys, "score", write_jsonl(tmp_path / "empty.jsonl", []), "--summary")
     assert code == 0 and out.strip() == "" and "0 rollouts" in err
