@@ -1,6 +1,7 @@
 """A scripted OpenAI-compatible chat server on 127.0.0.1, for the tests of both chat clients (trace rewriting and
 the LLM judge): it answers ``POST /v1/chat/completions``, serves the scripted actions first, logs every request
-and counts the requests in flight."""
+and counts the requests in flight. ``BAD_REPLIES`` are the 200 replies that are not chat completions, and
+:class:`Drip` a body sent a byte at a time."""
 
 from __future__ import annotations
 
@@ -23,6 +24,37 @@ def completion(content: str, model: str = "fake") -> bytes:
 
 def error(message: str) -> bytes:
     return json.dumps({"error": {"message": message}}).encode()
+
+
+def _without_message(**choice) -> bytes:
+    return json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "fake",
+                       "choices": [{"index": 0, "finish_reason": "stop", **choice}]}).encode()  # fmt: skip
+
+
+# name -> (status, headers, payload): what a proxy, a broken server or a filter may answer with a 200.
+BAD_REPLIES = {
+    "text/plain": (200, {"Content-Type": "text/plain"}, b"upstream busy, try later"),
+    "empty body": (200, {}, b""),
+    "JSON null": (200, {}, b"null"),
+    "empty choices": (200, {}, json.dumps({"id": "x", "object": "chat.completion", "choices": []}).encode()),
+    "null choices": (200, {}, json.dumps({"id": "x", "object": "chat.completion", "choices": None}).encode()),
+    "choices not a list": (200, {}, json.dumps({"id": "x", "object": "chat.completion", "choices": "ok"}).encode()),
+    "no message": (200, {}, _without_message()),
+    "null message": (200, {}, _without_message(message=None)),
+    "null content": (200, {}, _without_message(message={"role": "assistant", "content": None})),
+    "content not text": (200, {}, _without_message(message={"role": "assistant", "content": {"a": 1}})),
+}
+
+
+class Drip:
+    """A payload sent one byte every ``interval`` seconds after the headers (each read is quick, the whole is
+    not); it stops early when the client hangs up or the server closes."""
+
+    def __init__(self, payload: bytes, interval: float = 0.05):
+        self.payload, self.interval = payload, interval
+
+    def __len__(self) -> int:
+        return len(self.payload)
 
 
 class FakeChatServer:
@@ -73,7 +105,20 @@ class FakeChatServer:
                 for k, v in {"Content-Type": "application/json", "Content-Length": str(len(payload)), **headers}.items():
                     self.send_header(k, v)
                 self.end_headers()
-                self.wfile.write(payload)
+                if isinstance(payload, Drip):
+                    self._drip(payload)
+                else:
+                    self.wfile.write(payload)
+
+            def _drip(self, drip: Drip):
+                try:
+                    for k in range(len(drip.payload)):
+                        if server._release.wait(drip.interval):
+                            return
+                        self.wfile.write(drip.payload[k : k + 1])
+                        self.wfile.flush()
+                except OSError:  # the client gave up
+                    pass
 
             def log_message(self, *args):
                 pass

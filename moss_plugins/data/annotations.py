@@ -32,13 +32,13 @@ Every problem raises :class:`~moss_plugins.data.schema.ValidationError` with the
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .io import jsonl_rows, parse_json
 from .schema import ValidationError, _mapping, _number, _span, _str
 
 FORMATS = ("auto", "segments", "sharegpt4video")
@@ -107,8 +107,8 @@ def read_annotations(
 def _rows(path: Path) -> Iterator[tuple[str, Any]]:
     if path.suffix == ".json":
         try:
-            items = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as e:
+            items = parse_json(path.read_bytes())
+        except ValueError as e:  # UnicodeDecodeError included
             raise ValidationError(f"not valid JSON ({e})", where=str(path)) from None
         if not isinstance(items, list):
             raise ValidationError(
@@ -117,13 +117,10 @@ def _rows(path: Path) -> Iterator[tuple[str, Any]]:
         for k, item in enumerate(items):
             yield f"{path}:item {k}", item
         return
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    yield f"{path}:{lineno}", json.loads(line)
-                except ValueError as e:
-                    raise ValidationError(f"not valid JSON ({e})", where=f"{path}:{lineno}") from None
+    for where, row in jsonl_rows(path):
+        if isinstance(row, ValidationError):
+            raise row.located(where)
+        yield where, row
 
 
 def _parse(row: Any, fmt: str, root: Path, where: str) -> VideoAnnotation:
@@ -193,7 +190,7 @@ def _parse_sharegpt4video(row: Mapping, root: Path, where: str) -> VideoAnnotati
             )
         try:
             idx = int(item.get("idx"))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite float
             raise ValidationError(
                 f"must be a keyframe index, got {item.get('idx')!r:.30}", f"{name}.idx"
             ) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -40,7 +41,7 @@ def run(args) -> int:
                       + (f"; per-video work on Ray ({args.address or 'local'})" if ray else ""))  # fmt: skip
         report = build_dataset(annotations, args.out, config, ray=ray, rewrite=rewrite)
     except (ValidationError, BuildError, RewriteConfigError, FileNotFoundError) as e:
-        console.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+        console.print(f"[red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         return 2
     _print_report(console, report)
     if report.rewrite.get("failed"):
@@ -75,7 +76,7 @@ def _print_report(console: Console, report) -> None:
     table.add_row("files", ", ".join(report.files))
     console.print(table)
     for message in report.first_errors:
-        console.print(f"  [yellow]skipped[/] {message}", highlight=False, soft_wrap=True)
+        console.print(f"  [yellow]skipped[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def _fmt(counts) -> str:

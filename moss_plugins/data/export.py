@@ -181,17 +181,18 @@ def _place(src: Path, dst: Path, link: bool, copy=shutil.copyfile) -> None:
 
 def run(args) -> int:
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console(soft_wrap=True)  # paths stay on one line
     if args.format == "verl":
         result = export_verl(args.input, args.out, args.split, args.skip_invalid, progress=True)
     else:
         result = export_lmms(args.input, args.out, args.split, args.skip_invalid, link=args.symlink, progress=True)
-    console.print(f"read {args.input}: {result.loaded.summary()}")
+    console.print(f"read {args.input}: {result.loaded.summary()}", markup=False)
     for message in result.loaded.first_errors:
-        console.print(f"  [yellow]skipped[/] {message}")
+        console.print(f"  [yellow]skipped[/] {escape(message)}")
     for name, path in result.files.items():
-        console.print(f"[green]wrote[/] {name}: {path}")
+        console.print(f"[green]wrote[/] {escape(f'{name}: {path}')}")
     return 0
 
 

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .schema import Sample, ValidationError
 
@@ -32,32 +33,66 @@ class LoadReport:
         return f"{len(self.samples)} samples; skipped {sum(self.skipped.values())} invalid ({reasons})"
 
 
+def parse_json(text: str | bytes) -> Any:
+    """``json.loads`` held to the JSON standard: ``NaN``/``Infinity`` (which Python accepts) and nesting too deep
+    for the parser (a RecursionError) are ValueErrors like any other malformed text."""
+    try:
+        return json.loads(text, parse_constant=_not_a_number)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def _not_a_number(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def jsonl_rows(path: str | Path) -> Iterator[tuple[str, Any]]:
+    """(``file:line``, value) for each non-blank line of a JSONL file. A line that is not UTF-8 text or not JSON
+    gives a located ValidationError as its value, so that each caller chooses to stop or to skip and count; a
+    file that is not text at all (a video, an archive: NUL bytes in its first line) raises one at once."""
+    path = Path(path)
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            where = f"{path}:{lineno}"
+            if lineno == 1 and b"\0" in raw:
+                raise ValidationError("not a JSONL file but binary data (a video? give the JSONL that lists it)",
+                                      where=str(path))  # fmt: skip
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                yield where, ValidationError(f"not UTF-8 text, got byte {raw[e.start]:#04x} at column {e.start + 1}")
+                continue
+            if not line.strip():
+                continue
+            try:
+                yield where, parse_json(line)
+            except ValueError as e:
+                yield where, ValidationError(f"not valid JSON ({e})")
+
+
 def _rows(path: Path) -> Iterator[tuple[str, object]]:
     """(location, raw row) pairs; a row that is not even JSON yields a ValidationError as its value."""
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        for k, row in enumerate(pq.read_table(path).to_pylist()):
+        try:
+            table = pq.read_table(path)
+        except (OSError, ValueError) as e:  # pyarrow's errors for a file that is not parquet
+            raise ValidationError(f"not a readable parquet file ({e})", where=str(path)) from None
+        for k, row in enumerate(table.to_pylist()):
             try:
                 for col in _JSON_COLUMNS:
                     if isinstance(row.get(col), str):
-                        row[col] = json.loads(row[col])
+                        row[col] = parse_json(row[col])
                 for step in row.get("trace") or []:
                     for key in _JSON_TRACE_KEYS:
                         if isinstance(step, dict) and isinstance(step.get(key), str):
-                            step[key] = json.loads(step[key])
+                            step[key] = parse_json(step[key])
             except ValueError as e:
                 row = ValidationError(f"a JSON-encoded column is not JSON ({e})")
             yield f"{path}:row {k}", row
         return
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                yield f"{path}:{lineno}", json.loads(line)
-            except ValueError as e:
-                yield f"{path}:{lineno}", ValidationError(f"not valid JSON ({e})")
+    yield from jsonl_rows(path)
 
 
 def iter_samples(path: str | Path) -> Iterator[Sample]:
@@ -100,7 +135,7 @@ def validate_rows(rows: Iterable[tuple[str, object]], skip_invalid: bool = False
             e = e.located(where)
             if not skip_invalid:
                 raise e from None
-            report.skipped[f"{e.field or 'row'}: {e.message.split(',')[0][:60]}"] += 1
+            report.skipped[f"{e.field or 'row'}: {e.message.split(', got ')[0][:80]}"] += 1  # by reason, not value
             if len(report.first_errors) < 5:
                 report.first_errors.append(str(e))
     return report

@@ -7,6 +7,8 @@ keeps the caption trace and is counted by reason. The builder's final inference 
 
 Robust for long runs against rate-limited APIs:
 
+- every request has a total deadline (``timeout``: connect, headers and body together, however slowly a server
+  sends them); a 200 reply that is not a chat completion with text counts as malformed;
 - retries with exponential backoff and jitter on 5xx, timeouts, dropped connections and malformed bodies;
 - a 429 pauses *all* requests for its ``Retry-After`` (seconds or an HTTP date), then retries;
 - a client-side rate limit (requests per minute, evenly spaced) and a bound on concurrent requests;
@@ -35,7 +37,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..chat_requests import ReplyCache, backoff_delay, cache_key
+from ..chat_requests import AttemptFailed, ReplyCache, backoff_delay, cache_key, request_completion
 from .schema import Sample, TraceStep
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 500, 502, 503, 504, 520, 522, 524, 529})
@@ -73,7 +75,7 @@ class RewriteConfig:
     max_retries: int = 6
     backoff_base: float = 1.0  # seconds before the first retry (doubling, with jitter)
     backoff_max: float = 60.0
-    timeout: float = 120.0
+    timeout: float = 120.0  # seconds per request, in total
     temperature: float = 0.0
     max_tokens: int = 1024
 
@@ -141,8 +143,6 @@ class ChatClient:
         return backoff_delay(attempt, self.config.backoff_base, self.config.backoff_max, self.rng)
 
     async def complete(self, messages: Sequence[dict]) -> str:
-        import openai
-
         reason = ""
         for attempt in range(self.config.max_retries + 1):
             if attempt:
@@ -151,35 +151,28 @@ class ChatClient:
                 await self.limiter.acquire()
                 self.stats["requests"] += 1
                 try:
-                    response = await self.client.chat.completions.create(
-                        model=self.config.model, messages=list(messages), temperature=self.config.temperature,
-                        max_tokens=self.config.max_tokens,
+                    return await request_completion(
+                        self.client, self.config.timeout, model=self.config.model, messages=list(messages),
+                        temperature=self.config.temperature, max_tokens=self.config.max_tokens,
                     )  # fmt: skip
-                    content = response.choices[0].message.content if response.choices else None
-                    if isinstance(content, str) and content.strip():
-                        return content
-                    reason, delay = "malformed response (no message content)", self.backoff(attempt)
-                except openai.RateLimitError as e:
-                    reason = "rate limited (429)"
-                    self.limiter.hold(_retry_after(e.response.headers) or self.backoff(attempt))
-                    delay = 0.0  # the limiter now makes every request wait, this one included
-                except openai.APIStatusError as e:
-                    if e.status_code not in RETRYABLE_STATUS:
-                        raise RewriteConfigError(
-                            f"{self.config.resolved_base_url() or 'OpenAI API'}: HTTP {e.status_code} for model "
-                            f"{self.config.model!r}: {e.message}. Check --base-url, --model and "
-                            f"${self.config.api_key_env}.") from None  # fmt: skip
-                    reason, delay = f"server error ({e.status_code})", self.backoff(attempt)
-                except openai.APITimeoutError:
-                    reason, delay = "timeout", self.backoff(attempt)
-                except openai.APIConnectionError:
-                    reason, delay = "connection error", self.backoff(attempt)
-                except (ValueError, openai.APIResponseValidationError):  # a body that is not JSON
-                    reason, delay = "malformed response (not JSON)", self.backoff(attempt)
+                except AttemptFailed as e:
+                    reason, delay = self._failure(e, attempt)
             self.stats[reason] += 1
             if delay and attempt < self.config.max_retries:
                 await self.sleep(delay)  # outside the concurrency slot: others may go meanwhile
         raise RequestFailed(f"{reason} after {self.config.max_retries + 1} attempts")
+
+    def _failure(self, e: AttemptFailed, attempt: int) -> tuple[str, float]:
+        """(counter key, wait before the next attempt) of a failed attempt; raises on a configuration error."""
+        if e.status == 429:
+            self.limiter.hold(_retry_after(e.headers) or self.backoff(attempt))
+            return "rate limited (429)", 0.0  # the limiter now makes every request wait, this one included
+        if e.status is not None and e.status not in RETRYABLE_STATUS:
+            raise RewriteConfigError(
+                f"{self.config.resolved_base_url() or 'OpenAI API'}: HTTP {e.status} for model "
+                f"{self.config.model!r}: {e.message}. Check --base-url, --model and ${self.config.api_key_env}."
+            ) from None
+        return (e.reason if e.status is None else f"server error ({e.status})"), self.backoff(attempt)
 
 
 def _retry_after(headers) -> float | None:

@@ -119,22 +119,23 @@ def plot_stats(samples: list[Sample], durations: dict[str, float], path: Path, t
 
 def run(args) -> int:
     from rich.console import Console
+    from rich.markup import escape
 
     from .io import load_samples, media_root
 
     console = Console(soft_wrap=True)
     source = Path(args.path)
     report = load_samples(source, skip_invalid=args.skip_invalid)
-    console.print(f"{source}: {report.summary()}")
+    console.print(f"{source}: {report.summary()}", markup=False)
     for message in report.first_errors:
-        console.print(f"  [yellow]skipped[/] {message}")
+        console.print(f"  [yellow]skipped[/] {escape(message)}")
     if not report.samples:
         console.print("[red]no samples")
         return 1
     print_stats(console, report.samples)
     png = Path(args.png) if args.png else Path("outputs") / f"{source.resolve().name or 'data'}-stats.png"
     plot_stats(report.samples, video_durations(report.samples, media_root(source)), png, f"{source}: {len(report.samples)} samples")
-    console.print(f"[green]wrote[/] {png}")
+    console.print(f"[green]wrote[/] {escape(str(png))}")
     return 0
 
 

@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 
 from .io import load_samples
 
 
 def run(args) -> int:
-    console = Console()
+    console = Console(soft_wrap=True)  # a summary or path stays on one line
     failed = False
     for path in args.paths:
         try:
             report = load_samples(path, skip_invalid=True)
         except FileNotFoundError as e:
-            console.print(f"[red]{e}")
+            console.print(f"[red]{escape(str(e))}")
             failed = True
             continue
         ok = not report.skipped
         failed |= not ok
-        console.print(f"{'[green]ok' if ok else '[red]INVALID'}[/] {path}: {report.summary()}")
+        console.print(f"{'[green]ok' if ok else '[red]INVALID'}[/] {escape(f'{path}: {report.summary()}')}")
         for message in report.first_errors:
-            console.print(f"  {message}")
+            console.print(f"  {message}", markup=False)
     return 1 if failed else 0
 
 

@@ -89,23 +89,23 @@ def read_rows(folder: Path, split: str) -> list[dict]:
     if not path.exists():
         have = sorted(p.stem for p in folder.glob("*.jsonl"))
         raise DatasetError(f"{path}: no {split!r} split in this lmms export (it has {have})")
+    from ..data.io import jsonl_rows
+    from ..data.schema import ValidationError
+
     rows = []
-    with path.open(encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_no}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DatasetError(f"{where}: not valid JSON ({e.msg})") from None
-            missing = [k for k in ROW_FIELDS if k not in row]
+    try:
+        for where, row in jsonl_rows(path):  # not UTF-8, not JSON: a ValidationError naming the line
+            if isinstance(row, ValidationError):
+                raise DatasetError(str(row.located(where)))
+            missing = [k for k in ROW_FIELDS if k not in row] if isinstance(row, dict) else list(ROW_FIELDS)
             if missing:
                 raise DatasetError(f"{where}: missing field(s) {missing}; re-export with `moss data export --format lmms`")
             for key in LMMS_JSON_FIELDS:  # JSON strings in the export (free-form nested objects)
                 if key in row and not isinstance(row[key], str):
                     row[key] = json.dumps(row[key], ensure_ascii=False)
             rows.append(row)
+    except ValidationError as e:  # a binary file
+        raise DatasetError(str(e)) from None
     if not rows:
         raise DatasetError(f"{path}: the split is empty")
     return rows

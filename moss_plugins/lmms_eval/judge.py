@@ -16,7 +16,7 @@ Environment, following lmms-eval's judge conventions (``lmms_eval.llm_judge`` an
 And ours: ``MOSS_JUDGE_CACHE`` (SQLite file; default ``<cache>/judge.sqlite``), ``MOSS_JUDGE_CONCURRENCY``
 (requests in flight, default 4), ``MOSS_JUDGE_RETRIES`` (attempts, default 5), ``MOSS_JUDGE_BACKOFF`` (first
 wait in seconds, doubled per attempt with jitter, at most 30 s; default 1), ``MOSS_JUDGE_TIMEOUT`` (seconds per
-request, default 60).
+request in total, connect to last byte, default 60).
 
 Each verdict is cached under a hash of the judge model, the prompt version and the full prompt, as soon as it
 arrives: an interrupted evaluation resumes where it stopped, and a re-run costs no requests. Transient errors
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import threading
@@ -37,7 +38,16 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..chat_requests import ReplyCache, backoff_delay, cache_key
+from ..chat_requests import (
+    NOT_A_COMPLETION,
+    AttemptFailed,
+    LoopThread,
+    ReplyCache,
+    backoff_delay,
+    cache_key,
+    request_completion,
+    within,
+)
 from ..prompt import format_options
 from .dataset import cache_root
 
@@ -104,21 +114,25 @@ class Settings:
             api_key=env.get("OPENAI_API_KEY", ""),
             model=env.get("MODEL_VERSION", DEFAULT_MODEL),
             cache_path=Path(env.get("MOSS_JUDGE_CACHE") or cache_root() / "judge.sqlite").expanduser(),
-            concurrency=_positive_int(env, "MOSS_JUDGE_CONCURRENCY", 4),
-            retries=_positive_int(env, "MOSS_JUDGE_RETRIES", 5),
-            backoff=float(env.get("MOSS_JUDGE_BACKOFF", "1")),
-            timeout=float(env.get("MOSS_JUDGE_TIMEOUT", "60")),
+            concurrency=_env_number(env, "MOSS_JUDGE_CONCURRENCY", 4, int, 1),
+            retries=_env_number(env, "MOSS_JUDGE_RETRIES", 5, int, 1),
+            backoff=_env_number(env, "MOSS_JUDGE_BACKOFF", 1.0, float, 0.0),
+            timeout=_env_number(env, "MOSS_JUDGE_TIMEOUT", 60.0, float, 0.001),
         )
 
 
-def _positive_int(env, name: str, default: int) -> int:
-    value = env.get(name, str(default))
+def _env_number(env, name: str, default, kind: type, least):
+    """``$name`` as an int or float of at least ``least``; JudgeConfigError naming it otherwise."""
+    value = env.get(name, "").strip()
+    if not value:
+        return default
     try:
-        number = int(value)
+        number = kind(value)
     except ValueError:
-        number = 0
-    if number < 1:
-        raise JudgeConfigError(f"{name}={value!r}: must be a positive integer")
+        number = None
+    if number is None or not math.isfinite(number) or number < least:
+        what = "an integer" if kind is int else "a number of seconds"
+        raise JudgeConfigError(f"{name}={value!r}: must be {what} >= {least:g}")
     return number
 
 
@@ -169,12 +183,13 @@ class Judge:
         self.settings = settings
         self.cache = ReplyCache(settings.cache_path)
         self._slots = threading.BoundedSemaphore(settings.concurrency)
+        self._loop = LoopThread()  # requests run on it, each within its total deadline
         self._complete = self._openai_client() if settings.api_type == "openai" else self._lmms_eval_provider()
 
     def _openai_client(self):
-        from openai import OpenAI
+        from openai import AsyncOpenAI
 
-        client = OpenAI(
+        client = AsyncOpenAI(
             base_url=self.settings.base_url,
             api_key=self.settings.api_key or "EMPTY",
             timeout=self.settings.timeout,
@@ -182,41 +197,46 @@ class Judge:
         )
 
         def complete(messages: list[dict]) -> str:
-            import openai
-
             try:
-                response = client.chat.completions.create(
-                    model=self.settings.model, messages=messages, temperature=0.0, max_tokens=256
-                )
-            except (openai.APIConnectionError, openai.APITimeoutError) as e:
-                raise _TransientError(repr(e)) from e
-            except openai.APIStatusError as e:
-                if e.status_code in _CONFIG_STATUS:
+                return self._loop.run(request_completion(
+                    client, self.settings.timeout, model=self.settings.model, messages=messages, temperature=0.0,
+                    max_tokens=256,
+                ))  # fmt: skip
+            except AttemptFailed as e:
+                if e.status in _CONFIG_STATUS:
                     raise JudgeConfigError(
-                        f"the judge endpoint {self.settings.base_url} answered {e.status_code} for model "
+                        f"the judge endpoint {self.settings.base_url} answered {e.status} for model "
                         f"{self.settings.model!r}: check OPENAI_API_URL, OPENAI_API_KEY and MODEL_VERSION ({e.message})"
                     ) from None
-                if e.status_code in _RETRY_STATUS or e.status_code >= 500:
-                    raise _TransientError(f"HTTP {e.status_code}") from e
-                raise _SampleError(f"HTTP {e.status_code}: {e.message}") from e
-            return response.choices[0].message.content or ""
+                if e.status is None or e.status in _RETRY_STATUS or e.status >= 500:
+                    raise _TransientError(e.reason) from None
+                raise _SampleError(str(e)) from None
 
         return complete
 
     def _lmms_eval_provider(self):
+        import asyncio
+
         from lmms_eval.llm_judge import Request, ServerConfig, get_server
 
         config = ServerConfig(
-            model_name=self.settings.model, temperature=0.0, max_tokens=256, timeout=int(self.settings.timeout),
+            model_name=self.settings.model, temperature=0.0, max_tokens=256, timeout=math.ceil(self.settings.timeout),
             num_retries=1, retry_delay=0,
         )  # fmt: skip
         server = get_server(self.settings.api_type, config)
 
         def complete(messages: list[dict]) -> str:
+            # The provider's call runs in a worker thread: past the deadline the sample stops waiting for it.
+            call = asyncio.to_thread(server.evaluate, Request(messages=messages, config=config))
             try:
-                return server.evaluate(Request(messages=messages, config=config)).content
+                content = self._loop.run(within(self.settings.timeout, call)).content
+            except AttemptFailed as e:
+                raise _TransientError(e.reason) from None
             except Exception as e:  # the providers raise whatever their client raises
                 raise _TransientError(repr(e)) from e
+            if not isinstance(content, str):
+                raise _TransientError(NOT_A_COMPLETION)
+            return content
 
         return complete
 

@@ -11,7 +11,6 @@ submission files other lmms-eval tasks write from their aggregations, it goes un
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -56,13 +55,15 @@ def write_report(items: Sequence[Mapping], args=None) -> str:
 
 def items_from_samples(path: str | Path) -> list[dict]:
     """The report items in an lmms-eval ``--log_samples`` file (``*_samples_<task>.jsonl``)."""
+    from moss_plugins.data.io import jsonl_rows
+    from moss_plugins.data.schema import ValidationError
+
     items = []
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            sample = json.loads(line)
-            if "report" not in sample:
-                raise ValueError(f"{path}:{line_no}: no 'report' field; is this a moss_video, mvbench_moss or mmvu_moss samples file?")
-            items.append(sample["report"])
+    for where, sample in jsonl_rows(path):
+        if isinstance(sample, ValidationError):
+            raise sample.located(where)
+        if not isinstance(sample, dict) or "report" not in sample:
+            raise ValidationError("no 'report' field; is this a moss_video, mvbench_moss or mmvu_moss samples file?",
+                                  where=where)  # fmt: skip
+        items.append(sample["report"])
     return items

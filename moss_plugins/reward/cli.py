@@ -14,30 +14,48 @@ from .score import RESULT_KEYS, score_batch
 
 def _score(args) -> int:
     """Score a JSONL file of {"solution": ..., "ground_truth": ...} rows; results go to stdout as JSONL."""
+    from moss_plugins.data.io import jsonl_rows
+    from moss_plugins.data.schema import ValidationError
+
+    overrides = _options(args.set or [])
     solutions, truths = [], []
-    with open(args.file, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                solutions.append(row["solution"])
-                truths.append(row["ground_truth"])
-            except (ValueError, KeyError, TypeError) as e:
-                raise SystemExit(f"{args.file}:{lineno}: expected a JSON object with 'solution' and 'ground_truth' ({e!r})") from None
-    overrides = dict(kv.split("=", 1) for kv in args.set or [])
-    results = score_batch(solutions, truths, **{k: json.loads(v) for k, v in overrides.items()})
+    for where, row in jsonl_rows(args.file):
+        if isinstance(row, ValidationError):
+            raise row.located(where)
+        if not (isinstance(row, dict) and {"solution", "ground_truth"} <= row.keys()):
+            raise ValidationError("expected a JSON object with 'solution' and 'ground_truth'", where=where)
+        solutions.append(row["solution"])
+        truths.append(row["ground_truth"])
+    results = score_batch(solutions, truths, **overrides)
     for r in results:
         sys.stdout.write(json.dumps(r, ensure_ascii=False) + "\n")
     if args.summary:
         table = Table(title=f"{len(results)} rollouts")
         table.add_column("component")
         table.add_column("mean", justify="right")
-        for key in RESULT_KEYS:
-            if isinstance(results[0][key], (int, float)) and results:
+        for key in RESULT_KEYS if results else ():
+            if isinstance(results[0][key], (int, float)):
                 table.add_row(key, f"{sum(r[key] for r in results) / len(results):.4f}")
         Console(stderr=True).print(table)
     return 0
+
+
+def _options(pairs: list[str]) -> dict:
+    """``--set KEY=VALUE`` pairs: VALUE is JSON (3, true, [1, 1, 2]), or else the text itself (similarity=char3)."""
+    from moss_plugins.data.io import parse_json
+
+    from .config import ConfigError
+
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {pair!r}: expected KEY=VALUE, e.g. alpha=3 or gate_process=true")
+        try:
+            options[key] = parse_json(value)
+        except ValueError:
+            options[key] = value  # the option's own check says what it must be
+    return options
 
 
 def _plugins(args) -> int:

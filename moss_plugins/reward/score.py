@@ -42,6 +42,8 @@ def process_reward(normalized_distance: float, alpha: float) -> float:
     d = min(1.0, max(0.0, normalized_distance))
     if abs(alpha) < 1e-9:
         return 1.0 - d
+    if alpha < 0:  # the same curve, written so that no exp() grows: exp(-alpha) would overflow past alpha -709
+        return -math.expm1(-alpha * (d - 1.0)) / -math.expm1(alpha)
     return (math.exp(-alpha * d) - math.exp(-alpha)) / (1.0 - math.exp(-alpha))
 
 
@@ -129,17 +131,32 @@ class TermContext:
     extra_info: Mapping | None
 
 
-@functools.lru_cache(maxsize=64)
-def _config(overrides: tuple) -> RewardConfig:
-    return RewardConfig.from_kwargs(**dict(overrides))
+_CONFIGS: dict[tuple, RewardConfig] = {}  # typed overrides -> configuration; bounded by clearing when full
+
+
+def _typed(value: Any) -> tuple:
+    """``value`` with its type, also inside lists and mappings: 1 and True, or 2 and 2.0, are equal (with equal
+    hashes) to Python, so an untyped cache key would let one stand in for the other, valid or not."""
+    if isinstance(value, (list, tuple)):
+        return type(value), tuple(_typed(v) for v in value)
+    if isinstance(value, Mapping):
+        return type(value), tuple(sorted((k, _typed(v)) for k, v in value.items()))
+    return type(value), value
 
 
 def resolve_config(**overrides: Any) -> RewardConfig:
-    """The defaults with keyword overrides applied; cached for repeated identical kwargs."""
+    """The defaults with keyword overrides applied; cached for repeated identical (also in type) kwargs."""
     try:
-        return _config(tuple(sorted(overrides.items())))
-    except TypeError:  # unhashable values (e.g. OmegaConf containers)
+        key = tuple(sorted((name, _typed(value)) for name, value in overrides.items()))
+        return _CONFIGS[key]
+    except TypeError:  # unhashable or unsortable values (e.g. OmegaConf containers)
         return RewardConfig.from_kwargs(**overrides)
+    except KeyError:
+        config = RewardConfig.from_kwargs(**overrides)
+        if len(_CONFIGS) >= 64:
+            _CONFIGS.clear()
+        _CONFIGS[key] = config
+        return config
 
 
 @functools.lru_cache(maxsize=4096)
@@ -181,7 +198,7 @@ def _align_steps(steps: list[str], ref: Reference, config: RewardConfig) -> Alig
     if not steps:
         return Alignment([], ref.truth.step_texts, np.zeros((ref.n_steps, 0)), float(ref.n_steps), _NO_PATH, _NO_PATH)
     sim = registry.similarity(config.similarity).matrix(ref.prepared, steps, config)
-    distance, rows, cols = _dtw(np.maximum(1.0 - sim, 0.0), config.max_jump)
+    distance, rows, cols = _dtw(np.maximum(1.0 - sim, 0.0), min(config.max_jump, len(steps)))  # longer: no jump
     return Alignment(steps, ref.truth.step_texts, sim, float(distance), rows, cols)
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .. import tiny_models as tiny
@@ -64,7 +65,7 @@ def validate_data(files: list[str], frames: bool, console: Console) -> None:
         n, errors = check_file(path, frames)
         if errors:
             for message in errors[:5]:
-                console.print(f"  [red]{message}")
+                console.print(f"  [red]{escape(message)}")
             raise CheckFailed(f"{path}: {len(errors)} of {n} rows are invalid")
         console.print(f"  [green]ok[/] {path}: {n} rows")
 
@@ -214,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run_check(args.recipe.resolve(), args.family, args.overrides, console)
     except (CheckFailed, ValueError) as e:
-        console.print(f"[bold red]check failed[/]: {e}")
+        console.print(f"[bold red]check failed[/]: {escape(str(e))}")
         return 1
     return 0
 

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 
@@ -34,17 +33,20 @@ def _trace_text(value: str) -> str:
 
 def _from_data(path: str, sample_id: str | None, trace: str) -> dict:
     """Align a trace with the reference of a sample in a MOSS-Video JSONL or an lmms export."""
+    from moss_plugins.data.io import jsonl_rows
+    from moss_plugins.data.schema import ValidationError
     from moss_plugins.lmms_eval.hooks import ground_truth
     from moss_plugins.trace_metrics import reference_metrics
 
     if sample_id is None:
         raise SystemExit("--data needs --id")
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if line.strip() and (row := json.loads(line)).get("id") == sample_id:
-                break
-        else:
-            raise SystemExit(f"{path}: no sample with id {sample_id!r}")
+    for where, row in jsonl_rows(path):
+        if isinstance(row, ValidationError):
+            raise row.located(where)
+        if isinstance(row, dict) and row.get("id") == sample_id:
+            break
+    else:
+        raise SystemExit(f"{path}: no sample with id {sample_id!r}")
     scored = reference_metrics(_trace_text(trace), ground_truth(row))
     return {"id": sample_id, "question": row["question"], "metrics": scored["metrics"], **scored["details"]}
 

@@ -165,7 +165,7 @@ def test_skip_invalid_counts_every_skipped_row_by_reason(tmp_path):
     assert [s.id for s in report.samples] == ["s0", "s2", "s3", "s6", "s8", "s9"]
     assert sum(report.skipped.values()) == 5
     assert report.skipped["answer: 'Z' is not one of the option letters ABCD"] == 3
-    assert report.skipped["split: 'dev' is not a split; known: ['train'"] == 1
+    assert report.skipped["split: 'dev' is not a split; known: ['train', 'val', 'test']"] == 1
     assert report.first_errors[0] == f"{path}:2: answer: 'Z' is not one of the option letters ABCD"
     assert len(report.first_errors) == 5 and report.first_errors[-1].startswith(f"{path}:11: not valid JSON")
     assert report.summary().startswith("6 samples; skipped 5 invalid (3 x answer")

@@ -28,6 +28,7 @@ def _ratio(text: str) -> dict[str, float]:
 
 def run(args) -> int:
     from rich.console import Console
+    from rich.markup import escape
 
     from .generate import SynthConfig, generate
 
@@ -37,9 +38,9 @@ def run(args) -> int:
     console = Console(soft_wrap=True)  # paths stay on one line
     counts = ", ".join(f"{split} {n}" for split, n in result["counts"].items())
     console.print(f"[green]wrote[/] {args.n} videos and {sum(result['counts'].values())} samples ({counts}) to "
-                  f"{args.out} in {result['seconds']:.1f} s: {result['videos_per_s']:.1f} videos/s")  # fmt: skip
+                  f"{escape(str(args.out))} in {result['seconds']:.1f} s: {result['videos_per_s']:.1f} videos/s")  # fmt: skip
     for split, path in result["files"].items():
-        console.print(f"  {split}: {path}")
+        console.print(f"  {split}: {path}", markup=False)
     return 0
 
 

@@ -39,6 +39,10 @@ MAX_DRAWS = 500  # scene draws per video before giving up (a few are usually eno
 GENERATOR = "moss_plugins.data.synth/1"
 
 
+class SynthConfigError(ValueError):
+    """A synthesis option out of range (the command line reports it in one line)."""
+
+
 @dataclass(frozen=True)
 class SynthConfig:
     fps: int = C.DEFAULT_FPS
@@ -49,13 +53,13 @@ class SynthConfig:
 
     def __post_init__(self):
         if not 1 <= self.tasks_per_video <= len(TASK_TYPES):
-            raise ValueError(f"tasks_per_video must be 1 to {len(TASK_TYPES)}, got {self.tasks_per_video}")
+            raise SynthConfigError(f"tasks_per_video must be 1 to {len(TASK_TYPES)}, got {self.tasks_per_video}")
         if self.fps < 1 or min(self.size) < 32 or any(s % 2 for s in self.size):
-            raise ValueError(f"need fps >= 1 and even frame sizes >= 32 px, got fps={self.fps}, size={self.size}")
+            raise SynthConfigError(f"need fps >= 1 and even frame sizes >= 32 px, got fps={self.fps}, size={self.size}")
         if not 6 <= self.duration[0] <= self.duration[1]:  # shorter videos leave no room for a full cycle
-            raise ValueError(f"duration must be LO:HI seconds with 6 <= LO <= HI, got {self.duration}")
+            raise SynthConfigError(f"duration must be LO:HI seconds with 6 <= LO <= HI, got {self.duration}")
         if set(self.split_ratio) - set(SPLITS) or min(self.split_ratio.values()) < 0 or not sum(self.split_ratio.values()):
-            raise ValueError(f"split ratios must be >= 0 for splits {SPLITS}, not all 0; got {self.split_ratio}")
+            raise SynthConfigError(f"split ratios must be >= 0 for splits {SPLITS}, not all 0; got {self.split_ratio}")
 
 
 def video_id(seed: int, index: int) -> str:
@@ -155,7 +159,7 @@ def generate(n: int, seed: int, out: str | Path, config: SynthConfig | None = No
     from tqdm.auto import tqdm
 
     if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
+        raise SynthConfigError(f"n must be >= 1, got {n}")
     config = config or SynthConfig()
     out = Path(out)
     (out / "videos").mkdir(parents=True, exist_ok=True)
