@@ -57,8 +57,7 @@ lock() {
 # integration once. Finds an upstream release that breaks us before a user does; not part of CI (not deterministic).
 test_latest() {
     check_python
-    local tmp
-    tmp=$(mktemp -d /tmp/moss-latest.XXXXXX)
+    tmp=$(mktemp -d /tmp/moss-latest.XXXXXX)  # global: the EXIT trap runs after this function has returned
     trap 'rm -rf "$tmp"' EXIT
     echo ">> resolving the newest releases the ranges allow into $tmp/venv"
     "$PYTHON" -m venv "$tmp/venv"
