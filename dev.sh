@@ -74,7 +74,7 @@ diff = [f"  {k}: {locked[k]} -> {v}" for k, v in sorted(got.items()) if k in loc
 print("\n".join(diff) or "  nothing")
 EOF
     "$tmp/venv/bin/python" -m pytest -p no:cacheprovider tests/reward tests/data/test_schema.py tests/data/test_video.py \
-        tests/lmms_eval/test_lmms_e2e.py tests/verl/test_verl_plugin.py "$@"
+        tests/lmms_eval/test_lmms_e2e.py tests/verl/test_verl_plugin.py tests/test_lock.py "$@"
 }
 
 cmd=${1:-}
