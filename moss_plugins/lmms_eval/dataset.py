@@ -114,15 +114,9 @@ def read_rows(folder: Path, split: str) -> list[dict]:
 def last_frame_time(path: str | os.PathLike) -> float:
     """Timestamp of the last frame, from packet timestamps (no decoding), on the same clock as
     :func:`moss_plugins.data.clips.cut_clips` (the stream's own presentation times)."""
-    import av
+    from ..data.video import frame_table
 
-    last = float("-inf")
-    with av.open(os.fspath(path)) as container:
-        stream = container.streams.video[0]
-        for packet in container.demux(stream):
-            if packet.pts is not None and packet.time_base is not None:
-                last = max(last, float(packet.pts * packet.time_base))
-    return last
+    return float(frame_table(os.fspath(path)).times[-1])
 
 
 def observed_clip(video: Path, until: float, cache: Path, last_frames: dict[Path, float] | None = None) -> Path:
