@@ -90,11 +90,15 @@ def read_rows(folder: Path, split: str) -> list[dict]:
         have = sorted(p.stem for p in folder.glob("*.jsonl"))
         raise DatasetError(f"{path}: no {split!r} split in this lmms export (it has {have})")
     rows = []
-    with path.open(encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
+    with path.open("rb") as f:
+        for line_no, raw in enumerate(f, 1):
+            where = f"{path}:{line_no}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise DatasetError(f"{where}: not UTF-8 text (byte {e.start}: {raw[e.start:e.start + 1]!r})") from None
             if not line.strip():
                 continue
-            where = f"{path}:{line_no}"
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as e:
@@ -142,12 +146,27 @@ def observed_clip(video: Path, until: float, cache: Path, last_frames: dict[Path
     return clip
 
 
+def check_videos(rows: list[dict], folder: Path, split: str) -> None:
+    """Every row's video is one a model can read before its cut (the check `moss data validate` runs), so a
+    bad file stops the task here, naming its line, not in the clip cutter or a model's video reader."""
+    from ..data.schema import ValidationError
+    from ..data.video_check import check_video
+
+    jsonl = folder / f"{split}.jsonl"
+    for k, row in enumerate(rows):
+        try:
+            check_video(folder / row["video"], row["observed_until"])
+        except (ValidationError, TypeError) as e:  # TypeError: observed_until is not a number
+            raise DatasetError(f"{jsonl}:{k + 1}: {e} (fix the row or the video, then re-export)") from None
+
+
 def load_docs(split: str, folder: Path | None = None) -> list[dict]:
     """The docs of one split: the export's rows plus ``observed_video``, the absolute path of the clip."""
     from tqdm import tqdm
 
     folder = folder or data_dir()
     rows = read_rows(folder, split)
+    check_videos(rows, folder, split)
     cache = cache_root() / "clips"
     cache.mkdir(parents=True, exist_ok=True)
     last_frames: dict[Path, float] = {}
