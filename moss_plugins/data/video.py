@@ -292,12 +292,14 @@ def _decode_decord(path: str, table: FrameTable, pick: Callable, size: Callable)
     idx = pick(times)
     if len(idx) == 0:
         return np.zeros((0, 0, 0, 3), np.uint8), times[:0]
-    h, w = vr[0].shape[:2]
-    out_h, out_w = size(h, w)
-    if (out_h, out_w) != (h, w):
+    out_h, out_w = size(table.height, table.width)
+    if (out_h, out_w) != (table.height, table.width):
         # decord resizes inside its decoder (swscale), much cheaper than resizing full-size frames afterwards.
         vr = decord.VideoReader(path, width=out_w, height=out_h, num_threads=1)
     frames = vr.get_batch(idx.tolist()).asnumpy()  # get_batch seeks accurately (decodes from the keyframe)
+    if frames.shape[1:] != (out_h, out_w, 3):  # decord 0.6 turns frames with rotation metadata (or fails)
+        raise _DecodeFailure("corrupt", f"decord returns {frames.shape[2]}x{frames.shape[1]} frames of a stream "
+                                        f"stored as {table.width}x{table.height} (rotation metadata?)")  # fmt: skip
     return frames, times[idx]
 
 
