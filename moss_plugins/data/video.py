@@ -237,6 +237,7 @@ class FrameTable:
     fps: float  # the container's average rate (else measured)
     width: int
     height: int
+    declared_frames: int = 0  # how many frames the container's header lists (0: it does not say)
 
     @functools.cached_property
     def times(self) -> np.ndarray:
@@ -272,7 +273,8 @@ def _frame_table(path: str, size: int, mtime_ns: int) -> FrameTable:
         time_base = Fraction(stream.time_base.numerator, stream.time_base.denominator)
         span = float(seconds(int(pts[-1] - pts[0]), time_base))
         fps = float(stream.average_rate or 0.0) or (len(pts) - 1) / max(span, 1e-9)
-        return FrameTable(pts, keyframes, time_base, fps, stream.codec_context.width, stream.codec_context.height)
+        return FrameTable(pts, keyframes, time_base, fps, stream.codec_context.width, stream.codec_context.height,
+                          int(stream.frames or 0))  # fmt: skip
 
 
 def _decode_decord(path: str, table: FrameTable, pick: Callable, size: Callable):
@@ -418,7 +420,7 @@ class _Worker:
 _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moss-video-spawner")
 _IDLE: list[_Worker] = []  # helpers waiting for a call, most recently used last
 _IDLE_LOCK = threading.Lock()
-MAX_IDLE = max(4, os.cpu_count() or 1)  # more idle helpers than that are stopped when they come back
+MAX_IDLE = 16  # more idle helpers than that (each ~50 MB) are stopped when they come back
 
 
 class _checked_out:

@@ -84,7 +84,10 @@ def _probe(path: str, key: tuple) -> _Probe:
     else:
         probe.first = float(table.times[0])
         w, h = table.width, table.height
-        if w < 1 or h < 1 or max(w, h) > MAX_SIDE:
+        if table.declared_frames > len(table.pts):
+            probe.error = (f"truncated: the container lists {table.declared_frames} frames, the file holds "
+                           f"{len(table.pts)}: {path}")  # fmt: skip
+        elif w < 1 or h < 1 or max(w, h) > MAX_SIDE:
             probe.error = f"frames are {w}x{h} px, a usable video has 1 to {MAX_SIDE} px a side: {path}"
         elif max(w, h) / min(w, h) > MAX_ASPECT:
             probe.error = (f"frames are {w}x{h} px, an aspect ratio of {max(w, h) / min(w, h):.0f}:1 (the Qwen2-VL "
