@@ -420,7 +420,7 @@ class _Worker:
 _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moss-video-spawner")
 _IDLE: list[_Worker] = []  # helpers waiting for a call, most recently used last
 _IDLE_LOCK = threading.Lock()
-MAX_IDLE = 16  # more idle helpers than that (each ~50 MB) are stopped when they come back
+MAX_IDLE = 16  # more idle helpers than that (each ~120 MB RSS, mostly shared libraries) are stopped on return
 
 
 class _checked_out:
