@@ -107,6 +107,24 @@ def test_the_builder_reads_segments_on_the_video_clock(offset_video, tmp_path):
         assert s.meta["clip_frames"] == len(load_frames(offset_video, until=s.observed_until).timestamps)
 
 
+def test_stats_read_the_video_clock(offset_video):
+    from moss_plugins.data.stats import video_durations
+
+    sample = load_samples(mini_split_dir() / "test.jsonl").samples[0]
+    sample = type(sample).from_json({**sample.to_json(), "video": offset_video.name, "meta": {}})
+    # plotted beside observed_until, so on its clock: the video ends at 22 s (it lasts 2 s)
+    assert video_durations([sample], offset_video.parent, progress=False) == {offset_video.name: 22.0}
+
+
+def test_viz_reads_the_video_clock(offset_video):
+    import re
+
+    from moss_plugins.viz.report import frame_strip
+
+    captions = [float(t) for t in re.findall(r"<figcaption>([\d.]+) s</figcaption>", frame_strip(str(offset_video), 21.0))]
+    assert captions and all(20.0 <= t < 21.0 for t in captions), captions  # the strip shows the frames before 21 s
+
+
 # --- bad video files: caught by validate, verl's start-up check and lmms-eval's loader -------------------
 
 TEMPLATE = json.loads((mini_split_dir() / "test.jsonl").read_text().splitlines()[0])  # cut at a few seconds
