@@ -145,12 +145,12 @@ def build_video(job: VideoJob, ctx: BuildContext) -> VideoResult:
             f"duration: the annotation says {ann.duration} s, but {ann.video} lasts {info.duration:.2f} s"
         )
         return result
-    if ann.segments[-1].end > info.duration + tolerance:
+    if ann.segments[-1].end > info.end + tolerance:  # segment times are on the container's clock, like cuts
         result.error = (f"segments: they end at {ann.segments[-1].end} s, after {ann.video} ends "
-                        f"({info.duration:.2f} s); are the times in seconds?")  # fmt: skip
+                        f"({info.end:.2f} s); are the times in seconds?")  # fmt: skip
         return result
     rng = _rng(config.seed, "video", ann.video_id)
-    candidates = _candidates(ann, config, info.duration)
+    candidates = _candidates(ann, config, info.start, info.end)
     if not candidates:
         result.dropped["no cut leaves enough observed and future segments"] += 1
         return result
@@ -177,13 +177,14 @@ def _rng(seed: int, *parts: str) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
-def _candidates(ann: VideoAnnotation, config: BuildConfig, duration: float) -> list[tuple[int, str]]:
-    """(k, task): cut at the end of segment k-1, so segments[:k] are observed and segments[k:] predicted."""
+def _candidates(ann: VideoAnnotation, config: BuildConfig, start: float, end: float) -> list[tuple[int, str]]:
+    """(k, task): cut at the end of segment k-1, so segments[:k] are observed and segments[k:] predicted.
+    ``start``/``end``: the video's first frame and end on the container's clock (the clock of the cuts)."""
     n, out = len(ann.segments), []
     needs = {"next_state": 1, "final_state": 2, "event_order": _EVENTS}
     for k in range(1, n):
         cut = ann.segments[k - 1].end
-        if cut < config.min_observed or cut >= duration:
+        if cut - start < config.min_observed or cut >= end:
             continue
         out += [(k, task) for task in config.tasks if n - k >= needs[task]]
     return out

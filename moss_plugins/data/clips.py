@@ -2,7 +2,9 @@
 
 A clip cut here holds only frames whose timestamp is strictly before the cut, so that a loader other than ours
 (a framework's own video reader that ignores ``observed_until``) cannot show the model the masked future.
-Frames keep their original timestamps, so times in a clip mean the same as in the source video.
+Frames keep their original timestamps, so times in a clip mean the same as in the source video. Times are
+the container's own (:func:`moss_plugins.data.video.seconds`, the clock ``load_frames`` uses too), so a video
+whose first frame is not at 0 s is cut where the loader cuts it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .video import seconds
+
 
 class ClipError(RuntimeError):
     """A video that cannot be opened, probed or cut; the message names the file."""
@@ -18,14 +22,20 @@ class ClipError(RuntimeError):
 
 @dataclass(frozen=True)
 class VideoInfo:
-    duration: float  # seconds
+    duration: float  # seconds, from the first frame to the end of the last
     fps: float
     width: int
     height: int
+    start: float = 0.0  # the first frame's time on the container's clock (not 0 for MPEG-TS, streams, edits)
+
+    @property
+    def end(self) -> float:
+        """When the video ends, on the clock of ``observed_until`` and segment times."""
+        return self.start + self.duration
 
 
 def probe_video(path: str | Path) -> VideoInfo:
-    """Duration and geometry from the container, falling back to the last packet's timestamp (no decoding)."""
+    """Start, duration and geometry from the container, falling back to the packets' timestamps (no decoding)."""
     import av
 
     try:
@@ -34,24 +44,25 @@ def probe_video(path: str | Path) -> VideoInfo:
                 raise ClipError(f"{path}: has no video stream")
             stream = container.streams.video[0]
             fps = float(stream.average_rate or stream.guessed_rate or 0.0)
-            duration = _duration(container, stream, path)
-            return VideoInfo(duration, fps, stream.codec_context.width, stream.codec_context.height)
+            start = seconds(stream.start_time, stream.time_base) if stream.start_time is not None else 0.0
+            duration = _duration(container, stream, path, start)
+            return VideoInfo(duration, fps, stream.codec_context.width, stream.codec_context.height, start)
     except av.FFmpegError as e:
         raise ClipError(f"{path}: cannot read the video ({e})") from None
 
 
-def _duration(container, stream, path) -> float:
+def _duration(container, stream, path, start: float) -> float:
     if stream.duration is not None and stream.time_base is not None:
-        return float(stream.duration * stream.time_base)
+        return seconds(stream.duration, stream.time_base)
     if container.duration is not None:
         return container.duration / 1_000_000  # av.time_base
-    last = 0.0
+    last = start
     for packet in container.demux(stream):
         if packet.pts is not None and packet.time_base is not None:
-            last = max(last, float((packet.pts + (packet.duration or 0)) * packet.time_base))
-    if last <= 0:
+            last = max(last, seconds(packet.pts + (packet.duration or 0), packet.time_base))
+    if last <= start:
         raise ClipError(f"{path}: neither the container nor its packets say how long the video is")
-    return last
+    return last - start
 
 
 def cut_clips(src: str | Path, cuts: Mapping[float, str | Path], codec: str | None = None) -> dict[float, int]:
@@ -86,13 +97,14 @@ def cut_clips(src: str | Path, cuts: Mapping[float, str | Path], codec: str | No
                 outputs[cut] = (out, vstream)
             last_cut = max(cuts)
             for frame in container.decode(stream):
-                if frame.time is None:
+                if frame.pts is None:
                     raise ClipError(f"{src}: a frame without a timestamp; cannot cut it safely")
-                if frame.time >= last_cut:
+                t = seconds(frame.pts, frame.time_base)
+                if t >= last_cut:
                     break
                 image = frame.reformat(width=width, height=height, format="yuv420p")
                 for cut, (out, vstream) in outputs.items():
-                    if frame.time < cut:
+                    if t < cut:
                         image.pts, image.time_base = frame.pts, frame.time_base
                         out.mux(vstream.encode(image))
                         written[cut] += 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,20 +106,28 @@ def iter_samples(path: str | Path) -> Iterator[Sample]:
             raise e.located(where) from None
 
 
-def load_samples(path: str | Path, skip_invalid: bool = False) -> LoadReport:
-    """All samples of a JSONL or parquet file (``path``), or of every ``*.jsonl`` in a folder."""
+def load_samples(path: str | Path, skip_invalid: bool = False,
+                 check: Callable[[Sample, Path], None] | None = None) -> LoadReport:  # fmt: skip
+    """All samples of a JSONL or parquet file (``path``), or of every ``*.jsonl`` in a folder.
+
+    ``check(sample, media_root)``, when given, runs on every valid sample; the ValidationError it raises is
+    located and skipped or raised like a schema error (``moss data validate`` opens the videos this way)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such MOSS-Video file or folder")
     files = sorted(path.glob("*.jsonl")) + sorted(path.glob("*.parquet")) if path.is_dir() else [path]
     if not files:
         raise FileNotFoundError(f"{path}: no *.jsonl or *.parquet files in this folder")
-    return validate_rows(((where, row) for file in files for where, row in _rows(file)), skip_invalid)
+    root = media_root(path)
+    return validate_rows(((where, row) for file in files for where, row in _rows(file)), skip_invalid,
+                         None if check is None else lambda sample: check(sample, root))  # fmt: skip
 
 
-def validate_rows(rows: Iterable[tuple[str, object]], skip_invalid: bool = False) -> LoadReport:
-    """Samples of (location, raw row) pairs, as :func:`load_samples` reads them from files: each row validated,
-    ids unique across all of them; a bad row raises naming its location, or is skipped and counted."""
+def validate_rows(rows: Iterable[tuple[str, object]], skip_invalid: bool = False,
+                  check: Callable[[Sample], None] | None = None) -> LoadReport:  # fmt: skip
+    """Samples of (location, raw row) pairs, as :func:`load_samples` reads them from files: each row validated
+    (and ``check``-ed), ids unique across all of them; a bad row raises naming its location, or is skipped
+    and counted."""
     report = LoadReport([])
     seen: dict[str, str] = {}
     for where, row in rows:
@@ -130,6 +138,8 @@ def validate_rows(rows: Iterable[tuple[str, object]], skip_invalid: bool = False
             if sample.id in seen:
                 raise ValidationError(f"duplicate id {sample.id!r} (first at {seen[sample.id]})", "id")
             seen[sample.id] = where
+            if check is not None:
+                check(sample)
             report.samples.append(sample)
         except ValidationError as e:
             e = e.located(where)

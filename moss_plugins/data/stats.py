@@ -56,7 +56,8 @@ def print_stats(console, samples: list[Sample]) -> None:
 
 
 def video_durations(samples: list[Sample], media_root: Path, progress: bool = True) -> dict[str, float]:
-    """Duration per video: ``meta.duration`` when the sample has it, else probed from the file (no decoding)."""
+    """When each video ends, on the clock of ``observed_until`` (the container's; for a video starting at 0 s
+    its duration): ``meta.duration`` when the sample has it, else probed from the file (no decoding)."""
     from tqdm.auto import tqdm
 
     from .clips import probe_video
@@ -67,7 +68,7 @@ def video_durations(samples: list[Sample], media_root: Path, progress: bool = Tr
             out.setdefault(x.video, float(x.meta["duration"]))
     missing = sorted({x.video for x in samples} - set(out))
     for video in tqdm(missing, desc="reading video durations", unit="video", disable=not progress or not missing):
-        out[video] = probe_video(media_root / video).duration
+        out[video] = probe_video(media_root / video).end
     return out
 
 
@@ -93,7 +94,7 @@ def plot_stats(samples: list[Sample], durations: dict[str, float], path: Path, t
     observed = [x.observed_until for x in samples]
     top = max(video_lengths + observed)
     bins = np.linspace(0, top * 1.02, 25)
-    ax.hist(video_lengths, bins=bins, alpha=0.6, label=f"video duration ({len(video_lengths)} videos)", color="#8172B3")
+    ax.hist(video_lengths, bins=bins, alpha=0.6, label=f"video end ({len(video_lengths)} videos)", color="#8172B3")
     ax.hist(observed, bins=bins, alpha=0.6, label=f"observed until, the cut ({len(observed)} samples)", color="#C44E52")
     ax.set(title="durations", xlabel="seconds", ylabel="count")
     ax.legend()

@@ -5,11 +5,17 @@ frames are chosen from the container's own presentation timestamps (only those <
 output is matched to those timestamps by the frame's own pts (PyAV) or by decord's accurate seek, and the
 result is filtered once more on its timestamps before it is returned.
 
+One clock: every time here, in ``until`` and in what is returned, is :func:`seconds` of a frame's pts, the
+container's own presentation time, exactly as :mod:`moss_plugins.data.clips` and the lmms-eval clips cut it.
+A video whose first frame is not at 0 s (MPEG-TS, streams, edited MP4) keeps its offset. Both backends read
+the frame table from the container with PyAV (float64, rounded once): decord's own timestamps are float32
+and measured from the first frame, so a cut that falls on a frame could land on either side of it.
+
 Decoding runs in a helper process by default (``timeout`` seconds), because decord can hang or crash inside
 C++ on a bad file and a Python thread cannot be interrupted there: on timeout the helper is killed and
-:class:`VideoTimeoutError` raised; a crash becomes :class:`VideoCorruptError`. One helper is kept per thread
-and process and reused, so the cost is one pipe copy of the frames per call. ``timeout=None`` decodes in the
-calling process.
+:class:`VideoTimeoutError` raised; a crash becomes :class:`VideoCorruptError`. Helpers are pooled per process
+(a call takes an idle one, or starts one) and reused, so the cost is one pipe copy of the frames per call.
+``timeout=None`` decodes in the calling process.
 
 This file imports only the standard library and numpy at module level (no package-relative imports): the
 helper process runs it directly, without importing the rest of ``moss_plugins``.
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import atexit
 import bisect
+import functools
 import importlib.util
 import math
 import os
@@ -30,8 +37,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import ClassVar
+from fractions import Fraction
 
 import numpy as np
 
@@ -62,9 +70,9 @@ class VideoTimeoutError(VideoError, TimeoutError):
 @dataclass(frozen=True, eq=False)
 class VideoFrames:
     frames: np.ndarray  # uint8 [T, H, W, 3], RGB
-    timestamps: np.ndarray  # float64 [T], seconds from the first frame; all < until
+    timestamps: np.ndarray  # float64 [T], seconds on the container's clock (see seconds()); all < until
     source_fps: float
-    duration: float  # of the whole file, not of the returned window
+    duration: float  # end of the file's last frame on that clock (its length when it starts at 0 s)
     backend: str = ""
 
 
@@ -90,7 +98,8 @@ def load_frames(
 
     Sampling: ``nframes`` evenly spaced frames from the first to the last one before ``until`` (indices are
     repeated when the window holds fewer frames, so the count is always ``nframes``); or the frames on screen
-    at 0, 1/fps, 2/fps, ... seconds (each at most once, so fewer when ``fps`` exceeds the source rate); or,
+    at t0, t0 + 1/fps, t0 + 2/fps, ... (t0: the first frame's time; each frame at most once, so fewer when
+    ``fps`` exceeds the source rate); or,
     with neither, every frame. ``max_pixels`` caps height x width, keeping the aspect ratio.
     ``backend="auto"`` uses decord when it is installed and falls back to PyAV when decord fails or hangs
     (each attempt gets ``timeout`` seconds).
@@ -135,7 +144,8 @@ def _load(request: _Request, backend: str, timeout: float | None) -> VideoFrames
         if timeout is None:
             frames, times, source_fps, duration = _decode(request, backend)
         else:
-            frames, times, source_fps, duration = _worker().call(request, backend, timeout)
+            with _checked_out() as worker:
+                frames, times, source_fps, duration = worker.call(request, backend, timeout)
     except _DecodeFailure as e:
         if e.kind == "config":
             raise ValueError(e.message) from None
@@ -162,7 +172,7 @@ def select_indices(times: np.ndarray, fps: float | None, nframes: int | None, un
         return np.arange(n_valid, dtype=np.int64)
     frame_step = (times[-1] - times[0]) / max(len(times) - 1, 1)
     end = until if until is not None else times[-1] + frame_step
-    targets = np.arange(math.ceil(end * fps - 1e-9), dtype=np.float64) / fps
+    targets = times[0] + np.arange(math.ceil((end - times[0]) * fps - 1e-9), dtype=np.float64) / fps
     idx = np.searchsorted(times, targets[targets < end], side="right") - 1  # the frame on screen at each target
     return np.unique(np.clip(idx, 0, n_valid - 1))
 
@@ -178,11 +188,12 @@ def output_size(height: int, width: int, max_pixels: int | None) -> tuple[int, i
 
 
 def _decode(request: _Request, backend: str):
-    """(frames, times, source_fps, duration); raises _DecodeFailure with a user-facing reason."""
+    """(frames, times, source_fps, end); raises _DecodeFailure with a user-facing reason."""
     decode = _decode_decord if backend == "decord" else _decode_pyav
     try:
-        frames, times, source_fps, duration = decode(
-            request.path, lambda t: select_indices(t, request.fps, request.nframes, request.until),
+        table = frame_table(request.path)
+        frames, times = decode(
+            request.path, table, lambda t: select_indices(t, request.fps, request.nframes, request.until),
             lambda h, w: output_size(h, w, request.max_pixels))  # fmt: skip
     except _DecodeFailure as e:
         raise _DecodeFailure(e.kind, f"{backend}: {e.message}") from None
@@ -192,8 +203,9 @@ def _decode(request: _Request, backend: str):
         reason = (str(e).strip().splitlines() or [""])[0][:300]  # decord appends a C++ stack trace
         raise _DecodeFailure("corrupt", f"{backend} cannot decode it ({type(e).__name__}: {reason})") from None
     if len(frames) == 0:
-        raise _DecodeFailure("empty", f"no frame starts before until={request.until} s")
-    return frames, times, source_fps, duration
+        raise _DecodeFailure("empty", f"no frame starts before until={request.until} s "
+                                      f"(the first one starts at {float(table.times[0]):g} s)")
+    return frames, times, table.fps, table.end
 
 
 class _DecodeFailure(Exception):
@@ -202,50 +214,110 @@ class _DecodeFailure(Exception):
         super().__init__(message)
 
 
-def _duration(times: np.ndarray, fps: float) -> float:
-    return float(times[-1] + (1.0 / fps if fps > 0 else 0.0))
+def seconds(pts, time_base) -> float | np.ndarray:
+    """The one clock of MOSS-Video: ``pts * time_base`` in seconds, rounded once to the nearest float64.
+
+    A cut written as a decimal (``3.04``) and the frame shown at exactly that time then compare equal, so that
+    frame counts as masked. Every time in the package (loader, clip cutter, lmms-eval, builder, checks) comes
+    from here; ``pts`` is an int or an int array, ``time_base`` a Fraction (or anything with numerator and
+    denominator, like PyAV's)."""
+    num, den = int(time_base.numerator), int(time_base.denominator)
+    if isinstance(pts, np.ndarray):
+        return (pts.astype(np.int64) * num).astype(np.float64) / den
+    return int(pts) * num / den  # Python's int division is correctly rounded
 
 
-def _decode_decord(path: str, pick: Callable, size: Callable):
-    import decord
+@dataclass(frozen=True, eq=False)
+class FrameTable:
+    """Every frame of a video's first video stream, from its packets (demuxing only, no decoding)."""
 
-    vr = decord.VideoReader(path, num_threads=1)
-    starts = vr.get_frame_timestamp(range(len(vr)))[:, 0]
-    times = starts - starts[0]
-    fps = float(vr.get_avg_fps())
-    idx = pick(times)
-    if len(idx) == 0:
-        return np.zeros((0, 0, 0, 3), np.uint8), times[:0], fps, _duration(times, fps)
-    h, w = vr[0].shape[:2]
-    out_h, out_w = size(h, w)
-    if (out_h, out_w) != (h, w):
-        # decord resizes inside its decoder (swscale), much cheaper than resizing full-size frames afterwards.
-        vr = decord.VideoReader(path, width=out_w, height=out_h, num_threads=1)
-    frames = vr.get_batch(idx.tolist()).asnumpy()  # get_batch seeks accurately (decodes from the keyframe)
-    return frames, times[idx], fps, _duration(times, fps)
+    pts: np.ndarray  # int64 [N], sorted: presentation order
+    keyframes: list  # pts of the keyframes, sorted
+    time_base: Fraction
+    fps: float  # the container's average rate (else measured)
+    width: int
+    height: int
+    declared_frames: int = 0  # how many frames the container's header lists (0: it does not say)
+
+    @functools.cached_property
+    def times(self) -> np.ndarray:
+        """float64 [N] presentation times in seconds (:func:`seconds`)."""
+        return seconds(self.pts, self.time_base)
+
+    @property
+    def end(self) -> float:
+        """When the last frame stops being shown: its start plus one frame period."""
+        return float(self.times[-1] + (1.0 / self.fps if self.fps > 0 else 0.0))
 
 
-def _decode_pyav(path: str, pick: Callable, size: Callable):
+def frame_table(path: str) -> FrameTable:
+    """The :class:`FrameTable` of ``path``; cached per file version (path, size, mtime), so a video used by
+    many samples is demuxed once per process. Raises what PyAV raises, or _DecodeFailure."""
+    st = os.stat(path)
+    return _frame_table(os.path.realpath(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _frame_table(path: str, size: int, mtime_ns: int) -> FrameTable:
     import av
 
     with av.open(path) as container:
+        if not container.streams.video:
+            raise _DecodeFailure("corrupt", "has no video stream")
         stream = container.streams.video[0]
-        # The frame table from packet timestamps (demuxing only, no decoding).
         packets = [(p.pts, p.is_keyframe) for p in container.demux(stream) if p.pts is not None]
         if not packets:
             raise _DecodeFailure("corrupt", "the video stream has no frames")
-        pts = np.array(sorted(p for p, _ in packets), dtype=np.int64)
-        keyframes = sorted(p for p, key in packets if key) or [int(pts[0])]
-        tb = float(stream.time_base)
-        times = (pts - pts[0]) * tb
-        fps = float(stream.average_rate or 0.0) or (len(pts) - 1) / max(float(times[-1]), 1e-9)
-        idx = pick(times)
-        if len(idx) == 0:
-            return np.zeros((0, 0, 0, 3), np.uint8), times[:0], fps, _duration(times, fps)
-        out_h, out_w = size(stream.codec_context.height, stream.codec_context.width)
+        pts = np.unique(np.array([p for p, _ in packets], dtype=np.int64))
+        keyframes = sorted({p for p, key in packets if key}) or [int(pts[0])]
+        time_base = Fraction(stream.time_base.numerator, stream.time_base.denominator)
+        span = float(seconds(int(pts[-1] - pts[0]), time_base))
+        fps = float(stream.average_rate or 0.0) or (len(pts) - 1) / max(span, 1e-9)
+        return FrameTable(pts, keyframes, time_base, fps, stream.codec_context.width, stream.codec_context.height,
+                          int(stream.frames or 0))  # fmt: skip
+
+
+def _decode_decord(path: str, table: FrameTable, pick: Callable, size: Callable):
+    import decord
+
+    vr = decord.VideoReader(path, num_threads=1)
+    times = table.times
+    if len(vr) != len(times):
+        raise _DecodeFailure("corrupt", f"decord lists {len(vr)} frames, the container {len(times)}")
+    # decord's index i must be the container's i-th frame in presentation order; its own times are float32 and
+    # start at 0, so they only confirm the order (to half the shortest frame gap), the table gives the times.
+    own = vr.get_frame_timestamp(range(len(vr)))[:, 0].astype(np.float64)
+    gap = float(np.diff(times).min()) if len(times) > 1 else 1.0
+    slack = max(gap / 2, 4 * float(np.spacing(np.float32(max(abs(own).max(), 1.0)))))
+    if np.abs((own - own[0]) - (times - times[0])).max() > slack:
+        raise _DecodeFailure("corrupt", "decord's frame order differs from the container's timestamps")
+    idx = pick(times)
+    if len(idx) == 0:
+        return np.zeros((0, 0, 0, 3), np.uint8), times[:0]
+    out_h, out_w = size(table.height, table.width)
+    if (out_h, out_w) != (table.height, table.width):
+        # decord resizes inside its decoder (swscale), much cheaper than resizing full-size frames afterwards.
+        vr = decord.VideoReader(path, width=out_w, height=out_h, num_threads=1)
+    frames = vr.get_batch(idx.tolist()).asnumpy()  # get_batch seeks accurately (decodes from the keyframe)
+    if frames.shape[1:] != (out_h, out_w, 3):  # decord 0.6 turns frames with rotation metadata (or fails)
+        raise _DecodeFailure("corrupt", f"decord returns {frames.shape[2]}x{frames.shape[1]} frames of a stream "
+                                        f"stored as {table.width}x{table.height} (rotation metadata?)")  # fmt: skip
+    return frames, times[idx]
+
+
+def _decode_pyav(path: str, table: FrameTable, pick: Callable, size: Callable):
+    import av
+
+    times, pts = table.times, table.pts
+    idx = pick(times)
+    if len(idx) == 0:
+        return np.zeros((0, 0, 0, 3), np.uint8), times[:0]
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        out_h, out_w = size(table.height, table.width)
         stream.thread_type = "AUTO"
-        frames = _decode_by_pts(container, stream, sorted({int(pts[i]) for i in idx}), keyframes, out_h, out_w)
-    return np.stack([frames[int(pts[i])] for i in idx]), times[idx], fps, _duration(times, fps)
+        frames = _decode_by_pts(container, stream, sorted({int(pts[i]) for i in idx}), table.keyframes, out_h, out_w)
+    return np.stack([frames[int(pts[i])] for i in idx]), times[idx]
 
 
 def _decode_by_pts(container, stream, wanted: list[int], keyframes: list[int], height: int, width: int) -> dict:
@@ -289,18 +361,19 @@ _BOOT = "import runpy, sys; runpy.run_path(sys.argv[1], run_name='__moss_video_w
 
 
 class _Worker:
-    """One decoding helper process; requests and replies are length-prefixed pickles, frames raw bytes."""
+    """One decoding helper process; requests and replies are length-prefixed pickles, frames raw bytes.
 
-    _local = threading.local()
-    _all: ClassVar[list[_Worker]] = []
+    Not multiprocessing/ProcessPoolExecutor: their spawn and forkserver children import the parent's
+    ``__main__`` (in a trainer: torch, verl: seconds and a GB per helper), fork is unsafe in a threaded CUDA
+    process, and before Python 3.14 a hung worker can only be killed by breaking the whole pool. A helper here
+    runs this file alone (numpy and the decoder) and is killed on its own."""
 
     def __init__(self):
         self.owner = os.getpid()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOT, os.path.abspath(__file__)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, close_fds=True)  # fmt: skip
+        self.proc = _SPAWNER.submit(
+            subprocess.Popen, [sys.executable, "-c", _BOOT, os.path.abspath(__file__)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, close_fds=True).result()  # fmt: skip
         _grow_pipe(self.proc.stdout.fileno())
-        _Worker._all.append(self)
 
     def alive(self) -> bool:
         return self.owner == os.getpid() and self.proc.poll() is None
@@ -325,10 +398,12 @@ class _Worker:
         return frames, np.asarray(header["times"], dtype=np.float64), header["fps"], header["duration"]
 
     def stop(self, kill: bool = False) -> int | None:
-        if kill:
-            self.proc.kill()
-        else:
-            self.proc.stdin.close()
+        """End the helper, reap it and close both pipes (idempotent)."""
+        if self.proc.returncode is None:
+            if kill:
+                self.proc.kill()
+            elif not self.proc.stdin.closed:
+                self.proc.stdin.close()  # the helper's loop ends at the end of its input
         try:
             return self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -338,20 +413,65 @@ class _Worker:
             for f in (self.proc.stdin, self.proc.stdout):
                 if not f.closed:
                     f.close()
-            if self in _Worker._all:
-                _Worker._all.remove(self)
 
 
-def _worker() -> _Worker:
-    worker = getattr(_Worker._local, "worker", None)
-    if worker is None or not worker.alive():  # also after fork: the parent's helper belongs to the parent
-        worker = _Worker._local.worker = _Worker()
-    return worker
+# Linux's parent-death signal fires when the *thread* that started a helper ends, so helpers are started by one
+# long-lived thread, never by the (possibly short-lived) caller's thread.
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moss-video-spawner")
+_IDLE: list[_Worker] = []  # helpers waiting for a call, most recently used last
+_IDLE_LOCK = threading.Lock()
+MAX_IDLE = 16  # more idle helpers than that (each ~120 MB RSS, mostly shared libraries) are stopped on return
+
+
+class _checked_out:
+    """``with _checked_out() as worker``: an idle helper of this process (or a new one) for one call; it goes
+    back to the pool afterwards unless it died (then it is reaped), so neither processes nor pipes accumulate
+    however many threads come and go."""
+
+    def __enter__(self) -> _Worker:
+        with _IDLE_LOCK:
+            while _IDLE:
+                worker = _IDLE.pop()
+                if worker.alive():
+                    self.worker = worker
+                    return worker
+                worker.stop()
+        self.worker = _Worker()
+        return self.worker
+
+    def __exit__(self, *exc) -> None:
+        worker = self.worker
+        if worker.alive():
+            with _IDLE_LOCK:
+                if len(_IDLE) < MAX_IDLE:
+                    _IDLE.append(worker)
+                    return
+        worker.stop()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child must not talk to its parent's helpers (nor wait for them): close its copies of their
+    pipes and start its own helpers, from its own spawner thread (the parent's does not exist in the child)."""
+    global _SPAWNER, _IDLE_LOCK
+    for worker in _IDLE:
+        for f in (worker.proc.stdin, worker.proc.stdout):
+            if not f.closed:
+                f.close()
+    _IDLE.clear()
+    _IDLE_LOCK = threading.Lock()
+    _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moss-video-spawner")
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @atexit.register
 def _stop_workers() -> None:
-    for worker in list(_Worker._all):
+    with _IDLE_LOCK:
+        workers = list(_IDLE)
+        _IDLE.clear()
+    for worker in workers:
         if worker.owner == os.getpid():
             worker.stop()
 
@@ -390,8 +510,8 @@ def _read(fd: int, n: int, deadline: float | None, into: np.ndarray | None = Non
 
 
 def _die_with_parent() -> None:
-    """Linux: the kernel kills the helper when the thread that started it ends, so a helper stuck in a
-    hanging decode cannot outlive a killed trainer (it would never read the end of its input)."""
+    """Linux: the kernel kills the helper when the thread that started it (the spawner) ends, so a helper stuck
+    in a hanging decode cannot outlive a killed trainer (it would never read the end of its input)."""
     try:
         import ctypes
         import signal

@@ -114,15 +114,9 @@ def read_rows(folder: Path, split: str) -> list[dict]:
 def last_frame_time(path: str | os.PathLike) -> float:
     """Timestamp of the last frame, from packet timestamps (no decoding), on the same clock as
     :func:`moss_plugins.data.clips.cut_clips` (the stream's own presentation times)."""
-    import av
+    from ..data.video import frame_table
 
-    last = float("-inf")
-    with av.open(os.fspath(path)) as container:
-        stream = container.streams.video[0]
-        for packet in container.demux(stream):
-            if packet.pts is not None and packet.time_base is not None:
-                last = max(last, float(packet.pts * packet.time_base))
-    return last
+    return float(frame_table(os.fspath(path)).times[-1])
 
 
 def observed_clip(video: Path, until: float, cache: Path, last_frames: dict[Path, float] | None = None) -> Path:
@@ -148,12 +142,27 @@ def observed_clip(video: Path, until: float, cache: Path, last_frames: dict[Path
     return clip
 
 
+def check_videos(rows: list[dict], folder: Path, split: str) -> None:
+    """Every row's video is one a model can read before its cut (the check `moss data validate` runs), so a
+    bad file stops the task here, naming its line, not in the clip cutter or a model's video reader."""
+    from ..data.schema import ValidationError
+    from ..data.video_check import check_video
+
+    jsonl = folder / f"{split}.jsonl"
+    for k, row in enumerate(rows):
+        try:
+            check_video(folder / row["video"], row["observed_until"])
+        except (ValidationError, TypeError) as e:  # TypeError: observed_until is not a number
+            raise DatasetError(f"{jsonl}:{k + 1}: {e} (fix the row or the video, then re-export)") from None
+
+
 def load_docs(split: str, folder: Path | None = None) -> list[dict]:
     """The docs of one split: the export's rows plus ``observed_video``, the absolute path of the clip."""
     from tqdm import tqdm
 
     folder = folder or data_dir()
     rows = read_rows(folder, split)
+    check_videos(rows, folder, split)
     cache = cache_root() / "clips"
     cache.mkdir(parents=True, exist_ok=True)
     last_frames: dict[Path, float] = {}

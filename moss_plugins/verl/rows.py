@@ -16,6 +16,7 @@ from typing import Any
 from moss_plugins.data.captions import CAPTIONS_KEY, render_captions
 from moss_plugins.data.export import VIDEO_TOKEN
 from moss_plugins.data.schema import Sample, ValidationError
+from moss_plugins.data.video_check import check_video
 from moss_plugins.reward import GroundTruthError, parse_ground_truth
 
 from .frames import video_item_end
@@ -78,9 +79,11 @@ def check_row(
                 f"video_end={end} differs from extra_info.observed_until={until}", f"{video_key}[0]"
             )
         path = os.fspath(videos[0].get("video") or "").removeprefix("file://")
-        if not os.path.isfile(path):
+        if not os.path.exists(path):
             raise ValidationError(f"{path!r} is not a file (export paths are absolute: re-export if the videos "
                                   "moved)", f"{video_key}[0].video")  # fmt: skip
+        # The check `moss data validate` runs (decodes, frames before the cut, sane shape); once per video.
+        check_video(path, end, field=f"{video_key}[0].video", until_field=f"{video_key}[0].video_end")
     else:
         try:
             render_captions(extra.get(CAPTIONS_KEY), until)

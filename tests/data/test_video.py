@@ -182,8 +182,15 @@ def test_auto_tries_pyav_after_decord_hangs(hanging_video):
     assert "pyav decoder did not finish" in str(err.value) and "decord decoder did not finish" in str(err.value)
 
 
+def _idle_helper() -> video._Worker:
+    """The helper the next call will take (the pool hands out the most recently returned one)."""
+    with video._checked_out():
+        pass
+    return video._IDLE[-1]
+
+
 def test_a_crashing_decoder_is_a_corrupt_error(hanging_video, video_factory):
-    helper = video._worker()
+    helper = _idle_helper()
     killer = threading.Timer(0.5, helper.proc.kill)  # the helper dies mid-decode, as on a segfault
     killer.start()
     try:
@@ -199,9 +206,9 @@ def _load_in_child(path: str) -> tuple:
     return got.frames.shape, os.getpid()
 
 
-def test_threads_and_forked_children_get_their_own_helper(video_factory):
+def test_threads_share_the_helpers_and_forked_children_get_their_own(video_factory):
     path = str(video_factory(n=6, fps=4))
-    parent_helper = video._worker()
+    parent_helper = _idle_helper()
     results = {}
 
     def load(name):
@@ -216,7 +223,7 @@ def test_threads_and_forked_children_get_their_own_helper(video_factory):
     with multiprocessing.get_context("fork").Pool(1) as pool:  # the child must not talk to the parent's helper
         shape, pid = pool.apply(_load_in_child, (path,))
     assert shape == (6, 48, 64, 3) and pid != os.getpid()
-    assert video._worker() is parent_helper and parent_helper.alive()
+    assert parent_helper.alive() and parent_helper in video._IDLE
 
 
 def _gone(pid: int) -> bool:
@@ -229,7 +236,8 @@ def _gone(pid: int) -> bool:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the helper's parent-death signal is Linux only")
 def test_a_helper_stuck_in_a_hanging_decode_dies_with_its_parent(hanging_video):
-    code = ("import sys; from moss_plugins.data import video; print(video._worker().proc.pid, flush=True); "
+    code = ("import sys; from moss_plugins.data import video\nwith video._checked_out() as w: pass\n"
+            "print(w.proc.pid, flush=True); "
             "video.load_frames(sys.argv[1], timeout=600, backend='pyav')")  # fmt: skip
     parent = subprocess.Popen([sys.executable, "-c", code, str(hanging_video)], stdout=subprocess.PIPE, text=True)
     helper = int(parent.stdout.readline())
