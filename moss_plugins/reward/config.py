@@ -10,13 +10,30 @@ from typing import Any
 from . import registry
 from .rouge import normalized_weights
 
+ALIGNMENTS = ("monotone", "dtw")
+
 
 class ConfigError(ValueError):
     """The reward configuration is invalid."""
 
 
+DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+# What each preset sets for the options left at None. "paper" is MOSS-ChatV's reward exactly as this package
+# computed it before the default changed (ROUGE-1/2/L step cost, subsequence DTW with jump step 2): for
+# reproducing the paper. "default" fixes what that reward pays for (README, "The default and the paper preset").
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {"similarity": "facts", "alignment": "monotone", "polarity": True, "time_weight": 0.5,
+                "order_penalty": 1.0, "negation_penalty": 1.0, "caps_follow_reference": True},
+    "paper": {"similarity": "rouge", "alignment": "dtw", "polarity": False, "time_weight": 0.0,
+              "order_penalty": 0.0, "negation_penalty": 0.0, "caps_follow_reference": False},
+}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class RewardConfig:
+    # "default" or "paper": fills every option below that is left at None (PRESETS).
+    preset: str = "default"
     # Process reward T(D) = (exp(-alpha*D) - exp(-alpha)) / (1 - exp(-alpha)); alpha = 0 is 1 - D.
     alpha: float = 1.0
     acc_weight: float = 1.0
@@ -27,10 +44,27 @@ class RewardConfig:
     # Share of the trace's text outside the alignment that is free; beyond it costs up to padding_weight.
     padding_weight: float = 0.5
     padding_tolerance: float = 0.25
-    # Subsequence DTW may skip up to max_jump - 1 predicted steps between two reference steps (paper: 2).
+    # "monotone": one predicted step per reference step, in order; "dtw": the paper's subsequence DTW.
+    alignment: str | None = None
+    # Subsequence DTW may skip up to max_jump - 1 predicted steps between two reference steps (paper: 2);
+    # the monotone alignment skips any number (the padding term charges for them).
     max_jump: int = 2
-    similarity: str = "rouge"
+    similarity: str | None = None
     rouge_weights: tuple[float, float, float] = (1 / 3, 1 / 3, 1 / 3)
+    # "facts" similarity: weight of a fact word (number, colour) relative to another content word.
+    fact_weight: float = 3.0
+    # A step that negates what the reference step asserts (or the reverse) does not match it.
+    polarity: bool | None = None
+    # Share of a step's similarity lost when every time it states misses the reference step's times.
+    time_weight: float | None = None
+    # Reference steps' worth of distance added for a step stated out of order / for a step negated.
+    order_penalty: float | None = None
+    negation_penalty: float | None = None
+    # Share of the step similarity taken from sentence-embedding cosine (0 = none; needs sentence-transformers).
+    semantic_weight: float = 0.0
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    # The step and character caps grow with the reference, so a long reference can be matched in full.
+    caps_follow_reference: bool | None = None
     segmenter: str = "default"
     max_steps: int = 64
     max_step_chars: int = 600
@@ -39,6 +73,11 @@ class RewardConfig:
     extra_terms: tuple[tuple[str, float], ...] = field(default=())
 
     def __post_init__(self):
+        if self.preset not in PRESETS:
+            raise ConfigError(f"invalid reward configuration: preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
+        for name, value in PRESETS[self.preset].items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
         try:
             self._validate()
         except (TypeError, ValueError, KeyError) as e:
@@ -54,8 +93,23 @@ class RewardConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if not isinstance(self.gate_process, bool):
-            raise ValueError(f"gate_process must be true or false, got {self.gate_process!r}")
+        for name in ("gate_process", "polarity", "caps_follow_reference"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        for name in ("time_weight", "semantic_weight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+        for name in ("order_penalty", "negation_penalty"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 10:
+                raise ValueError(f"{name} must be a number in [0, 10], got {value!r}")
+        if isinstance(self.fact_weight, bool) or not isinstance(self.fact_weight, (int, float)) or not 0 < self.fact_weight <= 100:
+            raise ValueError(f"fact_weight must be a number in (0, 100], got {self.fact_weight!r}")
+        if self.alignment not in ALIGNMENTS:
+            raise ValueError(f"alignment must be one of {list(ALIGNMENTS)}, got {self.alignment!r}")
+        if not isinstance(self.embedding_model, str) or not self.embedding_model.strip():
+            raise ValueError(f"embedding_model must be a sentence-transformers model name or folder, got {self.embedding_model!r}")
         normalized_weights(self.rouge_weights)
         registry.segmenter(self.segmenter)
         registry.similarity(self.similarity)

@@ -6,6 +6,7 @@ model output never does: whatever it is, it gets a score and a ``reason``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import math
@@ -17,10 +18,12 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from . import registry
+from . import registry, semantic
 from .answer import is_correct, parse_answer
 from .config import RewardConfig
-from .dtw import _dtw
+from .dtw import _dtw, _monotone
+from .lexicon import is_negative
+from .timing import reference_times, time_factor
 from .ground_truth import GroundTruth, cache_key, parse_ground_truth
 from .tags import ANSWER_OPEN, answer_blocks, format_ok
 
@@ -87,6 +90,8 @@ class Reference:
 
     truth: GroundTruth
     prepared: Any
+    negative: np.ndarray  # per step: it negates (lexicon.is_negative)
+    times: list  # per step: (span, times its text states)
 
     @property
     def n_steps(self) -> int:
@@ -145,7 +150,9 @@ def resolve_config(**overrides: Any) -> RewardConfig:
 @functools.lru_cache(maxsize=4096)
 def _reference(ground_truth_json: str | bytes, similarity: str) -> Reference:
     truth = parse_ground_truth(ground_truth_json)
-    return Reference(truth, registry.similarity(similarity).prepare(truth.step_texts))
+    texts = truth.step_texts
+    return Reference(truth, registry.similarity(similarity).prepare(texts),
+                     np.array([is_negative(t) for t in texts], np.bool_), reference_times(texts, [s.t for s in truth.trace]))  # fmt: skip
 
 
 # lru_cache alone lets concurrent callers that miss at once all prepare the same reference (a GRPO group's
@@ -162,12 +169,33 @@ def prepare_reference(ground_truth: Any, config: RewardConfig) -> Reference:
         return _reference(key, config.similarity)
 
 
+@functools.lru_cache(maxsize=1024)
+def _capped(config: RewardConfig, n_steps: int, longest: int, chars: int) -> RewardConfig:
+    return dataclasses.replace(config, max_steps=max(config.max_steps, 2 * n_steps),
+                               max_step_chars=max(config.max_step_chars, 2 * longest),
+                               max_trace_chars=max(config.max_trace_chars, 3 * chars))  # fmt: skip
+
+
+def segmentation_config(config: RewardConfig, ref: Reference) -> RewardConfig:
+    """The configuration the segmenter sees: with ``caps_follow_reference`` its step and character caps leave
+    room for twice the reference's steps (and three times its text), so a long reference matches itself."""
+    if not config.caps_follow_reference:
+        return config
+    texts = ref.truth.step_texts
+    lengths = [len(t) for t in texts]
+    return _capped(config, len(texts), max(lengths), sum(lengths))
+
+
+def segment(text: str, ref: Reference, config: RewardConfig) -> list[str]:
+    return registry.segmenter(config.segmenter)(text, segmentation_config(config, ref))
+
+
 def align(solution_or_steps: str | Sequence[str], ground_truth: Any, config: RewardConfig | None = None) -> Alignment:
-    """The DTW alignment of a model output (or its steps) with a reference trace."""
+    """The alignment of a model output (or its steps) with a reference trace."""
     config = config or RewardConfig()
     ref = prepare_reference(ground_truth, config)
     if isinstance(solution_or_steps, str):
-        steps = registry.segmenter(config.segmenter)(solution_or_steps, config)
+        steps = segment(solution_or_steps, ref, config)
     else:
         steps = list(solution_or_steps)
     return _align_steps(steps, ref, config)
@@ -176,12 +204,53 @@ def align(solution_or_steps: str | Sequence[str], ground_truth: Any, config: Rew
 _NO_PATH = np.zeros(0, np.int64)
 
 
+def step_similarity(steps: list[str], ref: Reference, config: RewardConfig) -> tuple[np.ndarray, np.ndarray | None]:
+    """[n_ref, n_pred]: the configured similarity, blended with embedding cosine (``semantic_weight``), scaled
+    by the stated times' agreement (``time_weight``), with 0 where the two steps' polarities differ
+    (``polarity``); and, for those cells, the similarity they would have had (what a negated step contradicts)."""
+    sim = registry.similarity(config.similarity).matrix(ref.prepared, steps, config)
+    if config.semantic_weight:
+        w = config.semantic_weight
+        sim = (1.0 - w) * sim + w * semantic.matrix(config.embedding_model, ref.truth.step_texts, steps)
+    if config.time_weight:
+        factor = time_factor(ref.times, steps, config.time_weight)
+        if factor is not None:
+            sim = sim * factor
+    if not config.polarity:
+        return sim, None
+    negative = np.fromiter((is_negative(s) for s in steps), np.bool_, len(steps))
+    flipped = ref.negative[:, None] != negative[None, :]
+    return np.where(flipped, 0.0, sim), np.where(flipped, sim, 0.0)
+
+
+def penalties(sim: np.ndarray, rows: np.ndarray, cols: np.ndarray, flipped: np.ndarray | None,
+              config: RewardConfig) -> float:
+    """What the trace asserts against the reference, in reference steps (added to the alignment's distance).
+
+    Order: a reference step that the trace states better out of order than where the alignment puts it
+    costs ``order_penalty`` times the difference (a reversed trace states every step, in the wrong order).
+    Negation: each predicted step that negates a reference step costs ``negation_penalty`` times how close
+    it is to it otherwise.
+    """
+    total = 0.0
+    if config.order_penalty:
+        placed = np.zeros(sim.shape[0])
+        np.maximum.at(placed, rows, sim[rows, cols])
+        total += config.order_penalty * float(np.maximum(sim.max(axis=1) - placed, 0.0).sum())
+    if config.negation_penalty and flipped is not None:
+        total += config.negation_penalty * float(flipped.max(axis=0).sum())
+    return total
+
+
 def _align_steps(steps: list[str], ref: Reference, config: RewardConfig) -> Alignment:
-    """Similarity matrix and subsequence DTW of the steps (no steps: every reference step unmatched, cost 1)."""
+    """Similarity matrix and alignment of the steps (no steps: every reference step unmatched, cost 1)."""
     if not steps:
         return Alignment([], ref.truth.step_texts, np.zeros((ref.n_steps, 0)), float(ref.n_steps), _NO_PATH, _NO_PATH)
-    sim = registry.similarity(config.similarity).matrix(ref.prepared, steps, config)
-    distance, rows, cols = _dtw(np.maximum(1.0 - sim, 0.0), config.max_jump)
+    sim, flipped = step_similarity(steps, ref, config)
+    cost = np.maximum(1.0 - sim, 0.0)
+    distance, rows, cols = _dtw(cost, config.max_jump) if config.alignment == "dtw" else _monotone(cost)
+    if config.order_penalty or config.negation_penalty:
+        distance += penalties(sim, rows, cols, flipped, config)
     return Alignment(steps, ref.truth.step_texts, sim, float(distance), rows, cols)
 
 
@@ -210,7 +279,7 @@ def _reasons(text: str, blocks: list[str], pred: str | None, fmt: bool, n_steps:
 
 def _score(text: str, ref: Reference, config: RewardConfig, extra_info: Mapping | None) -> tuple[dict, Alignment]:
     truth = ref.truth
-    steps = registry.segmenter(config.segmenter)(text, config)
+    steps = segment(text, ref, config)
     blocks = answer_blocks(text, limit=MAX_ANSWER_BLOCKS + 1)
     pred = parse_answer(blocks, truth.answer, truth.options) if len(blocks) <= MAX_ANSWER_BLOCKS else None
     acc = float(is_correct(pred, truth.answer, truth.options))
