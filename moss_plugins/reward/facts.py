@@ -112,7 +112,7 @@ def _matrix(r_ids, r_w, r_fact, r_off, p_ids, p_w, p_fact, p_off, contradiction)
             wrong = min(rf.sum() - shared, pf.sum() - shared)
             for _ in range(wrong):
                 sim *= contradiction
-            out[i, j] = min(sim, 1.0)
+            out[i, j] = 1.0 if sim > 1.0 - 1e-12 else sim  # a copy is exactly 1, whatever the summation order
     return out
 
 

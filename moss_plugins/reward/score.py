@@ -223,22 +223,45 @@ def step_similarity(steps: list[str], ref: Reference, config: RewardConfig) -> t
     return np.where(flipped, 0.0, sim), np.where(flipped, sim, 0.0)
 
 
+RESTATES = 0.5  # similarity from which a predicted step counts as stating that reference step
+
+
+def _misplaced(sim: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> float:
+    """Summed similarity of the predicted steps off the alignment that restate a reference step (similarity >=
+    :data:`RESTATES`) away from where the alignment puts it, i.e. not between the neighbouring reference steps'
+    matches: a reversed trace, or one that repeats itself to line every step up in some copy, asserts that order."""
+    n_ref, n_pred = sim.shape
+    first = np.full(n_ref, n_pred)
+    last = np.full(n_ref, -1)
+    np.minimum.at(first, rows, cols)
+    np.maximum.at(last, rows, cols)
+    on_path = np.zeros(n_pred, np.bool_)
+    on_path[cols] = True
+    best = sim.argmax(axis=0)
+    total = 0.0
+    for j in np.flatnonzero(~on_path & (sim.max(axis=0) >= RESTATES)):
+        i = best[j]
+        lo = last[:i].max(initial=-1)
+        hi = first[i + 1 :].min(initial=n_pred)
+        if not lo < j < hi:
+            total += sim[i, j]
+    return total
+
+
 def penalties(sim: np.ndarray, rows: np.ndarray, cols: np.ndarray, flipped: np.ndarray | None,
               config: RewardConfig) -> float:
     """What the trace asserts against the reference, in reference steps (added to the alignment's distance).
 
-    Order: a reference step that the trace states better out of order than where the alignment puts it
-    costs ``order_penalty`` times the difference (a reversed trace states every step, in the wrong order).
-    Negation: each predicted step that negates a reference step costs ``negation_penalty`` times how close
-    it is to it otherwise.
+    Order: each predicted step that restates a reference step in the wrong place costs ``order_penalty`` times
+    its similarity (:func:`_misplaced`). Negation: a predicted step closer to a reference step of the other
+    polarity than to any of its own costs ``negation_penalty`` times the difference ("the light does not turn
+    red" against "the light turns red").
     """
     total = 0.0
     if config.order_penalty:
-        placed = np.zeros(sim.shape[0])
-        np.maximum.at(placed, rows, sim[rows, cols])
-        total += config.order_penalty * float(np.maximum(sim.max(axis=1) - placed, 0.0).sum())
+        total += config.order_penalty * _misplaced(sim, rows, cols)
     if config.negation_penalty and flipped is not None:
-        total += config.negation_penalty * float(flipped.max(axis=0).sum())
+        total += config.negation_penalty * float(np.maximum(flipped.max(axis=0) - sim.max(axis=0), 0.0).sum())
     return total
 
 

@@ -66,15 +66,15 @@ def test_installed_distribution_is_discovered_and_used(tmp_path):
 
 def test_not_installed_means_not_available():
     assert "exact" not in registry.available("moss_similarities")
-    with pytest.raises(ConfigError, match="unknown similarity 'exact'; installed: char3, rouge"):
+    with pytest.raises(ConfigError, match="unknown similarity 'exact'; installed: char3, facts, rouge"):
         compute_score(None, "x", {"answer": "B", "trace": ["x"]}, similarity="exact")
 
 
 def test_builtin_char_trigram_alternative_sees_inflections():
     truth = {"answer": "B", "trace": ["the door opens slowly"]}
     out = "<think>the door opened slowly</think><answer>B</answer>"
-    rouge = compute_score(None, out, truth)["process"]
-    char3 = compute_score(None, out, truth, similarity="char3")["process"]
+    rouge = compute_score(None, out, truth, preset="paper")["process"]
+    char3 = compute_score(None, out, truth, preset="paper", similarity="char3")["process"]
     assert 0 < rouge < char3 < 1
     assert compute_score(None, "<think>the door opens slowly</think><answer>B</answer>", truth, similarity="char3")["process"] == pytest.approx(1.0)
 
