@@ -24,92 +24,101 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .lexicon import FACT, SCAFFOLD, SCAFFOLD_WEIGHT, words
+from .lexicon import FACT, SCAFFOLD, SCAFFOLD_WEIGHT, analyse
 
 CONTRADICTION = 0.5  # factor per contradicted fact
 
 
 def _weights(kinds: np.ndarray, fact_weight: float) -> np.ndarray:
-    return np.where(kinds == FACT, fact_weight, np.where(kinds == SCAFFOLD, SCAFFOLD_WEIGHT, 1.0))
+    table = np.empty(3)
+    table[SCAFFOLD], table[FACT] = SCAFFOLD_WEIGHT, fact_weight
+    table[3 - SCAFFOLD - FACT] = 1.0
+    return table[kinds]
 
 
 @njit(cache=True, nogil=True)
-def _bag_and_lcs(r, rw, p):
-    """Weighted multiset intersection and weighted LCS of two id sequences (-1 matches nothing)."""
-    n, m = r.size, p.size
-    rs = np.sort(r)
-    ps = np.sort(p)
-    order_r = np.argsort(r)
-    bag = 0.0  # a word's weight follows from its id, so either side's weight will do
+def _sorted_steps(ids, w, fact, off):
+    """Per step, its ids sorted (with their weights) and its fact ids sorted, in flat arrays with ``off``."""
+    ids_sorted = np.empty_like(ids)
+    w_sorted = np.empty_like(w)
+    facts_sorted = np.full(ids.size, -1)  # per step: -1 (matches nothing), then its fact ids in order
+    for s in range(off.size - 1):
+        lo, hi = off[s], off[s + 1]
+        order = np.argsort(ids[lo:hi], kind="mergesort")
+        ids_sorted[lo:hi] = ids[lo:hi][order]
+        w_sorted[lo:hi] = w[lo:hi][order]
+        k = hi - fact[lo:hi].sum()
+        for q in range(hi - lo):
+            if fact[lo + order[q]]:
+                facts_sorted[k] = ids_sorted[lo + q]
+                k += 1
+    return ids_sorted, w_sorted, facts_sorted
+
+
+@njit(cache=True, nogil=True)
+def _merge(a, aw, b, weighted):
+    """Multiset intersection of two sorted id arrays (ids < 0 match nothing): summed weight of ``a``'s side, or
+    the count when not ``weighted``."""
     i = 0
     j = 0
-    while i < n and j < m:
-        if rs[i] < 0:
+    total = 0.0
+    while i < a.size and j < b.size:
+        if a[i] < 0:
             i += 1
-        elif ps[j] < 0 or ps[j] < rs[i]:
+        elif b[j] < a[i]:
             j += 1
-        elif rs[i] < ps[j]:
+        elif a[i] < b[j]:
             i += 1
         else:
-            bag += rw[order_r[i]]
+            total += aw[i] if weighted else 1.0
             i += 1
             j += 1
-    prev = np.zeros(m + 1)
-    cur = np.zeros(m + 1)
-    for a in range(n):
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _lcs(r, rw, p, prev, cur):
+    """Weighted longest common subsequence (a word's weight is ``rw``; -1 matches nothing)."""
+    m = p.size
+    prev[: m + 1] = 0.0
+    cur[: m + 1] = 0.0
+    for a in range(r.size):
         x = r[a]
         for b in range(m):
             best = max(prev[b + 1], cur[b])
-            if x >= 0 and p[b] == x:
-                best = max(best, prev[b] + rw[a])
+            if x >= 0 and p[b] == x and prev[b] + rw[a] > best:
+                best = prev[b] + rw[a]
             cur[b + 1] = best
         prev, cur = cur, prev
-    return bag, prev[m]
-
-
-@njit(cache=True, nogil=True)
-def _fact_overlap(r, rf, p, pf):
-    """Number of fact tokens the two steps share (as a multiset)."""
-    rs = np.sort(r[rf])
-    ps = np.sort(p[pf])
-    i = 0
-    j = 0
-    c = 0
-    while i < rs.size and j < ps.size:
-        if rs[i] < 0:
-            i += 1
-        elif ps[j] < 0 or ps[j] < rs[i]:
-            j += 1
-        elif rs[i] < ps[j]:
-            i += 1
-        else:
-            c += 1
-            i += 1
-            j += 1
-    return c
+    return prev[m]
 
 
 @njit(cache=True, nogil=True)
 def _matrix(r_ids, r_w, r_fact, r_off, p_ids, p_w, p_fact, p_off, contradiction):
     n_ref = r_off.size - 1
     n_pred = p_off.size - 1
+    rs, rsw, rf = _sorted_steps(r_ids, r_w, r_fact, r_off)
+    ps, _, pf = _sorted_steps(p_ids, p_w, p_fact, p_off)
+    longest = 0
+    for j in range(n_pred):
+        longest = max(longest, p_off[j + 1] - p_off[j])
+    prev = np.zeros(longest + 1)
+    cur = np.zeros(longest + 1)
     out = np.zeros((n_ref, n_pred))
     for i in range(n_ref):
-        r = r_ids[r_off[i] : r_off[i + 1]]
-        rw = r_w[r_off[i] : r_off[i + 1]]
-        rf = r_fact[r_off[i] : r_off[i + 1]]
-        wr = rw.sum()
+        lo, hi = r_off[i], r_off[i + 1]
+        wr = r_w[lo:hi].sum()
+        nfr = r_fact[lo:hi].sum()
         for j in range(n_pred):
-            p = p_ids[p_off[j] : p_off[j + 1]]
-            pw = p_w[p_off[j] : p_off[j + 1]]
-            pf = p_fact[p_off[j] : p_off[j + 1]]
-            total = wr + pw.sum()
+            plo, phi = p_off[j], p_off[j + 1]
+            total = wr + p_w[plo:phi].sum()
             if total <= 0:
                 continue
-            bag, lcs = _bag_and_lcs(r, rw, p)
-            sim = (bag + lcs) / total  # mean of the two F1s, 2x/(wr+wp) each
-            shared = _fact_overlap(r, rf, p, pf)
-            wrong = min(rf.sum() - shared, pf.sum() - shared)
+            bag = _merge(rs[lo:hi], rsw[lo:hi], ps[plo:phi], True)
+            lcs = _lcs(r_ids[lo:hi], r_w[lo:hi], p_ids[plo:phi], prev, cur)
+            sim = (bag + lcs) / total  # the mean of two F1s, 2x / (wr + wp) each
+            shared = int(_merge(rf[lo:hi], rsw[lo:hi], pf[plo:phi], False))
+            wrong = min(nfr - shared, p_fact[plo:phi].sum() - shared)
             for _ in range(wrong):
                 sim *= contradiction
             out[i, j] = 1.0 if sim > 1.0 - 1e-12 else sim  # a copy is exactly 1, whatever the summation order
@@ -130,9 +139,9 @@ class FactIndex:
         vocab: dict = {}
         ids, kinds, offsets = [], [], [0]
         for step in ref_steps:
-            tokens = words(step)
-            ids += [vocab.setdefault(w, len(vocab)) for w, _ in tokens]
-            kinds += [k for _, k in tokens]
+            canon, step_kinds, _ = analyse(step)
+            ids += [vocab.setdefault(w, len(vocab)) for w in canon]
+            kinds += step_kinds
             offsets.append(len(ids))
         return cls(vocab, np.array(ids, np.int64), np.array(kinds, np.int64), np.array(offsets, np.int64))
 
@@ -141,9 +150,9 @@ class FactIndex:
         ids, kinds, offsets = [], [], [0]
         get = self.vocab.get
         for step in pred_steps:
-            tokens = words(step)
-            ids += [get(w, -1) for w, _ in tokens]
-            kinds += [k for _, k in tokens]
+            canon, step_kinds, _ = analyse(step)
+            ids += [get(w, -1) for w in canon]
+            kinds += step_kinds
             offsets.append(len(ids))
         p_kinds = np.array(kinds, np.int64)
         return _matrix(

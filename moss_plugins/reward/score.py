@@ -226,23 +226,35 @@ def step_similarity(steps: list[str], ref: Reference, config: RewardConfig) -> t
 RESTATES = 0.5  # similarity from which a predicted step counts as stating that reference step
 
 
-def _misplaced(sim: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> float:
+@njit(cache=True, nogil=True)
+def _misplaced(sim, rows, cols, restates):
     """Summed similarity of the predicted steps off the alignment that restate a reference step (similarity >=
-    :data:`RESTATES`) away from where the alignment puts it, i.e. not between the neighbouring reference steps'
+    ``restates``) away from where the alignment puts it, i.e. not between the neighbouring reference steps'
     matches: a reversed trace, or one that repeats itself to line every step up in some copy, asserts that order."""
     n_ref, n_pred = sim.shape
     first = np.full(n_ref, n_pred)
     last = np.full(n_ref, -1)
-    np.minimum.at(first, rows, cols)
-    np.maximum.at(last, rows, cols)
     on_path = np.zeros(n_pred, np.bool_)
-    on_path[cols] = True
-    best = sim.argmax(axis=0)
+    for k in range(rows.size):
+        first[rows[k]] = min(first[rows[k]], cols[k])
+        last[rows[k]] = max(last[rows[k]], cols[k])
+        on_path[cols[k]] = True
     total = 0.0
-    for j in np.flatnonzero(~on_path & (sim.max(axis=0) >= RESTATES)):
-        i = best[j]
-        lo = last[:i].max(initial=-1)
-        hi = first[i + 1 :].min(initial=n_pred)
+    for j in range(n_pred):
+        if on_path[j]:
+            continue
+        i = 0
+        for q in range(1, n_ref):
+            if sim[q, j] > sim[i, j]:
+                i = q
+        if sim[i, j] < restates:
+            continue
+        lo = -1
+        for q in range(i):
+            lo = max(lo, last[q])
+        hi = n_pred
+        for q in range(i + 1, n_ref):
+            hi = min(hi, first[q])
         if not lo < j < hi:
             total += sim[i, j]
     return total
@@ -253,13 +265,13 @@ def penalties(sim: np.ndarray, rows: np.ndarray, cols: np.ndarray, flipped: np.n
     """What the trace asserts against the reference, in reference steps (added to the alignment's distance).
 
     Order: each predicted step that restates a reference step in the wrong place costs ``order_penalty`` times
-    its similarity (:func:`_misplaced`). Negation: a predicted step closer to a reference step of the other
+    its similarity (``_misplaced``). Negation: a predicted step closer to a reference step of the other
     polarity than to any of its own costs ``negation_penalty`` times the difference ("the light does not turn
     red" against "the light turns red").
     """
     total = 0.0
     if config.order_penalty:
-        total += config.order_penalty * _misplaced(sim, rows, cols)
+        total += config.order_penalty * _misplaced(sim, rows, cols, RESTATES)
     if config.negation_penalty and flipped is not None:
         total += config.negation_penalty * float(np.maximum(flipped.max(axis=0) - sim.max(axis=0), 0.0).sum())
     return total
