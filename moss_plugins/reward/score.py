@@ -369,9 +369,16 @@ def score_solution(solution: Any, reference: Reference, config: RewardConfig, ex
     return _score_guarded(solution, reference, config, extra_info)[0]
 
 
+def _load_models(config: RewardConfig) -> None:
+    """Load the embedding model before scoring, so a missing package or model fails loudly, not per rollout."""
+    if config.semantic_weight:
+        semantic.model(config.embedding_model)
+
+
 def score_and_align(solution: Any, ground_truth: Any, config: RewardConfig | None = None) -> tuple[dict, Alignment]:
-    """:func:`compute_score`'s result and the alignment it was computed from (one segmentation, one DTW)."""
+    """:func:`compute_score`'s result and the alignment it was computed from (one segmentation, one alignment)."""
     config = config or RewardConfig()
+    _load_models(config)
     return _score_guarded(solution, prepare_reference(ground_truth, config), config, None)
 
 
@@ -388,7 +395,15 @@ def compute_score(
     override :class:`RewardConfig` fields (alpha, weights, max_jump, gate_process, ...).
     """
     config = resolve_config(**kwargs)
+    _load_models(config)
     return score_solution(solution_str, prepare_reference(ground_truth, config), config, extra_info)
+
+
+def _steps_or_none(solution: Any, ref: Reference, config: RewardConfig) -> list[str]:
+    try:
+        return segment(_as_text(solution), ref, config)
+    except Exception:  # a broken plugin segmenter: scoring reports it for this rollout
+        return []
 
 
 def score_batch(
@@ -398,18 +413,25 @@ def score_batch(
     extra_infos: Sequence[Mapping | None] | None = None,
     **kwargs: Any,
 ) -> list[dict]:
-    """Score many rollouts; each distinct reference (a GRPO group shares one) is parsed and tokenized once."""
+    """Score many rollouts; each distinct reference (a GRPO group shares one) is parsed and tokenized once, and
+    with ``semantic_weight`` every distinct step text of the batch is embedded in one batched call."""
     if len(solutions) != len(ground_truths):
         raise ValueError(f"{len(solutions)} solutions but {len(ground_truths)} ground truths")
     if extra_infos is not None and len(extra_infos) != len(solutions):
         raise ValueError(f"{len(solutions)} solutions but {len(extra_infos)} extra_infos")
     config = resolve_config(**kwargs)
+    _load_models(config)
     prepared: dict[Any, Reference] = {}
-    results = []
-    for k, (solution, truth) in enumerate(zip(solutions, ground_truths)):
+    refs = []
+    for truth in ground_truths:
         key = truth if isinstance(truth, (str, bytes)) else id(truth)
         ref = prepared.get(key)
         if ref is None:
             ref = prepared[key] = prepare_reference(truth, config)
-        results.append(score_solution(solution, ref, config, extra_infos[k] if extra_infos is not None else None))
-    return results
+        refs.append(ref)
+    if config.semantic_weight:  # one batched encode of every distinct step text of the batch
+        texts = [t for ref in prepared.values() for t in ref.truth.step_texts]
+        texts += [t for solution, ref in zip(solutions, refs) for t in _steps_or_none(solution, ref, config)]
+        semantic.prefetch(config.embedding_model, texts)
+    return [score_solution(solution, ref, config, extra_infos[k] if extra_infos is not None else None)
+            for k, (solution, ref) in enumerate(zip(solutions, refs))]  # fmt: skip
