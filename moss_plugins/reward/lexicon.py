@@ -3,12 +3,13 @@
 * **Canonical form.** Lower-cased, English words Snowball-stemmed ("turns", "turned" -> "turn"), a few verbs of
   change and of seeing mapped to one word ("becomes", "switches to" -> "turn"), number words and numerals
   written alike ("two", "2", "2.0" -> "2"). Every CJK ideograph, kana or Hangul syllable stays one token, as in
-  the ROUGE tokenizer, with Chinese numerals 一..十 read as digits.
+  the ROUGE tokenizer, with the Chinese numerals 二..十 read as digits (not 一, which starts many words).
 * **Kind.** Facts (numbers and colours) weigh ``fact_weight``, other content words 1 and the scaffolding
   (articles, prepositions, auxiliaries, units, "step", "video", ...) :data:`SCAFFOLD_WEIGHT`: another video's
   trace written in the same template then shares little but scaffolding.
-* **Polarity.** A step that holds a negation ("not", "no", "never", "n't", 不, 没 ...) an odd number of times
-  is negative (:func:`is_negative`); negations are not words of the step themselves.
+* **Polarity.** A step that holds a negation ("not", "no", "never", "n't", 不, 没, 未) is negative
+  (:func:`is_negative`; "does not stop and does not turn" is one negated statement, not a double negation);
+  negations are not words of the step themselves.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ SCAFFOLD_WEIGHT = 0.15
 _TOKEN_RE = re.compile(rf"\d+(?:[.,]\d+)?|[{CJK_RANGES}]|[^\W\d_{CJK_RANGES}]+")
 _NOT_RE = re.compile(r"n['’]t\b")
 
-NEGATIONS = frozenset("not no never none nothing nobody neither nor without cannot 不 没 未 无 别 非".split())
+NEGATIONS = frozenset("not no never none nothing nobody neither nor without cannot 不 没 未".split())
 COLOURS = frozenset(
     "red green blue yellow orange purple violet pink cyan magenta brown black white grey gray gold silver "
     "turquoise beige 红 绿 蓝 黄 橙 紫 粉 青 棕 黑 白 灰".split()
@@ -50,7 +51,7 @@ _NUMBER_WORDS = dict(
         [*map(str, range(21)), "30", "40", "50", "60", "70", "80", "90", "100", "12", "2"],
     )
 )
-_CJK_DIGITS = dict(zip("零一二两三四五六七八九十", ["0", "1", "2", "2", "3", "4", "5", "6", "7", "8", "9", "10"]))
+_CJK_DIGITS = dict(zip("二两三四五六七八九十", ["2", "2", "3", "4", "5", "6", "7", "8", "9", "10"]))
 # Verbs of change and of appearance, and a few nouns: each group is read as its first word (after stemming).
 _SYNONYMS = (
     "turn become switch change go",
@@ -123,11 +124,11 @@ def analyse(text: str) -> tuple[tuple[str, ...], tuple[int, ...], bool]:
     pairs = [memo[t] if t in memo else memo.setdefault(t, word(t)) for t in _TOKEN_RE.findall(low)]
     kept = [p for p in pairs if p[1] >= 0]
     if not kept:
-        return (), (), len(pairs) % 2 == 1
+        return (), (), bool(pairs)
     canon, kinds = zip(*kept)
-    return canon, kinds, (len(pairs) - len(kept)) % 2 == 1
+    return canon, kinds, len(pairs) > len(kept)
 
 
 def is_negative(text: str) -> bool:
-    """The step holds an odd number of negations (:data:`NEGATIONS`, "n't")."""
+    """The step holds a negation (:data:`NEGATIONS`, "n't")."""
     return analyse(text)[2]

@@ -205,9 +205,11 @@ _NO_PATH = np.zeros(0, np.int64)
 
 
 def step_similarity(steps: list[str], ref: Reference, config: RewardConfig) -> tuple[np.ndarray, np.ndarray | None]:
-    """[n_ref, n_pred]: the configured similarity, blended with embedding cosine (``semantic_weight``), scaled
-    by the stated times' agreement (``time_weight``), with 0 where the two steps' polarities differ
-    (``polarity``); and, for those cells, the similarity they would have had (what a negated step contradicts)."""
+    """[n_ref, n_pred]: the configured similarity s, blended with embedding cosine (``semantic_weight``), scaled
+    by the stated times' agreement (``time_weight``); where the two steps' polarities differ (``polarity``) it
+    becomes 0 when one restates the other negated (s >= :data:`RESTATES`: "the cup is not full" vs "the cup is
+    full"), else s (1 - s): steps that share little keep some of it ("the cup has no water" vs "the cup is
+    empty"). Also returns, for those cells, s itself (what a negated step contradicts)."""
     sim = registry.similarity(config.similarity).matrix(ref.prepared, steps, config)
     if config.semantic_weight:
         w = config.semantic_weight
@@ -220,7 +222,8 @@ def step_similarity(steps: list[str], ref: Reference, config: RewardConfig) -> t
         return sim, None
     negative = np.fromiter((is_negative(s) for s in steps), np.bool_, len(steps))
     flipped = ref.negative[:, None] != negative[None, :]
-    return np.where(flipped, 0.0, sim), np.where(flipped, sim, 0.0)
+    kept = np.where(sim >= RESTATES, 0.0, sim * (1.0 - sim))
+    return np.where(flipped, kept, sim), np.where(flipped, sim, 0.0)
 
 
 RESTATES = 0.5  # similarity from which a predicted step counts as stating that reference step
@@ -228,26 +231,25 @@ RESTATES = 0.5  # similarity from which a predicted step counts as stating that 
 
 @njit(cache=True, nogil=True)
 def _misplaced(sim, rows, cols, restates):
-    """Summed similarity of the predicted steps off the alignment that restate a reference step (similarity >=
-    ``restates``) away from where the alignment puts it, i.e. not between the neighbouring reference steps'
-    matches: a reversed trace, or one that repeats itself to line every step up in some copy, asserts that order."""
+    """How much better the predicted steps restate a reference step (similarity >= ``restates``) away from
+    where the alignment puts that step (outside the neighbouring reference steps' matches) than they are paid
+    where they are: a reversed trace states every step, only in the wrong places; one that repeats itself to
+    line every step up in some copy states the others out of order."""
     n_ref, n_pred = sim.shape
     first = np.full(n_ref, n_pred)
     last = np.full(n_ref, -1)
-    on_path = np.zeros(n_pred, np.bool_)
+    paid = np.zeros(n_pred)
     for k in range(rows.size):
         first[rows[k]] = min(first[rows[k]], cols[k])
         last[rows[k]] = max(last[rows[k]], cols[k])
-        on_path[cols[k]] = True
+        paid[cols[k]] = max(paid[cols[k]], sim[rows[k], cols[k]])
     total = 0.0
     for j in range(n_pred):
-        if on_path[j]:
-            continue
         i = 0
         for q in range(1, n_ref):
             if sim[q, j] > sim[i, j]:
                 i = q
-        if sim[i, j] < restates:
+        if sim[i, j] < restates or sim[i, j] <= paid[j]:
             continue
         lo = -1
         for q in range(i):
@@ -256,7 +258,7 @@ def _misplaced(sim, rows, cols, restates):
         for q in range(i + 1, n_ref):
             hi = min(hi, first[q])
         if not lo < j < hi:
-            total += sim[i, j]
+            total += sim[i, j] - paid[j]
     return total
 
 
@@ -265,15 +267,17 @@ def penalties(sim: np.ndarray, rows: np.ndarray, cols: np.ndarray, flipped: np.n
     """What the trace asserts against the reference, in reference steps (added to the alignment's distance).
 
     Order: each predicted step that restates a reference step in the wrong place costs ``order_penalty`` times
-    its similarity (``_misplaced``). Negation: a predicted step closer to a reference step of the other
-    polarity than to any of its own costs ``negation_penalty`` times the difference ("the light does not turn
-    red" against "the light turns red").
+    its similarity beyond what it is paid where it is (``_misplaced``). Negation: a predicted step that restates
+    a reference step negated (similarity >= :data:`RESTATES` but for the polarity) costs ``negation_penalty``
+    times its lead over its best same-polarity match ("the light does not turn red" against "it turns red").
     """
     total = 0.0
     if config.order_penalty:
         total += config.order_penalty * _misplaced(sim, rows, cols, RESTATES)
     if config.negation_penalty and flipped is not None:
-        total += config.negation_penalty * float(np.maximum(flipped.max(axis=0) - sim.max(axis=0), 0.0).sum())
+        negated = flipped.max(axis=0)
+        lead = np.where(negated >= RESTATES, negated - sim.max(axis=0), 0.0)
+        total += config.negation_penalty * float(np.maximum(lead, 0.0).sum())
     return total
 
 
