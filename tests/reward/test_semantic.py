@@ -35,7 +35,8 @@ def test_order_and_negation_are_still_seen(truth, ref_steps):
     paraphrase = ["At first the light shows green and traffic moves.", "Then it changes to yellow, cars brake.",
                   "Next it becomes red and the cars wait at the line.", "It goes back to green: green, yellow, red.",
                   "The clip ends on green, so the next colour is yellow."]  # fmt: skip
-    negated = [ref_steps[0], "The light does not switch from green to yellow.", *ref_steps[2:]]
+    negated = [ref_steps[0], "The light does not switch from green to yellow and the cars do not slow down.",
+               "The light does not turn red and the cars do not stop before the line.", *ref_steps[3:]]
     blended = compute_score(None, render(paraphrase), truth, **OPTIONS)["process"]
     assert compute_score(None, render(negated), truth, **OPTIONS)["process"] < blended
     assert compute_score(None, render(ref_steps[::-1]), truth, **OPTIONS)["process"] < blended
