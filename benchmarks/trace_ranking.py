@@ -77,15 +77,13 @@ _REWORD = [
 ]  # fmt: skip
 _STOP = set("the a an is are of to and that this it its in on at by with so then which there be".split())
 _LEAD = re.compile(r"^(At|By|Around|Near|Between|From|After|Before|Up to|In) ([^,:]+)[,:] (.+)$")
-_NEG = [
-    (r"\b(is|are|was|were|can|will|has|have)\b", r"\1 not"),
-    (r"\b(turns|moves|appears|disappears|changes|crosses|passes|reaches|gains|shows|makes|stays|lasts|ends|"
-     r"starts|runs|repeats|comes|goes|slides|replaces|needs|begins|fills|meets|leaves)\b", None),
-]
+_AUX = re.compile(r"\b(is|are|was|were|can|will|has|have)\b")
+_VERB = re.compile(r"\b(turns|moves|appears|disappears|changes|crosses|passes|reaches|gains|shows|makes|stays|"
+                   r"lasts|ends|starts|runs|repeats|comes|goes|slides|replaces|needs|begins|fills|meets|leaves)\b")
 _COLOURS = "red green blue yellow orange purple pink cyan white black brown grey".split()
 
 
-def _words_to_base(verb: str) -> str:
+def _base(verb: str) -> str:
     return verb[:-2] if verb.endswith(("sses", "shes", "ches")) else verb[:-1]
 
 
@@ -119,12 +117,12 @@ def terse(text: str) -> str:
 
 def negate(text: str) -> str:
     """The step with its first verb negated."""
-    m = re.search(_NEG[0][0], text)
-    n = re.search(_NEG[1][0], text)
+    m = _AUX.search(text)
+    n = _VERB.search(text)
     if m and (not n or m.start() < n.start()):
         return text[: m.end()] + " not" + text[m.end() :]
     if n:
-        return f"{text[: n.start()]}does not {_words_to_base(n.group(1))}{text[n.end() :]}"
+        return f"{text[: n.start()]}does not {_base(n.group(1))}{text[n.end() :]}"
     return f"It is not true that {text[0].lower()}{text[1:]}"
 
 

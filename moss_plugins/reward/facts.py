@@ -24,15 +24,14 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .lexicon import FACT, SCAFFOLD, SCAFFOLD_WEIGHT, analyse
+from .lexicon import CONTENT, FACT, SCAFFOLD, SCAFFOLD_WEIGHT, analyse
 
 CONTRADICTION = 0.5  # factor per contradicted fact
 
 
 def _weights(kinds: np.ndarray, fact_weight: float) -> np.ndarray:
     table = np.empty(3)
-    table[SCAFFOLD], table[FACT] = SCAFFOLD_WEIGHT, fact_weight
-    table[3 - SCAFFOLD - FACT] = 1.0
+    table[SCAFFOLD], table[CONTENT], table[FACT] = SCAFFOLD_WEIGHT, 1.0, fact_weight
     return table[kinds]
 
 
