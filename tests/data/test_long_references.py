@@ -56,6 +56,9 @@ def test_build_condenses_long_videos_and_validate_warns_about_long_traces(tmp_pa
         assert compute_score(None, out, truth, preset="paper")["process"] == 1.0
     assert main(["data", "validate", str(tmp_path / "out")]) == 0
     assert "warning" not in capsys.readouterr().out
+    assert main(["data", "build", str(src), "--out", str(tmp_path / "out8"), "--max-trace-steps", "8",
+                 "--max-per-video", "2"]) == 0  # fmt: skip
+    assert max(len(s.trace) for s in load_samples(tmp_path / "out8").samples) <= 8
 
     row = json.loads((tmp_path / "out" / "train.jsonl").read_text("utf-8").splitlines()[0])
     cut = row["observed_until"]
