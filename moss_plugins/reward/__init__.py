@@ -6,7 +6,7 @@ Framework-free (numpy, numba, pluggy). ``compute_score`` is verl's custom-reward
 
 from .answer import parse_choice
 from .config import ConfigError, RewardConfig
-from .dtw import subsequence_dtw
+from .dtw import monotone_alignment, subsequence_dtw
 from .ground_truth import GroundTruth, GroundTruthError, TraceStep, parse_ground_truth
 from .hookspecs import hookimpl
 from .registry import PluginError
@@ -29,7 +29,7 @@ from .tokenize import tokenize
 
 __all__ = [
     "RESULT_KEYS", "Alignment", "ConfigError", "GroundTruth", "GroundTruthError", "PluginError", "Reference",
-    "RewardConfig", "TermContext", "TraceStep", "align", "compute_score", "hookimpl", "parse_choice",
+    "RewardConfig", "TermContext", "TraceStep", "align", "compute_score", "hookimpl", "monotone_alignment", "parse_choice",
     "parse_ground_truth", "prepare_reference", "process_reward", "rouge_f", "score_and_align", "score_batch",
     "score_solution", "segment_steps", "similarity_matrix", "subsequence_dtw", "tokenize",
 ]  # fmt: skip
