@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 
 from .reward import score_and_align, segment_steps
-from .reward.score import resolve_config
 from .reward.answer import LETTERS, is_choice, is_correct, normalize, parse_answer
+from .reward.score import resolve_config
 from .reward.tags import answer_blocks, format_ok
 from .reward.tokenize import CJK_RANGES, tokenize
 

@@ -99,13 +99,9 @@ def _monotone(cost):
     for i in range(1, n + 1):
         acc[i, 0] = float(i)
         for j in range(1, m + 1):
-            best = acc[i - 1, j] + 1.0  # reference step i-1 unmatched
-            if acc[i, j - 1] < best:  # predicted step j-1 skipped
-                best = acc[i, j - 1]
-            matched = acc[i - 1, j - 1] + cost[i - 1, j - 1]
-            if matched < best:  # strictly better: a zero-similarity cell is never on the path
-                best = matched
-            acc[i, j] = best
+            # reference step i-1 unmatched, predicted step j-1 skipped, or the two matched; the back-track prefers
+            # the first two on ties, so a zero-similarity cell is never on the path
+            acc[i, j] = min(acc[i - 1, j] + 1.0, acc[i, j - 1], acc[i - 1, j - 1] + cost[i - 1, j - 1])
     rows = np.empty(n, np.int64)
     cols = np.empty(n, np.int64)
     k = 0

@@ -11,8 +11,8 @@ from verl.trainer.ppo.metric_utils import process_validation_metrics
 from verl.trainer.ppo.reward import load_reward_manager
 
 from moss_plugins.reward import RESULT_KEYS, ConfigError, RewardConfig, compute_score
-from moss_plugins.reward.config import PRESETS
 from moss_plugins.reward import score as core
+from moss_plugins.reward.config import PRESETS
 from moss_plugins.reward.demo import load_examples
 from moss_plugins.verl.responses import reference_response, wrong_letter
 from moss_plugins.verl.responses import rollout_batch as rollouts
