@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 # More answer blocks than this are "multiple answers" without reading them all (a flood of tags stays cheap).
 MAX_ANSWER_BLOCKS = 8
 
+# Step similarity from which a predicted step counts as restating a reference step (negated, or out of place).
+RESTATES = 0.5
+
 # Every result has exactly these keys (plus one per configured extra term), whatever the input.
 RESULT_KEYS = (
     "score", "acc", "format", "process", "padding", "dtw_distance", "dtw_normalized",
@@ -151,8 +154,9 @@ def resolve_config(**overrides: Any) -> RewardConfig:
 def _reference(ground_truth_json: str | bytes, similarity: str) -> Reference:
     truth = parse_ground_truth(ground_truth_json)
     texts = truth.step_texts
-    return Reference(truth, registry.similarity(similarity).prepare(texts),
-                     np.array([is_negative(t) for t in texts], np.bool_), reference_times(texts, [s.t for s in truth.trace]))  # fmt: skip
+    negative = np.array([is_negative(t) for t in texts], np.bool_)
+    times = reference_times(texts, [s.t for s in truth.trace])
+    return Reference(truth, registry.similarity(similarity).prepare(texts), negative, times)
 
 
 # lru_cache alone lets concurrent callers that miss at once all prepare the same reference (a GRPO group's
@@ -224,9 +228,6 @@ def step_similarity(steps: list[str], ref: Reference, config: RewardConfig) -> t
     flipped = ref.negative[:, None] != negative[None, :]
     kept = np.where(sim >= RESTATES, 0.0, sim * (1.0 - sim))
     return np.where(flipped, kept, sim), np.where(flipped, sim, 0.0)
-
-
-RESTATES = 0.5  # similarity from which a predicted step counts as stating that reference step
 
 
 @njit(cache=True, nogil=True)
