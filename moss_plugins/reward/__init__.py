@@ -1,7 +1,9 @@
-"""MOSS-ChatV's rule-based reward: answer accuracy, output format and a DTW process reward.
+"""MOSS-ChatV's rule-based reward: answer accuracy, output format and a process reward that aligns the model's
+steps with the reference trace (``preset="paper"``: the paper's ROUGE + subsequence DTW, exactly).
 
-Framework-free (numpy, numba, pluggy). ``compute_score`` is verl's custom-reward contract, so
-``reward.custom_reward_function.path=pkg://moss_plugins.reward`` works as is.
+Framework-free (numpy, numba, pluggy, snowballstemmer; sentence-transformers only for ``semantic_weight``).
+``compute_score`` is verl's custom-reward contract, so ``reward.custom_reward_function.path=pkg://moss_plugins.reward``
+works as is.
 """
 
 from .answer import parse_choice
