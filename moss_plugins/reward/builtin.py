@@ -1,4 +1,5 @@
-"""The built-in plugin: the default segmenter, ROUGE (the paper's step cost) and a character-trigram cosine."""
+"""The built-in plugin: the default segmenter, the "facts" similarity (the default), ROUGE (the paper's step
+cost) and a character-trigram cosine."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections import Counter
 
 import numpy as np
 
+from .facts import FactIndex
 from .hookspecs import hookimpl
 from .rouge import RougeIndex, normalized_weights
 from .segment import segment_steps
@@ -23,6 +25,16 @@ class RougeSimilarity:
 
     def matrix(self, index, pred_steps, config):
         return index.f1s(pred_steps) @ normalized_weights(config.rouge_weights)
+
+
+class FactSimilarity:
+    """Weighted word overlap and order with facts weighing ``fact_weight`` (:mod:`moss_plugins.reward.facts`)."""
+
+    def prepare(self, ref_steps):
+        return FactIndex.build(ref_steps)
+
+    def matrix(self, index, pred_steps, config):
+        return index.matrix(pred_steps, config.fact_weight)
 
 
 def _trigrams(text: str) -> Counter:
@@ -64,7 +76,7 @@ def moss_segmenters():
 
 @hookimpl
 def moss_similarities():
-    return {"rouge": RougeSimilarity(), "char3": CharTrigramSimilarity()}
+    return {"facts": FactSimilarity(), "rouge": RougeSimilarity(), "char3": CharTrigramSimilarity()}
 
 
 @hookimpl

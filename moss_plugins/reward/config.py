@@ -9,6 +9,9 @@ from typing import Any
 
 from . import registry
 
+ALIGNMENTS = ("monotone", "dtw")
+DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
 
 class ConfigError(ValueError):
     """The reward configuration is invalid."""
@@ -32,16 +35,33 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def number(low: float, high: float, high_open: bool = False) -> Check:
-    """A finite int or float in [low, high] (or [low, high)), as a float."""
-    span = f"[{low:g}, {high:g}{')' if high_open else ']'}"
+def number(low: float, high: float, high_open: bool = False, low_open: bool = False) -> Check:
+    """A finite int or float in [low, high] (either end open on request), as a float."""
+    span = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
 
     def check(value):
-        if not (_is_number(value) and math.isfinite(value) and low <= value and (value < high if high_open else value <= high)):
+        inside = _is_number(value) and math.isfinite(value)
+        inside = inside and (low < value if low_open else low <= value) and (value < high if high_open else value <= high)
+        if not inside:
             raise ValueError(f"must be a number in {span}")
         return float(value)
 
     return check
+
+
+def one_of(choices) -> Check:
+    def check(value):
+        if value not in choices:
+            raise ValueError(f"must be one of {sorted(choices)}")
+        return value
+
+    return check
+
+
+def text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a non-empty string")
+    return value
 
 
 def integer(low: int, high: int) -> Check:
@@ -98,8 +118,19 @@ def extra_terms(value: Any) -> tuple[tuple[str, float], ...]:
             raise ValueError(f"[{name!r}] weight {e}") from None
     return tuple((name, float(weight)) for name, weight in terms)
 
+# What each preset sets for the options left at None. "paper" is MOSS-ChatV's reward exactly as this package
+# computed it before the default changed (ROUGE-1/2/L step cost, subsequence DTW with jump step 2): for
+# reproducing the paper. "default" fixes what that reward pays for (README, "The default and the paper preset").
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {"similarity": "facts", "alignment": "monotone", "polarity": True, "time_weight": 0.5,
+                "order_penalty": 1.0, "negation_penalty": 1.0, "caps_follow_reference": True},
+    "paper": {"similarity": "rouge", "alignment": "dtw", "polarity": False, "time_weight": 0.0,
+              "order_penalty": 0.0, "negation_penalty": 0.0, "caps_follow_reference": False},
+}  # fmt: skip
+
 # Every option and its check. A new option joins with one line; RewardConfig refuses a field without one.
 CHECKS: dict[str, Check] = {
+    "preset": one_of(PRESETS),
     "alpha": number(-MAX_ALPHA, MAX_ALPHA),
     "acc_weight": _WEIGHT,
     "format_weight": _WEIGHT,
@@ -107,9 +138,18 @@ CHECKS: dict[str, Check] = {
     "gate_process": flag,
     "padding_weight": _WEIGHT,
     "padding_tolerance": number(0.0, 1.0, high_open=True),
+    "alignment": one_of(ALIGNMENTS),
     "max_jump": integer(1, MAX_JUMP),
     "similarity": registered(registry.similarity, "step similarity"),
     "rouge_weights": rouge_weights,
+    "fact_weight": number(0.0, 100.0, low_open=True),
+    "polarity": flag,
+    "time_weight": number(0.0, 1.0),
+    "order_penalty": number(0.0, 10.0),
+    "negation_penalty": number(0.0, 10.0),
+    "semantic_weight": number(0.0, 1.0),
+    "embedding_model": text,
+    "caps_follow_reference": flag,
     "segmenter": registered(registry.segmenter, "segmenter"),
     "max_steps": integer(1, MAX_STEPS),
     "max_step_chars": integer(1, MAX_STEP_CHARS),
@@ -120,6 +160,8 @@ CHECKS: dict[str, Check] = {
 
 @dataclass(frozen=True)
 class RewardConfig:
+    # "default" or "paper": fills every option below that is left at None (PRESETS).
+    preset: str = "default"
     # Process reward T(D) = (exp(-alpha*D) - exp(-alpha)) / (1 - exp(-alpha)); alpha = 0 is 1 - D.
     alpha: float = 1.0
     acc_weight: float = 1.0
@@ -130,10 +172,27 @@ class RewardConfig:
     # Share of the trace's text outside the alignment that is free; beyond it costs up to padding_weight.
     padding_weight: float = 0.5
     padding_tolerance: float = 0.25
-    # Subsequence DTW may skip up to max_jump - 1 predicted steps between two reference steps (paper: 2).
+    # "monotone": one predicted step per reference step, in order; "dtw": the paper's subsequence DTW.
+    alignment: str | None = None
+    # Subsequence DTW may skip up to max_jump - 1 predicted steps between two reference steps (paper: 2);
+    # the monotone alignment skips any number (the padding term charges for them).
     max_jump: int = 2
-    similarity: str = "rouge"
+    similarity: str | None = None
     rouge_weights: tuple[float, float, float] = (1 / 3, 1 / 3, 1 / 3)
+    # "facts" similarity: weight of a fact word (number, colour) relative to another content word.
+    fact_weight: float = 3.0
+    # A step that negates what the reference step asserts (or the reverse) does not match it.
+    polarity: bool | None = None
+    # Share of a step's similarity lost when every time it states misses the reference step's times.
+    time_weight: float | None = None
+    # Reference steps' worth of distance added for a step stated out of order / for a step negated.
+    order_penalty: float | None = None
+    negation_penalty: float | None = None
+    # Share of the step similarity taken from sentence-embedding cosine (0 = none; needs sentence-transformers).
+    semantic_weight: float = 0.0
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    # The step and character caps grow with the reference, so a long reference can be matched in full.
+    caps_follow_reference: bool | None = None
     segmenter: str = "default"
     max_steps: int = 64
     max_step_chars: int = 600
@@ -142,7 +201,15 @@ class RewardConfig:
     extra_terms: tuple[tuple[str, float], ...] = field(default=())
 
     def __post_init__(self):
-        """Each option through its check (in CHECKS), kept in its canonical form (2 -> 2.0, lists -> tuples)."""
+        """The preset fills the options left at None; then each option goes through its check (in CHECKS) and is
+        kept in its canonical form (2 -> 2.0, lists -> tuples)."""
+        try:
+            preset = CHECKS["preset"](self.preset)
+        except ValueError as e:
+            raise ConfigError(f"reward option preset={self.preset!r:.80}: {e}") from None
+        for name, value in PRESETS[preset].items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
         for f in fields(self):
             value, check = getattr(self, f.name), CHECKS[f.name]
             try:

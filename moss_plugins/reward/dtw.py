@@ -1,4 +1,6 @@
-"""Subsequence dynamic time warping of a reference trace into a (longer) predicted trace.
+"""Alignments of a reference trace with a predicted trace: the paper's subsequence DTW and a monotone matching.
+
+Subsequence DTW (``alignment="dtw"``, the paper preset):
 
 ``cost[i, j]`` is the cost of matching reference step i with predicted step j. Every reference step is matched,
 in order; the alignment may start and end anywhere along the predicted axis (so exploratory text before and
@@ -11,7 +13,13 @@ after the gold path costs nothing). Moves into (i, j):
   "jump step"; max_jump=1 is plain subsequence DTW).
 
 Ties are broken in that order, and the alignment ends at the earliest best column, so paths are deterministic
-and as short as the optimum allows.
+and as short as the optimum allows. The (i-1, j) move lets one predicted step stand for any number of reference
+steps: a trace that says everything in one step, or in reverse order, can still line up cheaply.
+
+Monotone matching (``alignment="monotone"``, the default): each reference step is matched with at most one
+predicted step and each predicted step with at most one reference step, in order; a reference step left
+unmatched costs 1, predicted steps in between are skipped for free (the padding term charges for them). The
+distance is again in [0, n_ref], so D = distance / n_ref; a reversed trace can match one step of it, not all.
 """
 
 from __future__ import annotations
@@ -80,6 +88,47 @@ def _dtw(cost, max_jump):
     for q in range(k):
         total += cost[rows[q], cols[q]]
     return total, rows[:k][::-1].copy(), cols[:k][::-1].copy()
+
+
+@njit(cache=True, nogil=True)
+def _monotone(cost):
+    n, m = cost.shape
+    acc = np.empty((n + 1, m + 1))
+    for j in range(m + 1):
+        acc[0, j] = 0.0
+    for i in range(1, n + 1):
+        acc[i, 0] = float(i)
+        for j in range(1, m + 1):
+            # reference step i-1 unmatched, predicted step j-1 skipped, or the two matched; the back-track prefers
+            # the first two on ties, so a zero-similarity cell is never on the path
+            acc[i, j] = min(acc[i - 1, j] + 1.0, acc[i, j - 1], acc[i - 1, j - 1] + cost[i - 1, j - 1])
+    rows = np.empty(n, np.int64)
+    cols = np.empty(n, np.int64)
+    k = 0
+    i, j = n, m
+    while i > 0 and j > 0:
+        if acc[i, j] == acc[i, j - 1]:
+            j -= 1
+        elif acc[i, j] == acc[i - 1, j] + 1.0:
+            i -= 1
+        else:
+            rows[k] = i - 1
+            cols[k] = j - 1
+            k += 1
+            i -= 1
+            j -= 1
+    return acc[n, m], rows[:k][::-1].copy(), cols[:k][::-1].copy()
+
+
+def monotone_alignment(cost: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Best one-to-one, order-preserving matching of ``cost`` [n_ref, n_pred] (values in [0, 1]): (its
+    distance, the matched cells as two index arrays)."""
+    cost = np.ascontiguousarray(cost, dtype=np.float64)
+    if cost.ndim != 2 or cost.shape[0] == 0:
+        raise ValueError(f"cost must be a 2-D matrix [n_ref, n_pred] with n_ref >= 1; got shape {cost.shape}")
+    if not np.all(np.isfinite(cost)) or np.any(cost < 0) or np.any(cost > 1):
+        raise ValueError("cost must be finite and in [0, 1]")
+    return _monotone(cost)
 
 
 def subsequence_dtw_arrays(cost: np.ndarray, max_jump: int = 1) -> tuple[float, np.ndarray, np.ndarray]:

@@ -6,6 +6,7 @@ model output never does: whatever it is, it gets a score and a ``reason``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import math
@@ -17,17 +18,22 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from . import registry
+from . import registry, semantic
 from .answer import is_correct, parse_answer
 from .config import RewardConfig
-from .dtw import _dtw
+from .dtw import _dtw, _monotone
 from .ground_truth import GroundTruth, cache_key, parse_ground_truth
+from .lexicon import is_negative
 from .tags import ANSWER_OPEN, answer_blocks, format_ok
+from .timing import reference_times, time_factor
 
 log = logging.getLogger(__name__)
 
 # More answer blocks than this are "multiple answers" without reading them all (a flood of tags stays cheap).
 MAX_ANSWER_BLOCKS = 8
+
+# Step similarity from which a predicted step counts as restating a reference step (negated, or out of place).
+RESTATES = 0.5
 
 # Every result has exactly these keys (plus one per configured extra term), whatever the input.
 RESULT_KEYS = (
@@ -89,6 +95,8 @@ class Reference:
 
     truth: GroundTruth
     prepared: Any
+    negative: np.ndarray  # per step: it negates (lexicon.is_negative)
+    times: list  # per step: (span, times its text states)
 
     @property
     def n_steps(self) -> int:
@@ -162,7 +170,10 @@ def resolve_config(**overrides: Any) -> RewardConfig:
 @functools.lru_cache(maxsize=4096)
 def _reference(ground_truth_json: str | bytes, similarity: str) -> Reference:
     truth = parse_ground_truth(ground_truth_json)
-    return Reference(truth, registry.similarity(similarity).prepare(truth.step_texts))
+    texts = truth.step_texts
+    negative = np.array([is_negative(t) for t in texts], np.bool_)
+    times = reference_times(texts, [s.t for s in truth.trace])
+    return Reference(truth, registry.similarity(similarity).prepare(texts), negative, times)
 
 
 # lru_cache alone lets concurrent callers that miss at once all prepare the same reference (a GRPO group's
@@ -179,12 +190,33 @@ def prepare_reference(ground_truth: Any, config: RewardConfig) -> Reference:
         return _reference(key, config.similarity)
 
 
+@functools.lru_cache(maxsize=1024)
+def _capped(config: RewardConfig, n_steps: int, longest: int, chars: int) -> RewardConfig:
+    return dataclasses.replace(config, max_steps=max(config.max_steps, 2 * n_steps),
+                               max_step_chars=max(config.max_step_chars, 2 * longest),
+                               max_trace_chars=max(config.max_trace_chars, 3 * chars))  # fmt: skip
+
+
+def segmentation_config(config: RewardConfig, ref: Reference) -> RewardConfig:
+    """The configuration the segmenter sees: with ``caps_follow_reference`` its step and character caps leave
+    room for twice the reference's steps (and three times its text), so a long reference matches itself."""
+    if not config.caps_follow_reference:
+        return config
+    texts = ref.truth.step_texts
+    lengths = [len(t) for t in texts]
+    return _capped(config, len(texts), max(lengths), sum(lengths))
+
+
+def segment(text: str, ref: Reference, config: RewardConfig) -> list[str]:
+    return registry.segmenter(config.segmenter)(text, segmentation_config(config, ref))
+
+
 def align(solution_or_steps: str | Sequence[str], ground_truth: Any, config: RewardConfig | None = None) -> Alignment:
-    """The DTW alignment of a model output (or its steps) with a reference trace."""
+    """The alignment of a model output (or its steps) with a reference trace."""
     config = config or RewardConfig()
     ref = prepare_reference(ground_truth, config)
     if isinstance(solution_or_steps, str):
-        steps = registry.segmenter(config.segmenter)(solution_or_steps, config)
+        steps = segment(solution_or_steps, ref, config)
     else:
         steps = list(solution_or_steps)
     return _align_steps(steps, ref, config)
@@ -193,12 +225,92 @@ def align(solution_or_steps: str | Sequence[str], ground_truth: Any, config: Rew
 _NO_PATH = np.zeros(0, np.int64)
 
 
+def step_similarity(steps: list[str], ref: Reference, config: RewardConfig) -> tuple[np.ndarray, np.ndarray | None]:
+    """[n_ref, n_pred]: the configured similarity s, blended with embedding cosine (``semantic_weight``), scaled
+    by the stated times' agreement (``time_weight``); where the two steps' polarities differ (``polarity``) it
+    becomes 0 when one restates the other negated (s >= :data:`RESTATES`: "the cup is not full" vs "the cup is
+    full"), else s (1 - s): steps that share little keep some of it ("the cup has no water" vs "the cup is
+    empty"). Also returns, for those cells, s itself (what a negated step contradicts)."""
+    sim = registry.similarity(config.similarity).matrix(ref.prepared, steps, config)
+    if config.semantic_weight:
+        w = config.semantic_weight
+        sim = (1.0 - w) * sim + w * semantic.matrix(config.embedding_model, ref.truth.step_texts, steps)
+    if config.time_weight:
+        factor = time_factor(ref.times, steps, config.time_weight)
+        if factor is not None:
+            sim = sim * factor
+    if not config.polarity:
+        return sim, None
+    negative = np.fromiter((is_negative(s) for s in steps), np.bool_, len(steps))
+    flipped = ref.negative[:, None] != negative[None, :]
+    kept = np.where(sim >= RESTATES, 0.0, sim * (1.0 - sim))
+    return np.where(flipped, kept, sim), np.where(flipped, sim, 0.0)
+
+
+@njit(cache=True, nogil=True)
+def _misplaced(sim, rows, cols, restates):
+    """How much better the predicted steps restate a reference step (similarity >= ``restates``) away from
+    where the alignment puts that step (outside the neighbouring reference steps' matches) than they are paid
+    where they are: a reversed trace states every step, only in the wrong places; one that repeats itself to
+    line every step up in some copy states the others out of order."""
+    n_ref, n_pred = sim.shape
+    first = np.full(n_ref, n_pred)
+    last = np.full(n_ref, -1)
+    paid = np.zeros(n_pred)
+    for k in range(rows.size):
+        first[rows[k]] = min(first[rows[k]], cols[k])
+        last[rows[k]] = max(last[rows[k]], cols[k])
+        paid[cols[k]] = max(paid[cols[k]], sim[rows[k], cols[k]])
+    total = 0.0
+    for j in range(n_pred):
+        i = 0
+        for q in range(1, n_ref):
+            if sim[q, j] > sim[i, j]:
+                i = q
+        if sim[i, j] < restates or sim[i, j] <= paid[j]:
+            continue
+        lo = -1
+        for q in range(i):
+            lo = max(lo, last[q])
+        hi = n_pred
+        for q in range(i + 1, n_ref):
+            hi = min(hi, first[q])
+        if not lo < j < hi:
+            total += sim[i, j] - paid[j]
+    return total
+
+
+def penalties(sim: np.ndarray, rows: np.ndarray, cols: np.ndarray, flipped: np.ndarray | None,
+              config: RewardConfig) -> float:
+    """What the trace asserts against the reference, in reference steps (added to the alignment's distance).
+
+    Order: each predicted step that restates a reference step in the wrong place costs ``order_penalty`` times
+    its similarity beyond what it is paid where it is (``_misplaced``). Negation: a predicted step that restates
+    a reference step negated (similarity >= :data:`RESTATES` but for the polarity) costs ``negation_penalty``
+    times its lead over its best same-polarity match ("the light does not turn red" against "it turns red").
+    """
+    total = 0.0
+    if config.order_penalty:
+        total += config.order_penalty * _misplaced(sim, rows, cols, RESTATES)
+    if config.negation_penalty and flipped is not None:
+        negated = flipped.max(axis=0)
+        lead = np.where(negated >= RESTATES, negated - sim.max(axis=0), 0.0)
+        total += config.negation_penalty * float(np.maximum(lead, 0.0).sum())
+    return total
+
+
 def _align_steps(steps: list[str], ref: Reference, config: RewardConfig) -> Alignment:
-    """Similarity matrix and subsequence DTW of the steps (no steps: every reference step unmatched, cost 1)."""
+    """Similarity matrix and alignment of the steps (no steps: every reference step unmatched, cost 1)."""
     if not steps:
         return Alignment([], ref.truth.step_texts, np.zeros((ref.n_steps, 0)), float(ref.n_steps), _NO_PATH, _NO_PATH)
-    sim = registry.similarity(config.similarity).matrix(ref.prepared, steps, config)
-    distance, rows, cols = _dtw(np.maximum(1.0 - sim, 0.0), min(config.max_jump, len(steps)))  # longer: no jump
+    sim, flipped = step_similarity(steps, ref, config)
+    cost = np.maximum(1.0 - sim, 0.0)
+    if config.alignment == "dtw":
+        distance, rows, cols = _dtw(cost, min(config.max_jump, len(steps)))  # longer: no jump
+    else:
+        distance, rows, cols = _monotone(cost)
+    if config.order_penalty or config.negation_penalty:
+        distance += penalties(sim, rows, cols, flipped, config)
     return Alignment(steps, ref.truth.step_texts, sim, float(distance), rows, cols)
 
 
@@ -227,7 +339,7 @@ def _reasons(text: str, blocks: list[str], pred: str | None, fmt: bool, n_steps:
 
 def _score(text: str, ref: Reference, config: RewardConfig, extra_info: Mapping | None) -> tuple[dict, Alignment]:
     truth = ref.truth
-    steps = registry.segmenter(config.segmenter)(text, config)
+    steps = segment(text, ref, config)
     blocks = answer_blocks(text, limit=MAX_ANSWER_BLOCKS + 1)
     pred = parse_answer(blocks, truth.answer, truth.options) if len(blocks) <= MAX_ANSWER_BLOCKS else None
     acc = float(is_correct(pred, truth.answer, truth.options))
@@ -282,9 +394,16 @@ def score_solution(solution: Any, reference: Reference, config: RewardConfig, ex
     return _score_guarded(solution, reference, config, extra_info)[0]
 
 
+def _load_models(config: RewardConfig) -> None:
+    """Load the embedding model before scoring, so a missing package or model fails loudly, not per rollout."""
+    if config.semantic_weight:
+        semantic.model(config.embedding_model)
+
+
 def score_and_align(solution: Any, ground_truth: Any, config: RewardConfig | None = None) -> tuple[dict, Alignment]:
-    """:func:`compute_score`'s result and the alignment it was computed from (one segmentation, one DTW)."""
+    """:func:`compute_score`'s result and the alignment it was computed from (one segmentation, one alignment)."""
     config = config or RewardConfig()
+    _load_models(config)
     return _score_guarded(solution, prepare_reference(ground_truth, config), config, None)
 
 
@@ -301,7 +420,15 @@ def compute_score(
     override :class:`RewardConfig` fields (alpha, weights, max_jump, gate_process, ...).
     """
     config = resolve_config(**kwargs)
+    _load_models(config)
     return score_solution(solution_str, prepare_reference(ground_truth, config), config, extra_info)
+
+
+def _steps_or_none(solution: Any, ref: Reference, config: RewardConfig) -> list[str]:
+    try:
+        return segment(_as_text(solution), ref, config)
+    except Exception:  # a broken plugin segmenter: scoring reports it for this rollout
+        return []
 
 
 def score_batch(
@@ -311,18 +438,25 @@ def score_batch(
     extra_infos: Sequence[Mapping | None] | None = None,
     **kwargs: Any,
 ) -> list[dict]:
-    """Score many rollouts; each distinct reference (a GRPO group shares one) is parsed and tokenized once."""
+    """Score many rollouts; each distinct reference (a GRPO group shares one) is parsed and tokenized once, and
+    with ``semantic_weight`` every distinct step text of the batch is embedded in one batched call."""
     if len(solutions) != len(ground_truths):
         raise ValueError(f"{len(solutions)} solutions but {len(ground_truths)} ground truths")
     if extra_infos is not None and len(extra_infos) != len(solutions):
         raise ValueError(f"{len(solutions)} solutions but {len(extra_infos)} extra_infos")
     config = resolve_config(**kwargs)
+    _load_models(config)
     prepared: dict[Any, Reference] = {}
-    results = []
-    for k, (solution, truth) in enumerate(zip(solutions, ground_truths)):
+    refs = []
+    for truth in ground_truths:
         key = truth if isinstance(truth, (str, bytes)) else id(truth)
         ref = prepared.get(key)
         if ref is None:
             ref = prepared[key] = prepare_reference(truth, config)
-        results.append(score_solution(solution, ref, config, extra_infos[k] if extra_infos is not None else None))
-    return results
+        refs.append(ref)
+    if config.semantic_weight:  # one batched encode of every distinct step text of the batch
+        texts = [t for ref in prepared.values() for t in ref.truth.step_texts]
+        texts += [t for solution, ref in zip(solutions, refs) for t in _steps_or_none(solution, ref, config)]
+        semantic.prefetch(config.embedding_model, texts)
+    return [score_solution(solution, ref, config, extra_infos[k] if extra_infos is not None else None)
+            for k, (solution, ref) in enumerate(zip(solutions, refs))]  # fmt: skip

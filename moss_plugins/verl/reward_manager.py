@@ -19,7 +19,8 @@ from verl import DataProto
 from verl.experimental.reward_loop.reward_manager import register
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
-from moss_plugins.reward import ConfigError, RewardConfig, prepare_reference, score_solution
+from moss_plugins.reward import ConfigError, RewardConfig, prepare_reference, score_solution, semantic
+from moss_plugins.reward.score import segment
 
 NAME = "moss_dtw"
 # The config block (under ``reward``) whose keys reach this manager.
@@ -84,6 +85,10 @@ class MossDTWRewardManager(RewardManagerBase):
         super().__init__(config, tokenizer, compute_score)
         self.options = read_options(config)
         self.eos_token_ids = _eos_ids(tokenizer)
+        self._to_embed: list[str] = []  # step texts of the rollouts waiting for one batched encode
+        self._embedded: asyncio.Future | None = None
+        if self.options.reward.semantic_weight:
+            semantic.model(self.options.reward.embedding_model)  # a missing model fails here, at start-up
 
     async def run_single(self, data: DataProto) -> dict:
         item = data[-1]  # a multi-output agent loop is scored on its last sequence, as verl's managers do
@@ -94,8 +99,25 @@ class MossDTWRewardManager(RewardManagerBase):
         extra_info = item.non_tensor_batch.get("extra_info")
         # The running loop, not self.loop: a worker may await this from a loop other than the one it was built on.
         loop = asyncio.get_running_loop()
+        if self.options.reward.semantic_weight:
+            await self._embed(loop, valid_ids, truth)
         result = await loop.run_in_executor(None, self.score, valid_ids, truth, extra_info)
         return {"reward_score": result["score"], "reward_extra_info": result}
+
+    async def _embed(self, loop, response_ids: list[int], ground_truth: Any) -> None:
+        """Queue this rollout's step texts (and its reference's) for one batched encode of every rollout that
+        verl started in the same tick (its reward loop starts a worker's whole chunk at once), then wait for it."""
+        reference = prepare_reference(ground_truth, self.options.reward)
+        text = self.tokenizer.decode(response_ids, skip_special_tokens=True)
+        self._to_embed += reference.truth.step_texts + segment(text, reference, self.options.reward)
+        if self._embedded is None:
+            self._embedded = loop.create_task(self._encode_pending(loop))
+        await asyncio.shield(self._embedded)
+
+    async def _encode_pending(self, loop) -> None:
+        await asyncio.sleep(0)  # let every rollout started in this tick add its steps
+        texts, self._to_embed, self._embedded = self._to_embed, [], None
+        await loop.run_in_executor(None, semantic.prefetch, self.options.reward.embedding_model, texts)
 
     def score(self, response_ids: list[int], ground_truth: Any, extra_info: Any = None) -> dict:
         """Score one response given as token ids (synchronous; ``run_single`` runs it in an executor)."""

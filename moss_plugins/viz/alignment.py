@@ -1,7 +1,7 @@
 """The alignment of a model trace with its reference as a picture.
 
-A heatmap of the step similarity (reference steps down, model steps across) with the subsequence-DTW path
-drawn over it, the reference steps written beside their rows and the model steps listed beside the map, so
+A heatmap of the reward's step similarity (reference steps down, model steps across) with the reward's
+alignment path drawn over it (the same code and configuration as the score), the reference steps written beside their rows and the model steps listed beside the map, so
 one can see which model step each reference step was matched to and how well.
 """
 
@@ -75,7 +75,7 @@ def alignment_figure(
                 rows, cols = zip(*[(p[0], p[1]) for p in path])
                 ax.plot(cols, rows, color="#ff3b30", lw=2.2, marker="o", ms=6, mfc="none", mew=2)
             bar = fig.colorbar(image, cax=ax_bar, orientation="horizontal")
-            legend = "ROUGE similarity · red: DTW path"
+            legend = "step similarity · red: alignment path"
             bar.set_label(legend + (f" · outlined: >= {threshold:g}" if threshold is not None else ""), fontsize=8)
         else:
             ax.text(0.5, 0.5, "no model steps", ha="center", va="center", transform=ax.transAxes)

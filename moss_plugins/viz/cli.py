@@ -87,7 +87,8 @@ def register(sub) -> None:
     p = sub.add_parser("viz", help="pictures: trace/reference alignment PNG, HTML report of an lmms-eval run")
     viz = p.add_subparsers(dest="viz_command", required=True, metavar="COMMAND")
 
-    a = viz.add_parser("alignment", help="similarity heatmap of a model trace against its reference, with the DTW path")
+    a = viz.add_parser("alignment", help="step-similarity heatmap of a model trace against its reference, with the reward's "
+                                                "alignment path (MOSS_REWARD_PRESET=paper: the paper's)")
     a.add_argument("--samples", help="lmms-eval --log_samples file of moss_video (*_samples_moss_video*.jsonl)")
     a.add_argument("--index", type=int, help="which logged sample (0-based; default 0)")
     a.add_argument("--id", help="sample id (in --samples or --data)")

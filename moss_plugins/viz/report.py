@@ -1,7 +1,7 @@
 """A self-contained HTML report of an evaluation: summary table, then one card per sample.
 
 Each card shows a strip of the frames the model saw, the model's steps beside the reference steps with their
-alignment (a similarity heatmap whose DTW path cells are outlined), the parsed answer against the gold one,
+alignment (a similarity heatmap whose alignment path cells are outlined), the parsed answer against the gold one,
 the per-sample scores and, when present, the judge's verdict. Input: report items as the lmms-eval tasks log
 them (:mod:`moss_plugins.lmms_eval.hooks`); no evaluation framework is imported here.
 """
@@ -80,7 +80,7 @@ def frame_strip(video: str | None, until: float | None = None, n: int = FRAMES_P
 
 
 def heatmap_table(pred_steps: Sequence[str], ref_steps: Sequence[str], similarity, path) -> str:
-    """Reference steps down, model steps across, cells coloured by similarity, DTW path cells outlined."""
+    """Reference steps down, model steps across, cells coloured by similarity, alignment path cells outlined."""
     if not ref_steps:
         return ""
     on_path = {(int(i), int(j)) for i, j in path or []}
@@ -121,8 +121,8 @@ def sample_card(item: Mapping, with_frames: bool = True) -> str:
     pred_steps, ref_steps = item.get("pred_steps") or [], item.get("ref_steps") or []
     model = "<ol>" + "".join(f"<li>{_esc(s)}</li>" for s in pred_steps) + "</ol>" if pred_steps else '<div class="muted">(no steps)</div>'
     reference = heatmap_table(pred_steps, ref_steps, item.get("similarity") or [[]] * len(ref_steps), item.get("path"))
-    right = (f'<div class="col"><b>Reference and alignment</b> <span class="muted">(cell: ROUGE similarity; '
-             f"outlined: DTW path)</span>{reference}</div>") if ref_steps else ""  # fmt: skip
+    right = (f'<div class="col"><b>Reference and alignment</b> <span class="muted">(cell: step similarity; '
+             f"outlined: alignment path)</span>{reference}</div>") if ref_steps else ""  # fmt: skip
     judge = item.get("judge")
     judge_html = ""
     if judge:

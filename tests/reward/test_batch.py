@@ -4,7 +4,7 @@ import pytest
 from reward_cases import render
 
 from moss_plugins.reward import compute_score, score_batch
-from moss_plugins.reward import rouge as rouge_module
+from moss_plugins.reward import facts as facts_module
 from moss_plugins.reward import score as score_module
 
 
@@ -28,8 +28,8 @@ def test_batch_equals_one_by_one(truth, ref_steps):
 def test_each_reference_is_tokenized_once_per_group(truth, ref_steps, monkeypatch):
     score_module._reference.cache_clear()
     builds = []
-    real = rouge_module.RougeIndex.build
-    monkeypatch.setattr(rouge_module.RougeIndex, "build", classmethod(lambda cls, steps: builds.append(1) or real(steps)))
+    real = facts_module.FactIndex.build
+    monkeypatch.setattr(facts_module.FactIndex, "build", classmethod(lambda cls, steps: builds.append(1) or real(steps)))
     solutions, truths = _groups(truth, ref_steps, n_groups=4, group=8)
     results = score_batch(solutions, truths)
     assert len(results) == 32 and len(builds) == 4
@@ -49,14 +49,14 @@ def test_concurrent_rollouts_of_a_group_prepare_the_reference_once(truth, ref_st
 
     score_module._reference.cache_clear()
     builds = []
-    real = rouge_module.RougeIndex.build
+    real = facts_module.FactIndex.build
 
     def slow_build(cls, steps):
         builds.append(1)
         time.sleep(0.05)  # widen the window in which every thread has missed the cache
         return real(steps)
 
-    monkeypatch.setattr(rouge_module.RougeIndex, "build", classmethod(slow_build))
+    monkeypatch.setattr(facts_module.FactIndex, "build", classmethod(slow_build))
     results = []
     threads = [threading.Thread(target=lambda: results.append(compute_score(None, render(ref_steps), truth)))
                for _ in range(8)]  # fmt: skip

@@ -17,7 +17,8 @@ PARAPHRASE = [
     "The clip ends on green, so the next colour is yellow.",
 ]
 IRRELEVANT = [f"Side remark {k}: the sky, the trees and the buildings look unremarkable." for k in range(50)]
-CONFIGS = [{}, {"gate_process": True}, {"alpha": 0.0}, {"alpha": 5.0}, {"max_jump": 1}]
+CONFIGS = [{}, {"gate_process": True}, {"alpha": 0.0}, {"alpha": 5.0}, {"max_jump": 1}, {"preset": "paper"},
+           {"preset": "paper", "max_jump": 1}, {"time_weight": 0.0, "order_penalty": 0.0, "negation_penalty": 0.0}]
 
 
 def hacks(ref_steps):
@@ -46,21 +47,29 @@ def test_each_hack_scores_below_the_faithful_answer(truth, ref_steps, config):
 
 def test_padding_is_what_stops_the_dtw_blind_spot(truth, ref_steps):
     for output in (render(ref_steps * 10), render(ref_steps + IRRELEVANT)):
-        r = compute_score(None, output, truth)
+        r = compute_score(None, output, truth, preset="paper")
         assert r["process"] == 1.0  # subsequence DTW alone cannot see it
         assert r["padding"] > 0.7
-        assert compute_score(None, output, truth, padding_weight=0.0)["score"] == compute_score(None, render(ref_steps), truth)["score"]
+        honest = compute_score(None, render(ref_steps), truth, preset="paper")["score"]
+        assert compute_score(None, output, truth, preset="paper", padding_weight=0.0)["score"] == honest
 
 
+def test_the_default_also_sees_a_repeated_trace_in_the_process_reward(truth, ref_steps):
+    """Copies after the first restate every step after the steps that follow it: an order the reference denies."""
+    assert compute_score(None, render(ref_steps * 10), truth)["process"] == 0.0
+    assert compute_score(None, render(ref_steps + IRRELEVANT), truth)["process"] == 1.0  # padding's job alone
+
+
+@pytest.mark.parametrize("preset", ["default", "paper"])
 @pytest.mark.parametrize("steps", ["reference", "reversed", "paraphrase", "paraphrase reversed"])
-def test_repeating_or_padding_any_trace_never_pays(truth, ref_steps, steps):
+def test_repeating_or_padding_any_trace_never_pays(truth, ref_steps, steps, preset):
     base = {"reference": ref_steps, "reversed": ref_steps[::-1], "paraphrase": PARAPHRASE,
             "paraphrase reversed": PARAPHRASE[::-1]}[steps]  # fmt: skip
-    concise = compute_score(None, render(base), truth)["score"]
-    for k in (2, 3, 5):  # repeats could let DTW pick steps across copies to repair the order: still lower
-        assert compute_score(None, render(base * k), truth)["score"] < concise
+    concise = compute_score(None, render(base), truth, preset=preset)["score"]
+    for k in (2, 3, 5):  # repeats could let the alignment pick steps across copies to repair the order: still lower
+        assert compute_score(None, render(base * k), truth, preset=preset)["score"] < concise
     for n in (5, 20, 50):
-        assert compute_score(None, render(base + IRRELEVANT[:n]), truth)["score"] < concise
+        assert compute_score(None, render(base + IRRELEVANT[:n]), truth, preset=preset)["score"] < concise
 
 
 def test_a_little_exploration_is_free(truth, ref_steps):

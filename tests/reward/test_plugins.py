@@ -50,12 +50,14 @@ def test_installed_distribution_is_discovered_and_used(tmp_path):
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
                     "--target", str(target), str(EXAMPLE)], check=True)  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(target), "MOSS_EMBEDDING_MODEL": str(tmp_path / "model" / "st")}
+    path = os.pathsep.join(p for p in (str(target), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "PYTHONPATH": path, "MOSS_EMBEDDING_MODEL": str(tmp_path / "model" / "st")}
     out = subprocess.run([sys.executable, "-c", CHECK], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads(out.stdout.splitlines()[-1])
     assert report["available"]["moss_segmenters"] == {"default": "builtin", "sentences": "embedding"}
-    assert report["available"]["moss_similarities"] == {"char3": "builtin", "embedding": "embedding", "rouge": "builtin"}
+    assert report["available"]["moss_similarities"] == {"char3": "builtin", "embedding": "embedding", "facts": "builtin",
+                                                        "rouge": "builtin"}
     assert report["available"]["moss_reward_terms"] == {"hedging": "embedding"}
     faithful, hedged = report["faithful"], report["hedged"]
     assert faithful["n_pred_steps"] == 2 and faithful["process"] == pytest.approx(1.0, abs=1e-5)  # same tokens: cosine 1
@@ -66,15 +68,15 @@ def test_installed_distribution_is_discovered_and_used(tmp_path):
 
 def test_not_installed_means_not_available():
     assert "exact" not in registry.available("moss_similarities")
-    with pytest.raises(ConfigError, match="unknown similarity 'exact'; installed: char3, rouge"):
+    with pytest.raises(ConfigError, match="unknown similarity 'exact'; installed: char3, facts, rouge"):
         compute_score(None, "x", {"answer": "B", "trace": ["x"]}, similarity="exact")
 
 
 def test_builtin_char_trigram_alternative_sees_inflections():
     truth = {"answer": "B", "trace": ["the door opens slowly"]}
     out = "<think>the door opened slowly</think><answer>B</answer>"
-    rouge = compute_score(None, out, truth)["process"]
-    char3 = compute_score(None, out, truth, similarity="char3")["process"]
+    rouge = compute_score(None, out, truth, preset="paper")["process"]
+    char3 = compute_score(None, out, truth, preset="paper", similarity="char3")["process"]
     assert 0 < rouge < char3 < 1
     assert compute_score(None, "<think>the door opens slowly</think><answer>B</answer>", truth, similarity="char3")["process"] == pytest.approx(1.0)
 

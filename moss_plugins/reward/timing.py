@@ -1,0 +1,59 @@
+"""Times a step states ("at 2.5 s", "after 3 seconds", "0:42", "21秒") checked against the reference step's.
+
+A reference step's times are its span ``t`` and the times its text states. A predicted time agrees with them
+when it is within :func:`tolerance` of one of them or inside the span; a predicted step whose stated times all
+miss loses ``time_weight`` of its similarity to that reference step (one that states no time loses nothing).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+_TIME_RE = re.compile(r"(\d+(?:[.,]\d+)?)\s*(?:s|secs?|seconds?|秒)(?![^\W\d_])|\b(\d{1,2}):([0-5]\d)\b")
+
+
+def stated_times(text: str) -> list[float]:
+    """The times in seconds a text states."""
+    out = []
+    for m in _TIME_RE.finditer(text):
+        if m.group(1):
+            out.append(float(m.group(1).replace(",", ".")))
+        else:
+            out.append(60.0 * int(m.group(2)) + int(m.group(3)))
+    return out
+
+
+def tolerance(t: float) -> float:
+    return max(0.5, 0.05 * t)
+
+
+def reference_times(texts: Sequence[str], spans: Sequence[tuple[float, float] | None]) -> list[tuple]:
+    """Per reference step: (span or None, times its text states)."""
+    return [(span, tuple(stated_times(text))) for text, span in zip(texts, spans)]
+
+
+def _agrees(t: float, span, points) -> bool:
+    tol = tolerance(t)
+    if span is not None and span[0] - tol <= t <= span[1] + tol:
+        return True
+    return any(abs(t - p) <= tol for p in points)
+
+
+def time_factor(ref_times: list[tuple], pred_steps: Sequence[str], weight: float) -> np.ndarray | None:
+    """[n_ref, n_pred] factors in [1 - weight, 1] for the similarity, or None when no predicted step states a time."""
+    stated = [stated_times(s) for s in pred_steps]
+    if not any(stated):
+        return None
+    out = np.ones((len(ref_times), len(pred_steps)))
+    for j, times in enumerate(stated):
+        if not times:
+            continue
+        for i, (span, points) in enumerate(ref_times):
+            if span is None and not points:
+                continue
+            missed = sum(not _agrees(t, span, points) for t in times) / len(times)
+            out[i, j] = 1.0 - weight * missed
+    return out
