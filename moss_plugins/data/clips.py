@@ -8,8 +8,11 @@ Frames keep their original timestamps, so times in a clip mean the same as in th
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+
+from .paths import atomic_path
 
 
 class ClipError(RuntimeError):
@@ -72,13 +75,13 @@ def cut_clips(src: str | Path, cuts: Mapping[float, str | Path], codec: str | No
         return written
     outputs = {}
     try:
-        with av.open(str(src)) as container:
+        with av.open(str(src)) as container, ExitStack() as stack:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             width, height = stream.codec_context.width // 2 * 2, stream.codec_context.height // 2 * 2
             for cut, dst in cuts.items():
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                out = av.open(str(dst), "w")
+                tmp = stack.enter_context(atomic_path(dst))  # each clip appears whole or not at all
+                out = av.open(str(tmp), "w")
                 vstream = out.add_stream(codec, rate=stream.average_rate or 25)
                 vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
                 vstream.time_base = vstream.codec_context.time_base = stream.time_base
@@ -98,6 +101,7 @@ def cut_clips(src: str | Path, cuts: Mapping[float, str | Path], codec: str | No
                         written[cut] += 1
             for out, vstream in outputs.values():
                 out.mux(vstream.encode(None))
+                out.close()
     except av.FFmpegError as e:
         raise ClipError(f"{src}: cannot cut the video ({e})") from None
     finally:
