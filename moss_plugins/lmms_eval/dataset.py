@@ -27,6 +27,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..data.export import LMMS_JSON_FIELDS
+from ..data.paths import confined
+from ..data.schema import ValidationError
 
 DATA_ENV = "MOSS_VIDEO_LMMS_DIR"
 CACHE_ENV = "MOSS_PLUGINS_CACHE"
@@ -158,7 +160,10 @@ def load_docs(split: str, folder: Path | None = None) -> list[dict]:
     cache.mkdir(parents=True, exist_ok=True)
     last_frames: dict[Path, float] = {}
     for k, row in enumerate(tqdm(rows, desc=f"moss_video {split}: observed clips", disable=len(rows) < 50)):
-        video = (folder / row["video"]).resolve()
+        try:
+            video = confined(folder, row["video"], "video").resolve()
+        except ValidationError as e:
+            raise DatasetError(f"{folder / f'{split}.jsonl'}:{k + 1}: {e}") from None
         if not video.is_file():
             raise DatasetError(f"{folder / f'{split}.jsonl'}:{k + 1}: video {row['video']!r} not found at {video}")
         row["observed_video"] = str(observed_clip(video, float(row["observed_until"]), cache, last_frames))
