@@ -61,14 +61,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temps(folder: str | Path) -> list[Path]:
-    """Remove the temporary files that killed runs left in ``folder`` (not those of running processes)."""
+def remove_stale_temps(folder: str | Path, also: re.Pattern | None = None) -> list[Path]:
+    """Remove the temporary files that killed runs left in ``folder`` (not those of running processes); ``also``:
+    another naming scheme (a regular expression whose group 1 is the owner's pid)."""
     folder, removed = Path(folder), []
     if not folder.is_dir():
         return removed
     for path in folder.iterdir():
-        m = _TEMP_RE.match(path.name)
-        if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+        m = _TEMP_RE.match(path.name) or (also.search(path.name) if also else None)
+        if m and path.is_file() and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
             removed.append(path)

@@ -10,28 +10,45 @@ lmms-eval loads a task's data from paths fixed in its YAML, so the YAML loads a 
 the folder above. That keeps the task an ordinary YAML task, which lmms-eval builds for chat and for
 simple models alike.
 
-Leak-free video: each doc's ``observed_video`` is a file holding only the frames before ``observed_until``.
-lmms-eval backends are handed a path and read all of it (``qwen2_5_vl`` via qwen-vl-utils, which with a
-``video_end`` would still include the frame at the cut; ``vllm`` and ``openai`` decode the file or pass its
-URL to a server), so the cut must be physical. A video already cut (no frame at or after ``observed_until``,
-checked on packet timestamps without decoding) is used as it is; others are cut once into the cache.
+Leak-free video: the visual of each doc (:func:`observed_video`, the task's ``doc_to_visual``) is a file holding
+only the frames before ``observed_until``. lmms-eval backends are handed a path and read all of it
+(``qwen2_5_vl`` via qwen-vl-utils, which with a ``video_end`` would still include the frame at the cut; ``vllm``
+and ``openai`` decode the file or pass its URL to a server), so the cut must be physical. A video already cut
+(no frame at or after ``observed_until``, checked on packet timestamps without decoding) is used as it is; others
+are cut when a request first needs them (so ``--limit`` limits the work), once, into the clip cache:
+
+- by copying the compressed packets when that gives exactly the frames before the cut, else by re-encoding at
+  most at ``$MOSS_VIDEO_CLIP_MAX_PIXELS`` per frame (:func:`moss_plugins.data.clips.cut_observed`), with a
+  progress bar;
+- the cache (``<cache_root>/clips``) holds at most ``$MOSS_VIDEO_CLIP_CACHE_GB`` of clips, the least recently
+  used removed first; each clip is written under a temporary name and renamed when complete, and the temporary
+  files of killed runs are removed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
+import math
 import os
+import re
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
 from ..data.export import LMMS_JSON_FIELDS
-from ..data.paths import confined
+from ..data.paths import confined, remove_stale_temps
 from ..data.schema import ValidationError
 
 DATA_ENV = "MOSS_VIDEO_LMMS_DIR"
 CACHE_ENV = "MOSS_PLUGINS_CACHE"
+CLIP_CACHE_ENV = "MOSS_VIDEO_CLIP_CACHE_GB"  # clips kept at most (GB); least recently used are removed first
+DEFAULT_CLIP_CACHE_GB = 20.0
+CLIP_PIXELS_ENV = "MOSS_VIDEO_CLIP_MAX_PIXELS"  # re-encoded clip frames at most this many pixels (0: source size)
+DEFAULT_CLIP_PIXELS = 768 * 28 * 28  # qwen-vl-utils' default cap on a video frame (768 tokens of 28x28 pixels)
+_OLD_TEMP = re.compile(r"\.tmp(\d+)\.mp4$")  # what versions before atomic_path left behind when killed
 ROW_FIELDS = ("id", "video", "question", "options", "answer", "task_type", "observed_until", "trace", "split")
 
 
@@ -127,46 +144,96 @@ def last_frame_time(path: str | os.PathLike) -> float:
     return last
 
 
-def observed_clip(video: Path, until: float, cache: Path, last_frames: dict[Path, float] | None = None) -> Path:
-    """``video`` itself when it has no frame at or after ``until``, else a clip of it cut there (cached).
+@functools.lru_cache(maxsize=4096)
+def _last_frame(path: str, size: int, mtime_ns: int) -> float:
+    """:func:`last_frame_time` once per version of a file: the docs of a split share videos."""
+    return last_frame_time(path)
 
-    ``last_frames`` (video -> :func:`last_frame_time`), shared across calls, scans each video once: rows of a
-    split share videos."""
-    if last_frames is None:
-        last_frames = {}
-    if video not in last_frames:
-        last_frames[video] = last_frame_time(video)
-    if last_frames[video] < until:
-        return video
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = -1.0
+    if not (math.isfinite(value) and value >= 0):
+        raise DatasetError(f"{name}={raw!r}: must be a finite number >= 0 (unset: {default:g})")
+    return value
+
+
+def clip_settings() -> tuple[int | None, int]:
+    """(max pixels per clip frame or None for the source size, cache bound in bytes), from the environment."""
+    pixels = int(_env_number(CLIP_PIXELS_ENV, DEFAULT_CLIP_PIXELS))
+    return pixels or None, int(_env_number(CLIP_CACHE_ENV, DEFAULT_CLIP_CACHE_GB) * 1e9)
+
+
+def observed_clip(video: Path, until: float, cache: Path, max_pixels: int | None = None,
+                  max_bytes: int | None = None) -> Path:  # fmt: skip
+    """``video`` itself when it has no frame at or after ``until``, else a clip of it cut there, made once and
+    kept in ``cache`` (at most ``max_bytes`` of clips: the least recently used go first)."""
     st = video.stat()
-    key = hashlib.sha1(f"{video.resolve()}:{st.st_size}:{st.st_mtime_ns}:{until!r}".encode()).hexdigest()[:16]
-    clip = cache / f"{video.stem}-{key}.mp4"
-    if not clip.exists():
-        from ..data.clips import cut_clips
+    if _last_frame(str(video), st.st_size, st.st_mtime_ns) < until:
+        return video
+    key = f"{video.resolve()}:{st.st_size}:{st.st_mtime_ns}:{until!r}:{max_pixels}"
+    clip = cache / f"{video.stem}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.mp4"
+    if clip.exists():
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(clip)  # recently used: evicted last
+        return clip
+    from ..data.clips import cut_observed
 
-        tmp = clip.with_name(clip.stem + f".tmp{os.getpid()}.mp4")
-        cut_clips(video, {until: tmp})
-        tmp.replace(clip)
+    cache.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(cache, also=_OLD_TEMP)
+    cut_observed(video, until, clip, max_pixels=max_pixels, progress=True)
+    if max_bytes is not None:
+        evict(cache, max_bytes, keep=clip)
     return clip
 
 
-def load_docs(split: str, folder: Path | None = None) -> list[dict]:
-    """The docs of one split: the export's rows plus ``observed_video``, the absolute path of the clip."""
-    from tqdm import tqdm
+def evict(cache: Path, max_bytes: int, keep: Path) -> list[Path]:
+    """Remove the least recently used clips of ``cache`` (by modification time, which each use refreshes) until
+    the rest fit in ``max_bytes``; ``keep`` (the clip just made) stays."""
+    clips = []
+    for path in cache.glob("*.mp4"):
+        with contextlib.suppress(FileNotFoundError):
+            st = path.stat()
+            clips.append((st.st_mtime_ns, st.st_size, path))
+    total, removed = sum(size for _, size, _ in clips), []
+    for _, size, path in sorted(clips):
+        if total <= max_bytes:
+            break
+        if path == keep or path.name.startswith("."):  # a temporary file of a cut in progress
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+        total -= size
+    return removed
 
+
+def observed_video(doc: dict) -> str:
+    """The path of a doc's clip (frames before ``observed_until`` only), cut when first asked for: lmms-eval calls
+    ``doc_to_visual`` per request, so ``--limit`` limits the cutting too."""
+    max_pixels, max_bytes = clip_settings()
+    return str(observed_clip(Path(doc["video_path"]), float(doc["observed_until"]), cache_root() / "clips",
+                             max_pixels, max_bytes))  # fmt: skip
+
+
+def load_docs(split: str, folder: Path | None = None) -> list[dict]:
+    """The docs of one split: the export's rows plus ``video_path``, the absolute path of the video (its clip is
+    cut lazily, by :func:`observed_video`)."""
     folder = folder or data_dir()
     rows = read_rows(folder, split)
-    cache = cache_root() / "clips"
-    cache.mkdir(parents=True, exist_ok=True)
-    last_frames: dict[Path, float] = {}
-    for k, row in enumerate(tqdm(rows, desc=f"moss_video {split}: observed clips", disable=len(rows) < 50)):
+    clip_settings()  # a bad setting fails now, not at the first request
+    for k, row in enumerate(rows):
+        where = f"{folder / f'{split}.jsonl'}:{k + 1}"
         try:
             video = confined(folder, row["video"], "video").resolve()
         except ValidationError as e:
-            raise DatasetError(f"{folder / f'{split}.jsonl'}:{k + 1}: {e}") from None
+            raise DatasetError(f"{where}: {e}") from None
         if not video.is_file():
-            raise DatasetError(f"{folder / f'{split}.jsonl'}:{k + 1}: video {row['video']!r} not found at {video}")
-        row["observed_video"] = str(observed_clip(video, float(row["observed_until"]), cache, last_frames))
+            raise DatasetError(f"{where}: video {row['video']!r} not found at {video}")
+        row["video_path"] = str(video)
     return rows
 
 
