@@ -38,7 +38,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..data.export import LMMS_JSON_FIELDS
+from ..data.export import LMMS_JSON_FIELDS, sample_from_lmms_row
 from ..data.paths import confined, remove_stale_temps
 from ..data.schema import ValidationError
 
@@ -103,31 +103,49 @@ def data_dir() -> Path:
 
 
 def read_rows(folder: Path, split: str) -> list[dict]:
-    """The rows of ``<folder>/<split>.jsonl``, checked for the fields the tasks use."""
+    """The rows of ``<folder>/<split>.jsonl``, each checked as a MOSS-Video sample: a bad row stops the load with
+    one line naming file, line and field (lmms-eval would otherwise fail later, inside ``process_results``,
+    under its retries)."""
     path = folder / f"{split}.jsonl"
     if not path.exists():
         have = sorted(p.stem for p in folder.glob("*.jsonl"))
         raise DatasetError(f"{path}: no {split!r} split in this lmms export (it has {have})")
     rows = []
-    with path.open(encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_no}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DatasetError(f"{where}: not valid JSON ({e.msg})") from None
-            missing = [k for k in ROW_FIELDS if k not in row]
-            if missing:
-                raise DatasetError(f"{where}: missing field(s) {missing}; re-export with `moss data export --format lmms`")
-            for key in LMMS_JSON_FIELDS:  # JSON strings in the export (free-form nested objects)
-                if key in row and not isinstance(row[key], str):
-                    row[key] = json.dumps(row[key], ensure_ascii=False)
-            rows.append(row)
+    with path.open("rb") as f:
+        for line_no, raw in enumerate(f, 1):
+            rows += [row] if (row := _row(raw, f"{path}:{line_no}")) is not None else []
     if not rows:
         raise DatasetError(f"{path}: the split is empty")
     return rows
+
+
+def _row(raw: bytes, where: str) -> dict | None:
+    """One row of an lmms export, validated (None for a blank line); raises DatasetError naming ``where``."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DatasetError(f"{where}: not UTF-8 text (byte {e.start + 1} of the line is {raw[e.start]:#04x})") from None
+    if not line.strip():
+        return None
+    try:
+        row = json.loads(line)
+    except (ValueError, RecursionError) as e:
+        raise DatasetError(f"{where}: not valid JSON ({getattr(e, 'msg', 'nested too deeply')})") from None
+    if not isinstance(row, dict):
+        raise DatasetError(f"{where}: a row must be a JSON object, got {type(row).__name__}")
+    missing = [k for k in ROW_FIELDS if k not in row]
+    if missing:
+        raise DatasetError(f"{where}: missing field(s) {missing}; re-export with `moss data export --format lmms`")
+    for key in LMMS_JSON_FIELDS:  # JSON strings in the export (free-form nested objects)
+        if key in row and not isinstance(row[key], str):
+            row[key] = json.dumps(row[key], ensure_ascii=False)
+    try:
+        sample_from_lmms_row(row)
+    except ValidationError as e:
+        raise DatasetError(f"{where}: {e}") from None
+    except (ValueError, RecursionError) as e:
+        raise DatasetError(f"{where}: trace or meta is not a valid JSON string ({getattr(e, 'msg', e)})") from None
+    return row
 
 
 def last_frame_time(path: str | os.PathLike) -> float:
@@ -214,9 +232,30 @@ def evict(cache: Path, max_bytes: int, keep: Path) -> list[Path]:
 def observed_video(doc: dict) -> str:
     """The path of a doc's clip (frames before ``observed_until`` only), cut when first asked for: lmms-eval calls
     ``doc_to_visual`` per request, so ``--limit`` limits the cutting too."""
+    from ..data.clips import ClipError
+
     max_pixels, max_bytes = clip_settings()
-    return str(observed_clip(Path(doc["video_path"]), float(doc["observed_until"]), cache_root() / "clips",
-                             max_pixels, max_bytes))  # fmt: skip
+    try:
+        return str(observed_clip(Path(doc["video_path"]), float(doc["observed_until"]), cache_root() / "clips",
+                                 max_pixels, max_bytes))  # fmt: skip
+    except (ClipError, OSError) as e:
+        raise reported(DatasetError(f"moss_video doc {doc.get('id')!r}: cannot cut its clip at "
+                                    f"{doc['observed_until']} s: {e}")) from None  # fmt: skip
+
+
+_REPORTED: set[str] = set()
+
+
+def reported(error: Exception) -> Exception:
+    """``error``, logged first (once per message) as one ERROR line of lmms-eval's log. lmms-eval retries the
+    hook that raised it (``download``, ``process_results``: 5 tries), then logs only "Error during evaluation:
+    RetryError[...]" and exits 0, so without this line the message sits in the middle of a chained traceback."""
+    if str(error) not in _REPORTED:
+        from loguru import logger
+
+        _REPORTED.add(str(error))
+        logger.error(f"{error} (lmms-eval retries this, then exits 0 with this task missing from the results)")
+    return error
 
 
 def load_docs(split: str, folder: Path | None = None) -> list[dict]:
@@ -243,5 +282,8 @@ def process_docs(dataset: Iterable[dict]):
 
     pointers = list(dataset)
     if len(pointers) != 1 or set(pointers[0]) != {"split"}:
-        raise DatasetError("moss_video's data_files must be its one-row pointer file ({\"split\": ...})")
-    return datasets.Dataset.from_list(load_docs(pointers[0]["split"]))
+        raise reported(DatasetError("moss_video's data_files must be its one-row pointer file ({\"split\": ...})"))
+    try:
+        return datasets.Dataset.from_list(load_docs(pointers[0]["split"]))
+    except DatasetError as e:
+        raise reported(e) from None

@@ -1,8 +1,10 @@
-"""lmms-eval clips: cut lazily, cheaply, leak-free, into a bounded cache that killed runs do not litter.
+"""lmms-eval on real and broken data: clips, the baseline model, the loader's messages.
 
 Found on a 1-hour video with 8 questions: every doc was cut when the task loaded (even under ``--limit 1``),
 each by re-encoding from 0 s at full resolution (~30 min, no progress shown), the cache grew without bound and
-killed runs left ``*.tmp<pid>.mp4`` behind.
+killed runs left ``*.tmp<pid>.mp4`` behind. On camera footage the baseline model raised IndexError on 6 of 8
+docs (lmms-eval then logs an empty answer). A bad row passed the loader and failed in ``process_results``,
+where lmms-eval retries it 5 times and then reports only ``RetryError[...]`` (and exits 0).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -62,7 +65,8 @@ def doc_for(video: Path, until: float) -> dict:
     """A moss_video doc of ``video`` cut at ``until``, as :func:`dataset.load_docs` returns it."""
     folder = video.parent
     row = {"id": "d", "video": video.name, "question": "q", "options": ["a", "b"], "answer": "A",
-           "task_type": "next_state", "observed_until": until, "trace": "[]", "split": "test"}  # fmt: skip
+           "task_type": "next_state", "observed_until": until, "split": "test", "source": "camera",
+           "trace": json.dumps([{"t": [0.0, 0.0], "text": "The video starts.", "state": {}}])}  # fmt: skip
     (folder / "test.jsonl").write_text(json.dumps(row) + "\n")
     (doc,) = dataset.load_docs("test", folder)
     return doc
@@ -237,3 +241,103 @@ def test_a_cut_killed_midway_leaves_no_clip_and_the_next_run_cleans_up(cache, tm
     got = decoded(visual(doc_for(src, 0.42)))  # the next run cuts it whole
     assert len(got) == 11 and max(t for t, _ in got) < 0.42
     assert [p.name for p in cache.iterdir() if p not in clips(cache)] == [] and len(clips(cache)) == 1
+
+
+# --- the baseline model on any video --------------------------------------------------------------------------
+
+
+def questions() -> list:
+    """One question of the bundled split per scene kind and task type (30)."""
+    seen = {}
+    for s in load_samples(mini_split_dir() / "test.jsonl").samples:
+        seen.setdefault((s.meta["scene"], s.task_type), s)
+    return list(seen.values())
+
+
+def odd_video(kind: str, tmp_path: Path) -> Path:
+    from moss_plugins.data.synth.render import write_mp4
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / f"{kind}.mp4"
+    if kind in ("bikes", "carphone_pristine"):
+        path.write_bytes(camera_clip(f"{kind}.mp4").read_bytes())
+    elif kind == "noise":
+        write_mp4(rng.integers(0, 256, (12, 48, 64, 3), dtype=np.uint8), path, 4)
+    elif kind == "noise-grey":  # noise around the scenes' background colour
+        write_mp4(np.clip(30 + rng.normal(0, 25, (12, 48, 64, 3)), 0, 255).astype(np.uint8), path, 4)
+    elif kind in ("black", "white"):
+        write_mp4(np.full((12, 48, 64, 3), 0 if kind == "black" else 255, np.uint8), path, 4)
+    elif kind == "not-a-video":
+        path.write_bytes(b"certainly not an mp4 " * 50)
+    elif kind == "empty":
+        path.write_bytes(b"")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["bikes", "carphone_pristine", "noise", "noise-grey", "black", "white",
+                                  "not-a-video", "empty", "missing"])  # fmt: skip
+def test_the_baseline_says_it_cannot_read_what_is_not_a_scene(kind, tmp_path):
+    from moss_plugins.lmms_eval import scenes
+    from moss_plugins.prompt import build_prompt
+    from moss_plugins.reward.tags import answer_blocks, well_formed
+
+    video = odd_video(kind, tmp_path)
+    for sample in questions():
+        output = scenes.respond(str(video), build_prompt(sample.question, sample.options))
+        assert well_formed(output) and answer_blocks(output) == ["A"], (sample.id, output)
+        assert "I could not read the" in output and "guess" in output, (sample.id, output)
+    output = scenes.respond(str(video), "What happens next?")  # no options at all
+    assert well_formed(output) and "I could not read the" in output
+
+
+# --- the loader's messages ------------------------------------------------------------------------------------
+
+
+def _break_line(export: Path, line: int, raw: bytes) -> None:
+    lines = (export / "test.jsonl").read_bytes().splitlines()
+    lines[line - 1] = raw
+    (export / "test.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+
+
+def _row(export: Path, line: int) -> dict:
+    return json.loads((export / "test.jsonl").read_text().splitlines()[line - 1])
+
+
+@pytest.mark.parametrize(("name", "change", "message"), [
+    ("bad answer", lambda r: {**r, "answer": "Z"}, r"test\.jsonl:3: answer: 'Z'"),
+    ("trace past the cut", lambda r: {**r, "trace": json.dumps([{"t": [99, 100], "text": "later", "state": {}}])},
+     r"test\.jsonl:3: trace\[0\]\.t: starts at 99"),
+    ("trace not JSON", lambda r: {**r, "trace": "[{"}, r"test\.jsonl:3: .*not a valid JSON"),
+    ("video leaves the folder", lambda r: {**r, "video": "../../etc/passwd"}, r"test\.jsonl:3: video: .*'\.\.'"),
+])  # fmt: skip
+def test_a_bad_row_stops_the_loader_naming_file_line_and_field(export, cache, name, change, message):
+    _break_line(export, 3, json.dumps(change(_row(export, 3))).encode())
+    with pytest.raises(dataset.DatasetError, match=message):
+        dataset.load_docs("test")
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    (b'{"id": "caf\xe9"}', r"test\.jsonl:3: not UTF-8 text \(byte 12 of the line is 0xe9\)"),
+    (b"[" * 100_000 + b"]" * 100_000, r"test\.jsonl:3: not valid JSON"),
+])  # fmt: skip
+def test_unreadable_lines_are_named(export, cache, raw, message):
+    _break_line(export, 3, raw)
+    with pytest.raises(dataset.DatasetError, match=message):
+        dataset.load_docs("test")
+
+
+def test_a_data_error_is_one_error_line_in_lmms_evals_log_once(export, cache):
+    import datasets
+    from loguru import logger
+
+    _break_line(export, 3, json.dumps({**_row(export, 3), "answer": "Z"}).encode())
+    lines = []
+    sink = logger.add(lines.append, level="ERROR", format="{message}")
+    try:
+        for _ in range(3):  # lmms-eval's retries call process_docs again
+            with pytest.raises(Exception, match="answer"):
+                dataset.process_docs(datasets.Dataset.from_list([{"split": "test"}]))
+    finally:
+        logger.remove(sink)
+    assert len(lines) == 1 and "\n" not in lines[0].rstrip("\n")
+    assert re.search(r"test\.jsonl:3: answer: 'Z' is not one of the option letters", lines[0])
