@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from video_loading import write_clip  # noqa: E402
+from video_loading import write_clip
 
 
 def main() -> None:
