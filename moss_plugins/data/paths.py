@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -69,9 +70,12 @@ def remove_stale_temps(folder: str | Path, also: re.Pattern | None = None) -> li
         return removed
     for path in folder.iterdir():
         m = _TEMP_RE.match(path.name) or (also.search(path.name) if also else None)
-        if m and path.is_file() and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+        if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+            if path.is_dir() and not path.is_symlink():  # a folder written whole, then renamed (``also`` only)
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
             removed.append(path)
     return removed
 

@@ -49,6 +49,7 @@ DEFAULT_CLIP_CACHE_GB = 20.0
 CLIP_PIXELS_ENV = "MOSS_VIDEO_CLIP_MAX_PIXELS"  # re-encoded clip frames at most this many pixels (0: source size)
 DEFAULT_CLIP_PIXELS = 768 * 28 * 28  # qwen-vl-utils' default cap on a video frame (768 tokens of 28x28 pixels)
 _OLD_TEMP = re.compile(r"\.tmp(\d+)\.mp4$")  # what versions before atomic_path left behind when killed
+_OLD_TEMP_DIR = re.compile(r"\.tmp(\d+)$")  # an export of the bundled split being written (default_data_dir)
 ROW_FIELDS = ("id", "video", "question", "options", "answer", "task_type", "observed_until", "trace", "split")
 
 
@@ -79,6 +80,7 @@ def default_data_dir() -> Path:
     mini = mini_split_dir()
     target = cache_root() / "lmms" / f"mini-{_tree_digest(mini)}"
     if not (target / "test.jsonl").exists():
+        remove_stale_temps(target.parent, also=_OLD_TEMP_DIR)
         tmp = target.with_name(target.name + f".tmp{os.getpid()}")
         export_lmms(mini, tmp, link=True)  # symlinks: the videos stay in the package
         try:

@@ -188,6 +188,15 @@ def test_stale_temp_files_of_killed_runs_are_removed(cache, tmp_path):
     assert not any(p.exists() for p in stale) and live.exists()
 
 
+def test_a_killed_default_export_is_removed_by_the_next_run(cache, monkeypatch):
+    monkeypatch.delenv(dataset.DATA_ENV, raising=False)
+    stale = cache.parent / "lmms" / f"mini-0123456789ab.tmp{DEAD_PID}"  # a killed run's half-written export
+    (stale / "videos").mkdir(parents=True)
+    (stale / "videos" / "x.mp4").write_bytes(b"partial")
+    folder = dataset.data_dir()
+    assert (folder / "test.jsonl").is_file() and not stale.exists()
+
+
 # Cuts one clip in a subprocess whose video writer hangs after its third packet: the test kills it there.
 _SLOW_CUT = textwrap.dedent("""
     import sys, time
@@ -283,7 +292,7 @@ def test_the_baseline_says_it_cannot_read_what_is_not_a_scene(kind, tmp_path):
 
     video = odd_video(kind, tmp_path)
     for sample in questions():
-        output = scenes.respond(str(video), build_prompt(sample.question, sample.options))
+        output = scenes.respond(str(video), build_prompt(sample.question, sample.options), max_frames=16)
         assert well_formed(output) and answer_blocks(output) == ["A"], (sample.id, output)
         assert "I could not read the" in output and "guess" in output, (sample.id, output)
     output = scenes.respond(str(video), "What happens next?")  # no options at all
