@@ -108,6 +108,11 @@ def read_rows(folder: Path, split: str) -> list[dict]:
     """The rows of ``<folder>/<split>.jsonl``, each checked as a MOSS-Video sample: a bad row stops the load with
     one line naming file, line and field (lmms-eval would otherwise fail later, inside ``process_results``,
     under its retries)."""
+    return [row for _, row in _located_rows(folder, split)]
+
+
+def _located_rows(folder: Path, split: str) -> list[tuple[str, dict]]:
+    """("file:line", row) of each non-blank line of ``<folder>/<split>.jsonl``, validated."""
     path = folder / f"{split}.jsonl"
     if not path.exists():
         have = sorted(p.stem for p in folder.glob("*.jsonl"))
@@ -115,7 +120,8 @@ def read_rows(folder: Path, split: str) -> list[dict]:
     rows = []
     with path.open("rb") as f:
         for line_no, raw in enumerate(f, 1):
-            rows += [row] if (row := _row(raw, f"{path}:{line_no}")) is not None else []
+            where = f"{path}:{line_no}"
+            rows += [(where, row)] if (row := _row(raw, where)) is not None else []
     if not rows:
         raise DatasetError(f"{path}: the split is empty")
     return rows
@@ -264,10 +270,11 @@ def load_docs(split: str, folder: Path | None = None) -> list[dict]:
     """The docs of one split: the export's rows plus ``video_path``, the absolute path of the video (its clip is
     cut lazily, by :func:`observed_video`)."""
     folder = folder or data_dir()
-    rows = read_rows(folder, split)
+    located = _located_rows(folder, split)
     clip_settings()  # a bad setting fails now, not at the first request
-    for k, row in enumerate(rows):
-        where = f"{folder / f'{split}.jsonl'}:{k + 1}"
+    rows = []
+    for where, row in located:
+        rows.append(row)
         try:
             video = confined(folder, row["video"], "video").resolve()
         except ValidationError as e:

@@ -325,6 +325,14 @@ def test_a_bad_row_stops_the_loader_naming_file_line_and_field(export, cache, na
         dataset.load_docs("test")
 
 
+def test_a_missing_video_is_named_by_its_line_after_blank_lines(export, cache):
+    lines = (export / "test.jsonl").read_text().splitlines()
+    row = {**json.loads(lines[2]), "video": "videos/gone.mp4"}
+    (export / "test.jsonl").write_text("\n".join([lines[0], "", lines[1], json.dumps(row), *lines[3:]]) + "\n")
+    with pytest.raises(dataset.DatasetError, match=r"test\.jsonl:4: video 'videos/gone\.mp4' not found"):
+        dataset.load_docs("test")
+
+
 @pytest.mark.parametrize(("raw", "message"), [
     (b'{"id": "caf\xe9"}', r"test\.jsonl:3: not UTF-8 text \(byte 12 of the line is 0xe9\)"),
     (b"[" * 100_000 + b"]" * 100_000, r"test\.jsonl:3: not valid JSON"),
