@@ -43,6 +43,7 @@ from .clips import ClipError, cut_clips, probe_video
 from .export import _place
 from .io import save_samples, validate_rows
 from .parallel import RayOptions, run_map
+from .paths import remove_stale_temps, write_text_atomic
 from .schema import Sample, TraceStep, ValidationError
 
 BUILD_TASKS = ("next_state", "final_state", "event_order")
@@ -313,6 +314,7 @@ def _place_media(ann: VideoAnnotation, samples: list[Sample], ctx: BuildContext)
     if ctx.config.cut_clips:
         clips = {s.observed_until: out / "clips" / ann.safe_id / f"until_{round(s.observed_until * 1000):08d}ms.mp4"
                  for s in samples}  # fmt: skip
+        remove_stale_temps(out / "clips" / ann.safe_id)
         written = cut_clips(ann.video, clips)
         empty = [c for c, n in written.items() if n == 0]
         if empty:
@@ -393,7 +395,10 @@ def build_dataset(
     """
     start = time.perf_counter()
     out = Path(out_dir).absolute()  # Ray workers need paths that do not depend on their working directory
+    _check_outputs(annotations, out)
     out.mkdir(parents=True, exist_ok=True)
+    for folder in (out, out / "videos"):
+        remove_stale_temps(folder)
     report = BuildReport(videos=len(annotations))
     usable = []
     for ann in annotations:  # cheap checks first, before any worker starts
@@ -438,8 +443,27 @@ def build_dataset(
         report.tasks[s.task_type] += 1
         report.letters[s.answer] += 1
     report.seconds = time.perf_counter() - start
-    (out / "build_report.json").write_text(json.dumps(report.to_json(), indent=1) + "\n", encoding="utf-8")
+    write_text_atomic(out / "build_report.json", json.dumps(report.to_json(), indent=1) + "\n")
     return report
+
+
+def _check_outputs(annotations: Sequence[VideoAnnotation], out: Path) -> None:
+    """Refuse a build whose outputs would replace its inputs (compared with symlinks resolved): the split files
+    or the report being an annotation file or a video, or a video inside ``OUT/clips`` (rewritten by
+    ``--cut-clips``). Videos elsewhere in OUT are used in place, and one that ``OUT/videos/<id>`` already is,
+    through a symlink, is left alone (:func:`~moss_plugins.data.export._place`)."""
+    inputs = {Path(a.where.rpartition(":")[0] or a.where).resolve(): "annotation file" for a in annotations}
+    inputs |= {a.video.resolve(): "video" for a in annotations}
+    for name in ("train.jsonl", "test.jsonl", "build_report.json"):
+        what = inputs.get((out / name).resolve())
+        if what:
+            raise BuildError(f"--out {out}: writing {name} there would overwrite the {what} {(out / name).resolve()}; "
+                             "choose another output folder")  # fmt: skip
+    clips = (out / "clips").resolve()
+    for video, what in inputs.items():
+        if what == "video" and video.is_relative_to(clips):
+            raise BuildError(f"--out {out}: the video {video} lies in {clips}, which the build rewrites; choose "
+                             "another output folder")  # fmt: skip
 
 
 def _fail(report: BuildReport, config: BuildConfig, error: ValidationError) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .paths import confined
 from .schema import ValidationError, _list, _span, _str
 
 CAPTIONS_KEY = "captions"
@@ -41,7 +42,10 @@ def observed_captions(sample, media_root: str | Path) -> list[dict]:
     """``[{"t": [start, end], "text": ...}, ...]`` of what a sample shows before its cut, in time order."""
     states_file = (sample.meta or {}).get(STATES_KEY)
     if isinstance(states_file, str):
-        path = Path(media_root) / states_file
+        try:
+            path = confined(media_root, states_file, f"meta.{STATES_KEY}")
+        except ValidationError as e:
+            raise ValueError(f"sample {sample.id!r}: {e}") from None
         try:
             stat = path.stat()
             states, fps = _read_states(str(path), stat.st_mtime_ns, stat.st_size)

@@ -31,8 +31,9 @@ from pathlib import Path, PurePosixPath
 
 from ..prompt import build_prompt
 from .captions import CAPTIONS_KEY, STATES_KEY, observed_captions
-from .io import LoadReport, load_samples, media_root
-from .schema import SPLITS, Sample
+from .io import LoadReport, input_files, load_samples, media_root, write_parquet
+from .paths import OverlapError, atomic_path, check_disjoint, confined, remove_stale_temps
+from .schema import SPLITS, Sample, ValidationError
 
 DATA_SOURCE = "moss_video"
 ABILITY = "video_temporal_reasoning"
@@ -41,7 +42,8 @@ LMMS_JSON_FIELDS = ("trace", "meta")
 
 
 class ExportError(ValueError):
-    """The input cannot be exported (a video is missing, two videos would collide, ...)."""
+    """The input cannot be exported (a video is missing, two videos would collide, the output overlaps the
+    input, ...)."""
 
 
 @dataclass
@@ -53,7 +55,8 @@ class Exported:
 def read_samples(source: str | Path, split: str | None = None, skip_invalid: bool = False
                  ) -> tuple[list[Sample], Path, LoadReport]:  # fmt: skip
     """The samples of a JSONL/parquet file or a folder of them (optionally one split only), their media root
-    (the folder holding the file(s): ``sample.video`` is relative to it) and the load report."""
+    (the folder holding the file(s): ``sample.video`` is relative to it, and may not leave it) and the load
+    report."""
     source = Path(source)
     report = load_samples(source, skip_invalid=skip_invalid)
     root = media_root(source)
@@ -64,9 +67,28 @@ def read_samples(source: str | Path, split: str | None = None, skip_invalid: boo
         have = sorted({s.split for s in report.samples})
         raise ExportError(f"{source}: no samples{f' in split {split!r} (it has {have})' if split else ''}")
     for sample in samples:
-        if not (root / sample.video).is_file():
+        if not _confined(root, sample.video, "video", source, sample).is_file():
             raise ExportError(f"{source}: sample {sample.id!r}: video {sample.video!r} is not a file under {root}")
     return samples, root, report
+
+
+def _confined(root: Path, rel: str, field: str, source, sample: Sample) -> Path:
+    try:
+        return confined(root, rel, field)
+    except ValidationError as e:
+        raise ExportError(f"{source}: sample {sample.id!r}: {e}") from None
+
+
+def _check_output(source: str | Path, root: Path, out: Path, as_file: bool) -> None:
+    """An output file may not be an input file; an output folder may not overlap the input folder."""
+    try:
+        if as_file:
+            if out.resolve() in {p.resolve() for p in input_files(source)}:
+                raise OverlapError(f"--out {out} is the input file itself; choose another file")
+        else:
+            check_disjoint([root], out)
+    except OverlapError as e:
+        raise ExportError(str(e)) from None
 
 
 def verl_row(sample: Sample, index: int, media_root: Path) -> dict:
@@ -89,21 +111,18 @@ def verl_row(sample: Sample, index: int, media_root: Path) -> dict:
 def export_verl(source: str | Path, out: str | Path, split: str | None = None, skip_invalid: bool = False,
                 progress: bool = False) -> Exported:  # fmt: skip
     """Write verl parquet: one file if ``out`` ends in ``.parquet``, else ``out/<split>.parquet`` per split."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
     from tqdm.auto import tqdm
 
     out = Path(out)
     samples, root, report = read_samples(source, split, skip_invalid)
+    _check_output(source, root, out, as_file=out.suffix == ".parquet")
     groups = {"all": samples} if out.suffix == ".parquet" else _by_split(samples)
     written = {}
     for name, group in groups.items():
         path = out if out.suffix == ".parquet" else out / f"{name}.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
         rows = [verl_row(s, k, root) for k, s in enumerate(tqdm(group, desc=f"{name} rows", unit="row",
                                                                 disable=not progress))]  # fmt: skip
-        pq.write_table(pa.Table.from_pylist(rows), path)
-        written[name] = path
+        written[name] = write_parquet(rows, path)
     return Exported(written, report)
 
 
@@ -130,28 +149,34 @@ def sample_from_lmms_row(row: dict) -> Sample:
 def export_lmms(source: str | Path, out: str | Path, split: str | None = None, skip_invalid: bool = False,
                 link: bool = False, progress: bool = False) -> Exported:  # fmt: skip
     """Write an lmms-eval task folder: ``out/<split>.jsonl`` per split and the videos under ``out/videos/``
-    (copied, or symlinked with ``link=True``)."""
+    (copied, or symlinked with ``link=True``). ``out`` may not overlap the input folder; every file is written
+    whole or not at all, the videos first, so a folder with a ``<split>.jsonl`` has all its videos."""
     from tqdm.auto import tqdm
 
     out = Path(out)
     samples, root, report = read_samples(source, split, skip_invalid)
+    _check_output(source, root, out, as_file=False)
     targets: dict[str, Path] = {}  # path in the export -> source file
     for sample in samples:
         states = sample.meta.get(STATES_KEY)
-        extra = [states] if isinstance(states, str) and (root / states).is_file() else []
-        for rel_src in [sample.video, *extra]:
-            rel, src = _export_path(rel_src), (root / rel_src).resolve()
+        extra = [("meta.states", states)] if isinstance(states, str) else []
+        for field, rel_src in [("video", sample.video), *extra]:
+            src = _confined(root, rel_src, field, source, sample)
+            if field != "video" and not src.is_file():
+                continue
+            rel, src = _export_path(rel_src), src.resolve()
             if targets.setdefault(rel, src) != src:
                 raise ExportError(f"two different files would both be exported as {rel}: {targets[rel]} and {src}")
+    for folder in {out, *((out / rel).parent for rel in targets)}:
+        remove_stale_temps(folder)
     for rel, src in tqdm(sorted(targets.items()), desc="copying videos", unit="video", disable=not progress):
         _place(src, out / rel, link)
     written = {}
     for name, group in _by_split(samples).items():
-        path = out / f"{name}.jsonl"
-        with path.open("w", encoding="utf-8") as f:
+        with atomic_path(out / f"{name}.jsonl") as tmp, tmp.open("w", encoding="utf-8") as f:
             for sample in group:
                 f.write(json.dumps(lmms_row(sample, _export_path(sample.video)), ensure_ascii=False) + "\n")
-        written[name] = path
+        written[name] = out / f"{name}.jsonl"
     return Exported(written, report)
 
 
@@ -169,14 +194,17 @@ def _export_path(video: str) -> str:
 
 
 def _place(src: Path, dst: Path, link: bool, copy=shutil.copyfile) -> None:
-    """``dst`` becomes a symlink to ``src`` or a ``copy`` of it (``moss data build`` places videos this way too)."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    if dst.is_symlink() or dst.exists():  # exporting again replaces what an earlier export left
-        dst.unlink()
-    if link:
-        os.symlink(src, dst)
-    else:
-        copy(src, dst)
+    """``dst`` becomes a symlink to ``src`` or a ``copy`` of it (``moss data build`` places videos this way too),
+    replacing what an earlier export left there in one rename. A ``dst`` that is ``src`` itself (reached through
+    a symlink) is left alone: replacing it would destroy the source."""
+    src = src.resolve()
+    if not dst.is_symlink() and dst.exists() and dst.resolve() == src:
+        return
+    with atomic_path(dst) as tmp:
+        if link:
+            os.symlink(src, tmp)
+        else:
+            copy(src, tmp)
 
 
 def run(args) -> int:

@@ -1,7 +1,8 @@
 """Reading and writing MOSS-Video files (JSONL, parquet), validating every row.
 
 Loading never drops a row silently: a bad row stops the load with its file, line and field, or, with
-``skip_invalid=True``, is skipped and counted by reason in the returned report.
+``skip_invalid=True``, is skipped and counted by reason in the returned report. Writing is atomic
+(:func:`moss_plugins.data.paths.atomic_path`): a file is the old one or the complete new one, never half.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .paths import atomic_path
 from .schema import Sample, ValidationError
 
 # Parquet cannot hold free-form objects whose keys vary by row; these columns are stored as JSON text.
@@ -112,15 +114,22 @@ def load_samples(path: str | Path, skip_invalid: bool = False,
 
     ``check(sample, media_root)``, when given, runs on every valid sample; the ValidationError it raises is
     located and skipped or raised like a schema error (``moss data validate`` opens the videos this way)."""
+    files = input_files(path)
+    root = media_root(path)
+    return validate_rows(((where, row) for file in files for where, row in _rows(file)), skip_invalid,
+                         None if check is None else lambda sample: check(sample, root))  # fmt: skip
+
+
+def input_files(path: str | Path) -> list[Path]:
+    """The files :func:`load_samples` reads for ``path``: the file itself, or a folder's ``*.jsonl`` and
+    ``*.parquet``."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such MOSS-Video file or folder")
     files = sorted(path.glob("*.jsonl")) + sorted(path.glob("*.parquet")) if path.is_dir() else [path]
     if not files:
         raise FileNotFoundError(f"{path}: no *.jsonl or *.parquet files in this folder")
-    root = media_root(path)
-    return validate_rows(((where, row) for file in files for where, row in _rows(file)), skip_invalid,
-                         None if check is None else lambda sample: check(sample, root))  # fmt: skip
+    return files
 
 
 def validate_rows(rows: Iterable[tuple[str, object]], skip_invalid: bool = False,
@@ -161,21 +170,26 @@ def media_root(path: str | Path) -> Path:
 def save_samples(samples: Iterable[Sample], path: str | Path) -> Path:
     """Write samples as JSONL (one compact object per line, keys in schema order) or parquet, by suffix."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     rows = [s.to_json() for s in samples]
     if path.suffix == ".parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         for row in rows:
             for col in _JSON_COLUMNS:
                 row[col] = json.dumps(row[col], ensure_ascii=False, sort_keys=True)
             for step in row["trace"]:
                 for key in _JSON_TRACE_KEYS:
                     step[key] = json.dumps(step[key], ensure_ascii=False, sort_keys=True)
-        pq.write_table(pa.Table.from_pylist(rows), path)
-    else:
-        with path.open("w", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
+        return write_parquet(rows, path)
+    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
     return path
+
+
+def write_parquet(rows: list[dict], path: str | Path) -> Path:
+    """Rows as one parquet file, written atomically."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with atomic_path(path) as tmp:
+        pq.write_table(pa.Table.from_pylist(rows), tmp)
+    return Path(path)

@@ -24,6 +24,7 @@ SPLITS = ("train", "val", "test")
 TASK_TYPES = ("next_state", "final_state", "event_order", "change_count", "state_at_cut")
 FIELDS = ("id", "video", "question", "options", "answer", "task_type", "observed_until", "trace", "split",
           "source", "meta")  # fmt: skip
+META_PATHS = ("states",)  # meta fields naming a file under the media root (moss_plugins.data.captions.STATES_KEY)
 
 
 class ValidationError(ValueError):
@@ -105,9 +106,12 @@ class Sample:
         if split not in SPLITS:
             raise ValidationError(f"{split!r} is not a split; known: {list(SPLITS)}", "split")
         meta = _mapping(obj.get("meta"), "meta")
+        for key in META_PATHS:
+            if isinstance(meta.get(key), str):
+                relative_path(meta[key], f"meta.{key}")
         return cls(
             id=_str(obj["id"], "id"),
-            video=_video(obj["video"]),
+            video=relative_path(obj["video"], "video"),
             question=_str(obj["question"], "question"),
             options=options,
             answer=answer,
@@ -159,11 +163,13 @@ def _span(value: Any, name: str) -> tuple[float, float]:
     return start, end
 
 
-def _video(value: Any) -> str:
-    path = _str(value, "video")
+def relative_path(value: Any, name: str) -> str:
+    """``value`` if it is a path relative to the media root that stays inside it (no ``..``, not absolute):
+    every path read from a row goes through here (:func:`moss_plugins.data.paths.confined`)."""
+    path = _str(value, name)
     p = PurePosixPath(path)
-    if p.is_absolute() or ".." in p.parts:
-        raise ValidationError(f"must be a path relative to the media root without '..', got {path!r}", "video")
+    if p.is_absolute() or ".." in p.parts or "\x00" in path:
+        raise ValidationError(f"must be a path relative to the media root without '..', got {path!r}", name)
     return path
 
 

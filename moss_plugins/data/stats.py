@@ -61,6 +61,7 @@ def video_durations(samples: list[Sample], media_root: Path, progress: bool = Tr
     from tqdm.auto import tqdm
 
     from .clips import probe_video
+    from .paths import confined
 
     out: dict[str, float] = {}
     for x in samples:
@@ -68,7 +69,7 @@ def video_durations(samples: list[Sample], media_root: Path, progress: bool = Tr
             out.setdefault(x.video, float(x.meta["duration"]))
     missing = sorted({x.video for x in samples} - set(out))
     for video in tqdm(missing, desc="reading video durations", unit="video", disable=not progress or not missing):
-        out[video] = probe_video(media_root / video).end
+        out[video] = probe_video(confined(media_root, video, "video")).end
     return out
 
 

@@ -10,26 +10,46 @@ lmms-eval loads a task's data from paths fixed in its YAML, so the YAML loads a 
 the folder above. That keeps the task an ordinary YAML task, which lmms-eval builds for chat and for
 simple models alike.
 
-Leak-free video: each doc's ``observed_video`` is a file holding only the frames before ``observed_until``.
-lmms-eval backends are handed a path and read all of it (``qwen2_5_vl`` via qwen-vl-utils, which with a
-``video_end`` would still include the frame at the cut; ``vllm`` and ``openai`` decode the file or pass its
-URL to a server), so the cut must be physical. A video already cut (no frame at or after ``observed_until``,
-checked on packet timestamps without decoding) is used as it is; others are cut once into the cache.
+Leak-free video: the visual of each doc (:func:`observed_video`, the task's ``doc_to_visual``) is a file holding
+only the frames before ``observed_until``. lmms-eval backends are handed a path and read all of it
+(``qwen2_5_vl`` via qwen-vl-utils, which with a ``video_end`` would still include the frame at the cut; ``vllm``
+and ``openai`` decode the file or pass its URL to a server), so the cut must be physical. A video already cut
+(no frame at or after ``observed_until``, checked on packet timestamps without decoding) is used as it is; others
+are cut when a request first needs them (so ``--limit`` limits the work), once, into the clip cache:
+
+- by copying the compressed packets when that gives exactly the frames before the cut, else by re-encoding at
+  most at ``$MOSS_VIDEO_CLIP_MAX_PIXELS`` per frame (:func:`moss_plugins.data.clips.cut_observed`), with a
+  progress bar;
+- the cache (``<cache_root>/clips``) holds at most ``$MOSS_VIDEO_CLIP_CACHE_GB`` of clips, the least recently
+  used removed first; each clip is written under a temporary name and renamed when complete, and the temporary
+  files of killed runs are removed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
+import math
 import os
+import re
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..data.export import LMMS_JSON_FIELDS
+from ..data.export import LMMS_JSON_FIELDS, sample_from_lmms_row
+from ..data.paths import confined, remove_stale_temps
+from ..data.schema import ValidationError
 
 DATA_ENV = "MOSS_VIDEO_LMMS_DIR"
 CACHE_ENV = "MOSS_PLUGINS_CACHE"
+CLIP_CACHE_ENV = "MOSS_VIDEO_CLIP_CACHE_GB"  # clips kept at most (GB); least recently used are removed first
+DEFAULT_CLIP_CACHE_GB = 20.0
+CLIP_PIXELS_ENV = "MOSS_VIDEO_CLIP_MAX_PIXELS"  # re-encoded clip frames at most this many pixels (0: source size)
+DEFAULT_CLIP_PIXELS = 768 * 28 * 28  # qwen-vl-utils' default cap on a video frame (768 tokens of 28x28 pixels)
+_OLD_TEMP = re.compile(r"\.tmp(\d+)\.mp4$")  # what versions before atomic_path left behind when killed
+_OLD_TEMP_DIR = re.compile(r"\.tmp(\d+)$")  # an export of the bundled split being written (default_data_dir)
 ROW_FIELDS = ("id", "video", "question", "options", "answer", "task_type", "observed_until", "trace", "split")
 
 
@@ -60,6 +80,7 @@ def default_data_dir() -> Path:
     mini = mini_split_dir()
     target = cache_root() / "lmms" / f"mini-{_tree_digest(mini)}"
     if not (target / "test.jsonl").exists():
+        remove_stale_temps(target.parent, also=_OLD_TEMP_DIR)
         tmp = target.with_name(target.name + f".tmp{os.getpid()}")
         export_lmms(mini, tmp, link=True)  # symlinks: the videos stay in the package
         try:
@@ -84,31 +105,50 @@ def data_dir() -> Path:
 
 
 def read_rows(folder: Path, split: str) -> list[dict]:
-    """The rows of ``<folder>/<split>.jsonl``, checked for the fields the tasks use."""
+    """The rows of ``<folder>/<split>.jsonl``, each checked as a MOSS-Video sample: a bad row stops the load with
+    one line naming file, line and field (lmms-eval would otherwise fail later, inside ``process_results``,
+    under its retries)."""
+    return [row for _, row in _located_rows(folder, split)]
+
+
+def _located_rows(folder: Path, split: str) -> list[tuple[str, dict]]:
+    """("file:line", row) of each non-blank line of ``<folder>/<split>.jsonl``, validated."""
     path = folder / f"{split}.jsonl"
     if not path.exists():
         have = sorted(p.stem for p in folder.glob("*.jsonl"))
         raise DatasetError(f"{path}: no {split!r} split in this lmms export (it has {have})")
     from ..data.io import jsonl_rows
-    from ..data.schema import ValidationError
 
     rows = []
     try:
         for where, row in jsonl_rows(path):  # not UTF-8, not JSON: a ValidationError naming the line
             if isinstance(row, ValidationError):
                 raise DatasetError(str(row.located(where)))
-            missing = [k for k in ROW_FIELDS if k not in row] if isinstance(row, dict) else list(ROW_FIELDS)
-            if missing:
-                raise DatasetError(f"{where}: missing field(s) {missing}; re-export with `moss data export --format lmms`")
-            for key in LMMS_JSON_FIELDS:  # JSON strings in the export (free-form nested objects)
-                if key in row and not isinstance(row[key], str):
-                    row[key] = json.dumps(row[key], ensure_ascii=False)
-            rows.append(row)
+            rows.append((where, _row(row, where)))
     except ValidationError as e:  # a binary file
         raise DatasetError(str(e)) from None
     if not rows:
         raise DatasetError(f"{path}: the split is empty")
     return rows
+
+
+def _row(row: object, where: str) -> dict:
+    """One parsed row of an lmms export, validated; raises DatasetError naming ``where``."""
+    if not isinstance(row, dict):
+        raise DatasetError(f"{where}: a row must be a JSON object, got {type(row).__name__}")
+    missing = [k for k in ROW_FIELDS if k not in row]
+    if missing:
+        raise DatasetError(f"{where}: missing field(s) {missing}; re-export with `moss data export --format lmms`")
+    for key in LMMS_JSON_FIELDS:  # JSON strings in the export (free-form nested objects)
+        if key in row and not isinstance(row[key], str):
+            row[key] = json.dumps(row[key], ensure_ascii=False)
+    try:
+        sample_from_lmms_row(row)
+    except ValidationError as e:
+        raise DatasetError(f"{where}: {e}") from None
+    except (ValueError, RecursionError) as e:
+        raise DatasetError(f"{where}: trace or meta is not a valid JSON string ({getattr(e, 'msg', e)})") from None
+    return row
 
 
 def last_frame_time(path: str | os.PathLike) -> float:
@@ -119,58 +159,124 @@ def last_frame_time(path: str | os.PathLike) -> float:
     return float(frame_table(os.fspath(path)).times[-1])
 
 
-def observed_clip(video: Path, until: float, cache: Path, last_frames: dict[Path, float] | None = None) -> Path:
-    """``video`` itself when it has no frame at or after ``until``, else a clip of it cut there (cached).
+@functools.lru_cache(maxsize=4096)
+def _last_frame(path: str, size: int, mtime_ns: int) -> float:
+    """:func:`last_frame_time` once per version of a file: the docs of a split share videos."""
+    return last_frame_time(path)
 
-    ``last_frames`` (video -> :func:`last_frame_time`), shared across calls, scans each video once: rows of a
-    split share videos."""
-    if last_frames is None:
-        last_frames = {}
-    if video not in last_frames:
-        last_frames[video] = last_frame_time(video)
-    if last_frames[video] < until:
-        return video
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = -1.0
+    if not (math.isfinite(value) and value >= 0):
+        raise DatasetError(f"{name}={raw!r}: must be a finite number >= 0 (unset: {default:g})")
+    return value
+
+
+def clip_settings() -> tuple[int | None, int]:
+    """(max pixels per clip frame or None for the source size, cache bound in bytes), from the environment."""
+    pixels = int(_env_number(CLIP_PIXELS_ENV, DEFAULT_CLIP_PIXELS))
+    return pixels or None, int(_env_number(CLIP_CACHE_ENV, DEFAULT_CLIP_CACHE_GB) * 1e9)
+
+
+def observed_clip(video: Path, until: float, cache: Path, max_pixels: int | None = None,
+                  max_bytes: int | None = None) -> Path:  # fmt: skip
+    """``video`` itself when it has no frame at or after ``until``, else a clip of it cut there, made once and
+    kept in ``cache`` (at most ``max_bytes`` of clips: the least recently used go first)."""
     st = video.stat()
-    key = hashlib.sha1(f"{video.resolve()}:{st.st_size}:{st.st_mtime_ns}:{until!r}".encode()).hexdigest()[:16]
-    clip = cache / f"{video.stem}-{key}.mp4"
-    if not clip.exists():
-        from ..data.clips import cut_clips
+    if _last_frame(str(video), st.st_size, st.st_mtime_ns) < until:
+        return video
+    key = f"{video.resolve()}:{st.st_size}:{st.st_mtime_ns}:{until!r}:{max_pixels}"
+    clip = cache / f"{video.stem}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.mp4"
+    if clip.exists():
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(clip)  # recently used: evicted last
+        return clip
+    from ..data.clips import cut_observed
 
-        tmp = clip.with_name(clip.stem + f".tmp{os.getpid()}.mp4")
-        cut_clips(video, {until: tmp})
-        tmp.replace(clip)
+    cache.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(cache, also=_OLD_TEMP)
+    cut_observed(video, until, clip, max_pixels=max_pixels, progress=True)
+    if max_bytes is not None:
+        evict(cache, max_bytes, keep=clip)
     return clip
 
 
-def check_videos(rows: list[dict], folder: Path, split: str) -> None:
-    """Every row's video is one a model can read before its cut (the check `moss data validate` runs), so a
-    bad file stops the task here, naming its line, not in the clip cutter or a model's video reader."""
-    from ..data.schema import ValidationError
-    from ..data.video_check import check_video
+def evict(cache: Path, max_bytes: int, keep: Path) -> list[Path]:
+    """Remove the least recently used clips of ``cache`` (by modification time, which each use refreshes) until
+    the rest fit in ``max_bytes``; ``keep`` (the clip just made) stays."""
+    clips = []
+    for path in cache.glob("*.mp4"):
+        with contextlib.suppress(FileNotFoundError):
+            st = path.stat()
+            clips.append((st.st_mtime_ns, st.st_size, path))
+    total, removed = sum(size for _, size, _ in clips), []
+    for _, size, path in sorted(clips):
+        if total <= max_bytes:
+            break
+        if path == keep or path.name.startswith("."):  # a temporary file of a cut in progress
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+        total -= size
+    return removed
 
-    jsonl = folder / f"{split}.jsonl"
-    for k, row in enumerate(rows):
-        try:
-            check_video(folder / row["video"], row["observed_until"])
-        except (ValidationError, TypeError) as e:  # TypeError: observed_until is not a number
-            raise DatasetError(f"{jsonl}:{k + 1}: {e} (fix the row or the video, then re-export)") from None
+
+def observed_video(doc: dict) -> str:
+    """The path of a doc's clip (frames before ``observed_until`` only), cut when first asked for: lmms-eval calls
+    ``doc_to_visual`` per request, so ``--limit`` limits the cutting too."""
+    from ..data.clips import ClipError
+
+    max_pixels, max_bytes = clip_settings()
+    try:
+        return str(observed_clip(Path(doc["video_path"]), float(doc["observed_until"]), cache_root() / "clips",
+                                 max_pixels, max_bytes))  # fmt: skip
+    except (ClipError, OSError) as e:
+        raise reported(DatasetError(f"moss_video doc {doc.get('id')!r}: cannot cut its clip at "
+                                    f"{doc['observed_until']} s: {e}")) from None  # fmt: skip
+
+
+_REPORTED: set[str] = set()
+
+
+def reported(error: Exception) -> Exception:
+    """``error``, logged first (once per message) as one ERROR line of lmms-eval's log. lmms-eval retries the
+    hook that raised it (``download``, ``process_results``: 5 tries), then logs only "Error during evaluation:
+    RetryError[...]" and exits 0, so without this line the message sits in the middle of a chained traceback."""
+    if str(error) not in _REPORTED:
+        from loguru import logger
+
+        _REPORTED.add(str(error))
+        logger.error(f"{error} (lmms-eval retries this, then exits 0 with this task missing from the results)")
+    return error
 
 
 def load_docs(split: str, folder: Path | None = None) -> list[dict]:
-    """The docs of one split: the export's rows plus ``observed_video``, the absolute path of the clip."""
-    from tqdm import tqdm
+    """The docs of one split: the export's rows plus ``video_path``, the absolute path of the video (its clip is
+    cut lazily, by :func:`observed_video`)."""
+    from ..data.video_check import check_video
 
     folder = folder or data_dir()
-    rows = read_rows(folder, split)
-    check_videos(rows, folder, split)
-    cache = cache_root() / "clips"
-    cache.mkdir(parents=True, exist_ok=True)
-    last_frames: dict[Path, float] = {}
-    for k, row in enumerate(tqdm(rows, desc=f"moss_video {split}: observed clips", disable=len(rows) < 50)):
-        video = (folder / row["video"]).resolve()
+    located = _located_rows(folder, split)
+    clip_settings()  # a bad setting fails now, not at the first request
+    rows = []
+    for where, row in located:
+        rows.append(row)
+        try:
+            video = confined(folder, row["video"], "video").resolve()
+        except ValidationError as e:
+            raise DatasetError(f"{where}: {e}") from None
         if not video.is_file():
-            raise DatasetError(f"{folder / f'{split}.jsonl'}:{k + 1}: video {row['video']!r} not found at {video}")
-        row["observed_video"] = str(observed_clip(video, float(row["observed_until"]), cache, last_frames))
+            raise DatasetError(f"{where}: video {row['video']!r} not found at {video}")
+        try:  # the check `moss data validate` runs: a bad file stops the task here, not in a model's reader
+            check_video(video, row["observed_until"])
+        except (ValidationError, TypeError) as e:  # TypeError: observed_until is not a number
+            raise DatasetError(f"{where}: {e} (fix the row or the video, then re-export)") from None
+        row["video_path"] = str(video)
     return rows
 
 
@@ -180,5 +286,8 @@ def process_docs(dataset: Iterable[dict]):
 
     pointers = list(dataset)
     if len(pointers) != 1 or set(pointers[0]) != {"split"}:
-        raise DatasetError("moss_video's data_files must be its one-row pointer file ({\"split\": ...})")
-    return datasets.Dataset.from_list(load_docs(pointers[0]["split"]))
+        raise reported(DatasetError("moss_video's data_files must be its one-row pointer file ({\"split\": ...})"))
+    try:
+        return datasets.Dataset.from_list(load_docs(pointers[0]["split"]))
+    except DatasetError as e:
+        raise reported(e) from None

@@ -54,7 +54,7 @@ def moss_video_results(doc: Mapping, output: str, use_judge: bool = False) -> di
     report = _report(output, scored, {
         "benchmark": f"moss_video_{doc['split']}", "id": doc["id"], "task_type": doc["task_type"],
         "question": doc["question"], "options": truth["options"], "answer": doc["answer"],
-        "observed_until": doc["observed_until"], "video": doc.get("observed_video"),
+        "observed_until": doc["observed_until"], "video": doc.get("video_path"),  # the report shows frames before the cut
     })  # fmt: skip
     if use_judge:
         _judged(out, report, doc["question"], truth["options"], output, doc["task_type"], reference=truth["trace"])

@@ -1,6 +1,6 @@
 """lmms-eval hooks of the moss_video tasks. The logic lives in ``moss_plugins.lmms_eval`` (tested there)."""
 
-from moss_plugins.lmms_eval.dataset import process_docs  # noqa: F401  (the YAML's process_docs)
+from moss_plugins.lmms_eval.dataset import observed_video, process_docs  # noqa: F401  (the YAML's process_docs)
 from moss_plugins.lmms_eval.hooks import moss_video_results
 from moss_plugins.lmms_eval.report import write_report  # noqa: F401  (the report aggregation)
 from moss_plugins.prompt import build_prompt
@@ -8,7 +8,7 @@ from moss_plugins.trace_metrics import bootstrap_ci  # noqa: F401  (the *_ci95 a
 
 
 def doc_to_visual(doc):
-    return [doc["observed_video"]]  # frames before observed_until only (see moss_plugins.lmms_eval.dataset)
+    return [observed_video(doc)]  # frames before observed_until only, cut on first use (moss_plugins.lmms_eval.dataset)
 
 
 def doc_to_text(doc):

@@ -17,7 +17,7 @@ def test_docs_come_from_the_environment_folder_with_cut_clips(lmms_export, monke
     for doc in docs:
         source = lmms_export / doc["video"]
         assert len(load_frames(source, timeout=None).timestamps) == 8  # the export keeps the whole video
-        times = load_frames(doc["observed_video"], timeout=None).timestamps.tolist()
+        times = load_frames(dataset.observed_video(doc), timeout=None).timestamps.tolist()
         assert times == pytest.approx([k / 4 for k in range(6)])  # 1.375 s cut: frames 0..5 only
         assert max(times) < doc["observed_until"]
         assert json.loads(doc["trace"])[0]["text"] == "The disc is red."
@@ -25,7 +25,7 @@ def test_docs_come_from_the_environment_folder_with_cut_clips(lmms_export, monke
 
 def test_the_clip_shows_the_observed_colours_only(lmms_export, monkeypatch):
     monkeypatch.setenv(dataset.DATA_ENV, str(lmms_export))
-    clip = dataset.load_docs("train")[0]["observed_video"]
+    clip = dataset.observed_video(dataset.load_docs("train")[0])
     frames = load_frames(clip).frames
     means = frames.reshape(len(frames), -1, 3).mean(axis=1)
     assert np.argmax(means, axis=1).tolist() == [0, 1, 2, 0, 1, 2]  # red, green, blue, red, green, blue
@@ -33,10 +33,10 @@ def test_the_clip_shows_the_observed_colours_only(lmms_export, monkeypatch):
 
 def test_clips_are_cut_once_and_cut_videos_used_as_they_are(lmms_export, monkeypatch, tmp_path):
     monkeypatch.setenv(dataset.DATA_ENV, str(lmms_export))
-    clip = Path(dataset.load_docs("test")[0]["observed_video"])
-    mtime = clip.stat().st_mtime_ns
-    assert dataset.load_docs("test")[0]["observed_video"] == str(clip)
-    assert clip.stat().st_mtime_ns == mtime  # not cut again
+    clip = Path(dataset.observed_video(dataset.load_docs("test")[0]))
+    inode = clip.stat().st_ino
+    assert dataset.observed_video(dataset.load_docs("test")[0]) == str(clip)
+    assert clip.stat().st_ino == inode  # not cut again
     assert dataset.observed_clip(clip, 1.375, tmp_path) == clip  # no frame at or after the cut: used as is
     assert not list(tmp_path.iterdir())
 
@@ -46,7 +46,7 @@ def test_process_docs_turns_the_pointer_into_the_split(lmms_export, monkeypatch)
 
     monkeypatch.setenv(dataset.DATA_ENV, str(lmms_export))
     docs = dataset.process_docs(datasets.Dataset.from_list([{"split": "train"}]))
-    assert len(docs) == 2 and set(docs["split"]) == {"train"} and "observed_video" in docs.column_names
+    assert len(docs) == 2 and set(docs["split"]) == {"train"} and "video_path" in docs.column_names
     with pytest.raises(dataset.DatasetError, match="pointer"):
         dataset.process_docs(datasets.Dataset.from_list([{"split": "train"}, {"split": "test"}]))
 

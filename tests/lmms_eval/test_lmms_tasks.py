@@ -71,15 +71,15 @@ def moss_doc(**overrides) -> dict:
     trace = [{"t": [0, 1], "text": t} for t in STEPS]
     doc = {"id": "d1", "question": "Which colour comes next?", "options": ["red", "green", "blue", "yellow"],
            "answer": "A", "task_type": "next_state", "observed_until": 1.375, "trace": json.dumps(trace),
-           "split": "test", "observed_video": "/nowhere.mp4"}  # fmt: skip
+           "split": "test", "video_path": "/nowhere.mp4"}  # fmt: skip
     return {**doc, **overrides}
 
 
-def test_moss_video_hooks_on_a_hand_made_doc():
+def test_moss_video_hooks_on_a_hand_made_doc(lmms_export):
     config = load("moss_video")
-    doc = moss_doc()
+    doc = moss_doc(video_path=str(lmms_export / "videos" / "fixture-0.mp4"), observed_until=10.0)
     assert config["doc_to_text"](doc) == build_prompt(doc["question"], doc["options"])
-    assert config["doc_to_visual"](doc) == ["/nowhere.mp4"]
+    assert config["doc_to_visual"](doc) == [doc["video_path"]]  # no frame at or after the cut: used as it is
     out = config["process_results"](doc, [OUTPUT])
     metrics = {k: v for k, v in out.items() if k != "report"}
     assert metrics["accuracy"] == 1.0 and metrics["trace_dtw"] == pytest.approx(1.0)
