@@ -48,8 +48,8 @@ def process_reward(normalized_distance: float, alpha: float) -> float:
     d = min(1.0, max(0.0, normalized_distance))
     if abs(alpha) < 1e-9:
         return 1.0 - d
-    if alpha < 0:  # the same curve, written so that no exp() grows: exp(-alpha) would overflow past alpha -709
-        return -math.expm1(-alpha * (d - 1.0)) / -math.expm1(alpha)
+    # alpha is within [-100, 100] (config.MAX_ALPHA), far from exp()'s overflow at 709; the paper preset needs
+    # exactly this expression
     return (math.exp(-alpha * d) - math.exp(-alpha)) / (1.0 - math.exp(-alpha))
 
 

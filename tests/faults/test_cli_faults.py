@@ -89,10 +89,13 @@ def test_a_bad_line_is_named_by_file_and_line(tmp_path, capsys, command, bad):
 
 @pytest.mark.parametrize("bad", sorted(BAD_LINES))
 def test_the_lmms_eval_loader_names_a_bad_line(tmp_path, bad):
-    from moss_plugins.lmms_eval.dataset import ROW_FIELDS, DatasetError, read_rows
+    from moss_plugins.data.export import lmms_row
+    from moss_plugins.data.schema import Sample
+    from moss_plugins.lmms_eval.dataset import DatasetError, read_rows
 
     data, expected = BAD_LINES[bad]
-    row = dict.fromkeys(ROW_FIELDS, "x")
+    sample = Sample.from_json(mini_rows()[0])
+    row = lmms_row(sample, sample.video)
     path = write_jsonl(tmp_path / "test.jsonl", [row, row], {2: data})
     with pytest.raises(DatasetError, match=f"^{path}:2: .*{expected}"):
         read_rows(tmp_path, "test")

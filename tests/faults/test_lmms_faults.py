@@ -334,7 +334,7 @@ def test_a_missing_video_is_named_by_its_line_after_blank_lines(export, cache):
 
 
 @pytest.mark.parametrize(("raw", "message"), [
-    (b'{"id": "caf\xe9"}', r"test\.jsonl:3: not UTF-8 text \(byte 12 of the line is 0xe9\)"),
+    (b'{"id": "caf\xe9"}', r"test\.jsonl:3: not UTF-8 text, got byte 0xe9 at column 12"),
     (b"[" * 100_000 + b"]" * 100_000, r"test\.jsonl:3: not valid JSON"),
 ])  # fmt: skip
 def test_unreadable_lines_are_named(export, cache, raw, message):

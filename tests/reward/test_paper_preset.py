@@ -44,5 +44,5 @@ def test_the_presets_differ_only_in_what_they_set():
 def test_an_unknown_preset_is_an_error():
     from moss_plugins.reward import ConfigError
 
-    with pytest.raises(ConfigError, match="preset must be one of"):
+    with pytest.raises(ConfigError, match="preset=.*must be one of"):
         compute_score(None, "x", {"answer": "A", "trace": ["a"]}, preset="papr")
