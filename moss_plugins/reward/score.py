@@ -6,7 +6,7 @@ model output never does: whatever it is, it gets a score and a ``reason``.
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import functools
 import logging
 import math
@@ -192,9 +192,12 @@ def prepare_reference(ground_truth: Any, config: RewardConfig) -> Reference:
 
 @functools.lru_cache(maxsize=1024)
 def _capped(config: RewardConfig, n_steps: int, longest: int, chars: int) -> RewardConfig:
-    return dataclasses.replace(config, max_steps=max(config.max_steps, 2 * n_steps),
-                               max_step_chars=max(config.max_step_chars, 2 * longest),
-                               max_trace_chars=max(config.max_trace_chars, 3 * chars))  # fmt: skip
+    # Not through RewardConfig's checks: their bounds are on what an option may ask for, while these caps follow
+    # the data (a long reference costs what it costs; `moss data validate` warns about such traces).
+    capped = copy.copy(config)
+    for name, value in (("max_steps", 2 * n_steps), ("max_step_chars", 2 * longest), ("max_trace_chars", 3 * chars)):
+        object.__setattr__(capped, name, max(getattr(config, name), value))
+    return capped
 
 
 def segmentation_config(config: RewardConfig, ref: Reference) -> RewardConfig:

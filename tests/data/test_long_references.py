@@ -63,7 +63,7 @@ def test_build_condenses_long_videos_and_validate_warns_about_long_traces(tmp_pa
     row = json.loads((tmp_path / "out" / "train.jsonl").read_text("utf-8").splitlines()[0])
     cut = row["observed_until"]
     row["trace"] = [{"t": [0, cut], "text": f"step {k}"} for k in range(DEFAULT_MAX_STEPS + 1)] + row["trace"][-1:]
-    (tmp_path / "long.jsonl").write_text(json.dumps(row) + "\n", "utf-8")
-    assert main(["data", "validate", str(tmp_path / "long.jsonl")]) == 0  # a warning, not an error
+    (tmp_path / "out" / "long.jsonl").write_text(json.dumps(row) + "\n", "utf-8")
+    assert main(["data", "validate", str(tmp_path / "out" / "long.jsonl")]) == 0  # a warning, not an error
     out = capsys.readouterr().out
     assert "warning" in out and f"{DEFAULT_MAX_STEPS + 2} steps > {DEFAULT_MAX_STEPS}" in out
