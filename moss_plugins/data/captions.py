@@ -45,12 +45,12 @@ def observed_captions(sample, media_root: str | Path) -> list[dict]:
         try:
             path = confined(media_root, states_file, f"meta.{STATES_KEY}")
         except ValidationError as e:
-            raise ValueError(f"sample {sample.id!r}: {e}") from None
+            raise ValidationError(f"sample {sample.id!r}: {e}") from None
         try:
             stat = path.stat()
             states, fps = _read_states(str(path), stat.st_mtime_ns, stat.st_size)
         except (OSError, ValueError, KeyError, TypeError) as e:
-            raise ValueError(f"sample {sample.id!r}: per-frame states {path} unreadable: {e!r}") from None
+            raise ValidationError(f"sample {sample.id!r}: per-frame states {path} unreadable: {e!r}") from None
         return state_captions(states, fps, sample.observed_until)
     if (sample.meta or {}).get("trace_source") == "captions":
         until = sample.observed_until
@@ -118,14 +118,14 @@ def secs(x: float, unit: str = " s") -> str:
 def render_captions(captions: Any, until: float | None = None, where: str = "captions") -> str:
     """The text that replaces ``<video>``: one ``[start-end s] caption`` line per caption, then the cut.
 
-    Raises ValueError if a caption is malformed or, when ``until`` (the cut) is given, reaches past it.
+    Raises ValidationError (a ValueError) if a caption is malformed or, when ``until`` (the cut) is given, reaches past it.
     """
     try:
         items = _list(captions, CAPTIONS_KEY)  # also numpy arrays from parquet
     except ValidationError:
         items = []
     if not items:
-        raise ValueError(
+        raise ValidationError(
             f"{where}: extra_info.{CAPTIONS_KEY} must be a non-empty list of {{'t': [start, end], 'text': ...}}, "
             f"got {captions!r:.80}. `moss data export --format verl` writes them for samples with per-frame "
             "states (synthetic sets) or traces built from segment captions."
@@ -138,11 +138,11 @@ def render_captions(captions: Any, until: float | None = None, where: str = "cap
             start, end = _span(caption.get("t"), "t")
             text = _str(caption.get("text"), "text")
         except ValidationError as e:
-            raise ValueError(
+            raise ValidationError(
                 f"{where}: extra_info.{CAPTIONS_KEY}[{k}] must be {{'t': [start, end], 'text': ...}} ({e})"
             ) from None
         if until is not None and (start >= until or end > until):
-            raise ValueError(f"{where}: extra_info.{CAPTIONS_KEY}[{k}] spans [{start}, {end}] s, past the cut at "
+            raise ValidationError(f"{where}: extra_info.{CAPTIONS_KEY}[{k}] spans [{start}, {end}] s, past the cut at "
                              f"{until} s: captions may only describe what is visible before it")  # fmt: skip
         when = secs(start) if start == end else f"{secs(start, unit='')}-{secs(end)}"
         lines.append(f"[{when}] {text.strip()}")

@@ -196,3 +196,13 @@ def test_no_traceback_reaches_stderr_of_a_real_process(tmp_path, argv):
     assert done.returncode != 0
     assert "Traceback" not in done.stderr + done.stdout
     assert len((done.stderr or done.stdout).strip().splitlines()) == 1
+
+
+def test_an_unreadable_states_file_is_one_line_in_the_verl_export(tmp_path, capsys):
+    rows = mini_rows()
+    folder = with_videos(tmp_path / "d")
+    (folder / "videos" / "broken.json").write_text("not json")
+    rows[0]["meta"]["states"] = "videos/broken.json"
+    path = write_jsonl(folder / "test.jsonl", rows)
+    message = failed(capsys, "data", "export", "--format", "verl", "--in", path, "--out", tmp_path / "o.parquet")
+    assert f"sample {rows[0]['id']!r}: per-frame states" in message and "unreadable" in message
