@@ -209,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, as run.sh passes them to main_ppo (without "
                         "data.train_files: the bundled mini split, exported)")  # fmt: skip
-    args = parser.parse_args(argv)
+    # Intermixed: run.sh passes RECIPE --family F, then overrides; plain parse_args gives all positionals to the
+    # first group it meets and rejects the overrides after --family as "unrecognized arguments".
+    args = parser.parse_intermixed_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 120)
     try:
         run_check(args.recipe.resolve(), args.family, args.overrides, console)

@@ -3,6 +3,7 @@
 import os
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,17 @@ def test_run_sh_check_runs_the_check_for_the_recipes_family(recipe, python_stub)
     argv = _run_sh(recipe, python_stub, "--check", "trainer.n_gpus_per_node=4")
     assert argv == ["RAY_ADDRESS=", "-m", "moss_plugins.verl.check", str(RECIPES / recipe), "--family",
                     FAMILIES[recipe], "trainer.n_gpus_per_node=4"]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_run_sh_check_takes_own_data_and_overrides_on_the_real_command_line(tmp_path):
+    # The real launcher and the real python (not a stub): MOSS_DATA adds data.* overrides before the user's.
+    data = export_verl(mini_split_dir(), tmp_path / "verl").files
+    env = {**os.environ, "PYTHON": sys.executable, "MOSS_DATA": str(data["train"].parent)}
+    out = subprocess.run([RECIPES / "phi2_moss_dtw" / "run.sh", "--check", "trainer.n_gpus_per_node=4"],
+                         capture_output=True, text=True, env=env, check=False)  # fmt: skip
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "check passed" in out.stdout and "the bundled mini split, exported" not in out.stdout
 
 
 def test_run_sh_trains_with_the_recipe_config_on_one_node_or_joins_a_ray_cluster(python_stub, tmp_path):
