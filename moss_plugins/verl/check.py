@@ -31,6 +31,12 @@ from .. import tiny_models as tiny
 
 PLAIN_GROUPS = ("reward=moss_dtw", "data=moss_video")
 
+# The documented variants (recipe READMEs, "Variants"): LoRA as verl's Qwen2.5-VL LoRA example sets it, and the
+# override that keeps the vision tower out of LoRA, i.e. frozen.
+LORA = ("actor_rollout_ref.model.lora_rank=64", "actor_rollout_ref.model.lora_alpha=32",
+        "actor_rollout_ref.model.target_modules=all-linear", "actor_rollout_ref.actor.optim.lr=3e-6")  # fmt: skip
+LORA_FROZEN_VISION = "actor_rollout_ref.model.exclude_modules=.*visual.*"
+
 
 class CheckFailed(Exception):
     pass
@@ -76,6 +82,11 @@ def compose(recipe: Path, overrides: list[str], console: Console):
     unknown = unknown_keys(OmegaConf.to_container(config, resolve=False), _schema())
     if unknown:
         raise CheckFailed(f"{recipe / 'config.yaml'} sets key(s) verl does not have: {unknown}")
+    if OmegaConf.select(config, "actor_rollout_ref.actor.freeze_vision_tower"):
+        raise CheckFailed(
+            "actor_rollout_ref.actor.freeze_vision_tower=true does nothing in verl 0.9 (the key exists, no code reads "
+            f"it: the vision tower would train). Freeze it with LoRA instead: {' '.join(LORA)} {LORA_FROZEN_VISION}"
+        )
     manager, dataset = config.reward.reward_manager, config.data.custom_cls
     console.print(
         f"  reward manager: {manager.source}:{manager.name}   dataset: {dataset.path}:{dataset.name}"
