@@ -5,7 +5,8 @@ agent loop before the reward sees it: the position ids of Qwen2.5-VL (transforme
 every placeholder to stand for pixels, raise ``StopIteration``, and the whole GRPO group is replaced by padding
 samples. A random or early policy does this often. This loop adds vLLM's ``logit_bias`` sampling option with
 :data:`BAN` for each placeholder token the tokenizer has, so those tokens are never sampled: a bad sample costs
-one low reward, not a group. vLLM, SGLang and the CPU rollout (:mod:`moss_plugins.verl.cpu_rollout`) honour it.
+one low reward, not a group. verl's vLLM server passes the option to ``SamplingParams(logit_bias=...)``; the CPU
+rollout (:mod:`moss_plugins.verl.cpu_rollout`) honours it as well.
 Selected with ``actor_rollout_ref.rollout.agent.default_agent_loop=moss_single_turn`` (both recipes).
 """
 

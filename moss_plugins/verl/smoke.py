@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import re
 import subprocess
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from .. import tiny_models as tiny
@@ -134,7 +136,9 @@ def _kill(pids: set[int]) -> None:
 def run_smoke(recipe: Path, family: str, overrides: list[str], out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     print(f"== {recipe.name}: --smoke (verl's GRPO trainer on the CPU; output in {out})", flush=True)
-    args = build_inputs(family, out, overrides)
+    # In a child process: torch and transformers would stay in this one's memory for the whole run.
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        args = pool.submit(build_inputs, family, out, overrides).result()
     log_path, rollout_log = out / "train.log", out / "rollout.jsonl"
     rollout_log.unlink(missing_ok=True)
     env = {**os.environ, "VERL_PLATFORM": "cpu", "MOSS_CPU_ROLLOUT_LOG": str(rollout_log),

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from moss_plugins.data import mini_split_dir
 from moss_plugins.data.export import export_verl
-from moss_plugins.verl.check import CheckFailed, check_dataset, run_check, unknown_keys
+from moss_plugins.verl.check import LORA, LORA_FROZEN_VISION, CheckFailed, check_dataset, compose, run_check, unknown_keys
 
 RECIPES = Path(__file__).parents[2] / "recipes"
 FAMILIES = {"qwen2_5_vl_7b_moss_dtw": "qwen2_5_vl", "phi2_moss_dtw": "phi2"}
@@ -99,3 +99,41 @@ def test_a_video_budget_the_prompt_length_cannot_hold_fails_the_check(job_config
     config = override(job_config, **{"data.train_files": train_files, "data.max_prompt_length": 2048})
     with pytest.raises(CheckFailed, match="over data.max_prompt_length=2048"):
         check_dataset(config, HFModelConfig(path=str(qwen_dir)), Console(quiet=True))
+
+
+@pytest.mark.parametrize("variant", [LORA, (*LORA, LORA_FROZEN_VISION)], ids=["lora", "lora_frozen_vision"])
+def test_the_documented_lora_variants_compose_and_reach_verls_model_config(variant, qwen_dir):
+    from verl.utils.config import omega_conf_to_dataclass
+
+    recipe = RECIPES / "qwen2_5_vl_7b_moss_dtw"
+    config = compose(recipe, [f"actor_rollout_ref.model.path={qwen_dir}", *variant], Console(quiet=True))
+    model = omega_conf_to_dataclass(config.actor_rollout_ref.model)  # verl's HFModelConfig, as the trainer builds it
+    assert (model.lora_rank, model.lora_alpha, model.target_modules) == (64, 32, "all-linear")
+    assert config.actor_rollout_ref.actor.optim.lr == 3e-6
+    assert model.exclude_modules == (".*visual.*" if LORA_FROZEN_VISION in variant else None)
+    readme = (recipe / "README.md").read_text()
+    for override in variant:  # the README shows exactly these (the shell quotes the regex)
+        key, value = override.split("=", 1)
+        assert f"{key}={value}" in readme or f"{key}='{value}'" in readme, override
+
+
+def test_freeze_vision_tower_is_refused_because_verl_never_reads_it(qwen_dir):
+    # verl 0.9.1 declares the key (actor.yaml) but no code uses it: a run would train the tower anyway.
+    import verl
+
+    root = Path(verl.__file__).parent
+    readers = [p for p in root.rglob("*.py") if "freeze_vision_tower" in p.read_text(errors="ignore")]
+    assert [p.relative_to(root).as_posix() for p in readers] == ["workers/config/actor.py"]  # the field, nothing else
+    with pytest.raises(CheckFailed, match="does nothing in verl 0.9.*exclude_modules"):
+        compose(RECIPES / "qwen2_5_vl_7b_moss_dtw", [f"actor_rollout_ref.model.path={qwen_dir}",
+                "actor_rollout_ref.actor.freeze_vision_tower=true"], Console(quiet=True))  # fmt: skip
+
+
+def test_the_smoke_settings_are_keys_verl_has(qwen_dir):
+    # `run.sh --smoke` lays SMOKE over the recipe: --check's schema test holds for it too (keys added with + aside).
+    from moss_plugins.verl.smoke import SMOKE
+
+    plain = [o for o in SMOKE if not o.startswith("+")]
+    config = compose(RECIPES / "qwen2_5_vl_7b_moss_dtw", [f"actor_rollout_ref.model.path={qwen_dir}", *plain],
+                     Console(quiet=True))  # fmt: skip
+    assert config.actor_rollout_ref.rollout.name == "hf_generate" and config.trainer.total_training_steps == 2
