@@ -24,8 +24,6 @@ import os
 import types
 from contextlib import contextmanager
 
-import torch
-
 log = logging.getLogger("moss_plugins.verl.cpu_backend")
 
 # The verl releases whose code the patches below were written against.
@@ -63,6 +61,8 @@ class _CPUDeviceModule(types.ModuleType):
     or their CPU meaning."""
 
     def __getattr__(self, name):
+        import torch  # here, not at the top: run.sh --smoke imports this module without needing torch
+
         return getattr(torch.cpu, name)
 
     @staticmethod
@@ -90,14 +90,20 @@ class _CPUDeviceModule(types.ModuleType):
 
     @staticmethod
     def get_rng_state(*_, **__):
+        import torch
+
         return torch.get_rng_state()
 
     @staticmethod
     def set_rng_state(state, *_, **__):
+        import torch
+
         torch.set_rng_state(state)
 
     @staticmethod
     def manual_seed(seed):
+        import torch
+
         torch.manual_seed(seed)
 
     manual_seed_all = manual_seed
@@ -111,6 +117,7 @@ CPU_DEVICE = _CPUDeviceModule("moss_plugins_cpu_device")
 
 
 def _platform_class():
+    import torch
     from verl.plugin.platform import PlatformBase
 
     class PlatformCPU(PlatformBase):

@@ -172,6 +172,15 @@ def run_smoke(recipe: Path, family: str, overrides: list[str], out: Path) -> int
 
 
 def main(argv: list[str] | None = None) -> int:
+    from importlib.metadata import version
+
+    from .cpu_backend import UnsupportedVerl, require_supported_verl
+
+    try:  # before anything starts: every Ray process would refuse the same verl (plugin.py)
+        require_supported_verl("the CPU backend", version("verl"))
+    except UnsupportedVerl as e:
+        print(e, file=sys.stderr)
+        return 1
     parser = argparse.ArgumentParser(prog="run.sh --smoke", description=__doc__.split("\n\n")[0])
     parser.add_argument("recipe", type=Path, help="the recipe folder (holding config.yaml)")
     parser.add_argument("--family", choices=tiny.FAMILIES, required=True, help="the model family of the recipe")
