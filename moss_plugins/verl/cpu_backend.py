@@ -205,7 +205,10 @@ def register_engines() -> None:
     from verl.workers.engine.base import EngineRegistry
     from verl.workers.engine.fsdp.transformer_impl import FSDPEngineWithLMHead, FSDPEngineWithValueHead
 
-    for model_type, engine in (("language_model", FSDPEngineWithLMHead), ("value_model", FSDPEngineWithValueHead)):
+    for model_type, engine in (
+        ("language_model", FSDPEngineWithLMHead),
+        ("value_model", FSDPEngineWithValueHead),
+    ):
         if PLATFORM not in EngineRegistry._engines.get(model_type, {}).get("fsdp2", {}):
             EngineRegistry.register(model_type=model_type, backend=["fsdp", "fsdp2"], device=PLATFORM)(engine)
 
@@ -214,7 +217,7 @@ def patch_process_group_backend() -> None:
     """verl.utils.distributed builds ``cpu:gloo,{device}:{backend}``: on the CPU that is ``cpu:gloo,cpu:gloo``,
     which torch rejects. Default it to ``cpu:gloo``; an explicit backend is passed through."""
     require_supported_verl("process-group backend cpu:gloo")
-    import verl.utils.distributed as distributed
+    from verl.utils import distributed
 
     original = distributed.initialize_global_process_group_ray
     if getattr(original, "_moss_cpu", False):

@@ -71,7 +71,7 @@ def sampling_kwargs(params: dict[str, Any]) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"do_sample": temperature > 0}
     if temperature > 0:
         top_k = int(params.get("top_k", -1) or -1)
-        kwargs.update(temperature=temperature, top_p=float(params.get("top_p", 1.0)), top_k=top_k if top_k > 0 else 0)
+        kwargs.update(temperature=temperature, top_p=float(params.get("top_p", 1.0)), top_k=max(0, top_k))
     repetition = float(params.get("repetition_penalty", 1.0) or 1.0)
     if repetition != 1.0:
         kwargs["repetition_penalty"] = repetition
@@ -115,7 +115,9 @@ class HFGenerateServer:
         state = self.model.state_dict()
         unknown = sorted(name for name, key in keys.items() if key not in state)
         if unknown:
-            raise KeyError(f"{ROLLOUT}: the actor sent weights the rollout model does not have: {unknown[:5]}")
+            raise KeyError(
+                f"{ROLLOUT}: the actor sent weights the rollout model does not have: {unknown[:5]}"
+            )
         tied = set(getattr(self.model, "_tied_weights_keys", None) or [])
         missing = sorted(set(state) - set(keys.values()) - tied)
         if missing:
@@ -137,7 +139,9 @@ class HFGenerateServer:
         if self.processor is not None and (image_data is not None or video_data is not None):
             from verl.utils.tokenizer import build_multimodal_processor_inputs
 
-            text = self.tokenizer.decode(_collapse_pads(prompt_ids, self.model.config), skip_special_tokens=False)
+            text = self.tokenizer.decode(
+                _collapse_pads(prompt_ids, self.model.config), skip_special_tokens=False
+            )
             features = build_multimodal_processor_inputs(
                 self.processor, text=[text], images=image_data, videos=video_data, **(
                     {"mm_processor_kwargs": mm_processor_kwargs} if mm_processor_kwargs else {})
@@ -169,7 +173,8 @@ class HFGenerateServer:
             )  # fmt: skip
         tokens = out.sequences[0, len(prompt_ids) :].tolist()
         log_probs = [
-            torch.log_softmax(score[0].float(), dim=-1)[token].item() for score, token in zip(out.scores, tokens)
+            torch.log_softmax(score[0].float(), dim=-1)[token].item()
+            for score, token in zip(out.scores, tokens)
         ]
         return TokenOutput(token_ids=tokens, log_probs=log_probs if params.get("logprobs") is not None else None,
                            stop_reason="completed", extra_fields={"global_steps": self.global_steps})  # fmt: skip
@@ -218,12 +223,18 @@ def _replica_class():
         """One :class:`HFGenerateServer` per replica, on the node of its first actor worker."""
 
         async def launch_servers(self):
-            node_id = await self.workers[0].__ray_call__.remote(lambda _: ray.get_runtime_context().get_node_id())
+            node_id = await self.workers[0].__ray_call__.remote(
+                lambda _: ray.get_runtime_context().get_node_id()
+            )
             name = server_name(self.replica_rank)
-            strategy = ray.util.scheduling_strategies.NodeAffinitySchedulingStrategy(node_id=node_id, soft=False)
+            strategy = ray.util.scheduling_strategies.NodeAffinitySchedulingStrategy(
+                node_id=node_id, soft=False
+            )
             server = (
                 ray.remote(HFGenerateServer)
-                .options(name=name, num_cpus=0, scheduling_strategy=strategy, max_concurrency=self.max_concurrency)
+                .options(
+                    name=name, num_cpus=0, scheduling_strategy=strategy, max_concurrency=self.max_concurrency
+                )
                 .remote(config=self.config, model_config=self.model_config, replica_rank=self.replica_rank)
             )
             await server.set_global_steps.remote(None)  # waits until the model is loaded

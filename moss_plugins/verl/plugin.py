@@ -34,7 +34,7 @@ def _register() -> None:
             "moss-plugins: registering the verl plugins failed, so reward=moss_dtw will fail with 'Unknown "
             "reward manager' (and trainer.v1.trainer_mode=moss_sync with 'Unknown trainer'). Check that "
             "moss-plugins[verl] is installed in this environment (pip install 'moss-plugins[verl]') and that "
-            "`python -c \"import moss_plugins.verl.plugin\"` works."
+            '`python -c "import moss_plugins.verl.plugin"` works.'
         )
         raise
 

@@ -183,7 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     parser = argparse.ArgumentParser(prog="run.sh --smoke", description=__doc__.split("\n\n")[0])
     parser.add_argument("recipe", type=Path, help="the recipe folder (holding config.yaml)")
-    parser.add_argument("--family", choices=tiny.FAMILIES, required=True, help="the model family of the recipe")
+    parser.add_argument(
+        "--family", choices=tiny.FAMILIES, required=True, help="the model family of the recipe"
+    )
     parser.add_argument("--out", type=Path, help="output folder (default: a new temporary folder, kept)")
     args, overrides = parser.parse_known_args(argv)
     out = args.out or Path(tempfile.mkdtemp(prefix=f"moss-smoke-{args.recipe.resolve().name}-"))

@@ -48,8 +48,12 @@ def reward_metrics(infos: Sequence[Mapping], groups: Sequence) -> dict[str, floa
     metrics = {f"{PREFIX}/{key}/mean": sum(v) / len(v) for key, v in sorted(values.items())}
     if by_group:
         n = len(by_group)
-        metrics[f"{PREFIX}/groups/all_correct"] = sum(all(a >= 1.0 for a in accs) for accs in by_group.values()) / n
-        metrics[f"{PREFIX}/groups/all_wrong"] = sum(all(a <= 0.0 for a in accs) for accs in by_group.values()) / n
+        metrics[f"{PREFIX}/groups/all_correct"] = (
+            sum(all(a >= 1.0 for a in accs) for accs in by_group.values()) / n
+        )
+        metrics[f"{PREFIX}/groups/all_wrong"] = (
+            sum(all(a <= 0.0 for a in accs) for accs in by_group.values()) / n
+        )
     return metrics
 
 
@@ -73,10 +77,16 @@ def _register() -> None:
 
         def _compute_metrics(self, batch, metrics, timing_raw, global_steps, epoch):
             super()._compute_metrics(batch, metrics, timing_raw, global_steps, epoch)
-            keys = [key for key, tag in zip(batch.keys, batch.tags, strict=True) if not tag.get("is_padding", False)]
+            keys = [
+                key
+                for key, tag in zip(batch.keys, batch.tags, strict=True)
+                if not tag.get("is_padding", False)
+            ]
             if not keys:
                 return
-            data = tq.kv_batch_get(keys=keys, partition_id=batch.partition_id, select_fields=["uid", "extra_fields"])
+            data = tq.kv_batch_get(
+                keys=keys, partition_id=batch.partition_id, select_fields=["uid", "extra_fields"]
+            )
             extra = _values(data["extra_fields"])
             infos = [e.get("reward_extra_info", {}) if isinstance(e, dict) else {} for e in extra]
             metrics.update(reward_metrics(infos, _values(data["uid"])))

@@ -19,7 +19,7 @@ from moss_plugins.verl.train_metrics import reward_metrics
 @pytest.mark.parametrize("version", ["0.9.0", "0.10.0", "1.2.3"])
 def test_patches_refuse_a_verl_they_were_not_written_for(monkeypatch, version):
     import verl
-    import verl.utils.distributed as distributed
+    from verl.utils import distributed
 
     monkeypatch.setattr(verl, "__version__", version)
     before = distributed.initialize_global_process_group_ray
@@ -80,7 +80,10 @@ def test_the_guard_bans_every_vision_placeholder_the_tokenizer_has(qwen_tokenize
     assert names == {t for t in PLACEHOLDERS if t.startswith("<|")}  # Qwen has no <image>/<video> token
     assert banned_token_ids(AutoTokenizer.from_pretrained(phi2_dir)) == []  # text-only: nothing to ban
     params = {"temperature": 1.0, "logit_bias": {5: 2.0}}
-    assert guarded(params, banned) == {"temperature": 1.0, "logit_bias": {5: 2.0, **dict.fromkeys(banned, BAN)}}
+    assert guarded(params, banned) == {
+        "temperature": 1.0,
+        "logit_bias": {5: 2.0, **dict.fromkeys(banned, BAN)},
+    }
     assert params == {"temperature": 1.0, "logit_bias": {5: 2.0}}  # the caller's dict is left alone
     assert guarded(params, []) is params
 
@@ -150,12 +153,60 @@ def test_weight_sync_replaces_every_parameter_and_is_logged(rollout_server):
 
 def test_reward_metrics_average_components_and_count_uniform_groups():
     infos = [
-        {"acc": 1.0, "format": 1.0, "process": 0.5, "padding": 0.0, "score": 1.45, "reason": "ok", "pred": "A"},
-        {"acc": 1.0, "format": 0.0, "process": 0.1, "padding": 0.5, "score": 0.8, "reason": "format", "pred": "B"},
-        {"acc": 0.0, "format": 1.0, "process": 0.3, "padding": 0.0, "score": 0.35, "reason": "ok", "pred": "C"},
-        {"acc": 1.0, "format": 1.0, "process": 0.9, "padding": 0.0, "score": 1.65, "reason": "ok", "pred": "A"},
-        {"acc": 0.0, "format": 0.0, "process": 0.0, "padding": 1.0, "score": -0.5, "reason": "empty", "pred": ""},
-        {"acc": 0.0, "format": 1.0, "process": 0.2, "padding": 0.0, "score": 0.3, "reason": "ok", "pred": "D"},
+        {
+            "acc": 1.0,
+            "format": 1.0,
+            "process": 0.5,
+            "padding": 0.0,
+            "score": 1.45,
+            "reason": "ok",
+            "pred": "A",
+        },
+        {
+            "acc": 1.0,
+            "format": 0.0,
+            "process": 0.1,
+            "padding": 0.5,
+            "score": 0.8,
+            "reason": "format",
+            "pred": "B",
+        },
+        {
+            "acc": 0.0,
+            "format": 1.0,
+            "process": 0.3,
+            "padding": 0.0,
+            "score": 0.35,
+            "reason": "ok",
+            "pred": "C",
+        },
+        {
+            "acc": 1.0,
+            "format": 1.0,
+            "process": 0.9,
+            "padding": 0.0,
+            "score": 1.65,
+            "reason": "ok",
+            "pred": "A",
+        },
+        {
+            "acc": 0.0,
+            "format": 0.0,
+            "process": 0.0,
+            "padding": 1.0,
+            "score": -0.5,
+            "reason": "empty",
+            "pred": "",
+        },
+        {
+            "acc": 0.0,
+            "format": 1.0,
+            "process": 0.2,
+            "padding": 0.0,
+            "score": 0.3,
+            "reason": "ok",
+            "pred": "D",
+        },
     ]
     groups = ["p1", "p1", "p2", "p2", "p3", "p3"]  # all correct, mixed, all wrong
     metrics = reward_metrics(infos, groups)

@@ -11,7 +11,15 @@ from rich.console import Console
 
 from moss_plugins.data import mini_split_dir
 from moss_plugins.data.export import export_verl
-from moss_plugins.verl.check import LORA, LORA_FROZEN_VISION, CheckFailed, check_dataset, compose, run_check, unknown_keys
+from moss_plugins.verl.check import (
+    LORA,
+    LORA_FROZEN_VISION,
+    CheckFailed,
+    check_dataset,
+    compose,
+    run_check,
+    unknown_keys,
+)
 
 RECIPES = Path(__file__).parents[2] / "recipes"
 FAMILIES = {"qwen2_5_vl_7b_moss_dtw": "qwen2_5_vl", "phi2_moss_dtw": "phi2"}
@@ -91,7 +99,9 @@ def test_keys_verl_does_not_have_are_found():
     assert unknown_keys(config, schema) == ["data.max_prompt_lenght", "data.moss_video.fsp"]
 
 
-def test_a_video_budget_the_prompt_length_cannot_hold_fails_the_check(job_config, qwen_dir, tmp_path, override):
+def test_a_video_budget_the_prompt_length_cannot_hold_fails_the_check(
+    job_config, qwen_dir, tmp_path, override
+):
     from verl.workers.config import HFModelConfig
 
     train_files = str(export_verl(mini_split_dir(), tmp_path / "train.parquet").files["all"])
@@ -107,7 +117,9 @@ def test_the_documented_lora_variants_compose_and_reach_verls_model_config(varia
 
     recipe = RECIPES / "qwen2_5_vl_7b_moss_dtw"
     config = compose(recipe, [f"actor_rollout_ref.model.path={qwen_dir}", *variant], Console(quiet=True))
-    model = omega_conf_to_dataclass(config.actor_rollout_ref.model)  # verl's HFModelConfig, as the trainer builds it
+    model = omega_conf_to_dataclass(
+        config.actor_rollout_ref.model
+    )  # verl's HFModelConfig, as the trainer builds it
     assert (model.lora_rank, model.lora_alpha, model.target_modules) == (64, 32, "all-linear")
     assert config.actor_rollout_ref.actor.optim.lr == 3e-6
     assert model.exclude_modules == (".*visual.*" if LORA_FROZEN_VISION in variant else None)
@@ -123,7 +135,9 @@ def test_freeze_vision_tower_is_refused_because_verl_never_reads_it(qwen_dir):
 
     root = Path(verl.__file__).parent
     readers = [p for p in root.rglob("*.py") if "freeze_vision_tower" in p.read_text(errors="ignore")]
-    assert [p.relative_to(root).as_posix() for p in readers] == ["workers/config/actor.py"]  # the field, nothing else
+    assert [p.relative_to(root).as_posix() for p in readers] == [
+        "workers/config/actor.py"
+    ]  # the field, nothing else
     with pytest.raises(CheckFailed, match="does nothing in verl 0.9.*exclude_modules"):
         compose(RECIPES / "qwen2_5_vl_7b_moss_dtw", [f"actor_rollout_ref.model.path={qwen_dir}",
                 "actor_rollout_ref.actor.freeze_vision_tower=true"], Console(quiet=True))  # fmt: skip
