@@ -77,3 +77,16 @@ def test_memory_and_time_are_reported(smoke):
     summary = smoke["summary"]
     assert len(summary["step_s"]) == 2 and all(t > 0 for t in summary["step_s"])
     assert 0 < summary["peak_pss_gb"] <= summary["peak_rss_gb"]
+
+
+def test_the_dumped_validation_outputs_rescore_to_the_trainers_scores(smoke):
+    # The score verl logged is the reward core's score of the text the rollout produced.
+    from moss_plugins.reward import compute_score
+
+    (dump,) = (smoke["out"] / "val").glob("*.jsonl")
+    rows = [json.loads(line) for line in dump.read_text().splitlines()]
+    assert len(rows) == 4
+    for row in rows:
+        again = compute_score("moss_video", row["output"], row["gts"])
+        assert again["score"] == pytest.approx(row["score"], abs=1e-6)
+        assert {k: again[k] for k in ("acc", "format")} == {k: row[k] for k in ("acc", "format")}
