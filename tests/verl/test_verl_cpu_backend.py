@@ -88,6 +88,40 @@ def test_the_guard_bans_every_vision_placeholder_the_tokenizer_has(qwen_tokenize
     assert guarded(params, []) is params
 
 
+@pytest.mark.parametrize(
+    ("response", "error"), [("<|video_pad|>", StopIteration), ("<|image_pad|>", TypeError)]
+)
+def test_a_placeholder_in_a_response_breaks_qwen_position_ids(qwen_dir, qwen_tokenizer, response, error):
+    # Why the guard exists: verl's agent loop computes M-RoPE position ids over prompt + response with the
+    # model's get_rope_index, which takes every pad token for pixels of a video/image the prompt has not got.
+    from transformers import AutoConfig, Qwen2_5_VLForConditionalGeneration
+
+    model = Qwen2_5_VLForConditionalGeneration(AutoConfig.from_pretrained(qwen_dir)).model
+    tok = qwen_tokenizer
+    video = [tok.convert_tokens_to_ids(t) for t in ("<|vision_start|>", "<|video_pad|>", "<|vision_end|>")]
+    prompt = (
+        tok("<|im_start|>user\n")["input_ids"]
+        + video
+        + tok("Next?<|im_end|>\n<|im_start|>assistant\n")["input_ids"]
+    )
+
+    def positions(response_ids):
+        ids = torch.tensor([prompt + response_ids])
+        kinds = torch.zeros_like(ids)
+        kinds[ids == tok.convert_tokens_to_ids("<|image_pad|>")] = 1
+        kinds[ids == tok.convert_tokens_to_ids("<|video_pad|>")] = 2
+        return model.get_rope_index(
+            input_ids=ids,
+            mm_token_type_ids=kinds,
+            attention_mask=torch.ones_like(ids),
+            video_grid_thw=torch.tensor([[1, 2, 2]]),
+        )  # one video token after merging
+
+    positions(tok("Step 1: red.")["input_ids"])  # a clean response is fine
+    with pytest.raises(error):
+        positions(tok("Step 1: ")["input_ids"] + [tok.convert_tokens_to_ids(response)])
+
+
 @pytest.fixture(scope="module")
 def qwen_with_weights(tmp_path_factory):
     return tiny.build("qwen2_5_vl", tmp_path_factory.mktemp("qwen_weights"), weights=True)
