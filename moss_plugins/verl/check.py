@@ -32,6 +32,12 @@ from .. import tiny_models as tiny
 
 PLAIN_GROUPS = ("reward=moss_dtw", "data=moss_video")
 
+# The documented variants (recipe READMEs, "Variants"): LoRA as verl's Qwen2.5-VL LoRA example sets it, and the
+# override that keeps the vision tower out of LoRA, i.e. frozen.
+LORA = ("actor_rollout_ref.model.lora_rank=64", "actor_rollout_ref.model.lora_alpha=32",
+        "actor_rollout_ref.model.target_modules=all-linear", "actor_rollout_ref.actor.optim.lr=3e-6")  # fmt: skip
+LORA_FROZEN_VISION = "actor_rollout_ref.model.exclude_modules=.*visual.*"
+
 
 class CheckFailed(Exception):
     pass
@@ -77,6 +83,11 @@ def compose(recipe: Path, overrides: list[str], console: Console):
     unknown = unknown_keys(OmegaConf.to_container(config, resolve=False), _schema())
     if unknown:
         raise CheckFailed(f"{recipe / 'config.yaml'} sets key(s) verl does not have: {unknown}")
+    if OmegaConf.select(config, "actor_rollout_ref.actor.freeze_vision_tower"):
+        raise CheckFailed(
+            "actor_rollout_ref.actor.freeze_vision_tower=true does nothing in verl 0.9 (the key exists, no code reads "
+            f"it: the vision tower would train). Freeze it with LoRA instead: {' '.join(LORA)} {LORA_FROZEN_VISION}"
+        )
     manager, dataset = config.reward.reward_manager, config.data.custom_cls
     console.print(
         f"  reward manager: {manager.source}:{manager.name}   dataset: {dataset.path}:{dataset.name}"
@@ -210,7 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, as run.sh passes them to main_ppo (without "
                         "data.train_files: the bundled mini split, exported)")  # fmt: skip
-    args = parser.parse_args(argv)
+    # Intermixed: run.sh passes RECIPE --family F, then overrides; plain parse_args gives all positionals to the
+    # first group it meets and rejects the overrides after --family as "unrecognized arguments".
+    args = parser.parse_intermixed_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 120)
     try:
         run_check(args.recipe.resolve(), args.family, args.overrides, console)

@@ -3,6 +3,7 @@
 # Settings: config.yaml. Hardware, time and expected results: README.md.
 #
 #   ./run.sh --check [override ...]   dry run on CPU: config, data, dataset, reward (no GPU, no download)
+#   ./run.sh --smoke [override ...]   2 real GRPO steps of verl's trainer on CPU, tiny model (no download)
 #   MOSS_DATA=DIR ./run.sh [override ...]
 #                                     train on this node (8 GPUs); DIR from `moss data export --format verl`
 #   MOSS_DATA=DIR NNODES=2 ./run.sh   train on a 2-node Ray cluster, started beforehand:

@@ -1,0 +1,196 @@
+"""``run.sh --smoke``: two real GRPO steps of verl's trainer on the CPU, with the recipe's own ``config.yaml``.
+
+    python -m moss_plugins.verl.smoke RECIPE_DIR --family qwen2_5_vl [--out DIR] [override ...]
+
+What runs is ``python -m verl.trainer.main_ppo --config-path RECIPE_DIR --config-name config`` with
+``VERL_PLATFORM=cpu`` (:mod:`moss_plugins.verl.cpu_backend`), a tiny randomly initialised model of the recipe's
+family built here (:mod:`moss_plugins.tiny_models`, no download), the bundled mini split exported into the output
+folder (or the files given with ``data.train_files=``/``data.val_files=``), and :data:`SMOKE` on top of the
+recipe: 2 steps, 2 prompts x 4 rollouts, 64 response tokens, 4 frames, validation on 4 test rows after the
+last step. Later overrides win. The output folder keeps the model, the data, the trainer log (``train.log``),
+the rollout server's weight log (``rollout.jsonl``) and the validation generations (``val/``).
+
+While the trainer runs, the memory of its whole process tree (Ray's processes included) is sampled; the summary
+line gives the peak (sum of RSS, and sum of PSS, which counts shared pages once) and the time per step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from .. import tiny_models as tiny
+
+# The CPU settings (verl keys; --check knows them all) laid over the recipe's config.
+SMOKE = (
+    "trainer.device=cpu", "trainer.n_gpus_per_node=1", "trainer.nnodes=1", "trainer.logger=[console]",
+    "trainer.total_training_steps=2", "trainer.val_before_train=false", "trainer.test_freq=2",
+    "trainer.save_freq=-1",
+    "data.train_batch_size=2", "data.val_batch_size=4", "data.val_max_samples=4", "data.max_response_length=64",
+    "data.dataloader_num_workers=0", "data.moss_video.max_frames=4", "data.moss_video.min_frames=4",
+    "data.moss_video.max_pixels=12544", "data.moss_video.min_pixels=12544",
+    "actor_rollout_ref.rollout.name=hf_generate", "actor_rollout_ref.rollout.n=4",
+    "actor_rollout_ref.rollout.tensor_model_parallel_size=1", "actor_rollout_ref.rollout.agent.num_workers=1",
+    "actor_rollout_ref.actor.strategy=fsdp2", "actor_rollout_ref.actor.ppo_mini_batch_size=2",
+    "actor_rollout_ref.model.use_remove_padding=false", "actor_rollout_ref.model.enable_gradient_checkpointing=false",
+    "+actor_rollout_ref.model.override_config.attn_implementation=sdpa",
+    "reward.num_workers=1", "transfer_queue.backend.SimpleStorage.num_data_storage_units=1",
+    "ray_kwargs.ray_init.num_cpus=8", "+ray_kwargs.ray_init.num_gpus=1",
+    "+ray_kwargs.ray_init.address=local", "+ray_kwargs.ray_init.object_store_memory=200000000",
+    "+ray_kwargs.ray_init.include_dashboard=false",
+)  # fmt: skip
+
+STEP_LINE = re.compile(r"step:(\d+) - (.*)")
+
+
+class TreeMemory(threading.Thread):
+    """Samples the summed RSS and PSS of a process and all its descendants until stopped."""
+
+    def __init__(self, pid: int, interval: float = 0.5):
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.peak_rss = self.peak_pss = 0
+        self.at_peak: list[tuple[str, int, int]] = []  # (name, rss, pss) of each process at the PSS peak
+        self.seen: set[int] = set()
+        self._done = threading.Event()
+
+    def run(self):
+        import psutil
+
+        while not self._done.is_set():
+            try:
+                root = psutil.Process(self.pid)
+                procs = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            sample = []
+            for proc in procs:
+                try:
+                    info, name = proc.memory_full_info(), proc.name()
+                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    continue
+                self.seen.add(proc.pid)
+                sample.append((name, info.rss, getattr(info, "pss", info.rss)))
+            rss, pss = sum(s[1] for s in sample), sum(s[2] for s in sample)
+            self.peak_rss = max(self.peak_rss, rss)
+            if pss > self.peak_pss:
+                self.peak_pss, self.at_peak = pss, sorted(sample, key=lambda s: -s[2])
+            self._done.wait(self.interval)
+
+    def stop(self):
+        self._done.set()
+        self.join(timeout=5)
+
+
+def step_metrics(log: str) -> dict[int, dict[str, str]]:
+    """``{step: {metric: value}}`` from verl's console ``step:N - key:value - ...`` lines."""
+    steps = {}
+    for match in STEP_LINE.finditer(log):
+        fields = (item.split(":", 1) for item in match.group(2).split(" - ") if ":" in item)
+        steps[int(match.group(1))] = {k.strip(): v.strip() for k, v in fields}
+    return steps
+
+
+def build_inputs(family: str, out: Path, overrides: list[str]) -> list[str]:
+    """The tiny model (with weights) and, unless given, the exported mini split; returns the full override list."""
+    model_dir = tiny.build(family, out / "model", weights=True)
+    data = []
+    if not any(o.startswith("data.train_files=") for o in overrides):
+        from moss_plugins.data import mini_split_dir
+        from moss_plugins.data.export import export_verl
+
+        files = export_verl(mini_split_dir(), out / "data").files
+        data = [f"data.train_files={files['train']}", f"data.val_files={files['test']}"]
+    return [f"actor_rollout_ref.model.path={model_dir}", *data, *SMOKE,
+            f"trainer.default_local_dir={out / 'checkpoints'}", f"trainer.validation_data_dir={out / 'val'}",
+            *overrides]  # fmt: skip
+
+
+def _kill(pids: set[int]) -> None:
+    """Ends the processes of this run that outlived the trainer (Ray's, mostly), by id."""
+    import psutil
+
+    alive = []
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            proc.terminate()
+            alive.append(proc)
+        except psutil.NoSuchProcess:
+            continue
+    _, alive = psutil.wait_procs(alive, timeout=10)
+    for proc in alive:
+        proc.kill()
+
+
+def run_smoke(recipe: Path, family: str, overrides: list[str], out: Path) -> int:
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"== {recipe.name}: --smoke (verl's GRPO trainer on the CPU; output in {out})", flush=True)
+    # In a child process: torch and transformers would stay in this one's memory for the whole run.
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        args = pool.submit(build_inputs, family, out, overrides).result()
+    log_path, rollout_log = out / "train.log", out / "rollout.jsonl"
+    rollout_log.unlink(missing_ok=True)
+    env = {**os.environ, "VERL_PLATFORM": "cpu", "MOSS_CPU_ROLLOUT_LOG": str(rollout_log),
+           "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+           "RAY_DEDUP_LOGS": "0", "RAY_USAGE_STATS_ENABLED": "0"}  # fmt: skip
+    cmd = [sys.executable, "-m", "verl.trainer.main_ppo", "--config-path", str(recipe), "--config-name", "config",
+           *args]  # fmt: skip
+    start = time.time()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        memory = TreeMemory(proc.pid)
+        memory.start()
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            log.write(line)
+        code = proc.wait()
+    memory.stop()
+    _kill(memory.seen - {proc.pid})
+    wall = time.time() - start
+    steps = step_metrics(log_path.read_text())
+    times = [float(m["timing_s/step"]) for m in steps.values() if "timing_s/step" in m]
+    summary = {
+        "recipe": recipe.name, "exit_code": code, "wall_s": round(wall, 1), "steps": sorted(steps),
+        "step_s": [round(t, 1) for t in times], "peak_rss_gb": round(memory.peak_rss / 1e9, 2),
+        "peak_pss_gb": round(memory.peak_pss / 1e9, 2), "out": str(out),
+    }  # fmt: skip
+    processes = [{"name": n, "rss_mb": r >> 20, "pss_mb": p >> 20} for n, r, p in memory.at_peak]
+    (out / "summary.json").write_text(json.dumps({**summary, "processes_at_peak": processes}, indent=1))
+    print(f"== smoke {'passed' if code == 0 else 'FAILED'}: {json.dumps(summary)}", flush=True)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    from importlib.metadata import version
+
+    from .cpu_backend import UnsupportedVerl, require_supported_verl
+
+    try:  # before anything starts: every Ray process would refuse the same verl (plugin.py)
+        require_supported_verl("the CPU backend", version("verl"))
+    except UnsupportedVerl as e:
+        print(e, file=sys.stderr)
+        return 1
+    parser = argparse.ArgumentParser(prog="run.sh --smoke", description=__doc__.split("\n\n")[0])
+    parser.add_argument("recipe", type=Path, help="the recipe folder (holding config.yaml)")
+    parser.add_argument(
+        "--family", choices=tiny.FAMILIES, required=True, help="the model family of the recipe"
+    )
+    parser.add_argument("--out", type=Path, help="output folder (default: a new temporary folder, kept)")
+    args, overrides = parser.parse_known_args(argv)
+    out = args.out or Path(tempfile.mkdtemp(prefix=f"moss-smoke-{args.recipe.resolve().name}-"))
+    return run_smoke(args.recipe.resolve(), args.family, overrides, out.resolve())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
