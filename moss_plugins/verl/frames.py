@@ -167,7 +167,7 @@ def _decode(path: str, until: float, options: VideoOptions, patch_size: int):
     from torchvision.transforms import InterpolationMode
     from torchvision.transforms.v2 import functional as F
 
-    from moss_plugins.data.video import load_frames  # looked up per call (tests patch it)
+    from moss_plugins.data.video import frame_table, load_frames  # looked up per call (tests patch it)
 
     video = load_frames(path, nframes=options.nframes(until), max_pixels=options.max_pixels, until=until,
                         timeout=options.timeout, backend=options.backend)  # fmt: skip
@@ -178,12 +178,13 @@ def _decode(path: str, until: float, options: VideoOptions, patch_size: int):
     if tuple(size) != (height, width):
         frames = F.resize(frames, list(size), interpolation=InterpolationMode.BICUBIC, antialias=True)
     fps = float(video.source_fps)
+    start = float(frame_table(path).times[0])  # times are the container's: a stream may start after 0 s
     metadata = {
         "fps": fps,
-        "frames_indices": [round(t * fps) for t in video.timestamps.tolist()],
+        "frames_indices": [round((t - start) * fps) for t in video.timestamps.tolist()],
         # The window the frames were drawn from: the processor derives the sampling rate (and Qwen2.5-VL its
         # absolute time positions) as len(frames_indices) / total_num_frames * fps.
-        "total_num_frames": max(1, math.ceil(min(until, video.duration) * fps - 1e-6)),
+        "total_num_frames": max(1, math.ceil((min(until, video.duration) - start) * fps - 1e-6)),
         "video_backend": video.backend,
     }
     return frames.contiguous(), metadata

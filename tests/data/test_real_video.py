@@ -207,3 +207,16 @@ def test_a_start_offset_is_kept_on_one_clock(derived, tmp_path):
         assert written[cut] == len(loaded.timestamps)
         clip = load_frames(tmp_path / f"{cut}.mp4", timeout=None)
         assert clip.timestamps.tolist() == loaded.timestamps.tolist()
+
+
+def test_verls_frame_metadata_counts_from_the_first_frame(derived):
+    """Qwen2.5-VL's processor derives the sampling rate from frames_indices / total_num_frames: for a video that
+    starts at 1.5 s both count from its first frame, not from 0 s."""
+    from moss_plugins.verl.frames import VideoOptions, load_video
+
+    path = derived["mp4 H.264 B-frames, starts at 1.5 s"]
+    times, _ = reference(path)
+    _, metadata = load_video({"video": path, "video_end": float(times[20])}, VideoOptions())
+    assert metadata["total_num_frames"] == 20  # frames 0..19 lie before the cut
+    assert metadata["frames_indices"] == sorted(metadata["frames_indices"])
+    assert 0 <= min(metadata["frames_indices"]) and max(metadata["frames_indices"]) == 19
