@@ -133,3 +133,11 @@ class FakeChatServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=10)
+
+
+def aim_the_judge(monkeypatch, server: FakeChatServer, cache) -> None:
+    """lmms-eval's judge environment pointed at ``server``, with a private verdict cache and quick retries."""
+    for name, value in {"API_TYPE": "openai", "OPENAI_API_URL": server.url, "OPENAI_API_KEY": "test-key",
+                        "MODEL_VERSION": "judge-model", "MOSS_JUDGE_CACHE": str(cache),
+                        "MOSS_JUDGE_BACKOFF": "0.01", "MOSS_JUDGE_RETRIES": "3"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)

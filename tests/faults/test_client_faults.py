@@ -8,7 +8,7 @@ import random
 import time
 
 import pytest
-from fake_chat import BAD_REPLIES, Drip, FakeChatServer, completion
+from fake_chat import BAD_REPLIES, Drip, FakeChatServer, aim_the_judge, completion
 
 from moss_plugins.data.rewrite import ChatClient, RewriteConfig, rewrite_traces
 from moss_plugins.data.schema import Sample, TraceStep
@@ -29,13 +29,7 @@ def judge_respond(server, body, action):
 @pytest.fixture
 def judge_server(monkeypatch, tmp_path):
     with FakeChatServer(judge_respond) as server:
-        monkeypatch.setenv("API_TYPE", "openai")
-        monkeypatch.setenv("OPENAI_API_URL", server.url)
-        monkeypatch.setenv("OPENAI_API_KEY", "k")
-        monkeypatch.setenv("MODEL_VERSION", "judge-model")
-        monkeypatch.setenv("MOSS_JUDGE_CACHE", str(tmp_path / "judge.sqlite"))
-        monkeypatch.setenv("MOSS_JUDGE_BACKOFF", "0.01")
-        monkeypatch.setenv("MOSS_JUDGE_RETRIES", "3")
+        aim_the_judge(monkeypatch, server, tmp_path / "judge.sqlite")
         yield server
         judge._JUDGES.clear()
 

@@ -4,7 +4,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from fake_chat import FakeChatServer, completion, error
+from fake_chat import FakeChatServer, aim_the_judge, completion, error
 
 from moss_plugins.lmms_eval import judge
 
@@ -23,13 +23,7 @@ def respond(server, body, action):
 def server(monkeypatch, tmp_path):
     s = FakeChatServer(respond)
     s.reply = json.dumps(REPLY)
-    monkeypatch.setenv("API_TYPE", "openai")
-    monkeypatch.setenv("OPENAI_API_URL", s.url)
-    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
-    monkeypatch.setenv("MODEL_VERSION", "judge-model")
-    monkeypatch.setenv("MOSS_JUDGE_CACHE", str(tmp_path / "judge.sqlite"))
-    monkeypatch.setenv("MOSS_JUDGE_BACKOFF", "0.01")
-    monkeypatch.setenv("MOSS_JUDGE_RETRIES", "3")
+    aim_the_judge(monkeypatch, s, tmp_path / "judge.sqlite")
     with s:
         yield s
 
