@@ -80,13 +80,18 @@ def test_memory_and_time_are_reported(smoke):
 
 
 def test_the_dumped_validation_outputs_rescore_to_the_trainers_scores(smoke):
-    # The score verl logged is the reward core's score of the text the rollout produced.
+    # The score verl logged is the reward core's score of the text the rollout produced, under the recipe's
+    # reward options (the recipes set preset=paper).
+    from omegaconf import OmegaConf
+
     from moss_plugins.reward import compute_score
 
+    options = OmegaConf.to_container(OmegaConf.load(RECIPES / smoke["recipe"] / "config.yaml").reward.moss_dtw)
+    assert options == {"preset": "paper"}
     (dump,) = (smoke["out"] / "val").glob("*.jsonl")
     rows = [json.loads(line) for line in dump.read_text().splitlines()]
     assert len(rows) == 4
     for row in rows:
-        again = compute_score("moss_video", row["output"], row["gts"])
+        again = compute_score("moss_video", row["output"], row["gts"], **options)
         assert again["score"] == pytest.approx(row["score"], abs=1e-6)
         assert {k: again[k] for k in ("acc", "format")} == {k: row[k] for k in ("acc", "format")}
