@@ -32,7 +32,7 @@ install_locked() {
         check_python
         rm -rf "$VENV"
         "$PYTHON" -m venv "$VENV"
-        echo ">> installing the locked environment ($LOCK) into $VENV (first time: ~6 min, ~7.5 GB)"
+        echo ">> installing the locked environment ($LOCK) into $VENV (first time: ~3-7 min, ~7.7 GB)"
         "$VENV/bin/python" -m pip install --quiet --upgrade pip
         "$VENV/bin/python" -m pip install --quiet --require-hashes -r "$LOCK"
         have_project=""
