@@ -44,8 +44,8 @@ def _dtw(cost, max_jump):
             if j >= 1:
                 best = acc[i - 1, j - 1]
                 step = _DIAG
-            for s in range(2, max_jump + 1):
-                if j - s >= 0 and acc[i - 1, j - s] < best:
+            for s in range(2, min(max_jump, j) + 1):  # a jump past the trace's start is no jump
+                if acc[i - 1, j - s] < best:
                     best = acc[i - 1, j - s]
                     step = s
             if acc[i - 1, j] < best:

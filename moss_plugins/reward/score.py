@@ -309,7 +309,7 @@ def _align_steps(steps: list[str], ref: Reference, config: RewardConfig) -> Alig
     sim, flipped = step_similarity(steps, ref, config)
     cost = np.maximum(1.0 - sim, 0.0)
     if config.alignment == "dtw":
-        distance, rows, cols = _dtw(cost, min(config.max_jump, len(steps)))  # longer: no jump
+        distance, rows, cols = _dtw(cost, config.max_jump)
     else:
         distance, rows, cols = _monotone(cost)
     if config.order_penalty or config.negation_penalty:
