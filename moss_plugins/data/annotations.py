@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .io import jsonl_rows, parse_json
+from .io import parse_json, strict_jsonl_rows
 from .schema import ValidationError, _mapping, _number, _span, _str
 
 FORMATS = ("auto", "segments", "sharegpt4video")
@@ -117,10 +117,7 @@ def _rows(path: Path) -> Iterator[tuple[str, Any]]:
         for k, item in enumerate(items):
             yield f"{path}:item {k}", item
         return
-    for where, row in jsonl_rows(path):
-        if isinstance(row, ValidationError):
-            raise row.located(where)
-        yield where, row
+    yield from strict_jsonl_rows(path)
 
 
 def _parse(row: Any, fmt: str, root: Path, where: str) -> VideoAnnotation:

@@ -72,6 +72,14 @@ def jsonl_rows(path: str | Path) -> Iterator[tuple[str, Any]]:
                 yield where, ValidationError(f"not valid JSON ({e})")
 
 
+
+def strict_jsonl_rows(path: str | Path) -> Iterator[tuple[str, Any]]:
+    """:func:`jsonl_rows` for callers that stop at the first unreadable line (its located ValidationError)."""
+    for where, row in jsonl_rows(path):
+        if isinstance(row, ValidationError):
+            raise row.located(where)
+        yield where, row
+
 def _rows(path: Path) -> Iterator[tuple[str, object]]:
     """(location, raw row) pairs; a row that is not even JSON yields a ValidationError as its value."""
     if path.suffix == ".parquet":

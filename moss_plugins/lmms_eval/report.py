@@ -55,13 +55,11 @@ def write_report(items: Sequence[Mapping], args=None) -> str:
 
 def items_from_samples(path: str | Path) -> list[dict]:
     """The report items in an lmms-eval ``--log_samples`` file (``*_samples_<task>.jsonl``)."""
-    from moss_plugins.data.io import jsonl_rows
+    from moss_plugins.data.io import strict_jsonl_rows
     from moss_plugins.data.schema import ValidationError
 
     items = []
-    for where, sample in jsonl_rows(path):
-        if isinstance(sample, ValidationError):
-            raise sample.located(where)
+    for where, sample in strict_jsonl_rows(path):
         if not isinstance(sample, dict) or "report" not in sample:
             raise ValidationError("no 'report' field; is this a moss_video, mvbench_moss or mmvu_moss samples file?",
                                   where=where)  # fmt: skip

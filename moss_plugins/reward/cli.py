@@ -14,14 +14,12 @@ from .score import RESULT_KEYS, score_batch
 
 def _score(args) -> int:
     """Score a JSONL file of {"solution": ..., "ground_truth": ...} rows; results go to stdout as JSONL."""
-    from moss_plugins.data.io import jsonl_rows
+    from moss_plugins.data.io import strict_jsonl_rows
     from moss_plugins.data.schema import ValidationError
 
     overrides = _options(args.set or [])
     solutions, truths = [], []
-    for where, row in jsonl_rows(args.file):
-        if isinstance(row, ValidationError):
-            raise row.located(where)
+    for where, row in strict_jsonl_rows(args.file):
         if not (isinstance(row, dict) and {"solution", "ground_truth"} <= row.keys()):
             raise ValidationError("expected a JSON object with 'solution' and 'ground_truth'", where=where)
         solutions.append(row["solution"])

@@ -33,16 +33,13 @@ def _trace_text(value: str) -> str:
 
 def _from_data(path: str, sample_id: str | None, trace: str) -> dict:
     """Align a trace with the reference of a sample in a MOSS-Video JSONL or an lmms export."""
-    from moss_plugins.data.io import jsonl_rows
-    from moss_plugins.data.schema import ValidationError
+    from moss_plugins.data.io import strict_jsonl_rows
     from moss_plugins.lmms_eval.hooks import ground_truth
     from moss_plugins.trace_metrics import reference_metrics
 
     if sample_id is None:
         raise SystemExit("--data needs --id")
-    for where, row in jsonl_rows(path):
-        if isinstance(row, ValidationError):
-            raise row.located(where)
+    for _, row in strict_jsonl_rows(path):
         if isinstance(row, dict) and row.get("id") == sample_id:
             break
     else:
