@@ -21,9 +21,7 @@ PREFIX = "reward"
 
 
 def _number(value):
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float)):  # bools too
         return float(value)
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:  # numpy / torch scalars
         return _number(value.item())

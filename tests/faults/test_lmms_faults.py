@@ -44,7 +44,7 @@ def camera_clip(name: str) -> Path:
 @pytest.fixture
 def cache(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv(dataset.CACHE_ENV, str(tmp_path / "cache"))
-    for name in (dataset.CLIP_CACHE_ENV, dataset.CLIP_PIXELS_ENV) if hasattr(dataset, "CLIP_CACHE_ENV") else ():
+    for name in (dataset.CLIP_CACHE_ENV, dataset.CLIP_PIXELS_ENV):
         monkeypatch.delenv(name, raising=False)
     return tmp_path / "cache" / "clips"
 
