@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from moss_plugins.prompt import format_response  # noqa: E402
+from moss_plugins.output_format import format_response  # noqa: E402
 from moss_plugins.reward import hookimpl, score, semantic  # noqa: E402
 from moss_plugins.reward.lexicon import analyse  # noqa: E402
 from moss_plugins.reward.registry import plugin_manager  # noqa: E402

@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from moss_plugins.data.synth.generate import KINDS, SynthConfig, make_scene
-from moss_plugins.prompt import format_response
+from moss_plugins.output_format import format_response
 from moss_plugins.reward import score_batch
 from moss_plugins.reward.config import DEFAULT_EMBEDDING_MODEL
 

@@ -13,7 +13,12 @@ import json
 from functools import cache
 from pathlib import Path
 
-from moss_plugins.prompt import FREE_FORM_INSTRUCTION, REASONING_INSTRUCTION, build_prompt, format_response
+from moss_plugins.output_format import (
+    FREE_FORM_INSTRUCTION,
+    REASONING_INSTRUCTION,
+    build_prompt,
+    format_response,
+)
 
 FAMILIES = ("qwen2_5_vl", "phi2")
 

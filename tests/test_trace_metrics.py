@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from moss_plugins.prompt import format_response
+from moss_plugins.output_format import format_response
 from moss_plugins.reward import segment_steps
 from moss_plugins.reward.demo import load_examples
 from moss_plugins.trace_metrics import (

@@ -14,9 +14,9 @@ from __future__ import annotations
 import os
 import re
 
+from moss_plugins.output_format import think_body
 from moss_plugins.reward import hookimpl, semantic
 from moss_plugins.reward.config import DEFAULT_EMBEDDING_MODEL
-from moss_plugins.reward.tags import think_body
 
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+")
 _HEDGES = re.compile(r"\b(maybe|perhaps|possibly|might|not sure|i guess)\b", re.IGNORECASE)

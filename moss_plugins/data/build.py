@@ -35,7 +35,7 @@ from itertools import permutations
 from math import factorial
 from pathlib import Path
 
-from ..reward.answer import LETTERS, normalize
+from ..output_format import LETTERS, normalize
 from ..reward.rouge import similarity_matrix
 from ..reward.segment import DEFAULT_MAX_STEP_CHARS, DEFAULT_MAX_STEPS, DEFAULT_MAX_TRACE_CHARS
 from .annotations import Segment, VideoAnnotation

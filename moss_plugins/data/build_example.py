@@ -80,7 +80,7 @@ def demo(console) -> None:
     """Build from the example stories, show one sample per task type, and score its reference trace."""
     from rich.table import Table
 
-    from ..prompt import build_prompt, format_response
+    from ..output_format import build_prompt, format_response
     from ..reward import compute_score
     from .annotations import read_annotations
     from .build import BuildConfig, build_dataset

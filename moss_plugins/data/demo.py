@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from ..prompt import format_response
-from ..reward.answer import LETTERS
+from ..output_format import LETTERS, format_response
 from .schema import TASK_TYPES, Sample
 
 STATS_PNG = Path("outputs") / "moss-video-mini-stats.png"

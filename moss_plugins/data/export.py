@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ..prompt import build_prompt
+from ..output_format import build_prompt
 from .captions import CAPTIONS_KEY, STATES_KEY, observed_captions
 from .io import LoadReport, input_files, load_samples, media_root, write_parquet
 from .paths import OverlapError, atomic_path, check_disjoint, confined, remove_stale_temps

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from ..reward.answer import LETTERS
+from ..output_format import LETTERS
 
 SPLITS = ("train", "val", "test")
 TASK_TYPES = ("next_state", "final_state", "event_order", "change_count", "state_at_cut")

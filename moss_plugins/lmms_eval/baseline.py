@@ -15,7 +15,7 @@ from __future__ import annotations
 from lmms_eval.api.model import lmms
 from lmms_eval.models.chat._chat_base import ChatMixin
 
-from ..prompt import format_response
+from ..output_format import format_response
 from .scenes import respond
 
 

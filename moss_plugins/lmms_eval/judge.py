@@ -48,7 +48,7 @@ from ..chat_requests import (
     request_completion,
     within,
 )
-from ..prompt import format_options
+from ..output_format import format_options
 from .dataset import cache_root
 
 log = logging.getLogger("moss_plugins.lmms_eval.judge")

@@ -26,8 +26,7 @@ import numpy as np
 
 from ..data.captions import secs
 from ..data.synth import constants as C
-from ..prompt import FREE_FORM_INSTRUCTION, REASONING_INSTRUCTION, format_response
-from ..reward.answer import LETTERS, normalize
+from ..output_format import FREE_FORM_INSTRUCTION, LETTERS, REASONING_INSTRUCTION, format_response, normalize
 
 ASSUMED_DURATION = sum(C.DEFAULT_DURATION) / 2  # seconds, when a question needs the (unseen) end of the video
 LEVEL_WORDS = {"empty": 0.0, "quarter": 0.25, "half": 0.5, "three quarters": 0.75}
@@ -123,7 +122,7 @@ def target_time(question: str) -> float | None:
 
 
 def split_prompt(prompt: str) -> tuple[str, list[str]]:
-    """(question, options) from a MOSS-ChatV prompt (:func:`moss_plugins.prompt.build_prompt`)."""
+    """(question, options) from a MOSS-ChatV prompt (:func:`moss_plugins.output_format.build_prompt`)."""
     question, options = [], []
     for line in prompt.splitlines():
         m = re.match(r"^([A-Z])\. (.*)$", line.strip())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+from ..output_format import LETTERS, normalize
 
 _PREFIX_RE = re.compile(
     r"^(?:\s*(?:the\s+)?(?:final\s+|correct\s+)?(?:answer|option|choice)\s*(?:is\b|[:=])?\s*)+", re.IGNORECASE
@@ -18,15 +18,9 @@ _SINGLE_RE = re.compile(r"^[(\[]?([A-Za-z])[)\]]?[.:]?$")
 _LEADING_RE = re.compile(r"^(?:\(([A-Za-z])\)|([A-Z])[.):])(?:\s|$)")
 _MARKER_RE = re.compile(r"(?<![A-Za-z0-9])(?:\(([A-Z])\)|([A-Z])[.):](?=\s|$))")
 _CAPITAL_RE = re.compile(r"(?<![A-Za-z0-9'])([A-Z])(?![A-Za-z0-9'])")
-_NON_WORD_RE = re.compile(r"[\W_]+")
 _SHORT_ANSWER_TOKENS = 8
 # An honest answer is short; parsing only its head keeps a megabyte-long answer block cheap.
 MAX_ANSWER_CHARS = 1000
-
-
-def normalize(text: str) -> str:
-    """Lower case, punctuation to spaces, single spaces."""
-    return _NON_WORD_RE.sub(" ", text.lower()).strip()
 
 
 def _options_named(norm: str, options: Sequence[str]) -> set[int]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .answer import LETTERS, normalize
+from ..output_format import LETTERS, normalize
 from .segment import clean_step
 
 

@@ -22,7 +22,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 @hookspec
 def moss_segmenters() -> dict:
     """Step segmenters: ``{name: fn(text: str, config: RewardConfig) -> list[str]}``. ``text`` is the raw model
-    output; ``moss_plugins.reward.tags.think_body`` extracts the reasoning the way the default segmenter does."""
+    output; ``moss_plugins.output_format.think_body`` extracts the reasoning the way the default segmenter does."""
 
 
 @hookspec

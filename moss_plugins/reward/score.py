@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from ..output_format import ANSWER_OPEN, answer_blocks, format_ok
 from . import registry, semantic
 from .answer import is_correct, parse_answer
 from .config import RewardConfig
 from .dtw import _dtw, _monotone
 from .ground_truth import GroundTruth, cache_key, parse_ground_truth
 from .lexicon import is_negative
-from .tags import ANSWER_OPEN, answer_blocks, format_ok
 from .timing import reference_times, time_factor
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from .tags import think_body
+from ..output_format import think_body
 
 DEFAULT_MAX_STEPS = 64
 DEFAULT_MAX_STEP_CHARS = 600

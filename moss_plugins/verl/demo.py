@@ -93,7 +93,7 @@ def _with_limit(config, tokenizer, truth):
 
 
 def _score_group(console, manager, truth) -> None:
-    from moss_plugins.prompt import format_response
+    from moss_plugins.output_format import format_response
     from moss_plugins.reward import parse_ground_truth
 
     from .responses import reference_response, rollout_batch, wrong_letter

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from moss_plugins.prompt import format_response
+from moss_plugins.output_format import LETTERS, format_response
 from moss_plugins.reward import parse_ground_truth
-from moss_plugins.reward.answer import LETTERS
 
 
 def reference_response(ground_truth: Any, answer: str | None = None) -> str:

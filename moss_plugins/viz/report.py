@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..reward.answer import LETTERS
+from ..output_format import LETTERS
 
 FRAMES_PER_STRIP = 8
 THUMB_PIXELS = 96 * 96

@@ -17,7 +17,7 @@ from moss_plugins.data.export import (
     export_verl,
     sample_from_lmms_row,
 )
-from moss_plugins.prompt import build_prompt, format_response
+from moss_plugins.output_format import build_prompt, format_response
 from moss_plugins.reward import compute_score
 
 VERL_COLUMNS = ["data_source", "prompt", "videos", "ability", "reward_model", "extra_info"]

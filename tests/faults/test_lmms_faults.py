@@ -287,8 +287,7 @@ def odd_video(kind: str, tmp_path: Path) -> Path:
                                   "not-a-video", "empty", "missing"])  # fmt: skip
 def test_the_baseline_says_it_cannot_read_what_is_not_a_scene(kind, tmp_path):
     from moss_plugins.lmms_eval import scenes
-    from moss_plugins.prompt import build_prompt
-    from moss_plugins.reward.tags import answer_blocks, well_formed
+    from moss_plugins.output_format import answer_blocks, build_prompt, well_formed
 
     video = odd_video(kind, tmp_path)
     for sample in questions():

@@ -11,8 +11,7 @@ from lmms_fixtures import offline_env, read_run, run_cli
 from moss_plugins.cli import main as moss
 from moss_plugins.data import TASK_TYPES, load_samples
 from moss_plugins.lmms_eval import dataset, scenes
-from moss_plugins.prompt import build_prompt
-from moss_plugins.reward.tags import answer_blocks, well_formed
+from moss_plugins.output_format import answer_blocks, build_prompt, well_formed
 from moss_plugins.trace_metrics import REFERENCE_METRICS
 
 

@@ -1,7 +1,7 @@
 """The traffic-light example the reward tests share (a uniquely named module: every folder has a conftest): the
 bundled example of ``moss demo``."""
 
-from moss_plugins.prompt import format_response
+from moss_plugins.output_format import format_response
 from moss_plugins.reward.demo import load_examples
 
 EXAMPLE = next(e for e in load_examples() if e["id"] == "traffic-light")

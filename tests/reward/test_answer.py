@@ -1,9 +1,9 @@
 import pytest
 from reward_cases import OPTIONS
 
+from moss_plugins.output_format import answer_blocks, well_formed
 from moss_plugins.reward import parse_choice
 from moss_plugins.reward.answer import is_correct, parse_answer
-from moss_plugins.reward.tags import answer_blocks, well_formed
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 import pytest
 
+from moss_plugins.output_format import think_body
 from moss_plugins.reward import segment_steps
-from moss_plugins.reward.tags import think_body
 
 
 @pytest.mark.parametrize(

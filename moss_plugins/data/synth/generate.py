@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...reward.answer import LETTERS
+from ...output_format import LETTERS
 from ..captions import STATES_KEY
 from ..io import save_samples
 from ..schema import SPLITS, TASK_TYPES, Sample

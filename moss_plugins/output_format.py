@@ -1,12 +1,56 @@
-"""The ``<think>...</think><answer>...</answer>`` output format.
+"""The MOSS-ChatV output format, the contract between the prompt and everything that reads a model's output.
 
-Only ``str.find``/``str.count`` scans: a regex with lazy groups can go quadratic on adversarial outputs full
-of unmatched tags, and this runs on every rollout.
+What the prompt asks for (``<think>`` with one "Step N:" per line, then the option letter in ``<answer>``), a
+writer for outputs in exactly that form, the tag parser, the answer alphabet and the text normalisation the
+answer checks share. The data exports, the verl dataset, the lmms-eval tasks, the reward and the metrics all
+import it from here, so training and evaluation ask for and read the same format. Standard library only.
+
+The parser uses only ``str.find``/``str.count`` scans: a regex with lazy groups can go quadratic on adversarial
+outputs full of unmatched tags, and this runs on every rollout.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_NON_WORD_RE = re.compile(r"[\W_]+")
+
+
+def normalize(text: str) -> str:
+    """Lower case, punctuation to spaces, single spaces."""
+    return _NON_WORD_RE.sub(" ", text.lower()).strip()
+
+
+REASONING_INSTRUCTION = (
+    "Think step by step inside <think> </think>: write one observation or inference per line as "
+    '"Step N: ...", in the order the events happen in the video. '
+    "Then give the letter of the correct option inside <answer> </answer>."
+)
+FREE_FORM_INSTRUCTION = (
+    "Think step by step inside <think> </think>: write one observation or inference per line as "
+    '"Step N: ...", in the order the events happen in the video. '
+    "Then give the final answer inside <answer> </answer>."
+)
+
+
+def format_response(steps: Sequence[str], answer: str) -> str:
+    """A response in exactly the format the instruction asks for (reference traces, checks, demos, baselines)."""
+    body = "\n".join(f"Step {k}: {s}" for k, s in enumerate(steps, 1))
+    return f"<think>\n{body}\n</think>\n<answer>{answer}</answer>"
+
+
+def format_options(options: Sequence[str]) -> str:
+    return "\n".join(f"{LETTERS[k]}. {o}" for k, o in enumerate(options))
+
+
+def build_prompt(question: str, options: Sequence[str] | None = None) -> str:
+    """The text part of a MOSS-ChatV user turn (the video placeholder is added by each integration)."""
+    if options:
+        return f"{question.strip()}\n{format_options(options)}\n{REASONING_INSTRUCTION}"
+    return f"{question.strip()}\n{FREE_FORM_INSTRUCTION}"
+
 
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
