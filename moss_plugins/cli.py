@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moss", description="MOSS-ChatV reward and MOSS-Video tools.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+        added = importlib.import_module(name).register(sub)
+        if name == "moss_plugins.data.cli":  # each framework owns its row format: export is added above the adapters
+            importlib.import_module("moss_plugins.export_cli").add_command(added)
     return parser
 
 

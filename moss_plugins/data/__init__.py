@@ -4,7 +4,7 @@ from importlib import resources
 from pathlib import Path
 
 from .io import LoadReport, iter_samples, load_samples, save_samples
-from .schema import SPLITS, TASK_TYPES, Sample, TraceStep, ValidationError
+from ..sample import SPLITS, TASK_TYPES, Sample, TraceStep, ValidationError
 
 
 def mini_split_dir() -> Path:

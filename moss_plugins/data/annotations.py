@@ -27,7 +27,7 @@ never reach a question or a trace. This reading of the layout is taken from Shar
 captioner (``slide_captioner_lmdeploy.py``: frame 0 is described alone, then each adjacent keyframe pair) and
 from public loaders of the 40k file; other keys are ignored. ``video_path`` defaults to ``<video_id>.mp4``.
 
-Every problem raises :class:`~moss_plugins.data.schema.ValidationError` with the file, line and field.
+Every problem raises :class:`~moss_plugins.sample.ValidationError` with the file, line and field.
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .io import parse_json, strict_jsonl_rows
-from .schema import ValidationError, _mapping, _number, _span, _str
+from ..sample import parse_json
+from .io import strict_jsonl_rows
+from ..sample import ValidationError, check_mapping, check_number, check_span, check_str
 
 FORMATS = ("auto", "segments", "sharegpt4video")
 SEGMENTS_KEYS = ("video", "id", "duration", "segments", "meta")
@@ -136,8 +137,8 @@ def _parse_segments(row: Mapping, root: Path, where: str) -> VideoAnnotation:
     unknown = sorted(set(row) - set(SEGMENTS_KEYS))
     if unknown:
         raise ValidationError(f"unknown key(s) {unknown}; the keys are {list(SEGMENTS_KEYS)}", unknown[0])
-    video = _str(row.get("video"), "video")
-    duration = None if row.get("duration") is None else _number(row["duration"], "duration")
+    video = check_str(row.get("video"), "video")
+    duration = None if row.get("duration") is None else check_number(row["duration"], "duration")
     if duration is not None and duration <= 0:
         raise ValidationError(f"must be > 0 seconds, got {duration}", "duration")
     items = row.get("segments")
@@ -152,24 +153,24 @@ def _parse_segments(row: Mapping, root: Path, where: str) -> VideoAnnotation:
             raise ValidationError(
                 f"must be an object with 't' and 'caption', got {type(item).__name__}", name
             )
-        start, end = _span(item.get("t"), f"{name}.t")
+        start, end = check_span(item.get("t"), f"{name}.t")
         segments.append(
-            (Segment(start, end, _str(item.get("caption"), f"{name}.caption").strip()), f"{name}.t")
+            (Segment(start, end, check_str(item.get("caption"), f"{name}.caption").strip()), f"{name}.t")
         )
-    meta = _mapping(row.get("meta"), "meta")
-    video_id = _str(row["id"], "id") if row.get("id") is not None else Path(video).stem
+    meta = check_mapping(row.get("meta"), "meta")
+    video_id = check_str(row["id"], "id") if row.get("id") is not None else Path(video).stem
     return VideoAnnotation(video_id, root / video, _checked(segments, duration), duration, where, meta)
 
 
 def _parse_sharegpt4video(row: Mapping, root: Path, where: str) -> VideoAnnotation:
-    video_id = _str(row.get("video_id"), "video_id")
-    video = _str(row["video_path"], "video_path") if row.get("video_path") is not None else f"{video_id}.mp4"
+    video_id = check_str(row.get("video_id"), "video_id")
+    video = check_str(row["video_path"], "video_path") if row.get("video_path") is not None else f"{video_id}.mp4"
     stamps = row.get("timestamp")
     if not isinstance(stamps, list) or len(stamps) < 2:
         raise ValidationError(
             f"must list the keyframe times in seconds (two or more), got {stamps!r:.60}", "timestamp"
         )
-    times = [_number(_numeric(v), f"timestamp[{k}]") for k, v in enumerate(stamps)]
+    times = [check_number(_numeric(v), f"timestamp[{k}]") for k, v in enumerate(stamps)]
     keyframes = row.get("keyframe")
     if keyframes is not None and (not isinstance(keyframes, list) or len(keyframes) != len(times)):
         raise ValidationError(f"must have one frame index per timestamp ({len(times)})", "keyframe")
@@ -197,13 +198,13 @@ def _parse_sharegpt4video(row: Mapping, root: Path, where: str) -> VideoAnnotati
             raise ValidationError(f"keyframe {idx} does not exist ({len(times)} timestamps)", f"{name}.idx")
         if idx in by_idx:
             raise ValidationError(f"keyframe {idx} is captioned twice", f"{name}.idx")
-        by_idx[idx] = _str(item.get("content"), f"{name}.content").strip()
+        by_idx[idx] = check_str(item.get("content"), f"{name}.content").strip()
     missing = [k for k in range(len(times)) if k not in by_idx]
     if missing:
         raise ValidationError(f"no caption for keyframe(s) {missing[:5]}", "captions")
     segments = []
     for k in range(len(times)):  # caption 0: the first keyframe; caption k: from keyframe k-1 to keyframe k
-        start, end = _span([times[max(k - 1, 0)], times[k]], f"timestamp[{k}]")
+        start, end = check_span([times[max(k - 1, 0)], times[k]], f"timestamp[{k}]")
         segments.append((Segment(start, end, by_idx[k]), f"timestamp[{k}]"))
     meta = {k: row[k] for k in ("zip_folder",) if isinstance(row.get(k), str)}
     return VideoAnnotation(video_id, root / video, _checked(segments, None), None, where, meta)

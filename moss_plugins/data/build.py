@@ -40,11 +40,11 @@ from ..reward.rouge import similarity_matrix
 from ..reward.segment import DEFAULT_MAX_STEP_CHARS, DEFAULT_MAX_STEPS, DEFAULT_MAX_TRACE_CHARS
 from .annotations import Segment, VideoAnnotation
 from .clips import ClipError, cut_clips, probe_video
-from .export import _place
+from .export import place
 from .io import save_samples, validate_rows
 from .parallel import RayOptions, run_map
 from .paths import remove_stale_temps, write_text_atomic
-from .schema import Sample, TraceStep, ValidationError
+from ..sample import Sample, TraceStep, ValidationError
 
 BUILD_TASKS = ("next_state", "final_state", "event_order")
 _EVENTS = 3  # events to order in an event_order question
@@ -326,7 +326,7 @@ def _place_media(ann: VideoAnnotation, samples: list[Sample], ctx: BuildContext)
         rel = src.relative_to(out).as_posix()
     else:
         dst = out / "videos" / f"{ann.safe_id}{src.suffix}"
-        _place(src, dst, link=not ctx.config.copy_videos, copy=shutil.copy2)
+        place(src, dst, link=not ctx.config.copy_videos, copy=shutil.copy2)
         rel = dst.relative_to(out).as_posix()
     return [replace(s, video=rel) for s in samples]
 
@@ -436,7 +436,7 @@ def build_dataset(
         report.files.append(str(path))
     # What was written must load; raises naming the file and line otherwise. Checked on the rows in memory (not
     # by reading --out, which may hold other files), in the order load_samples reads the files.
-    report.written = validate_rows((f"{path}:{k}", s.to_json()) for path in sorted(written)
+    report.written = validate_rows((f"{path}:{k}", s.to_json(), "jsonl") for path in sorted(written)
                                    for k, s in enumerate(written[path], 1)).samples  # fmt: skip
     for s in samples:
         report.samples[s.split] += 1
@@ -451,7 +451,7 @@ def _check_outputs(annotations: Sequence[VideoAnnotation], out: Path) -> None:
     """Refuse a build whose outputs would replace its inputs (compared with symlinks resolved): the split files
     or the report being an annotation file or a video, or a video inside ``OUT/clips`` (rewritten by
     ``--cut-clips``). Videos elsewhere in OUT are used in place, and one that ``OUT/videos/<id>`` already is,
-    through a symlink, is left alone (:func:`~moss_plugins.data.export._place`)."""
+    through a symlink, is left alone (:func:`~moss_plugins.data.export.place`)."""
     inputs = {Path(a.where.rpartition(":")[0] or a.where).resolve(): "annotation file" for a in annotations}
     inputs |= {a.video.resolve(): "video" for a in annotations}
     for name in ("train.jsonl", "test.jsonl", "build_report.json"):

@@ -14,7 +14,7 @@ def run(args) -> int:
     from .build import BuildConfig, BuildError, build_dataset
     from .parallel import RayOptions
     from .rewrite import RewriteConfig, RewriteConfigError
-    from .schema import ValidationError
+    from ..sample import ValidationError
 
     console = Console()
     try:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from .paths import confined
-from .schema import ValidationError, _list, _span, _str
+from ..sample import ValidationError, check_list, check_span, check_str
 
 CAPTIONS_KEY = "captions"
 STATES_KEY = "states"  # meta.states: a file of per-frame ground-truth states beside the video (synthetic sets)
@@ -121,7 +121,7 @@ def render_captions(captions: Any, until: float | None = None, where: str = "cap
     Raises ValidationError (a ValueError) if a caption is malformed or, when ``until`` (the cut) is given, reaches past it.
     """
     try:
-        items = _list(captions, CAPTIONS_KEY)  # also numpy arrays from parquet
+        items = check_list(captions, CAPTIONS_KEY)  # also numpy arrays from parquet
     except ValidationError:
         items = []
     if not items:
@@ -135,8 +135,8 @@ def render_captions(captions: Any, until: float | None = None, where: str = "cap
         try:
             if not isinstance(caption, Mapping):
                 raise ValidationError(f"must be an object, got {type(caption).__name__}")
-            start, end = _span(caption.get("t"), "t")
-            text = _str(caption.get("text"), "text")
+            start, end = check_span(caption.get("t"), "t")
+            text = check_str(caption.get("text"), "text")
         except ValidationError as e:
             raise ValidationError(
                 f"{where}: extra_info.{CAPTIONS_KEY}[{k}] must be {{'t': [start, end], 'text': ...}} ({e})"

@@ -7,7 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from ..output_format import LETTERS, format_response
-from .schema import TASK_TYPES, Sample
+from ..sample import TASK_TYPES, Sample
 
 STATS_PNG = Path("outputs") / "moss-video-mini-stats.png"
 

@@ -15,12 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .paths import atomic_path
-from .schema import Sample, ValidationError
-
-# Parquet cannot hold free-form objects whose keys vary by row; these columns are stored as JSON text.
-_JSON_COLUMNS = ("meta",)
-_JSON_TRACE_KEYS = ("state",)
-
+from ..sample import Sample, ValidationError, from_row, parse_json, to_row
 
 @dataclass
 class LoadReport:
@@ -33,19 +28,6 @@ class LoadReport:
             return f"{len(self.samples)} samples"
         reasons = ", ".join(f"{n} x {r}" for r, n in self.skipped.most_common())
         return f"{len(self.samples)} samples; skipped {sum(self.skipped.values())} invalid ({reasons})"
-
-
-def parse_json(text: str | bytes) -> Any:
-    """``json.loads`` held to the JSON standard: ``NaN``/``Infinity`` (which Python accepts) and nesting too deep
-    for the parser (a RecursionError) are ValueErrors like any other malformed text."""
-    try:
-        return json.loads(text, parse_constant=_not_a_number)
-    except RecursionError:
-        raise ValueError("nested too deeply") from None
-
-
-def _not_a_number(name: str):
-    raise ValueError(f"{name} is not a JSON number")
 
 
 def jsonl_rows(path: str | Path) -> Iterator[tuple[str, Any]]:
@@ -80,8 +62,8 @@ def strict_jsonl_rows(path: str | Path) -> Iterator[tuple[str, Any]]:
             raise row.located(where)
         yield where, row
 
-def _rows(path: Path) -> Iterator[tuple[str, object]]:
-    """(location, raw row) pairs; a row that is not even JSON yields a ValidationError as its value."""
+def _rows(path: Path) -> Iterator[tuple[str, object, str]]:
+    """(location, raw row, form) triples; a row that is not even JSON yields a ValidationError as its value."""
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -90,28 +72,19 @@ def _rows(path: Path) -> Iterator[tuple[str, object]]:
         except (OSError, ValueError) as e:  # pyarrow's errors for a file that is not parquet
             raise ValidationError(f"not a readable parquet file ({e})", where=str(path)) from None
         for k, row in enumerate(table.to_pylist()):
-            try:
-                for col in _JSON_COLUMNS:
-                    if isinstance(row.get(col), str):
-                        row[col] = parse_json(row[col])
-                for step in row.get("trace") or []:
-                    for key in _JSON_TRACE_KEYS:
-                        if isinstance(step, dict) and isinstance(step.get(key), str):
-                            step[key] = parse_json(step[key])
-            except ValueError as e:
-                row = ValidationError(f"a JSON-encoded column is not JSON ({e})")
-            yield f"{path}:row {k}", row
+            yield f"{path}:row {k}", row, "parquet"
         return
-    yield from jsonl_rows(path)
+    for where, row in jsonl_rows(path):
+        yield where, row, "jsonl"
 
 
 def iter_samples(path: str | Path) -> Iterator[Sample]:
     """Validated samples of one file; raises ValidationError at the first bad row."""
-    for where, row in _rows(Path(path)):
+    for where, row, form in _rows(Path(path)):
         if isinstance(row, ValidationError):
             raise row.located(where)
         try:
-            yield Sample.from_json(row)
+            yield from_row(row, form)
         except ValidationError as e:
             raise e.located(where) from None
 
@@ -124,7 +97,7 @@ def load_samples(path: str | Path, skip_invalid: bool = False,
     located and skipped or raised like a schema error (``moss data validate`` opens the videos this way)."""
     files = input_files(path)
     root = media_root(path)
-    return validate_rows(((where, row) for file in files for where, row in _rows(file)), skip_invalid,
+    return validate_rows((row for file in files for row in _rows(file)), skip_invalid,
                          None if check is None else lambda sample: check(sample, root))  # fmt: skip
 
 
@@ -140,18 +113,19 @@ def input_files(path: str | Path) -> list[Path]:
     return files
 
 
-def validate_rows(rows: Iterable[tuple[str, object]], skip_invalid: bool = False,
+def validate_rows(rows: Iterable[tuple[str, object, str]], skip_invalid: bool = False,
                   check: Callable[[Sample], None] | None = None) -> LoadReport:  # fmt: skip
-    """Samples of (location, raw row) pairs, as :func:`load_samples` reads them from files: each row validated
+    """Samples of (location, raw row, form) triples, as :func:`load_samples` reads them from files (``form``: how
+    the row is encoded, :data:`moss_plugins.sample.JSON_TEXT_FIELDS`): each row validated
     (and ``check``-ed), ids unique across all of them; a bad row raises naming its location, or is skipped
     and counted."""
     report = LoadReport([])
     seen: dict[str, str] = {}
-    for where, row in rows:
+    for where, row, form in rows:
         try:
             if isinstance(row, ValidationError):
                 raise row
-            sample = Sample.from_json(row)
+            sample = from_row(row, form)
             if sample.id in seen:
                 raise ValidationError(f"duplicate id {sample.id!r} (first at {seen[sample.id]})", "id")
             seen[sample.id] = where
@@ -178,17 +152,10 @@ def media_root(path: str | Path) -> Path:
 def save_samples(samples: Iterable[Sample], path: str | Path) -> Path:
     """Write samples as JSONL (one compact object per line, keys in schema order) or parquet, by suffix."""
     path = Path(path)
-    rows = [s.to_json() for s in samples]
     if path.suffix == ".parquet":
-        for row in rows:
-            for col in _JSON_COLUMNS:
-                row[col] = json.dumps(row[col], ensure_ascii=False, sort_keys=True)
-            for step in row["trace"]:
-                for key in _JSON_TRACE_KEYS:
-                    step[key] = json.dumps(step[key], ensure_ascii=False, sort_keys=True)
-        return write_parquet(rows, path)
+        return write_parquet([to_row(s, "parquet") for s in samples], path)
     with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as f:
-        for row in rows:
+        for row in map(to_row, samples):
             f.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
     return path
 

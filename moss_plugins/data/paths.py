@@ -2,7 +2,7 @@
 overlap their inputs, and writes that are all-or-nothing.
 
 - A path read from a row (``video``, ``meta.states``, ...) is relative to the row's dataset folder and may not
-  leave it (:func:`~moss_plugins.data.schema.relative_path`, :func:`confined`). The check is on the path as written: a symlink the data's
+  leave it (:func:`~moss_plugins.sample.relative_path`, :func:`confined`). The check is on the path as written: a symlink the data's
   owner placed inside the folder (an lmms export made with ``--symlink``, ``moss data build``'s linked videos) is
   followed, a ``..`` or an absolute path is refused.
 - A command that writes a folder refuses one that is an input folder, lies inside one or holds one, compared
@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .schema import relative_path
+from ..sample import relative_path
 
 TEMP_MARK = ".moss-tmp"  # ".<name>.moss-tmp<pid>-<random><suffix>"
 _TEMP_RE = re.compile(r"^\..+" + re.escape(TEMP_MARK) + r"(\d+)-[0-9a-f]{8}(\.[^.]*)?$")
@@ -35,7 +35,7 @@ class OverlapError(ValueError):
 
 def confined(root: str | Path, value: str, field: str) -> Path:
     """``root / value`` for a row's path ``value`` that may not leave ``root``; raises ValidationError naming
-    ``field`` (:func:`~moss_plugins.data.schema.relative_path`)."""
+    ``field`` (:func:`~moss_plugins.sample.relative_path`)."""
     return Path(root) / relative_path(value, field)
 
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..chat_requests import AttemptFailed, ReplyCache, backoff_delay, cache_key, request_completion
-from .schema import Sample, TraceStep
+from ..sample import Sample, TraceStep
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 500, 502, 503, 504, 520, 522, 524, 529})
 MAX_RETRY_AFTER = 600.0  # seconds; a larger Retry-After is clamped rather than stalling a run for hours

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from .schema import SPLITS, TASK_TYPES, Sample
+from ..sample import SPLITS, TASK_TYPES, Sample
 
 
 def _splits(samples: list[Sample]) -> list[str]:

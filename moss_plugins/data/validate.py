@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from ..reward.segment import DEFAULT_MAX_STEP_CHARS, DEFAULT_MAX_STEPS, DEFAULT_MAX_TRACE_CHARS
 from .io import load_samples
-from .schema import Sample
+from ..sample import Sample
 
 
 def check_sample_video(sample: Sample, root: Path) -> None:

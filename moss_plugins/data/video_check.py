@@ -18,7 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 
-from .schema import ValidationError
+from ..sample import ValidationError
 from .video import DEFAULT_TIMEOUT, VideoError, frame_table, load_frames
 
 # qwen-vl-utils' smart_resize (Qwen2-VL, Qwen2.5-VL) raises on frames more elongated than 200:1.

@@ -38,9 +38,9 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..data.export import LMMS_JSON_FIELDS, sample_from_lmms_row
+from .rows import LMMS_JSON_FIELDS, sample_from_lmms_row
 from ..data.paths import confined, remove_stale_temps
-from ..data.schema import ValidationError
+from ..sample import ValidationError
 
 DATA_ENV = "MOSS_VIDEO_LMMS_DIR"
 CACHE_ENV = "MOSS_PLUGINS_CACHE"
@@ -75,14 +75,14 @@ def _tree_digest(folder: Path) -> str:
 def default_data_dir() -> Path:
     """An lmms export of the bundled mini split, written into the cache on first use."""
     from ..data import mini_split_dir
-    from ..data.export import export_lmms
+    from . import rows
 
     mini = mini_split_dir()
     target = cache_root() / "lmms" / f"mini-{_tree_digest(mini)}"
     if not (target / "test.jsonl").exists():
         remove_stale_temps(target.parent, also=_OLD_TEMP_DIR)
         tmp = target.with_name(target.name + f".tmp{os.getpid()}")
-        export_lmms(mini, tmp, link=True)  # symlinks: the videos stay in the package
+        rows.export_lmms(mini, tmp, link=True)  # symlinks: the videos stay in the package
         try:
             tmp.rename(target)
         except OSError:  # another process (an lmms-eval rank) won the race; its export is identical
@@ -146,8 +146,6 @@ def _row(row: object, where: str) -> dict:
         sample_from_lmms_row(row)
     except ValidationError as e:
         raise DatasetError(f"{where}: {e}") from None
-    except (ValueError, RecursionError) as e:
-        raise DatasetError(f"{where}: trace or meta is not a valid JSON string ({getattr(e, 'msg', e)})") from None
     return row
 
 

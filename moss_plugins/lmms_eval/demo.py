@@ -16,7 +16,7 @@ from pathlib import Path
 from rich import box
 from rich.table import Table
 
-from ..data.schema import TASK_TYPES
+from ..sample import TASK_TYPES
 from ..trace_metrics import REFERENCE_METRICS
 
 OUT = Path("outputs") / "lmms-eval-demo"

@@ -56,7 +56,7 @@ def write_report(items: Sequence[Mapping], args=None) -> str:
 def items_from_samples(path: str | Path) -> list[dict]:
     """The report items in an lmms-eval ``--log_samples`` file (``*_samples_<task>.jsonl``)."""
     from moss_plugins.data.io import strict_jsonl_rows
-    from moss_plugins.data.schema import ValidationError
+    from moss_plugins.sample import ValidationError
 
     items = []
     for where, sample in strict_jsonl_rows(path):

@@ -15,7 +15,7 @@ from .score import RESULT_KEYS, score_batch
 def _score(args) -> int:
     """Score a JSONL file of {"solution": ..., "ground_truth": ...} rows; results go to stdout as JSONL."""
     from moss_plugins.data.io import strict_jsonl_rows
-    from moss_plugins.data.schema import ValidationError
+    from moss_plugins.sample import ValidationError
 
     overrides = _options(args.set or [])
     solutions, truths = [], []
@@ -40,7 +40,7 @@ def _score(args) -> int:
 
 def _options(pairs: list[str]) -> dict:
     """``--set KEY=VALUE`` pairs: VALUE is JSON (3, true, [1, 1, 2]), or else the text itself (similarity=char3)."""
-    from moss_plugins.data.io import parse_json
+    from moss_plugins.sample import parse_json
 
     from .config import ConfigError
 

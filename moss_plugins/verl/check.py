@@ -186,7 +186,7 @@ def run_check(recipe: Path, family: str, overrides: list[str], console: Console)
         overrides = [f"actor_rollout_ref.model.path={model_dir}", *overrides]
         if not any(o.startswith("data.train_files=") for o in overrides):
             from moss_plugins.data import mini_split_dir
-            from moss_plugins.data.export import export_verl
+            from moss_plugins.verl.rows import export_verl
 
             files = export_verl(mini_split_dir(), Path(tmp) / "data").files
             overrides += [f"data.train_files={files['train']}", f"data.val_files={files['test']}"]

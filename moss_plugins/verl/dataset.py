@@ -16,8 +16,8 @@ from __future__ import annotations
 from verl.utils.dataset.rl_dataset import RLHFDataset
 
 from moss_plugins.data.captions import CAPTIONS_KEY, render_captions
-from moss_plugins.data.export import VIDEO_TOKEN
-from moss_plugins.data.schema import ValidationError
+from moss_plugins.verl.rows import VIDEO_TOKEN
+from moss_plugins.sample import ValidationError
 
 from .frames import VideoOptions, load_video
 from .rows import check_row

@@ -26,7 +26,7 @@ def run(console) -> None:
 
     from moss_plugins.data import mini_split_dir
     from moss_plugins.data.captions import render_captions
-    from moss_plugins.data.export import export_verl
+    from moss_plugins.verl.rows import export_verl
 
     from .. import tiny_models as tiny
     from .compose import compose_job

@@ -107,7 +107,7 @@ def build_inputs(family: str, out: Path, overrides: list[str]) -> list[str]:
     data = []
     if not any(o.startswith("data.train_files=") for o in overrides):
         from moss_plugins.data import mini_split_dir
-        from moss_plugins.data.export import export_verl
+        from moss_plugins.verl.rows import export_verl
 
         files = export_verl(mini_split_dir(), out / "data").files
         data = [f"data.train_files={files['train']}", f"data.val_files={files['test']}"]

@@ -11,12 +11,9 @@ import pytest
 
 from moss_plugins.cli import main
 from moss_plugins.data import load_samples, mini_split_dir, save_samples
-from moss_plugins.data.export import (
-    ExportError,
-    export_lmms,
-    export_verl,
-    sample_from_lmms_row,
-)
+from moss_plugins.data.export import ExportError
+from moss_plugins.verl.rows import export_verl
+from moss_plugins.lmms_eval.rows import export_lmms, sample_from_lmms_row
 from moss_plugins.output_format import build_prompt, format_response
 from moss_plugins.reward import compute_score
 

@@ -25,7 +25,7 @@ from moss_plugins.data.rewrite import (
     parse_reply,
     rewrite_traces,
 )
-from moss_plugins.data.schema import Sample, TraceStep
+from moss_plugins.sample import Sample, TraceStep
 
 _TIMELINE_RE = re.compile(r"^\[([\d.]+)-([\d.]+) s\] (.*)$", re.MULTILINE)
 

@@ -89,8 +89,8 @@ def test_a_bad_line_is_named_by_file_and_line(tmp_path, capsys, command, bad):
 
 @pytest.mark.parametrize("bad", sorted(BAD_LINES))
 def test_the_lmms_eval_loader_names_a_bad_line(tmp_path, bad):
-    from moss_plugins.data.export import lmms_row
-    from moss_plugins.data.schema import Sample
+    from moss_plugins.lmms_eval.rows import lmms_row
+    from moss_plugins.sample import Sample
     from moss_plugins.lmms_eval.dataset import DatasetError, read_rows
 
     data, expected = BAD_LINES[bad]

@@ -11,7 +11,7 @@ import pytest
 from fake_chat import BAD_REPLIES, Drip, FakeChatServer, aim_the_judge, completion
 
 from moss_plugins.data.rewrite import ChatClient, RewriteConfig, rewrite_traces
-from moss_plugins.data.schema import Sample, TraceStep
+from moss_plugins.sample import Sample, TraceStep
 from moss_plugins.lmms_eval import judge
 
 VERDICT = json.dumps({"consistency": 4, "supports_answer": True, "explanation": "ok"})

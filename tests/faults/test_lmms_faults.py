@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from moss_plugins.data import load_samples, mini_split_dir
-from moss_plugins.data.export import export_lmms
+from moss_plugins.lmms_eval.rows import export_lmms
 from moss_plugins.lmms_eval import dataset
 
 ROOT = Path(__file__).resolve().parents[2]

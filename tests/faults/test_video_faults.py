@@ -19,7 +19,7 @@ import pytest
 from moss_plugins.cli import main
 from moss_plugins.data import load_samples, mini_split_dir
 from moss_plugins.data.clips import cut_clips
-from moss_plugins.data.schema import ValidationError
+from moss_plugins.sample import ValidationError
 from moss_plugins.data.video import load_frames
 
 av = pytest.importorskip("av")
@@ -177,7 +177,7 @@ def test_validate_opens_the_videos(spoiled, capsys, monkeypatch):
 
 
 def test_verl_start_up_check_opens_the_videos(spoiled):
-    from moss_plugins.data.export import verl_row
+    from moss_plugins.verl.rows import verl_row
     from moss_plugins.verl.rows import check_row
 
     folder, fault = spoiled
@@ -201,7 +201,7 @@ def test_lmms_loader_opens_the_videos(spoiled, tmp_path, monkeypatch):
 
 def _lmms_export(folder: Path) -> Path:
     """The lmms export layout (``moss data export --format lmms``) of the one sample, video as it is."""
-    from moss_plugins.data.export import lmms_row
+    from moss_plugins.lmms_eval.rows import lmms_row
 
     sample = load_samples(folder / "test.jsonl").samples[0]
     (folder / "lmms").mkdir()

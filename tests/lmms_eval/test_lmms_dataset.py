@@ -52,7 +52,8 @@ def test_process_docs_turns_the_pointer_into_the_split(lmms_export, monkeypatch)
 
 
 def test_the_default_is_an_export_of_the_bundled_mini_split(monkeypatch):
-    from moss_plugins.data import export, mini_split_dir
+    from moss_plugins.data import mini_split_dir
+    from moss_plugins.lmms_eval import rows as export
 
     monkeypatch.delenv(dataset.DATA_ENV, raising=False)
     folder = dataset.data_dir()

@@ -16,7 +16,7 @@ from verl.workers.config import HFModelConfig
 
 import moss_plugins.data.video as video_module
 from moss_plugins.data import Sample, ValidationError, load_samples, save_samples
-from moss_plugins.data.export import export_verl, verl_row
+from moss_plugins.verl.rows import export_verl, verl_row
 from moss_plugins.data.synth.render import write_mp4
 from moss_plugins.reward.demo import load_examples
 from moss_plugins.verl.dataset import MossVideoDataset

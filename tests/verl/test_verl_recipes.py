@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from moss_plugins.data import mini_split_dir
-from moss_plugins.data.export import export_verl
+from moss_plugins.verl.rows import export_verl
 from moss_plugins.verl.check import (
     LORA,
     LORA_FROZEN_VISION,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..schema import SPLITS, TASK_TYPES
+from ...sample import SPLITS, TASK_TYPES
 from . import constants as C
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from ...output_format import LETTERS
 from ..captions import STATES_KEY
 from ..io import save_samples
-from ..schema import SPLITS, TASK_TYPES, Sample
+from ...sample import SPLITS, TASK_TYPES, Sample
 from . import constants as C
 from .base import Question, Scene, Timing
 from .container import Container

@@ -1,4 +1,4 @@
-"""The MOSS-Video sample: one JSON object per line (JSONL) or per row (parquet).
+"""The MOSS-Video sample, its validator and its codec: one JSON object per line (JSONL) or per row (parquet).
 
     {"id": "synth-000017", "video": "videos/synth-000017.mp4",
      "question": "...", "options": ["...", "...", "...", "..."], "answer": "B",
@@ -12,19 +12,26 @@ before ``observed_until``; trace steps are evidence, so none may start after it.
 
 from __future__ import annotations
 
+import copy
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from ..output_format import LETTERS
+from .output_format import LETTERS
 
 SPLITS = ("train", "val", "test")
 TASK_TYPES = ("next_state", "final_state", "event_order", "change_count", "state_at_cut")
 FIELDS = ("id", "video", "question", "options", "answer", "task_type", "observed_until", "trace", "split",
           "source", "meta")  # fmt: skip
 META_PATHS = ("states",)  # meta fields naming a file under the media root (moss_plugins.data.captions.STATES_KEY)
+
+
+# The forms a sample takes on disk, by the fields each stores as JSON text: free-form nested objects (per-scene
+# states, meta) that a columnar reader (pyarrow, HF ``datasets``) cannot give one type across rows.
+JSON_TEXT_FIELDS = {"jsonl": (), "parquet": ("meta", "trace.state"), "lmms": ("trace", "meta")}
 
 
 class ValidationError(ValueError):
@@ -41,7 +48,9 @@ class ValidationError(ValueError):
 
 @dataclass(frozen=True)
 class TraceStep:
-    t: tuple[float, float]
+    """One reference step. ``t`` is always set in a sample; a reward ground truth may give bare step texts."""
+
+    t: tuple[float, float] | None
     text: str
     state: dict = field(default_factory=dict)
 
@@ -93,38 +102,90 @@ class Sample:
         if unknown:
             raise ValidationError(f"unknown field(s) {unknown}; the fields are {list(FIELDS)}", unknown[0])
         options = _options(obj["options"])
-        answer = _str(obj["answer"], "answer").strip().upper()
+        answer = check_str(obj["answer"], "answer").strip().upper()
         if answer not in LETTERS[: len(options)]:
             raise ValidationError(f"{obj['answer']!r} is not one of the option letters {LETTERS[: len(options)]}", "answer")
-        observed_until = _number(obj["observed_until"], "observed_until")
+        observed_until = check_number(obj["observed_until"], "observed_until")
         if observed_until <= 0:
             raise ValidationError(f"must be > 0 seconds, got {observed_until}", "observed_until")
-        task_type = _str(obj["task_type"], "task_type")
+        task_type = check_str(obj["task_type"], "task_type")
         if task_type not in TASK_TYPES:
             raise ValidationError(f"{task_type!r} is not a task type; known: {list(TASK_TYPES)}", "task_type")
-        split = _str(obj["split"], "split")
+        split = check_str(obj["split"], "split")
         if split not in SPLITS:
             raise ValidationError(f"{split!r} is not a split; known: {list(SPLITS)}", "split")
-        meta = _mapping(obj.get("meta"), "meta")
+        meta = check_mapping(obj.get("meta"), "meta")
         for key in META_PATHS:
             if isinstance(meta.get(key), str):
                 relative_path(meta[key], f"meta.{key}")
         return cls(
-            id=_str(obj["id"], "id"),
+            id=check_str(obj["id"], "id"),
             video=relative_path(obj["video"], "video"),
-            question=_str(obj["question"], "question"),
+            question=check_str(obj["question"], "question"),
             options=options,
             answer=answer,
             task_type=task_type,
             observed_until=observed_until,
             trace=_trace(obj["trace"], observed_until),
             split=split,
-            source=_str(obj["source"], "source"),
+            source=check_str(obj["source"], "source"),
             meta=meta,
         )
 
 
-def _list(value: Any, name: str) -> list:
+def to_row(sample: Sample, form: str = "jsonl") -> dict:
+    """``sample`` as one row of ``form`` (a key of :data:`JSON_TEXT_FIELDS`)."""
+    row = sample.to_json()
+    for name in JSON_TEXT_FIELDS[form]:
+        _map_field(row, name, lambda v: json.dumps(v, ensure_ascii=False, sort_keys=True))
+    return row
+
+
+def from_row(row: Any, form: str = "jsonl") -> Sample:
+    """The validated :class:`Sample` of one row of ``form`` (the inverse of :func:`to_row`); raises
+    :class:`ValidationError` naming the field."""
+    if isinstance(row, Mapping) and JSON_TEXT_FIELDS[form]:
+        row = copy.deepcopy(dict(row))
+        for name in JSON_TEXT_FIELDS[form]:
+            _map_field(row, name, lambda v, name=name: _json_text(v, name))
+    return Sample.from_json(row)
+
+
+def _map_field(row: dict, name: str, fn) -> None:
+    """Apply ``fn`` to the field ``name`` ("meta", or "trace.state" for each step's) where it is present."""
+    head, _, key = name.partition(".")
+    if not key:
+        if head in row:
+            row[head] = fn(row[head])
+        return
+    for step in row.get(head) or []:
+        if isinstance(step, dict) and key in step:
+            step[key] = fn(step[key])
+
+
+def _json_text(value: Any, name: str) -> Any:
+    if not isinstance(value, (str, bytes)):
+        return value
+    try:
+        return parse_json(value)
+    except ValueError as e:
+        raise ValidationError(f"a JSON-encoded column is not JSON ({name} is not a valid JSON string: {e})") from None
+
+
+def parse_json(text: str | bytes) -> Any:
+    """``json.loads`` held to the JSON standard: ``NaN``/``Infinity`` (which Python accepts) and nesting too deep
+    for the parser (a RecursionError) are ValueErrors like any other malformed text."""
+    try:
+        return json.loads(text, parse_constant=_not_a_number)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def _not_a_number(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def check_list(value: Any, name: str) -> list:
     if hasattr(value, "tolist"):  # numpy arrays from parquet
         value = value.tolist()
     if not isinstance(value, (list, tuple)):
@@ -132,19 +193,19 @@ def _list(value: Any, name: str) -> list:
     return list(value)
 
 
-def _str(value: Any, name: str) -> str:
+def check_str(value: Any, name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(f"must be a non-empty string, got {value!r:.60}", name)
     return value
 
 
-def _number(value: Any, name: str) -> float:
+def check_number(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValidationError(f"must be a finite number, got {value!r:.60}", name)
     return float(value)
 
 
-def _mapping(value: Any, name: str) -> dict:
+def check_mapping(value: Any, name: str) -> dict:
     """A JSON object, copied; missing (None) is {}, but an empty list or string is an error, not {}."""
     value = {} if value is None else value
     if not isinstance(value, Mapping):
@@ -152,12 +213,12 @@ def _mapping(value: Any, name: str) -> dict:
     return dict(value)
 
 
-def _span(value: Any, name: str) -> tuple[float, float]:
+def check_span(value: Any, name: str) -> tuple[float, float]:
     """A time span ``[start, end]`` in seconds with 0 <= start <= end (a list, or a numpy array from parquet)."""
     span = value.tolist() if hasattr(value, "tolist") else value
     if not isinstance(span, (list, tuple)) or len(span) != 2:
         raise ValidationError(f"must be a list [start, end] in seconds, got {span!r:.60}", name)
-    start, end = _number(span[0], f"{name}[0]"), _number(span[1], f"{name}[1]")
+    start, end = check_number(span[0], f"{name}[0]"), check_number(span[1], f"{name}[1]")
     if not 0 <= start <= end:
         raise ValidationError(f"needs 0 <= start <= end, got [{start}, {end}]", name)
     return start, end
@@ -166,7 +227,7 @@ def _span(value: Any, name: str) -> tuple[float, float]:
 def relative_path(value: Any, name: str) -> str:
     """``value`` if it is a path relative to the media root that stays inside it (no ``..``, not absolute):
     every path read from a row goes through here (:func:`moss_plugins.data.paths.confined`)."""
-    path = _str(value, name)
+    path = check_str(value, name)
     p = PurePosixPath(path)
     if p.is_absolute() or ".." in p.parts or "\x00" in path:
         raise ValidationError(f"must be a path relative to the media root without '..', got {path!r}", name)
@@ -174,7 +235,7 @@ def relative_path(value: Any, name: str) -> str:
 
 
 def _options(value: Any) -> tuple[str, ...]:
-    options = tuple(_str(o, f"options[{k}]") for k, o in enumerate(_list(value, "options")))
+    options = tuple(check_str(o, f"options[{k}]") for k, o in enumerate(check_list(value, "options")))
     if not 2 <= len(options) <= len(LETTERS):
         raise ValidationError(f"needs 2 to {len(LETTERS)} options, got {len(options)}", "options")
     if len({o.strip().lower() for o in options}) != len(options):
@@ -183,7 +244,7 @@ def _options(value: Any) -> tuple[str, ...]:
 
 
 def _trace(value: Any, observed_until: float) -> tuple[TraceStep, ...]:
-    items = _list(value, "trace")
+    items = check_list(value, "trace")
     if not items:
         raise ValidationError("needs at least one step", "trace")
     steps, last_start = [], 0.0
@@ -191,7 +252,7 @@ def _trace(value: Any, observed_until: float) -> tuple[TraceStep, ...]:
         name = f"trace[{k}]"
         if not isinstance(item, Mapping):
             raise ValidationError(f"must be an object with 't', 'text' and 'state', got {type(item).__name__}", name)
-        start, end = _span(item.get("t"), f"{name}.t")
+        start, end = check_span(item.get("t"), f"{name}.t")
         if start > observed_until:
             raise ValidationError(
                 f"starts at {start} s, after observed_until={observed_until} s: a reference step cannot rely on "
@@ -199,6 +260,6 @@ def _trace(value: Any, observed_until: float) -> tuple[TraceStep, ...]:
         if start < last_start:
             raise ValidationError(f"starts at {start} s, before the previous step ({last_start} s)", f"{name}.t")
         last_start = start
-        state = _mapping(item.get("state"), f"{name}.state")
-        steps.append(TraceStep((start, end), _str(item.get("text"), f"{name}.text"), state))
+        state = check_mapping(item.get("state"), f"{name}.state")
+        steps.append(TraceStep((start, end), check_str(item.get("text"), f"{name}.text"), state))
     return tuple(steps)
