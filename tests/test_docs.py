@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FACTS = Path(__file__).parent / "fixtures" / "readme_e5b9c1a_facts.txt"
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]+)\)")
+FENCED = re.compile(r"^```.*?^```", re.MULTILINE | re.DOTALL)
+SEPARATOR = re.compile(r"[|\s:-]+")  # a table's header rule
 
 
 def facts(markdown: str) -> list[str]:
@@ -27,9 +29,7 @@ def facts(markdown: str) -> list[str]:
     for line in markdown.splitlines():
         if line.startswith("```"):
             fenced = not fenced
-        elif fenced and line.strip():
-            out.append(line)
-        elif not fenced and line.startswith("|") and not re.fullmatch(r"[|\s:-]+", line):
+        elif line.strip() if fenced else line.startswith("|") and not SEPARATOR.fullmatch(line):
             out.append(line)
     return list(dict.fromkeys(out))
 
@@ -41,7 +41,7 @@ def normalize(line: str) -> str:
 
 def prose(markdown: str) -> str:
     """The text outside fenced blocks and inline code, where links are."""
-    return re.sub(r"`[^`\n]*`", "", re.sub(r"^```.*?^```", "", markdown, flags=re.M | re.S))
+    return re.sub(r"`[^`\n]*`", "", FENCED.sub("", markdown))
 
 
 def slug(heading: str) -> str:
@@ -51,8 +51,8 @@ def slug(heading: str) -> str:
 
 
 def anchors(page: Path) -> set[str]:
-    text = re.sub(r"^```.*?^```", "", page.read_text(), flags=re.M | re.S)
-    return {slug(m) for m in re.findall(r"^#+\s+(.*)$", text, flags=re.M)}
+    text = FENCED.sub("", page.read_text())
+    return {slug(m) for m in re.findall(r"^#+\s+(.*)$", text, flags=re.MULTILINE)}
 
 
 def test_readme_fits_on_a_screen():
@@ -84,7 +84,7 @@ def test_nothing_lost():
 
 def test_ci_runs_the_readme_test_command():
     """.ci/run runs the README's test command, so the README must still show it in a command block."""
-    ci = re.search(r"^exec (.+)$", (ROOT / ".ci" / "run").read_text(), flags=re.M).group(1).strip()
+    ci = re.search(r"^exec (.+)$", (ROOT / ".ci" / "run").read_text(), flags=re.MULTILINE).group(1).strip()
     commands = [line.split("#")[0].strip() for line in facts((ROOT / "README.md").read_text())]
     assert ci in commands, f"the README shows no `{ci}` command, which .ci/run runs"
 
