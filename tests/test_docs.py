@@ -3,7 +3,8 @@
 ``tests/fixtures/readme_e5b9c1a_facts.txt`` is every code line and table row of the README as it was before the
 detail moved to docs/ (commit e5b9c1a, 1,189 lines), made once with
 ``git show e5b9c1a:README.md | python tests/test_docs.py > tests/fixtures/readme_e5b9c1a_facts.txt``,
-so the check does not need the git history.
+so the check does not need the git history. When what a line describes changes on purpose (a renamed command,
+a new default), edit that line of the fixture in the same commit; deleting one is saying the fact is gone.
 """
 
 from __future__ import annotations
