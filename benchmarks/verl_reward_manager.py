@@ -28,10 +28,10 @@ def main() -> None:
 
     from verl.trainer.ppo.reward import load_reward_manager
 
-    from moss_plugins import tiny_models as tiny
-    from moss_plugins.reward.demo import load_examples
+    from moss_plugins.testing import tiny_models as tiny
+    from moss_plugins.testing.examples import load_examples
     from moss_plugins.verl.compose import compose_job
-    from moss_plugins.verl.responses import rollout_batch
+    from moss_plugins.testing.responses import rollout_batch
 
     examples = load_examples()
     responses, truths = [], []

@@ -14,8 +14,8 @@ import sys
 
 # Modules that add subcommands; each exposes ``register(subparsers)`` and keeps heavy imports inside functions.
 COMMAND_MODULES = (
-    "moss_plugins.demo",
-    "moss_plugins.reward.cli",
+    "moss_plugins.demos.cli",
+    "moss_plugins.evaluation.cli",
     "moss_plugins.data.cli",
     "moss_plugins.viz.cli",
 )

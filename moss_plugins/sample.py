@@ -144,11 +144,16 @@ def to_row(sample: Sample, form: str = "jsonl") -> dict:
 def from_row(row: Any, form: str = "jsonl") -> Sample:
     """The validated :class:`Sample` of one row of ``form`` (the inverse of :func:`to_row`); raises
     :class:`ValidationError` naming the field."""
-    if isinstance(row, Mapping) and JSON_TEXT_FIELDS[form]:
-        row = copy.deepcopy(dict(row))
-        for name in JSON_TEXT_FIELDS[form]:
-            _map_field(row, name, lambda v, name=name: _json_text(v, name))
-    return Sample.from_json(row)
+    return Sample.from_json(decode_fields(row, form) if isinstance(row, Mapping) else row)
+
+
+def decode_fields(row: Mapping, form: str) -> dict:
+    """A copy of ``row`` with the fields ``form`` stores as JSON text decoded (not validated: a doc that carries
+    only some fields, like lmms-eval's, can be read too)."""
+    row = copy.deepcopy(dict(row))
+    for name in JSON_TEXT_FIELDS[form]:
+        _map_field(row, name, lambda v, name=name: _json_text(v, name))
+    return row
 
 
 def _map_field(row: dict, name: str, fn) -> None:

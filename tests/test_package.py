@@ -7,7 +7,7 @@ import sys
 def test_core_imports_no_training_or_eval_framework():
     # A fresh interpreter: this one may already hold torch or ray from other tests.
     code = (
-        "import sys, moss_plugins.reward, moss_plugins.data, moss_plugins.output_format, moss_plugins.trace_metrics\n"
+        "import sys, moss_plugins.reward, moss_plugins.data, moss_plugins.output_format, moss_plugins.evaluation.trace_metrics\n"
         "heavy = sorted(m for m in ('verl', 'lmms_eval', 'torch', 'transformers', 'ray', 'vllm') if m in sys.modules)\n"
         "print(','.join(heavy))"
     )

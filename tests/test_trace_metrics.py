@@ -5,8 +5,8 @@ import pytest
 
 from moss_plugins.output_format import format_response
 from moss_plugins.reward import segment_steps
-from moss_plugins.reward.demo import load_examples
-from moss_plugins.trace_metrics import (
+from moss_plugins.testing.examples import load_examples
+from moss_plugins.evaluation.trace_metrics import (
     REFERENCE_FREE_METRICS,
     REFERENCE_METRICS,
     answer_consistency,

@@ -3,7 +3,7 @@ point (:mod:`moss_plugins.lmms_eval.plugin`).
 
 A chat-style lmms-eval model (lmms-eval's ``ChatMixin``): for each request it takes what a video model is given,
 the video and the text of the user turn, from the task's ``doc_to_messages``, and answers with
-:func:`moss_plugins.lmms_eval.scenes.respond`, which reads the synthetic scenes' pixels. It never looks at the
+:func:`moss_plugins.data.synth.scenes.respond`, which reads the synthetic scenes' pixels. It never looks at the
 doc itself (answer, reference trace, per-frame states). On anything that is not a synthetic MOSS-Video scene it
 says so in its trace and guesses the first option.
 
@@ -16,7 +16,7 @@ from lmms_eval.api.model import lmms
 from lmms_eval.models.chat._chat_base import ChatMixin
 
 from ..output_format import format_response
-from .scenes import respond
+from ..data.synth.scenes import respond
 
 
 class SceneBaseline(ChatMixin, lmms):

@@ -8,18 +8,18 @@ HTML report.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 
-from ..trace_metrics import reference_free_metrics, reference_metrics
+from ..evaluation.trace_metrics import reference_free_metrics, reference_metrics
 from . import judge
+from .rows import ground_truth
 
 MAX_OUTPUT_CHARS = 8000  # of the raw output kept in the report item (the full text is in the logged sample)
 
 
 def lmms_results(metrics: Mapping[str, float], group: str | None = None) -> dict:
     """One lmms-eval ``process_results`` dict: each metric under its name (aggregated by the mean), under
-    ``<name>_ci95`` (aggregated by :func:`moss_plugins.trace_metrics.bootstrap_ci`) and, for the breakdown, under ``<name>/<group>``."""
+    ``<name>_ci95`` (aggregated by :func:`moss_plugins.evaluation.trace_metrics.bootstrap_ci`) and, for the breakdown, under ``<name>/<group>``."""
     out = {}
     for name, value in metrics.items():
         out[name] = value
@@ -27,12 +27,6 @@ def lmms_results(metrics: Mapping[str, float], group: str | None = None) -> dict
         if group:
             out[f"{name}/{group}"] = value
     return out
-
-
-def ground_truth(doc: Mapping) -> dict:
-    """The reward core's ground truth of a moss_video doc (its trace is a JSON string in the lmms export)."""
-    trace = doc["trace"]
-    return {"answer": doc["answer"], "options": list(doc["options"]), "trace": json.loads(trace) if isinstance(trace, str) else trace}
 
 
 def _report(output: str, scored: dict, extra: Mapping) -> dict:

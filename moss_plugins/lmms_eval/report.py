@@ -1,11 +1,10 @@
-"""The HTML report of an lmms-eval run of our tasks (lmms-eval side; the rendering is moss_plugins.viz.report).
+"""The HTML report of an lmms-eval run of our tasks (lmms-eval side; the rendering is :mod:`moss_plugins.viz.report`).
 
 Every task declares a ``report`` metric whose items are the per-sample report items of
 :mod:`moss_plugins.lmms_eval.hooks`; its aggregation, :func:`write_report`, writes the HTML file and returns its
 path, which lmms-eval prints in its results table and stores in the results JSON (``report,none``). Like the
 submission files other lmms-eval tasks write from their aggregations, it goes under ``--output_path``
 (``<output_path>/moss_reports/``), or under ``$MOSS_REPORT_DIR``; without either nothing is written.
-``$MOSS_REPORT_SAMPLES`` caps the sample cards (default 100; the summary covers every sample).
 """
 
 from __future__ import annotations
@@ -15,11 +14,9 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..trace_metrics import bootstrap_ci
-from ..viz.report import write_report_html
+from ..viz.report import write_report_file
 
 REPORT_DIR_ENV = "MOSS_REPORT_DIR"
-REPORT_SAMPLES_ENV = "MOSS_REPORT_SAMPLES"
 
 
 def report_dir(args=None) -> Path | None:
@@ -38,30 +35,10 @@ def report_path(items: Sequence[Mapping], folder: Path) -> Path:
     return folder / f"{benchmark}-{hashlib.sha1(ids.encode()).hexdigest()[:8]}.html"
 
 
-def render(items: Sequence[Mapping], out: Path, model: str = "") -> Path:
-    benchmark = items[0].get("benchmark") or "moss"
-    max_cards = int(os.environ.get(REPORT_SAMPLES_ENV, "100"))
-    return write_report_html(items, out, title=benchmark, ci=bootstrap_ci, max_cards=max_cards, subtitle=model)
-
-
 def write_report(items: Sequence[Mapping], args=None) -> str:
     """lmms-eval aggregation of the ``report`` metric: write the HTML report, return its path ("" if none)."""
     folder = report_dir(args)
     if folder is None or not items:
         return ""
     model = f"{getattr(args, 'model', '')} {getattr(args, 'model_args', '')}".strip()
-    return str(render(items, report_path(items, folder), model))
-
-
-def items_from_samples(path: str | Path) -> list[dict]:
-    """The report items in an lmms-eval ``--log_samples`` file (``*_samples_<task>.jsonl``)."""
-    from moss_plugins.data.io import strict_jsonl_rows
-    from moss_plugins.sample import ValidationError
-
-    items = []
-    for where, sample in strict_jsonl_rows(path):
-        if not isinstance(sample, dict) or "report" not in sample:
-            raise ValidationError("no 'report' field; is this a moss_video, mvbench_moss or mmvu_moss samples file?",
-                                  where=where)  # fmt: skip
-        items.append(sample["report"])
-    return items
+    return str(write_report_file(items, report_path(items, folder), model))

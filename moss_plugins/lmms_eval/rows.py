@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from ..data.captions import STATES_KEY
 from ..data.export import ExportError, Exported, by_split, check_output, confined_path, place, read_samples
 from ..data.paths import atomic_path, remove_stale_temps
-from ..sample import JSON_TEXT_FIELDS, Sample, from_row, to_row
+from ..sample import JSON_TEXT_FIELDS, Sample, decode_fields, from_row, to_row
 
 FORM = "lmms"
 LMMS_JSON_FIELDS = JSON_TEXT_FIELDS[FORM]  # stored as JSON text
@@ -40,6 +40,13 @@ def sample_from_lmms_row(row: dict) -> Sample:
     """The :class:`Sample` of an lmms export row (the inverse of :func:`lmms_row`; ``video`` stays relative to
     the export folder)."""
     return from_row(row, FORM)
+
+
+def ground_truth(doc: dict) -> dict:
+    """The reward core's ground truth (:meth:`Sample.ground_truth`'s fields) of an lmms-eval doc: a row of the
+    export, validated when the split was loaded."""
+    row = decode_fields({k: doc[k] for k in ("answer", "options", "trace")}, FORM)
+    return {"answer": row["answer"], "options": list(row["options"]), "trace": row["trace"]}
 
 
 def export_lmms(source: str | Path, out: str | Path, split: str | None = None, skip_invalid: bool = False,

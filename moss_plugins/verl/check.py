@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .. import tiny_models as tiny
+from ..testing import tiny_models as tiny
 
 PLAIN_GROUPS = ("reward=moss_dtw", "data=moss_video")
 
@@ -137,7 +137,7 @@ def check_reward(config, tokenizer, files: list[str], console: Console, n: int =
     import pyarrow.parquet as pq
     from verl.trainer.ppo.reward import load_reward_manager
 
-    from .responses import reference_response, rollout_batch, wrong_letter
+    from ..testing.responses import reference_response, rollout_batch, wrong_letter
 
     manager = load_reward_manager(config, tokenizer)
     rows = pq.read_table(files[0]).slice(0, n).to_pylist()

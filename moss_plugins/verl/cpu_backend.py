@@ -260,12 +260,10 @@ def patch_offload_pinning() -> None:
 
 
 def activate() -> None:
-    """Everything above; idempotent (every Ray process imports the plugin once)."""
+    """Everything above; idempotent (every Ray process imports the plugin once). The rollout registers itself
+    (:func:`moss_plugins.verl.cpu_rollout.register`, called by the plugin right after)."""
     register_platform()
     patch_process_group_backend()
     patch_offload_pinning()
     register_engines()
-    from . import cpu_rollout
-
-    cpu_rollout.register()
     log.info("moss-plugins: verl CPU backend active (platform %s, rollout %s)", PLATFORM, ROLLOUT)

@@ -25,7 +25,10 @@ def _register() -> None:
         from . import agent_loop, reward_manager, train_metrics  # noqa: F401
 
         if cpu:
+            from . import cpu_rollout
+
             cpu_backend.activate()
+            cpu_rollout.register()
     except cpu_backend.UnsupportedVerl as e:  # one line: the CPU backend refuses an unknown verl
         log.error("%s", e)
         raise

@@ -4,7 +4,7 @@
 
 What runs is ``python -m verl.trainer.main_ppo --config-path RECIPE_DIR --config-name config`` with
 ``VERL_PLATFORM=cpu`` (:mod:`moss_plugins.verl.cpu_backend`), a tiny randomly initialised model of the recipe's
-family built here (:mod:`moss_plugins.tiny_models`, no download), the bundled mini split exported into the output
+family built here (:mod:`moss_plugins.testing.tiny_models`, no download), the bundled mini split exported into the output
 folder (or the files given with ``data.train_files=``/``data.val_files=``), and :data:`SMOKE` on top of the
 recipe: 2 steps, 2 prompts x 4 rollouts, 64 response tokens, 4 frames, validation on 4 test rows after the
 last step. Later overrides win. The output folder keeps the model, the data, the trainer log (``train.log``),
@@ -29,7 +29,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from .. import tiny_models as tiny
+from ..testing import tiny_models as tiny
 
 # The CPU settings (verl keys; --check knows them all) laid over the recipe's config.
 SMOKE = (

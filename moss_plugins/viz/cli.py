@@ -11,7 +11,7 @@ from pathlib import Path
 
 
 def _from_samples(path: str, index: int | None, sample_id: str | None) -> dict:
-    from moss_plugins.lmms_eval.report import items_from_samples
+    from moss_plugins.viz.report import items_from_samples
 
     items = items_from_samples(path)
     if sample_id is not None:
@@ -34,8 +34,8 @@ def _trace_text(value: str) -> str:
 def _from_data(path: str, sample_id: str | None, trace: str) -> dict:
     """Align a trace with the reference of a sample in a MOSS-Video JSONL or an lmms export."""
     from moss_plugins.data.io import strict_jsonl_rows
-    from moss_plugins.lmms_eval.hooks import ground_truth
-    from moss_plugins.trace_metrics import reference_metrics
+    from moss_plugins.evaluation.trace_metrics import reference_metrics
+    from moss_plugins.sample import from_row
 
     if sample_id is None:
         raise SystemExit("--data needs --id")
@@ -44,12 +44,13 @@ def _from_data(path: str, sample_id: str | None, trace: str) -> dict:
             break
     else:
         raise SystemExit(f"{path}: no sample with id {sample_id!r}")
-    scored = reference_metrics(_trace_text(trace), ground_truth(row))
+    truth = from_row(row, "lmms").ground_truth()  # a MOSS-Video row, or an lmms export's (JSON-text trace)
+    scored = reference_metrics(_trace_text(trace), truth)
     return {"id": sample_id, "question": row["question"], "metrics": scored["metrics"], **scored["details"]}
 
 
 def _alignment(args) -> int:
-    from moss_plugins.trace_metrics import COVERAGE_THRESHOLD
+    from moss_plugins.evaluation.trace_metrics import COVERAGE_THRESHOLD
     from moss_plugins.viz.alignment import save_alignment_png
 
     if (args.samples is None) == (args.data is None):
@@ -70,13 +71,13 @@ def _alignment(args) -> int:
 
 
 def _report(args) -> int:
-    from moss_plugins.lmms_eval.report import items_from_samples, render
+    from moss_plugins.viz.report import items_from_samples, write_report_file
 
     items = items_from_samples(args.samples)
     if not items:
         raise SystemExit(f"{args.samples}: no samples")
     out = args.output or Path(args.samples).with_suffix(".html")
-    print(render(items, Path(out)))
+    print(write_report_file(items, Path(out)))
     return 0
 
 

@@ -12,6 +12,7 @@ import base64
 import html
 import io
 import math
+import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 from ..output_format import LETTERS
 
 FRAMES_PER_STRIP = 8
+REPORT_SAMPLES_ENV = "MOSS_REPORT_SAMPLES"
 THUMB_PIXELS = 96 * 96
 _VIRIDIS = np.array([(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)], dtype=float)
 
@@ -184,3 +186,27 @@ def write_report_html(items: Sequence[Mapping], out: str | Path, title: str, ci,
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_report(items, title, ci, **kwargs), encoding="utf-8")
     return out
+
+
+def write_report_file(items: Sequence[Mapping], out: Path, model: str = "") -> Path:
+    """The HTML report of one benchmark's items; ``$MOSS_REPORT_SAMPLES`` caps the sample cards (default 100;
+    the summary covers every sample)."""
+    from ..evaluation.trace_metrics import bootstrap_ci
+
+    benchmark = items[0].get("benchmark") or "moss"
+    max_cards = int(os.environ.get(REPORT_SAMPLES_ENV, "100"))
+    return write_report_html(items, out, title=benchmark, ci=bootstrap_ci, max_cards=max_cards, subtitle=model)
+
+
+def items_from_samples(path: str | Path) -> list[dict]:
+    """The report items in an lmms-eval ``--log_samples`` file (``*_samples_<task>.jsonl``)."""
+    from ..data.io import strict_jsonl_rows
+    from ..sample import ValidationError
+
+    items = []
+    for where, sample in strict_jsonl_rows(path):
+        if not isinstance(sample, dict) or "report" not in sample:
+            raise ValidationError("no 'report' field; is this a moss_video, mvbench_moss or mmvu_moss samples file?",
+                                  where=where)  # fmt: skip
+        items.append(sample["report"])
+    return items

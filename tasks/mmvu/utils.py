@@ -3,7 +3,7 @@
 from moss_plugins.lmms_eval.hooks import reference_free_results
 from moss_plugins.lmms_eval.report import write_report  # noqa: F401  (the report aggregation)
 from moss_plugins.output_format import LETTERS, build_prompt
-from moss_plugins.trace_metrics import bootstrap_ci  # noqa: F401  (the *_ci95 aggregation)
+from moss_plugins.evaluation.trace_metrics import bootstrap_ci  # noqa: F401  (the *_ci95 aggregation)
 
 
 def options(doc):

@@ -4,7 +4,7 @@ from moss_plugins.lmms_eval.dataset import observed_video, process_docs  # noqa:
 from moss_plugins.lmms_eval.hooks import moss_video_results
 from moss_plugins.lmms_eval.report import write_report  # noqa: F401  (the report aggregation)
 from moss_plugins.output_format import build_prompt
-from moss_plugins.trace_metrics import bootstrap_ci  # noqa: F401  (the *_ci95 aggregation)
+from moss_plugins.evaluation.trace_metrics import bootstrap_ci  # noqa: F401  (the *_ci95 aggregation)
 
 
 def doc_to_visual(doc):

@@ -15,7 +15,7 @@ from moss_plugins.cli import main
 from moss_plugins.data import load_samples
 from moss_plugins.data.annotations import read_annotations
 from moss_plugins.data.build import BuildConfig, BuildError, assign_splits, build_dataset
-from moss_plugins.data.build_example import write_annotated_videos
+from moss_plugins.demos.build import write_annotated_videos
 from moss_plugins.sample import ValidationError
 from moss_plugins.reward import rouge_f
 

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from moss_plugins.cli import main
 from moss_plugins.data import load_samples, mini_split_dir, save_samples
-from moss_plugins.data.demo import run as demo
+from moss_plugins.demos.data import run as demo
 from moss_plugins.data.stats import video_durations
 
 

@@ -25,7 +25,7 @@ from moss_plugins.cli import main
 from moss_plugins.data import load_samples, mini_split_dir, save_samples
 from moss_plugins.data.annotations import read_annotations
 from moss_plugins.data.build import BuildConfig, BuildError, build_dataset
-from moss_plugins.data.build_example import write_annotated_videos
+from moss_plugins.demos.build import write_annotated_videos
 from moss_plugins.verl.rows import export_verl
 from moss_plugins.lmms_eval.rows import export_lmms
 

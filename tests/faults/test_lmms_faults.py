@@ -286,7 +286,7 @@ def odd_video(kind: str, tmp_path: Path) -> Path:
 @pytest.mark.parametrize("kind", ["bikes", "carphone_pristine", "noise", "noise-grey", "black", "white",
                                   "not-a-video", "empty", "missing"])  # fmt: skip
 def test_the_baseline_says_it_cannot_read_what_is_not_a_scene(kind, tmp_path):
-    from moss_plugins.lmms_eval import scenes
+    from moss_plugins.data.synth import scenes
     from moss_plugins.output_format import answer_blocks, build_prompt, well_formed
 
     video = odd_video(kind, tmp_path)

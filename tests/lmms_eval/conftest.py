@@ -22,6 +22,6 @@ def lmms_export(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_qwen(tmp_path_factory) -> Path:
     """A randomly initialised 2-layer Qwen2.5-VL (hidden size 64) saved like a hub checkpoint."""
-    from moss_plugins.tiny_models import build
+    from moss_plugins.testing.tiny_models import build
 
     return build("qwen2_5_vl", tmp_path_factory.mktemp("tiny_qwen2_5_vl"), weights=True)

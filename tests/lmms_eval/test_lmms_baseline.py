@@ -10,9 +10,10 @@ from lmms_fixtures import offline_env, read_run, run_cli
 
 from moss_plugins.cli import main as moss
 from moss_plugins.data import TASK_TYPES, load_samples
-from moss_plugins.lmms_eval import dataset, scenes
+from moss_plugins.data.synth import scenes
+from moss_plugins.lmms_eval import dataset
 from moss_plugins.output_format import answer_blocks, build_prompt, well_formed
-from moss_plugins.trace_metrics import REFERENCE_METRICS
+from moss_plugins.evaluation.trace_metrics import REFERENCE_METRICS
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 from lmms_fixtures import offline_env, read_run, run_cli
 
 from moss_plugins.data.video import load_frames
-from moss_plugins.trace_metrics import REFERENCE_METRICS
+from moss_plugins.evaluation.trace_metrics import REFERENCE_METRICS
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ from moss_plugins.data import TASK_TYPES
 from moss_plugins.lmms_eval import TASKS_DIR
 from moss_plugins.lmms_eval.hooks import lmms_results
 from moss_plugins.output_format import REASONING_INSTRUCTION, build_prompt, format_response
-from moss_plugins.trace_metrics import REFERENCE_FREE_METRICS, REFERENCE_METRICS
+from moss_plugins.evaluation.trace_metrics import REFERENCE_FREE_METRICS, REFERENCE_METRICS
 
 STEPS = ("The disc is red.", "The disc turns green.", "The disc turns blue.", "The cycle is red, green, blue, so red comes next.")
 OUTPUT = format_response(STEPS, "A")  # the reference trace, answered right

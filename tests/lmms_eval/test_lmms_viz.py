@@ -9,7 +9,7 @@ import pytest
 from moss_plugins.cli import main as moss
 from moss_plugins.lmms_eval.hooks import moss_video_results
 from moss_plugins.output_format import format_response
-from moss_plugins.trace_metrics import bootstrap_ci
+from moss_plugins.evaluation.trace_metrics import bootstrap_ci
 from moss_plugins.viz.alignment import alignment_png_bytes, save_alignment_png
 from moss_plugins.viz.report import render_report
 

@@ -2,7 +2,7 @@
 bundled example of ``moss demo``."""
 
 from moss_plugins.output_format import format_response
-from moss_plugins.reward.demo import load_examples
+from moss_plugins.testing.examples import load_examples
 
 EXAMPLE = next(e for e in load_examples() if e["id"] == "traffic-light")
 OPTIONS = EXAMPLE["options"]

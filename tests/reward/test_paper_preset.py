@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from moss_plugins.reward import RewardConfig, compute_score, score_batch
-from moss_plugins.trace_metrics import PRESET_ENV, reference_metrics
+from moss_plugins.evaluation.trace_metrics import PRESET_ENV, reference_metrics
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "paper_scores.json").read_text("utf-8"))
 CASES = [(c["solution"], c["ground_truth"]) for c in FIXTURE["cases"]]

@@ -4,7 +4,7 @@
 import pytest
 from omegaconf import OmegaConf
 
-from moss_plugins import tiny_models as tiny
+from moss_plugins.testing import tiny_models as tiny
 from moss_plugins.verl.compose import compose_job
 
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from moss_plugins import tiny_models as tiny
+from moss_plugins.testing import tiny_models as tiny
 from moss_plugins.verl import cpu_backend
 from moss_plugins.verl.agent_loop import BAN, PLACEHOLDERS, banned_token_ids, guarded
 from moss_plugins.verl.cpu_rollout import sampling_kwargs, weights_sha256

@@ -18,7 +18,7 @@ import moss_plugins.data.video as video_module
 from moss_plugins.data import Sample, ValidationError, load_samples, save_samples
 from moss_plugins.verl.rows import export_verl, verl_row
 from moss_plugins.data.synth.render import write_mp4
-from moss_plugins.reward.demo import load_examples
+from moss_plugins.testing.examples import load_examples
 from moss_plugins.verl.dataset import MossVideoDataset
 from moss_plugins.verl.frames import CACHE, VideoOptions
 from moss_plugins.verl.rows import check_row

@@ -2,7 +2,7 @@
 
 from rich.console import Console
 
-from moss_plugins.verl import demo
+from moss_plugins.demos import verl as demo
 
 
 def test_demo_stage_reports_one_decode_per_group_a_scored_group_and_a_picture(tmp_path, monkeypatch):

@@ -6,9 +6,9 @@ import pytest
 from verl.experimental.reward_loop import RewardLoopManager
 from verl.trainer.ppo.reward import extract_reward, load_reward_manager
 
-from moss_plugins.reward.demo import load_examples
-from moss_plugins.verl.responses import reference_response, wrong_letter
-from moss_plugins.verl.responses import rollout_batch as rollouts
+from moss_plugins.testing.examples import load_examples
+from moss_plugins.testing.responses import reference_response, wrong_letter
+from moss_plugins.testing.responses import rollout_batch as rollouts
 
 pytestmark = pytest.mark.slow
 

@@ -13,9 +13,9 @@ from verl.trainer.ppo.reward import load_reward_manager
 from moss_plugins.reward import RESULT_KEYS, ConfigError, RewardConfig, compute_score
 from moss_plugins.reward import score as core
 from moss_plugins.reward.config import PRESETS
-from moss_plugins.reward.demo import load_examples
-from moss_plugins.verl.responses import reference_response, wrong_letter
-from moss_plugins.verl.responses import rollout_batch as rollouts
+from moss_plugins.testing.examples import load_examples
+from moss_plugins.testing.responses import reference_response, wrong_letter
+from moss_plugins.testing.responses import rollout_batch as rollouts
 from moss_plugins.verl.reward_manager import EXTRA_KEYS, MossDTWRewardManager
 
 TRUTH = load_examples()[0]["ground_truth"]

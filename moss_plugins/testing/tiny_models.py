@@ -58,7 +58,7 @@ def corpus() -> list[str]:
     text gives ~3 characters per token, close to the real tokenizers, so prompt-length checks are meaningful."""
     from moss_plugins.data import load_samples, mini_split_dir
     from moss_plugins.data.captions import observed_captions, render_captions
-    from moss_plugins.reward.demo import load_examples
+    from moss_plugins.testing.examples import load_examples
 
     lines = [REASONING_INSTRUCTION, FREE_FORM_INSTRUCTION, "<think>", "</think>", "<answer>", "</answer>"]
     for example in load_examples():

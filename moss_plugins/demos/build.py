@@ -56,7 +56,7 @@ def write_annotated_videos(
 ) -> Path:
     """Write one video per caption list (one segment per caption) and ``annotations.jsonl`` in the segments
     layout beside them; returns the annotation file."""
-    from .synth.render import write_mp4
+    from ..data.synth.render import write_mp4
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -82,8 +82,8 @@ def demo(console) -> None:
 
     from ..output_format import build_prompt, format_response
     from ..reward import compute_score
-    from .annotations import read_annotations
-    from .build import BuildConfig, build_dataset
+    from ..data.annotations import read_annotations
+    from ..data.build import BuildConfig, build_dataset
 
     with tempfile.TemporaryDirectory() as tmp:
         src = write_annotated_videos(Path(tmp) / "src", list(STORIES.values()), list(STORIES))

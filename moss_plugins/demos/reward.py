@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from importlib import resources
-
 from rich import box
 from rich.table import Table
 
-from .config import RewardConfig
-from .score import compute_score
-
-
-def load_examples() -> list[dict]:
-    return json.loads(resources.files(__package__).joinpath("example_traces.json").read_text("utf-8"))
+from ..reward.config import RewardConfig
+from ..reward.score import compute_score
+from ..testing.examples import load_examples
 
 
 def run(console) -> None:

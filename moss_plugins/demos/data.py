@@ -26,9 +26,9 @@ def run(console) -> None:
     from rich.table import Table
 
     from ..reward import score_batch
-    from . import mini_split_dir
-    from .io import load_samples
-    from .stats import plot_stats, print_stats, video_durations
+    from ..data import mini_split_dir
+    from ..data.io import load_samples
+    from ..data.stats import plot_stats, print_stats, video_durations
 
     root = mini_split_dir()
     report = load_samples(root)  # validates every row; a bad one stops here with its file, line and field

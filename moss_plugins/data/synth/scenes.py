@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data.captions import secs
-from ..data.synth import constants as C
-from ..output_format import FREE_FORM_INSTRUCTION, LETTERS, REASONING_INSTRUCTION, format_response, normalize
+from ..captions import secs
+from . import constants as C
+from ...output_format import FREE_FORM_INSTRUCTION, LETTERS, REASONING_INSTRUCTION, format_response, normalize
 
 ASSUMED_DURATION = sum(C.DEFAULT_DURATION) / 2  # seconds, when a question needs the (unseen) end of the video
 LEVEL_WORDS = {"empty": 0.0, "quarter": 0.25, "half": 0.5, "three quarters": 0.75}
@@ -607,7 +607,7 @@ def respond(video_path: str, prompt: str, max_frames: int | None = None) -> str:
 
     Never raises: a video it cannot decode, or frames that are not a synthetic scene it can read (or on which a
     reader fails), give an answer that says so and guesses the first option."""
-    from ..data.video import load_frames
+    from ..video import load_frames
 
     question, options = split_prompt(prompt)
     try:

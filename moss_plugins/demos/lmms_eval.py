@@ -17,7 +17,7 @@ from rich import box
 from rich.table import Table
 
 from ..sample import TASK_TYPES
-from ..trace_metrics import REFERENCE_METRICS
+from ..evaluation.trace_metrics import REFERENCE_METRICS
 
 OUT = Path("outputs") / "lmms-eval-demo"
 COMMAND = ["--model", "moss_baseline", "--tasks", "moss_video", "--log_samples"]
@@ -71,9 +71,9 @@ def metrics_tables(row: dict) -> tuple[Table, Table]:
 
 def alignment_picture(samples: Path, out: Path) -> Path:
     """The alignment PNG of the first logged sample."""
-    from ..trace_metrics import COVERAGE_THRESHOLD
+    from ..evaluation.trace_metrics import COVERAGE_THRESHOLD
     from ..viz.alignment import save_alignment_png
-    from .report import items_from_samples
+    from ..viz.report import items_from_samples
 
     item = items_from_samples(samples)[0]
     scores = " · ".join(f"{k} {v:.2f}" for k, v in item["metrics"].items())

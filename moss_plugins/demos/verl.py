@@ -28,9 +28,9 @@ def run(console) -> None:
     from moss_plugins.data.captions import render_captions
     from moss_plugins.verl.rows import export_verl
 
-    from .. import tiny_models as tiny
-    from .compose import compose_job
-    from .frames import CACHE
+    from ..testing import tiny_models as tiny
+    from ..verl.compose import compose_job
+    from ..verl.frames import CACHE
 
     config = compose_job(["reward=moss_dtw", "data=moss_video"])
     manager_cfg, video = config.reward.reward_manager, config.data.moss_video
@@ -84,7 +84,7 @@ def _with_limit(config, tokenizer, truth):
     """The config with a response limit just above the reference's length, so a longer rollout is cut."""
     from omegaconf import OmegaConf
 
-    from .responses import reference_response
+    from ..testing.responses import reference_response
 
     limited = OmegaConf.create(OmegaConf.to_container(config))
     n = len(tokenizer(reference_response(truth), add_special_tokens=False)["input_ids"])
@@ -96,7 +96,7 @@ def _score_group(console, manager, truth) -> None:
     from moss_plugins.output_format import format_response
     from moss_plugins.reward import parse_ground_truth
 
-    from .responses import reference_response, rollout_batch, wrong_letter
+    from ..testing.responses import reference_response, rollout_batch, wrong_letter
 
     parsed = parse_ground_truth(truth)
     steps, letter = parsed.step_texts, parsed.answer

@@ -9,11 +9,11 @@ from rich.console import Console
 
 # (name, "module:function"); each function takes a rich Console and returns nothing.
 STAGES = (
-    ("reward", "moss_plugins.reward.demo:run"),
-    ("data", "moss_plugins.data.demo:run"),
-    ("build", "moss_plugins.data.build_example:demo"),
-    ("lmms-eval", "moss_plugins.lmms_eval.demo:run"),
-    ("verl", "moss_plugins.verl.demo:run"),
+    ("reward", "moss_plugins.demos.reward:run"),
+    ("data", "moss_plugins.demos.data:run"),
+    ("build", "moss_plugins.demos.build:demo"),
+    ("lmms-eval", "moss_plugins.demos.lmms_eval:run"),
+    ("verl", "moss_plugins.demos.verl:run"),
 )
 
 

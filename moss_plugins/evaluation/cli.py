@@ -8,8 +8,8 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from . import registry
-from .score import RESULT_KEYS, score_batch
+from ..reward import registry
+from ..reward.score import RESULT_KEYS, score_batch
 
 
 def _score(args) -> int:
@@ -42,7 +42,7 @@ def _options(pairs: list[str]) -> dict:
     """``--set KEY=VALUE`` pairs: VALUE is JSON (3, true, [1, 1, 2]), or else the text itself (similarity=char3)."""
     from moss_plugins.sample import parse_json
 
-    from .config import ConfigError
+    from ..reward.config import ConfigError
 
     options = {}
     for pair in pairs:
