@@ -99,7 +99,7 @@ def site(tmp_path, monkeypatch):
             del sys.modules[name]
 
 
-def install(site: Path, dist: str, entry_points: dict[str, dict[str, str]], modules: dict[str, str] = {}):
+def install(site: Path, dist: str, entry_points: dict[str, dict[str, str]], modules: dict[str, str] | None = None):
     """A distribution as pip leaves it: a dist-info folder (METADATA, entry_points.txt) next to its modules."""
     info = site / f"{dist.replace('-', '_')}-0.1.dist-info"
     info.mkdir()
@@ -107,7 +107,7 @@ def install(site: Path, dist: str, entry_points: dict[str, dict[str, str]], modu
     (info / "entry_points.txt").write_text("".join(
         f"[{group}]\n" + "".join(f"{name} = {value}\n" for name, value in named.items())
         for group, named in entry_points.items()))  # fmt: skip
-    for module, source in modules.items():
+    for module, source in (modules or {}).items():
         (site / f"{module}.py").write_text(textwrap.dedent(source))
     importlib.invalidate_caches()
 
@@ -134,7 +134,7 @@ GOOD_ENTRY_POINTS = {"moss_plugins.similarities": {"exact": "moss_good_plugin:ex
 @pytest.mark.parametrize(("value", "modules", "error"), [
     ("moss_broken_missing:sim", {}, "ModuleNotFoundError"),  # its module is not there (ImportError)
     ("moss_broken_body:sim", {"moss_broken_body": "raise RuntimeError('no GPU here')"}, "RuntimeError('no GPU here')"),
-])  # fmt: skip
+], ids=["module-missing", "module-body-raises"])  # fmt: skip
 def test_a_broken_plugin_breaks_only_the_configurations_that_select_it(site, value, modules, error):
     default = compute_score(None, OUTPUT, TRUTH)
     # Broken in every group, and in the group of the first plugin form, which imported every plugin at once.
