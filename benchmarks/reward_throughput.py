@@ -29,9 +29,8 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from moss_plugins.output_format import format_response  # noqa: E402
-from moss_plugins.reward import hookimpl, score, semantic  # noqa: E402
+from moss_plugins.reward import registry, score, semantic  # noqa: E402
 from moss_plugins.reward.lexicon import analyse  # noqa: E402
-from moss_plugins.reward.registry import plugin_manager  # noqa: E402
 
 KEYS = ("rouge1", "rouge2", "rougeL")
 
@@ -56,16 +55,15 @@ class _PairwiseSimilarity:
         return f @ (np.asarray(config.rouge_weights) / sum(config.rouge_weights))
 
 
-class _BaselinePlugin:
-    @hookimpl
-    def moss_similarities(self):
-        from rouge_score.rouge_scorer import RougeScorer as PyScorer
-        from rouge_score_rs import RougeScorer as RsScorer
+def register_baselines() -> None:
+    """The paper preset's ROUGE built on the two other packages, as similarities a configuration can select."""
+    from rouge_score.rouge_scorer import RougeScorer as PyScorer
+    from rouge_score_rs import RougeScorer as RsScorer
 
-        return {
-            "bench_rouge_score_rs": _PairwiseSimilarity(RsScorer(list(KEYS), use_stemmer=False), batch=True),
-            "bench_rouge_score": _PairwiseSimilarity(PyScorer(list(KEYS), use_stemmer=False), batch=False),
-        }
+    registry.register("similarity", "bench_rouge_score_rs",
+                      _PairwiseSimilarity(RsScorer(list(KEYS), use_stemmer=False), batch=True))  # fmt: skip
+    registry.register("similarity", "bench_rouge_score",
+                      _PairwiseSimilarity(PyScorer(list(KEYS), use_stemmer=False), batch=False))  # fmt: skip
 
 
 def make_batch(n_rollouts: int, group: int, seed: int = 0):
@@ -132,7 +130,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args(argv)
 
-    plugin_manager().register(_BaselinePlugin(), name="benchmark-baselines")
+    register_baselines()
     solutions, truths = make_batch(args.rollouts, args.group)
     n_pred = np.mean([s.count("Step ") for s in solutions])
     n_ref = np.mean([len(t["trace"]) for t in truths])

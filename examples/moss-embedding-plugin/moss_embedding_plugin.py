@@ -1,4 +1,5 @@
-"""Example extension of the MOSS-ChatV reward through the ``moss_plugins`` entry-point group.
+"""Example extension of the MOSS-ChatV reward: three components, each an entry point of its kind's group
+(``pyproject.toml``; the contract is ``moss_plugins/reward/hookspecs.py``).
 
 * ``similarity=embedding``: cosine of sentence embeddings alone, as a registered similarity. It reuses the
   reward's built-in embeddings (``moss_plugins.reward.semantic``: one model per process, a cache per text), so
@@ -15,7 +16,7 @@ import os
 import re
 
 from moss_plugins.output_format import think_body
-from moss_plugins.reward import hookimpl, semantic
+from moss_plugins.reward import semantic
 from moss_plugins.reward.config import DEFAULT_EMBEDDING_MODEL
 
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+")
@@ -38,17 +39,3 @@ def sentences(text, config):
 def hedging(ctx):
     return sum(bool(_HEDGES.search(s)) for s in ctx.steps) / max(len(ctx.steps), 1)
 
-
-@hookimpl
-def moss_similarities():
-    return {"embedding": EmbeddingSimilarity()}
-
-
-@hookimpl
-def moss_segmenters():
-    return {"sentences": sentences}
-
-
-@hookimpl
-def moss_reward_terms():
-    return {"hedging": hedging}

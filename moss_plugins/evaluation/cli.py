@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..reward import registry
+from ..reward.hookspecs import GROUPS
 from ..reward.score import RESULT_KEYS, score_batch
 
 
@@ -57,13 +58,13 @@ def _options(pairs: list[str]) -> dict:
 
 
 def _plugins(args) -> int:
+    """What each name is and where it comes from, read from the install metadata (no plugin is imported)."""
     table = Table(title="reward plugins")
-    for col in ("kind", "name", "from plugin"):
+    for col in ("kind", "name", "from"):
         table.add_column(col)
-    for kind, hook in (("segmenter", "moss_segmenters"), ("similarity", "moss_similarities"),
-                       ("reward term", "moss_reward_terms")):  # fmt: skip
-        for name, plugin in sorted(registry.available(hook).items()):
-            table.add_row(kind, name, plugin)
+    for kind in GROUPS:
+        for name, provider in registry.available(kind).items():
+            table.add_row(kind.replace("_", " "), name, provider)
     Console().print(table)
     return 0
 

@@ -1,7 +1,7 @@
 """MOSS-ChatV's rule-based reward: answer accuracy, output format and a process reward that aligns the model's
 steps with the reference trace (``preset="paper"``: the paper's ROUGE + subsequence DTW, exactly).
 
-Framework-free (numpy, numba, pluggy, snowballstemmer; sentence-transformers only for ``semantic_weight``).
+Framework-free (numpy, numba, snowballstemmer; sentence-transformers only for ``semantic_weight``).
 ``compute_score`` is verl's custom-reward contract, so ``reward.custom_reward_function.path=pkg://moss_plugins.reward``
 works as is.
 """
@@ -10,7 +10,6 @@ from .answer import parse_choice
 from .config import ConfigError, RewardConfig
 from .dtw import monotone_alignment, subsequence_dtw
 from .ground_truth import GroundTruth, GroundTruthError, TraceStep, parse_ground_truth
-from .hookspecs import hookimpl
 from .registry import PluginError
 from .rouge import rouge_f, similarity_matrix
 from .score import (
@@ -31,7 +30,7 @@ from .tokenize import tokenize
 
 __all__ = [
     "RESULT_KEYS", "Alignment", "ConfigError", "GroundTruth", "GroundTruthError", "PluginError", "Reference",
-    "RewardConfig", "TermContext", "TraceStep", "align", "compute_score", "hookimpl", "monotone_alignment", "parse_choice",
+    "RewardConfig", "TermContext", "TraceStep", "align", "compute_score", "monotone_alignment", "parse_choice",
     "parse_ground_truth", "prepare_reference", "process_reward", "rouge_f", "score_and_align", "score_batch",
     "score_solution", "segment_steps", "similarity_matrix", "subsequence_dtw", "tokenize",
 ]  # fmt: skip

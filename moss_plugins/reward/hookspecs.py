@@ -1,38 +1,69 @@
-"""The plugin contract: what another installed package may add to the reward.
+"""The plugin contract: what another installed package may add to the reward, and how.
 
-A plugin is a module (or object) with functions named like the specs below, marked with ``hookimpl``, and
-advertised in its distribution's metadata::
+A distribution advertises each component as an entry point in the group of its kind (``GROUPS``). The entry
+point's name is the name a reward configuration selects (``segmenter=``, ``similarity=``,
+``extra_terms={name: weight}``); its value is ``module:attribute``, the component itself (a class is
+instantiated once, without arguments)::
 
-    [project.entry-points.moss_plugins]
-    my_plugin = "my_package.moss_plugin"
+    [project.entry-points."moss_plugins.similarities"]
+    embedding = "my_package.similarity:EmbeddingSimilarity"
 
-Everything it returns is chosen by name in the reward configuration (``segmenter=``, ``similarity=``,
-``extra_terms={name: weight}``); names must be unique across all installed plugins.
+    [project.entry-points."moss_plugins.segmenters"]
+    sentences = "my_package.segment:sentences"
+
+    [project.entry-points."moss_plugins.reward_terms"]
+    hedging = "my_package.terms:hedging"
+
+Only the names a configuration selects are imported, when it is validated: a plugin that fails to import is an
+error (naming its entry point and distribution) for the configurations that select it, and for no other. A name
+is unique within its kind, built-ins included; two providers of one name are an error, naming both, when it is
+selected. ``moss plugins`` lists the names from the install metadata without importing anything.
 """
 
 from __future__ import annotations
 
-import pluggy
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-PROJECT = "moss_plugins"
-hookspec = pluggy.HookspecMarker(PROJECT)
-hookimpl = pluggy.HookimplMarker(PROJECT)
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
+    from .config import RewardConfig
+    from .score import TermContext
 
-@hookspec
-def moss_segmenters() -> dict:
-    """Step segmenters: ``{name: fn(text: str, config: RewardConfig) -> list[str]}``. ``text`` is the raw model
-    output; ``moss_plugins.output_format.think_body`` extracts the reasoning the way the default segmenter does."""
-
-
-@hookspec
-def moss_similarities() -> dict:
-    """Step similarities in [0, 1], either ``{name: fn(pred_steps, ref_steps) -> array[n_ref, n_pred]}`` or
-    ``{name: obj}`` with ``obj.prepare(ref_steps)`` (run once per reference) and
-    ``obj.matrix(prepared, pred_steps, config) -> array[n_ref, n_pred]``."""
+# Kind of component -> its entry-point group.
+GROUPS = {
+    "segmenter": "moss_plugins.segmenters",
+    "similarity": "moss_plugins.similarities",
+    "reward_term": "moss_plugins.reward_terms",
+}
 
 
-@hookspec
-def moss_reward_terms() -> dict:
-    """Extra reward terms: ``{name: fn(ctx: TermContext) -> float}``; the score adds ``weight * fn(ctx)`` for
-    each name in ``extra_terms``."""
+class Segmenter(Protocol):
+    """Cuts a model output into steps. ``text`` is the raw output; ``moss_plugins.output_format.think_body``
+    extracts the reasoning the way the default segmenter does."""
+
+    def __call__(self, text: str, config: RewardConfig) -> list[str]: ...
+
+
+class SimilarityFunction(Protocol):
+    """A step similarity in its simplest form: values in [0, 1], shape [n_ref, n_pred]."""
+
+    def __call__(self, pred_steps: list[str], ref_steps: list[str]) -> ArrayLike: ...
+
+
+@runtime_checkable
+class Similarity(Protocol):
+    """A step similarity that prepares each reference once (the built-ins index its words there).
+
+    ``matrix`` returns values in [0, 1] of shape [n_ref, n_pred]; for a plugin, values outside are clipped, NaN
+    counts as 0 and another shape is a ``PluginError`` for that rollout (its ``reason`` says so)."""
+
+    def prepare(self, ref_steps: list[str]) -> Any: ...
+
+    def matrix(self, prepared: Any, pred_steps: list[str], config: RewardConfig) -> ArrayLike: ...
+
+
+class RewardTerm(Protocol):
+    """An extra reward term: the score adds ``weight * term(ctx)`` for each name in ``extra_terms``."""
+
+    def __call__(self, ctx: TermContext) -> float: ...

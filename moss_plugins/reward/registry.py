@@ -1,4 +1,9 @@
-"""Named segmenters, similarities and reward terms from the built-in plugin and every installed one."""
+"""Named segmenters, similarities and reward terms: the built-in ones, those registered by the running program
+and those installed distributions advertise as entry points (the contract: :mod:`.hookspecs`).
+
+A name is resolved when a configuration selects it, and only its own entry points are imported then: a broken
+plugin that nothing selects is never imported, so it cannot break the default reward or another plugin.
+"""
 
 from __future__ import annotations
 
@@ -7,57 +12,78 @@ import importlib.metadata
 from collections.abc import Callable
 
 import numpy as np
-import pluggy
 
-from . import builtin, hookspecs
+from . import builtin
+from .hookspecs import GROUPS, Similarity
+
+BUILTIN, REGISTERED = "builtin", "registered"
+_BUILTINS = {"segmenter": builtin.SEGMENTERS, "similarity": builtin.SIMILARITIES, "reward_term": builtin.REWARD_TERMS}
+_registered: dict[str, dict[str, object]] = {kind: {} for kind in GROUPS}
+# The one group of the first plugin form (a module of pluggy hooks), named only to tell its users how to move.
+_OLD_GROUP = "moss_plugins"
+_EXPECTED = {"segmenter": "fn(text, config) -> steps",
+             "similarity": "fn(pred_steps, ref_steps) or an object with prepare() and matrix()",
+             "reward_term": "fn(ctx) -> float"}  # fmt: skip
 
 
 class PluginError(RuntimeError):
-    """An installed plugin cannot be loaded or breaks the contract in :mod:`moss_plugins.reward.hookspecs`."""
+    """A selected plugin cannot be loaded or breaks the contract in :mod:`moss_plugins.reward.hookspecs`."""
 
 
-@functools.cache
-def plugin_manager() -> pluggy.PluginManager:
-    pm = pluggy.PluginManager(hookspecs.PROJECT)
-    pm.add_hookspecs(hookspecs)
-    pm.register(builtin, name="builtin")
-    for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT):
-        dist = ep.dist.name if ep.dist else "?"
-        try:
-            pm.register(ep.load(), name=ep.name)
-        except Exception as e:
-            raise PluginError(
-                f"plugin {ep.name!r} ({ep.value}) from distribution {dist!r} failed to load: {e!r}. "
-                f"Fix or uninstall {dist!r}."
-            ) from e
-    return pm
+def _label(kind: str) -> str:
+    return kind.replace("_", " ")
 
 
-def _named(hook: str) -> dict[str, tuple[object, str]]:
-    found: dict[str, tuple[object, str]] = {}
-    for impl in getattr(plugin_manager().hook, hook).get_hookimpls():
-        provided = impl.function() or {}
-        if not isinstance(provided, dict):
-            raise PluginError(f"plugin {impl.plugin_name!r}: {hook}() must return a dict, got {type(provided).__name__}")
-        for name, obj in provided.items():
-            if name in found:
-                raise PluginError(
-                    f"{hook}: name {name!r} is provided by both {found[name][1]!r} and {impl.plugin_name!r}"
-                )
-            found[name] = (obj, impl.plugin_name)
-    return found
+def _dist(ep: importlib.metadata.EntryPoint) -> str:
+    return ep.dist.name if ep.dist else "?"
 
 
-def available(hook: str) -> dict[str, str]:
-    """``{name: plugin}`` for one of the hooks (e.g. ``"moss_similarities"``)."""
-    return {name: plugin for name, (_, plugin) in _named(hook).items()}
+def _load(kind: str, ep: importlib.metadata.EntryPoint) -> object:
+    try:
+        obj = ep.load()
+        return obj() if isinstance(obj, type) else obj
+    except Exception as e:
+        dist = _dist(ep)
+        raise PluginError(
+            f"{_label(kind)} plugin {ep.name!r} ({ep.value}) from distribution {dist!r} failed to load: {e!r}. "
+            f"Fix or uninstall {dist!r}, or choose another {_label(kind)}."
+        ) from e
 
 
-def _lookup(hook: str, kind: str, name: str) -> tuple[object, str]:
-    named = _named(hook)
-    if name not in named:
-        raise KeyError(f"unknown {kind} {name!r}; installed: {', '.join(sorted(named)) or 'none'}")
-    return named[name]
+def _sources(kind: str, name: str | None = None) -> list[tuple[str, str, object]]:
+    """``(name, provider, component or its entry point)`` for each provider of a name of one kind (of ``name``
+    only, when given). Reads install metadata; imports nothing."""
+    local = ((BUILTIN, _BUILTINS[kind]), (REGISTERED, _registered[kind]))
+    found = [(n, provider, obj) for provider, named in local for n, obj in named.items() if name in (None, n)]
+    selected = importlib.metadata.entry_points(group=GROUPS[kind], **({} if name is None else {"name": name}))
+    return found + [(ep.name, _dist(ep), ep) for ep in selected]
+
+
+def _clash(kind: str, name: str, providers: list[str]) -> PluginError:
+    both = " and ".join(repr(p) for p in providers)
+    return PluginError(f"{_label(kind)} name {name!r} is provided by both {both}: uninstall all but one of them")
+
+
+def available(kind: str) -> dict[str, str]:
+    """``{name: provider}`` of one kind (``"segmenter"``, ``"similarity"``, ``"reward_term"``); the provider is
+    "builtin", "registered" or the distribution. From install metadata only: nothing is imported."""
+    providers: dict[str, list[str]] = {}
+    for name, provider, _ in _sources(kind):
+        providers.setdefault(name, []).append(provider)
+    for name, found in providers.items():
+        if len(found) > 1:
+            raise _clash(kind, name, found)
+    return {name: found[0] for name, found in sorted(providers.items())}
+
+
+def _unknown(kind: str, name: str) -> KeyError:
+    names = sorted({n for n, _, _ in _sources(kind)})
+    message = f"unknown {_label(kind)} {name!r}; installed: {', '.join(names) or 'none'}"
+    old = sorted({_dist(ep) for ep in importlib.metadata.entry_points(group=_OLD_GROUP)})
+    if old:
+        message += (f"; {', '.join(map(repr, old))} still use(s) the entry-point group {_OLD_GROUP!r}, which is no "
+                    f"longer read: name each component in {GROUPS[kind]!r} (moss_plugins/reward/hookspecs.py)")
+    return KeyError(message)
 
 
 class _FunctionSimilarity:
@@ -90,20 +116,46 @@ class _CheckedSimilarity:
         return np.clip(np.nan_to_num(sim, nan=0.0), 0.0, 1.0)
 
 
+def _checked(kind: str, name: str, provider: str, obj: object) -> object:
+    """A third-party component held to the contract: a similarity wrapped so that a broken one fails loudly."""
+    if kind == "similarity":
+        if isinstance(obj, Similarity):
+            return _CheckedSimilarity(name, obj)
+        if callable(obj):
+            return _CheckedSimilarity(name, _FunctionSimilarity(obj))
+    elif callable(obj):
+        return obj
+    raise PluginError(f"{_label(kind)} {name!r} from {provider!r} is a {type(obj).__name__}, not "
+                      f"{_EXPECTED[kind]} (moss_plugins/reward/hookspecs.py)")  # fmt: skip
+
+
 @functools.cache
+def _component(kind: str, name: str) -> object:
+    sources = _sources(kind, name)
+    if not sources:
+        raise _unknown(kind, name)
+    if len(sources) > 1:
+        raise _clash(kind, name, [provider for _, provider, _ in sources])
+    _, provider, obj = sources[0]
+    if isinstance(obj, importlib.metadata.EntryPoint):
+        obj = _load(kind, obj)
+    return obj if provider == BUILTIN else _checked(kind, name, provider, obj)
+
+
+def register(kind: str, name: str, obj: object) -> None:
+    """Adds a component defined by the running program (a script, a notebook) under ``name``, held to the same
+    contract as an installed one; it replaces an earlier registration of that name."""
+    _registered[kind][name] = obj
+    _component.cache_clear()
+
+
 def segmenter(name: str) -> Callable:
-    return _lookup("moss_segmenters", "segmenter", name)[0]
+    return _component("segmenter", name)
 
 
-@functools.cache
 def similarity(name: str):
-    """The named similarity; third-party ones are wrapped so that a broken one fails loudly."""
-    impl, plugin = _lookup("moss_similarities", "similarity", name)
-    if not hasattr(impl, "matrix"):
-        impl = _FunctionSimilarity(impl)
-    return impl if plugin == "builtin" else _CheckedSimilarity(name, impl)
+    return _component("similarity", name)
 
 
-@functools.cache
 def reward_term(name: str) -> Callable:
-    return _lookup("moss_reward_terms", "reward term", name)[0]
+    return _component("reward_term", name)

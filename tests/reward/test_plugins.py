@@ -1,9 +1,13 @@
-"""Extension hooks: a separately installed distribution adds a segmenter, a similarity and a reward term."""
+"""Plugins: a separately installed distribution adds a segmenter, a similarity and a reward term, each an entry
+point imported only when a configuration selects its name."""
 
+import importlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +41,7 @@ truth = {"answer": "B", "trace": ["the lamp is green.", "then the lamp turns yel
 faithful = "<think>The lamp is green. Then the lamp turns yellow.</think><answer>B</answer>"
 hedged = "<think>Maybe the lamp is green. Perhaps the cup moves.</think><answer>B</answer>"
 options = dict(segmenter="sentences", similarity="embedding", extra_terms={"hedging": -0.5})
-print(json.dumps({"available": {h: registry.available(h) for h in
-                  ("moss_segmenters", "moss_similarities", "moss_reward_terms")},
+print(json.dumps({"available": {kind: registry.available(kind) for kind in ("segmenter", "similarity", "reward_term")},
                   "faithful": compute_score(None, faithful, truth, **options),
                   "hedged": compute_score(None, hedged, truth, **options)}))
 """
@@ -46,19 +49,21 @@ print(json.dumps({"available": {h: registry.available(h) for h in
 
 @pytest.mark.slow
 def test_installed_distribution_is_discovered_and_used(tmp_path):
-    """pip-installs examples/moss-embedding-plugin (a real distribution) and uses all three of its hooks."""
-    target = tmp_path / "site"
+    """pip-installs examples/moss-embedding-plugin (a real distribution) and uses all three of its components."""
+    target, source = tmp_path / "site", tmp_path / "source"
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))  # pip builds in place
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--target", str(target), str(EXAMPLE)], check=True)  # fmt: skip
+                    "--target", str(target), str(source)], check=True)  # fmt: skip
     path = os.pathsep.join(p for p in (str(target), os.environ.get("PYTHONPATH", "")) if p)
     env = {**os.environ, "PYTHONPATH": path, "MOSS_EMBEDDING_MODEL": str(tmp_path / "model" / "st")}
     out = subprocess.run([sys.executable, "-c", CHECK], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads(out.stdout.splitlines()[-1])
-    assert report["available"]["moss_segmenters"] == {"default": "builtin", "sentences": "embedding"}
-    assert report["available"]["moss_similarities"] == {"char3": "builtin", "embedding": "embedding", "facts": "builtin",
-                                                        "rouge": "builtin"}
-    assert report["available"]["moss_reward_terms"] == {"hedging": "embedding"}
+    example = "moss-embedding-plugin"  # the provider is the distribution (there is no plugin name apart from it)
+    assert report["available"]["segmenter"] == {"default": "builtin", "sentences": example}
+    assert report["available"]["similarity"] == {"char3": "builtin", "embedding": example, "facts": "builtin",
+                                                 "rouge": "builtin"}
+    assert report["available"]["reward_term"] == {"hedging": example}
     faithful, hedged = report["faithful"], report["hedged"]
     assert faithful["n_pred_steps"] == 2 and faithful["process"] == pytest.approx(1.0, abs=1e-5)  # same tokens: cosine 1
     assert faithful["hedging"] == 0.0 and hedged["hedging"] == 1.0
@@ -67,7 +72,7 @@ def test_installed_distribution_is_discovered_and_used(tmp_path):
 
 
 def test_not_installed_means_not_available():
-    assert "exact" not in registry.available("moss_similarities")
+    assert "exact" not in registry.available("similarity")
     with pytest.raises(ConfigError, match="unknown similarity 'exact'; installed: char3, facts, rouge"):
         compute_score(None, "x", {"answer": "B", "trace": ["x"]}, similarity="exact")
 
@@ -81,37 +86,153 @@ def test_builtin_char_trigram_alternative_sees_inflections():
     assert compute_score(None, "<think>the door opens slowly</think><answer>B</answer>", truth, similarity="char3")["process"] == pytest.approx(1.0)
 
 
-def test_contract_violations_are_loud(monkeypatch):
-    class BrokenShape:
-        @staticmethod
-        def moss_similarities():
-            return {"broken": lambda pred, ref: np.zeros((1, 1))}
-
-    from moss_plugins.reward import hookimpl
-
-    plugin = type("P", (), {"moss_similarities": hookimpl(BrokenShape.moss_similarities)})
-    registry.plugin_manager().register(plugin, name="broken-plugin")
-    registry.similarity.cache_clear()
-    try:
-        r = compute_score(None, "<think>a\nb</think><answer>B</answer>", {"answer": "B", "trace": ["a", "b"]}, similarity="broken")
-        assert r["reason"] == "error:PluginError"  # contained in the training loop, but visible
-        dup = type("D", (), {"moss_similarities": hookimpl(lambda: {"rouge": None})})
-        registry.plugin_manager().register(dup, name="dup-plugin")
-        with pytest.raises(registry.PluginError, match="'rouge' is provided by both"):
-            registry.available("moss_similarities")
-        registry.plugin_manager().unregister(name="dup-plugin")
-    finally:
-        registry.plugin_manager().unregister(name="broken-plugin")
-        registry.similarity.cache_clear()
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    """A folder on sys.path to install fake distributions into, and a registry that forgets what it resolved."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "_registered", {kind: {} for kind in registry.GROUPS})
+    registry._component.cache_clear()
+    yield tmp_path
+    registry._component.cache_clear()
+    for name, module in list(sys.modules.items()):
+        if str(getattr(module, "__file__", None) or "").startswith(str(tmp_path)):
+            del sys.modules[name]
 
 
-def test_plugin_that_fails_to_import_names_its_distribution(tmp_path):
-    dist = tmp_path / "moss_bad-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: moss-bad\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[moss_plugins]\nbad = moss_bad_plugin_missing_module\n")
-    code = "from moss_plugins.reward import compute_score; compute_score(None, 'x', {'answer': 'B', 'trace': ['x']})"
-    out = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(tmp_path), "PATH": ""},
-                         capture_output=True, text=True)  # fmt: skip
-    assert out.returncode != 0
-    assert "plugin 'bad'" in out.stderr and "'moss-bad' failed to load" in out.stderr
+def install(site: Path, dist: str, entry_points: dict[str, dict[str, str]], modules: dict[str, str] | None = None):
+    """A distribution as pip leaves it: a dist-info folder (METADATA, entry_points.txt) next to its modules."""
+    info = site / f"{dist.replace('-', '_')}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("".join(
+        f"[{group}]\n" + "".join(f"{name} = {value}\n" for name, value in named.items())
+        for group, named in entry_points.items()))  # fmt: skip
+    for module, source in (modules or {}).items():
+        (site / f"{module}.py").write_text(textwrap.dedent(source))
+    importlib.invalidate_caches()
+
+
+TRUTH = {"answer": "B", "trace": ["the lamp is green", "then it turns yellow"]}
+OUTPUT = "<think>The lamp is green.\nThen it turns yellow.</think><answer>B</answer>"
+GOOD = {"moss_good_plugin": """
+    import numpy as np
+
+    def exact(pred_steps, ref_steps):
+        return np.array([[float(r.lower() == p.lower().rstrip(".")) for p in pred_steps] for r in ref_steps])
+
+    def lines(text, config):
+        return [s for s in text.split("<think>")[-1].split("</think>")[0].splitlines() if s.strip()]
+
+    def one(ctx):
+        return 1.0
+"""}  # fmt: skip
+GOOD_ENTRY_POINTS = {"moss_plugins.similarities": {"exact": "moss_good_plugin:exact"},
+                     "moss_plugins.segmenters": {"lines": "moss_good_plugin:lines"},
+                     "moss_plugins.reward_terms": {"one": "moss_good_plugin:one"}}  # fmt: skip
+
+
+@pytest.mark.parametrize(("value", "modules", "error"), [
+    ("moss_broken_missing:sim", {}, "ModuleNotFoundError"),  # its module is not there (ImportError)
+    ("moss_broken_body:sim", {"moss_broken_body": "raise RuntimeError('no GPU here')"}, "RuntimeError('no GPU here')"),
+], ids=["module-missing", "module-body-raises"])  # fmt: skip
+def test_a_broken_plugin_breaks_only_the_configurations_that_select_it(site, value, modules, error):
+    default = compute_score(None, OUTPUT, TRUTH)
+    # Broken in every group, and in the group of the first plugin form, which imported every plugin at once.
+    broken = {group: {"broken": value} for group in registry.GROUPS.values()}
+    install(site, "moss-broken", {"moss_plugins": {"broken": value.partition(":")[0]}, **broken}, modules)
+    install(site, "moss-good", GOOD_ENTRY_POINTS, GOOD)
+    assert compute_score(None, OUTPUT, TRUTH) == default
+    assert "moss_good_plugin" not in sys.modules  # nothing selected it
+    good = compute_score(None, OUTPUT, TRUTH, similarity="exact", segmenter="lines", extra_terms={"one": 0.5})
+    assert good["process"] == pytest.approx(1.0) and good["one"] == 1.0
+    assert registry.available("similarity")["broken"] == "moss-broken"  # listed, still not imported
+    for option in ({"similarity": "broken"}, {"segmenter": "broken"}, {"extra_terms": {"broken": 1.0}}):
+        with pytest.raises(registry.PluginError) as raised:
+            compute_score(None, OUTPUT, TRUTH, **option)
+        message = str(raised.value)
+        assert "\n" not in message and f"plugin 'broken' ({value}) from distribution 'moss-broken'" in message
+        assert error in message and "Fix or uninstall 'moss-broken'" in message
+    assert compute_score(None, OUTPUT, TRUTH) == default
+
+
+def test_a_name_two_distributions_provide_fails_when_selected_naming_both(site):
+    twin = {"moss_plugins.similarities": {"twin": "moss_twin_plugin:twin"}}
+    install(site, "moss-twin-a", twin, {"moss_twin_plugin": "raise RuntimeError('imported')"})
+    install(site, "moss-twin-b", twin)
+    install(site, "moss-shadow", {"moss_plugins.similarities": {"rouge": "moss_twin_plugin:twin"}})
+    assert compute_score(None, OUTPUT, TRUTH)["reason"] == "ok"  # "facts", the default, is not contested
+    with pytest.raises(registry.PluginError, match="similarity name 'twin' is provided by both 'moss-twin-[ab]' and "
+                                                   "'moss-twin-[ab]'"):  # fmt: skip
+        compute_score(None, OUTPUT, TRUTH, similarity="twin")
+    with pytest.raises(registry.PluginError, match="'rouge' is provided by both 'builtin' and 'moss-shadow'"):
+        compute_score(None, OUTPUT, TRUTH, preset="paper")  # a built-in name cannot be taken over either
+    with pytest.raises(registry.PluginError, match="'rouge' is provided by both"):
+        registry.available("similarity")
+    assert "moss_twin_plugin" not in sys.modules
+
+
+def test_available_reads_metadata_and_imports_nothing(site):
+    install(site, "moss-good", GOOD_ENTRY_POINTS, GOOD)
+    assert registry.available("segmenter") == {"default": "builtin", "lines": "moss-good"}
+    assert registry.available("similarity") == {"char3": "builtin", "exact": "moss-good", "facts": "builtin",
+                                                "rouge": "builtin"}  # fmt: skip
+    assert registry.available("reward_term") == {"one": "moss-good"}
+    assert "moss_good_plugin" not in sys.modules
+    from moss_plugins.evaluation.cli import _plugins
+
+    assert _plugins(None) == 0 and "moss_good_plugin" not in sys.modules  # `moss plugins` neither
+
+
+def test_builtins_resolve_without_any_install_metadata(site, monkeypatch):
+    """The checkout also runs from PYTHONPATH alone, where moss-plugins itself has no dist-info."""
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda **selection: [])
+    assert compute_score(None, OUTPUT, TRUTH)["reason"] == "ok"
+    assert compute_score(None, OUTPUT, TRUTH, preset="paper", similarity="char3")["reason"] == "ok"
+
+
+def test_a_plugin_of_the_first_form_is_named_when_its_name_is_unknown(site):
+    install(site, "moss-old", {"moss_plugins": {"embedding": "moss_old_plugin"}})
+    with pytest.raises(ConfigError, match="unknown similarity 'embedding'; installed: char3, facts, rouge; 'moss-old' "
+                                          "still use.s. the entry-point group 'moss_plugins'.*'moss_plugins.similarities'"):  # fmt: skip
+        compute_score(None, OUTPUT, TRUTH, similarity="embedding")
+
+
+def test_contract_violations_are_loud(site):
+    registry.register("similarity", "broken", lambda pred, ref: np.zeros((1, 1)))
+    r = compute_score(None, "<think>a\nb</think><answer>B</answer>", {"answer": "B", "trace": ["a", "b"]}, similarity="broken")
+    assert r["reason"] == "error:PluginError"  # contained in the training loop, but visible
+    registry.register("similarity", "rouge", None)
+    with pytest.raises(registry.PluginError, match="'rouge' is provided by both"):
+        registry.available("similarity")
+    install(site, "moss-odd", {"moss_plugins.reward_terms": {"odd": "moss_odd_plugin:odd"}}, {"moss_odd_plugin": "odd = 3"})
+    with pytest.raises(registry.PluginError, match="reward term 'odd' from 'moss-odd' is a int, not fn.ctx. -> float"):
+        compute_score(None, OUTPUT, TRUTH, extra_terms={"odd": 1.0})
+
+
+def test_plugin_that_fails_to_import_names_its_distribution(site):
+    install(site, "moss-bad", {"moss_plugins.similarities": {"bad": "moss_bad_plugin_missing_module:bad"}})
+    compute_score(None, "x", {"answer": "B", "trace": ["x"]})  # unselected: never imported
+    with pytest.raises(registry.PluginError) as raised:
+        compute_score(None, "x", {"answer": "B", "trace": ["x"]}, similarity="bad")
+    assert "plugin 'bad'" in str(raised.value) and "'moss-bad' failed to load" in str(raised.value)
+
+
+def test_a_class_is_instantiated_once(site):
+    install(site, "moss-cls", {"moss_plugins.similarities": {"same": "moss_cls_plugin:Same"}}, {"moss_cls_plugin": """
+        import numpy as np
+
+        class Same:
+            made = 0
+
+            def __init__(self):
+                Same.made += 1
+
+            def prepare(self, ref_steps):
+                return len(ref_steps)
+
+            def matrix(self, n_ref, pred_steps, config):
+                return np.full((n_ref, len(pred_steps)), 2.0)  # clipped to 1
+    """})  # fmt: skip
+    for _ in range(3):
+        assert compute_score(None, OUTPUT, TRUTH, similarity="same")["process"] == pytest.approx(1.0)
+    assert sys.modules["moss_cls_plugin"].Same.made == 1
