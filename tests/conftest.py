@@ -40,3 +40,12 @@ def wheel(tmp_path_factory) -> Path:
     cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(src)]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return next(out.glob("moss_plugins-*.whl"))
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen(tmp_path_factory) -> Path:
+    """A randomly initialised 2-layer Qwen2.5-VL (hidden size 64) with weights, saved like a hub checkpoint:
+    built once for the lmms-eval end-to-end runs and the CPU rollout."""
+    from moss_plugins.testing.tiny_models import build
+
+    return build("qwen2_5_vl", tmp_path_factory.mktemp("tiny_qwen2_5_vl"), weights=True)

@@ -9,7 +9,6 @@ import sys
 import pytest
 import torch
 
-from moss_plugins.testing import tiny_models as tiny
 from moss_plugins.verl import cpu_backend
 from moss_plugins.verl.agent_loop import BAN, PLACEHOLDERS, banned_token_ids, guarded
 from moss_plugins.verl.cpu_rollout import sampling_kwargs, weights_sha256
@@ -123,12 +122,7 @@ def test_a_placeholder_in_a_response_breaks_qwen_position_ids(qwen_dir, qwen_tok
 
 
 @pytest.fixture(scope="module")
-def qwen_with_weights(tmp_path_factory):
-    return tiny.build("qwen2_5_vl", tmp_path_factory.mktemp("qwen_weights"), weights=True)
-
-
-@pytest.fixture(scope="module")
-def rollout_server(qwen_with_weights, tmp_path_factory):
+def rollout_server(tiny_qwen, tmp_path_factory):
     """The rollout server class, built in this process (no Ray), with a tiny Qwen2.5-VL that prefers <|image_pad|>."""
     from verl.utils.config import omega_conf_to_dataclass
     from verl.workers.config import HFModelConfig
@@ -142,7 +136,7 @@ def rollout_server(qwen_with_weights, tmp_path_factory):
     os.environ["MOSS_CPU_ROLLOUT_LOG"] = str(log)
     try:
         server = HFGenerateServer(omega_conf_to_dataclass(config.actor_rollout_ref.rollout),
-                                  HFModelConfig(path=str(qwen_with_weights)))  # fmt: skip
+                                  HFModelConfig(path=str(tiny_qwen)))  # fmt: skip
     finally:
         del os.environ["MOSS_CPU_ROLLOUT_LOG"]
     pad = server.tokenizer.convert_tokens_to_ids("<|image_pad|>")
