@@ -13,13 +13,11 @@ import re
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
+from interrupt import signal_when_marked
 
 from moss_plugins.cli import main
 from moss_plugins.data import load_samples, mini_split_dir, save_samples
@@ -29,7 +27,6 @@ from moss_plugins.demos.build import write_annotated_videos
 from moss_plugins.verl.rows import export_verl
 from moss_plugins.lmms_eval.rows import export_lmms
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def tree(folder: Path) -> dict[str, bytes | str]:
@@ -197,24 +194,6 @@ _SLOW_COPY = textwrap.dedent("""
 """)
 
 
-def _start_and_kill(marker: Path, argv: list[str], sig: int) -> None:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-c", _SLOW_COPY, str(marker), *argv], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert proc.poll() is None, "the run ended before its copy started"
-            assert time.monotonic() < deadline, "the copy never started"
-            time.sleep(0.05)
-        proc.send_signal(sig)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
 def _partial_or_temp(out: Path, sources: dict[str, bytes]) -> list[str]:
     """Files under ``out`` that are temporary, or hold part of a source (``sources``: name -> bytes) under a final
     name."""
@@ -236,7 +215,7 @@ def _media(folder: Path) -> dict[str, bytes]:
 def test_a_killed_export_leaves_no_partial_file_and_the_next_run_completes(dataset, tmp_path, sig):
     out = tmp_path / "out"
     argv = ["data", "export", "--format", "lmms", "--in", str(dataset), "--out", str(out)]
-    _start_and_kill(tmp_path / "copying", argv, sig)
+    signal_when_marked(_SLOW_COPY, tmp_path / "copying", argv, sig)
     sources = _media(dataset)
     assert [b for b in _partial_or_temp(out, sources) if sig == signal.SIGINT or not b.startswith("temp")] == []
     assert not list(out.glob("*.jsonl")), "a split file was written before its videos"
@@ -250,7 +229,7 @@ def test_a_killed_build_leaves_no_partial_file_and_the_next_run_completes(tmp_pa
     ann = _annotated(tmp_path / "src", 3)
     out = tmp_path / "out"
     argv = ["data", "build", str(ann), "--out", str(out), "--copy-videos", "--test-fraction", "0.34"]
-    _start_and_kill(tmp_path / "copying", argv, signal.SIGKILL)
+    signal_when_marked(_SLOW_COPY, tmp_path / "copying", argv, signal.SIGKILL)
     sources = _media(tmp_path / "src")
     assert [b for b in _partial_or_temp(out, sources) if not b.startswith("temp")] == []
     assert main(argv) == 0

@@ -14,8 +14,6 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -23,12 +21,12 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from interrupt import signal_when_marked
 
 from moss_plugins.data import load_samples, mini_split_dir
 from moss_plugins.lmms_eval.rows import export_lmms
 from moss_plugins.lmms_eval import dataset
 
-ROOT = Path(__file__).resolve().parents[2]
 DEAD_PID = 2**22 + 12345  # above Linux's pid_max default (2**22): no process has it
 
 
@@ -231,21 +229,7 @@ _SLOW_CUT = textwrap.dedent("""
 def test_a_cut_killed_midway_leaves_no_clip_and_the_next_run_cleans_up(cache, tmp_path):
     src = tmp_path / "bikes.mp4"
     src.write_bytes(camera_clip("bikes.mp4").read_bytes())
-    marker = tmp_path / "cutting"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-c", _SLOW_CUT, str(marker), str(src), "0.42", str(cache)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert proc.poll() is None and time.monotonic() < deadline, "the cut never started"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    signal_when_marked(_SLOW_CUT, tmp_path / "cutting", [str(src), "0.42", str(cache)], signal.SIGKILL)
     assert clips(cache) == []  # no clip under its final name
     got = decoded(visual(doc_for(src, 0.42)))  # the next run cuts it whole
     assert len(got) == 11 and max(t for t, _ in got) < 0.42

@@ -1,0 +1,31 @@
+"""Run a Python snippet in a subprocess and signal it at a chosen moment: when it creates its marker file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def signal_when_marked(script: str, marker: Path, args: list[str], sig: int) -> None:
+    """``python -c script marker *args``; once ``marker`` exists, send ``sig`` and wait for the process to end.
+    The snippet touches the marker where the test wants it interrupted (mid-copy, mid-cut) and then hangs."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-c", script, str(marker), *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert proc.poll() is None, "the run ended before it reached its marker"
+            assert time.monotonic() < deadline, "the run never reached its marker"
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
