@@ -9,7 +9,6 @@ from rich.console import Console
 from rich.table import Table
 
 from ..reward import registry
-from ..reward.hookspecs import GROUPS
 from ..reward.score import RESULT_KEYS, score_batch
 
 
@@ -62,7 +61,7 @@ def _plugins(args) -> int:
     table = Table(title="reward plugins")
     for col in ("kind", "name", "from"):
         table.add_column(col)
-    for kind in GROUPS:
+    for kind in registry.GROUPS:
         for name, provider in registry.available(kind).items():
             table.add_row(kind.replace("_", " "), name, provider)
     Console().print(table)

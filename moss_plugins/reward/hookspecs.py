@@ -1,7 +1,7 @@
 """The plugin contract: what another installed package may add to the reward, and how.
 
-A distribution advertises each component as an entry point in the group of its kind (``GROUPS``). The entry
-point's name is the name a reward configuration selects (``segmenter=``, ``similarity=``,
+A distribution advertises each component as an entry point in the group of its kind
+(:data:`moss_plugins.reward.registry.GROUPS`). The entry point's name is the name a reward configuration selects (``segmenter=``, ``similarity=``,
 ``extra_terms={name: weight}``); its value is ``module:attribute``, the component itself (a class is
 instantiated once, without arguments)::
 
@@ -22,20 +22,15 @@ selected. ``moss plugins`` lists the names from the install metadata without imp
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+# Nothing imports this module at run time: it is the contract a plugin author reads (and a type checker checks).
+
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
     from .config import RewardConfig
     from .score import TermContext
-
-# Kind of component -> its entry-point group.
-GROUPS = {
-    "segmenter": "moss_plugins.segmenters",
-    "similarity": "moss_plugins.similarities",
-    "reward_term": "moss_plugins.reward_terms",
-}
 
 
 class Segmenter(Protocol):
@@ -51,7 +46,6 @@ class SimilarityFunction(Protocol):
     def __call__(self, pred_steps: list[str], ref_steps: list[str]) -> ArrayLike: ...
 
 
-@runtime_checkable
 class Similarity(Protocol):
     """A step similarity that prepares each reference once (the built-ins index its words there).
 

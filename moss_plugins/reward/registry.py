@@ -14,10 +14,15 @@ from collections.abc import Callable
 import numpy as np
 
 from . import builtin
-from .hookspecs import GROUPS, Similarity
 
 BUILTIN, REGISTERED = "builtin", "registered"
 _BUILTINS = {"segmenter": builtin.SEGMENTERS, "similarity": builtin.SIMILARITIES, "reward_term": builtin.REWARD_TERMS}
+# Kind of component -> its entry-point group.
+GROUPS = {
+    "segmenter": "moss_plugins.segmenters",
+    "similarity": "moss_plugins.similarities",
+    "reward_term": "moss_plugins.reward_terms",
+}
 _registered: dict[str, dict[str, object]] = {kind: {} for kind in GROUPS}
 # The one group of the first plugin form (a module of pluggy hooks), named only to tell its users how to move.
 _OLD_GROUP = "moss_plugins"
@@ -119,7 +124,7 @@ class _CheckedSimilarity:
 def _checked(kind: str, name: str, provider: str, obj: object) -> object:
     """A third-party component held to the contract: a similarity wrapped so that a broken one fails loudly."""
     if kind == "similarity":
-        if isinstance(obj, Similarity):
+        if callable(getattr(obj, "prepare", None)) and callable(getattr(obj, "matrix", None)):  # hookspecs.Similarity
             return _CheckedSimilarity(name, obj)
         if callable(obj):
             return _CheckedSimilarity(name, _FunctionSimilarity(obj))
