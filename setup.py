@@ -2,7 +2,8 @@
 
 It writes ``moss_plugins_lmms_eval.pth`` at the root of site-packages (for wheels and for editable installs), so
 that ``lmms-eval tasks list`` finds the moss-plugins tasks without ``--include_path``: see
-``moss_plugins/lmms_eval/discovery.py`` for why lmms-eval needs it.
+``moss_plugins/lmms_eval/discovery.py`` for why lmms-eval needs it (``MOSS_LMMS_EVAL_TASKS=0`` turns it off;
+docs/upstream/ holds the lmms-eval change that would make it unnecessary).
 """
 
 import os

@@ -15,25 +15,20 @@ TARGET = "lmms_eval.tasks"
 
 
 class _AfterImport:
-    """A ``sys.meta_path`` finder that finds nothing itself: it wraps the real loader of ``lmms_eval.tasks``
-    so that our tasks are registered right after that module has run. (No importlib.abc base class: importing
-    it would cost every Python process ~20 ms at start.)"""
-
-    busy = False
+    """A ``sys.meta_path`` finder that finds nothing itself: it takes the regular spec of ``lmms_eval.tasks``
+    and wraps its loader so that our tasks are registered right after that module has run. (No importlib.abc
+    base class: importing it would cost every Python process ~20 ms at start.)"""
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != TARGET or self.busy:
+        if fullname != TARGET:
             return None
-        import importlib.util
+        from importlib.machinery import PathFinder
 
-        self.busy = True
         try:
-            spec = importlib.util.find_spec(fullname)
+            spec = PathFinder.find_spec(fullname, path)  # path: lmms_eval.__path__
         except Exception:
             return None
-        finally:
-            self.busy = False
-        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+        if spec is None or not hasattr(spec.loader, "exec_module"):
             return None
         uninstall()
         run = spec.loader.exec_module
@@ -59,6 +54,7 @@ _HOOK = _AfterImport()
 
 
 def install() -> None:
+    """Register now if ``lmms_eval.tasks`` is already imported, else when it is."""
     if TARGET in sys.modules:
         _register(sys.modules[TARGET])
     elif _HOOK not in sys.meta_path:

@@ -5,10 +5,14 @@ folder named by the environment variable :data:`DATA_ENV` (``MOSS_VIDEO_LMMS_DIR
 export of the mini split bundled with the package, written once into the cache (:func:`cache_root`), so the
 task runs offline.
 
-lmms-eval loads a task's data from paths fixed in its YAML, so the YAML loads a one-row pointer file
-(``{"split": "test"}``) and its ``process_docs`` (:func:`process_docs`) returns the rows of that split from
-the folder above. That keeps the task an ordinary YAML task, which lmms-eval builds for chat and for
-simple models alike.
+lmms-eval 0.7 fixes a task's data in its YAML: it has no flag for task arguments, does not expand variables
+in ``data_files`` (only in ``cache_dir``), ``!function`` yields a callable and never a value, and
+``process_docs`` is handed the rows without the file they came from, so it could not find their videos (paths
+relative to the export folder). A folder chosen at run time therefore has to be read by the task's own code:
+the YAML loads a one-row file naming the split (``{"split": "test"}``) and :func:`process_docs` turns it into
+that split's docs from the folder above. The task stays an ordinary YAML task, which lmms-eval builds for chat
+and for simple models alike. (Pointing ``data_files`` at a bundled copy instead would need a second, lmms-form
+copy of the mini split in tasks/ and would still need this path for ``MOSS_VIDEO_LMMS_DIR``.)
 
 Leak-free video: the visual of each doc (:func:`observed_video`, the task's ``doc_to_visual``) is a file holding
 only the frames before ``observed_until``. lmms-eval backends are handed a path and read all of it

@@ -1,25 +1,27 @@
-"""How lmms-eval finds our tasks with no ``--include_path``.
+"""How lmms-eval finds our tasks with no ``--include_path``, and how to turn that off.
 
 lmms-eval 0.7 indexes tasks in ``TaskManager.initialize_tasks(include_path, include_defaults)``: its own
 ``lmms_eval/tasks`` folder, then each include path (earlier paths win on a name clash). It has no entry point
 for tasks, and ``LMMS_EVAL_PLUGINS`` only extends the include path after the CLI has built its TaskManager
-(0.7.3 ``__main__.cli_evaluate_single``), so it never makes a task visible. The one plugin hook lmms-eval
-runs on its own is the ``lmms_eval.models`` entry point group, loaded when ``lmms_eval.models`` is imported.
+(0.7.3 ``__main__.cli_evaluate_single``), so it never makes a task visible. docs/upstream/ holds the patch that
+would make all of this unnecessary (an ``lmms_eval.tasks`` entry-point group read by the TaskManager).
 
 So :func:`register_tasks` wraps ``TaskManager.initialize_tasks`` to append our task folder to the include
 path, after the user's: lmms-eval's built-in tasks and the user's ``--include_path`` tasks still win a name
-clash. Two triggers call it (it is idempotent):
+clash. It runs right after ``lmms_eval.tasks`` is imported (:mod:`moss_plugins.lmms_eval.autoload`, a finder on
+``sys.meta_path`` that does nothing else), which is installed by two triggers:
 
-1. our ``lmms_eval.models`` entry point (:func:`moss_plugins.lmms_eval.plugin.manifests`): lmms-eval imports
-   ``lmms_eval.models`` before it builds a TaskManager on every evaluation path (``lmms-eval --tasks ...``,
-   ``python -m lmms_eval``, ``accelerate launch``, ``lmms_eval.evaluator.simple_evaluate``);
-2. ``moss_plugins_lmms_eval.pth`` (:mod:`moss_plugins.lmms_eval.autoload`): a post-import hook on
-   ``lmms_eval.tasks`` for the paths that never import ``lmms_eval.models`` (``lmms-eval tasks list``, code
-   that builds a ``TaskManager`` itself).
+1. our ``lmms_eval.models`` entry point (:func:`moss_plugins.lmms_eval.plugin.manifests`), which lmms-eval
+   loads on every evaluation path (``lmms-eval --tasks ...``, ``python -m lmms_eval``, ``accelerate launch``,
+   ``lmms_eval.evaluator.simple_evaluate``) before it builds a TaskManager;
+2. ``moss_plugins_lmms_eval.pth`` (written into site-packages by setup.py), for the paths that never import
+   ``lmms_eval.models``: measured on 0.7.3, ``lmms-eval tasks list``, ``lmms-eval power`` and a
+   ``TaskManager()`` built in Python do not (tests/lmms_eval/test_lmms_discovery.py checks the first). The .pth
+   costs an unrelated Python process under 1 ms (two tiny modules, standard library only).
 
-``MOSS_LMMS_EVAL_TASKS=0`` turns both off. The wrapper relies on ``initialize_tasks`` taking ``include_path``;
-if that changes, nothing is patched and a message names the tested lmms-eval range and the
-``--include_path`` fallback. This module imports only the standard library.
+``MOSS_LMMS_EVAL_TASKS=0`` turns both off (lmms-eval then sees only ``--include_path``). The wrapper relies on
+``initialize_tasks`` taking ``include_path``; if that changes, nothing is patched and a message names the
+tested lmms-eval range and the ``--include_path`` fallback. This module imports only the standard library.
 """
 
 from __future__ import annotations

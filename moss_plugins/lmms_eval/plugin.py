@@ -7,20 +7,13 @@ lmms-eval and the model would silently disappear): everything is imported inside
 
 from __future__ import annotations
 
-import sys
-
 BASELINE_MODEL = "moss_baseline"
 
 
 def manifests():
     from lmms_eval.models.registry_v2 import ModelManifest
 
-    if "lmms_eval.tasks" in sys.modules:
-        from .discovery import register_tasks
+    from . import autoload
 
-        register_tasks(sys.modules["lmms_eval.tasks"].TaskManager)
-    else:  # register when lmms_eval.tasks is imported, without importing it (and datasets, torch...) here
-        from . import autoload
-
-        autoload.install()
+    autoload.install()  # registers the tasks now or when lmms_eval.tasks is imported (not importing it here)
     return [ModelManifest(model_id=BASELINE_MODEL, chat_class_path="moss_plugins.lmms_eval.baseline.SceneBaseline")]

@@ -51,6 +51,20 @@ def test_process_docs_turns_the_pointer_into_the_split(lmms_export, monkeypatch)
         dataset.process_docs(datasets.Dataset.from_list([{"split": "train"}, {"split": "test"}]))
 
 
+def test_lmms_eval_takes_no_data_folder_at_run_time(tmp_path, monkeypatch):
+    """Why the task's code reads the folder: lmms-eval 0.7 passes data_files on as written (no variable
+    expansion), and the rows it hands process_docs do not say which file they came from."""
+    import datasets
+    from lmms_eval.utils import load_yaml_config
+
+    monkeypatch.setenv("SOME_EXPORT", str(tmp_path))
+    (tmp_path / "test.jsonl").write_text('{"id": "a"}\n')
+    (tmp_path / "t.yaml").write_text("task: t\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: $SOME_EXPORT/test.jsonl\n")
+    assert load_yaml_config(str(tmp_path / "t.yaml"))["dataset_kwargs"]["data_files"]["test"] == "$SOME_EXPORT/test.jsonl"
+    rows = datasets.load_dataset("json", data_files={"test": str(tmp_path / "test.jsonl")}, cache_dir=str(tmp_path / "hf"))["test"]
+    assert str(tmp_path) not in repr(rows.info) + repr(rows.to_list())
+
+
 def test_the_default_is_an_export_of_the_bundled_mini_split(monkeypatch):
     from moss_plugins.data import mini_split_dir
     from moss_plugins.lmms_eval import rows as export

@@ -2,6 +2,8 @@
 (the .pth trigger). The entry-point trigger alone is exercised by test_lmms_e2e.py (the hook removed first)."""
 
 import logging
+import subprocess
+import sys
 
 import pytest
 from lmms_fixtures import offline_env, run_cli
@@ -76,3 +78,31 @@ def test_lmms_eval_tasks_list_finds_our_tasks(tmp_path):
     listed = {line.strip() for line in out.stdout.splitlines()}
     assert set(OUR_TASKS) <= listed
     assert {"mvbench", "mmvu_val"} <= listed  # lmms-eval's own tasks are still there
+
+
+SWITCH_PROBE = """
+import sys
+import lmms_eval.tasks as tasks
+print("PTH_TRIGGER", getattr(tasks.TaskManager.initialize_tasks, "_moss_plugins_tasks", False))
+tasks.TaskManager.initialize_tasks = lambda self, include_path=None, include_defaults=True: {}  # skip the indexing
+from lmms_eval.cli.dispatch import main
+sys.argv = ["lmms-eval", "tasks", "list"]
+main()
+print("TASKS_LIST_IMPORTED_MODELS", "lmms_eval.models" in sys.modules)
+import lmms_eval.models as models
+print("ENTRY_POINT_TRIGGER", getattr(tasks.TaskManager.initialize_tasks, "_moss_plugins_tasks", False))
+print("MODEL", "moss_baseline" in models.MODEL_REGISTRY_V2.list_model_names())
+"""
+
+
+@pytest.mark.slow
+def test_the_switch_turns_both_triggers_off_and_tasks_list_needs_the_pth(tmp_path):
+    """With MOSS_LMMS_EVAL_TASKS=0 neither the .pth hook nor the entry point touches the TaskManager (the model
+    stays registered). `lmms-eval tasks list` never imports lmms_eval.models, so the entry point alone cannot
+    make our tasks visible there: that is why the .pth exists."""
+    out = subprocess.run([sys.executable, "-c", SWITCH_PROBE], env=offline_env(**{discovery.ENV_SWITCH: "0"}), cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    found = dict(line.split(" ", 1) for line in out.stdout.splitlines() if line.split(" ", 1)[0].isupper())
+    assert found == {"PTH_TRIGGER": "False", "TASKS_LIST_IMPORTED_MODELS": "False", "ENTRY_POINT_TRIGGER": "False",
+                     "MODEL": "True"}  # fmt: skip

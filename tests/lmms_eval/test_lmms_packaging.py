@@ -23,6 +23,7 @@ def test_wheel_contents(wheel):
         if path.is_file() and "__pycache__" not in path.parts:
             assert f"moss_plugins/lmms_eval/tasks/{path.relative_to(ROOT / 'tasks').as_posix()}" in names, path
     assert "[lmms_eval.models]\nmoss_plugins = moss_plugins.lmms_eval.plugin:manifests" in entry_points
+    assert "[lmms_eval.tasks]\nmoss_plugins = moss_plugins.lmms_eval:TASKS_DIR" in entry_points  # docs/upstream/
     assert pth.strip() == "import moss_plugins.lmms_eval.autoload"
 
 
