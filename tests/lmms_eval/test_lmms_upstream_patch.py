@@ -2,6 +2,7 @@
 indexes the task folders that installed packages register under the ``lmms_eval.tasks`` entry-point group."""
 
 import importlib.util
+import logging
 import shutil
 import subprocess
 from pathlib import Path
@@ -50,5 +51,6 @@ def test_the_patched_task_manager_indexes_entry_point_folders(patched, tmp_path,
 
     assert str(tasks) in module.entry_point_task_paths()  # the broken entry point is skipped
     manager = object.__new__(module.TaskManager)  # only the indexing, of the entry-point folders alone
+    manager.logger = logging.getLogger("lmms-eval")  # (installed packages' folders, ours too, are indexed as well)
     index = module.TaskManager.initialize_tasks(manager, include_defaults=False)
     assert index["plugin_task"]["yaml_path"] == str(tasks / "plugin_task.yaml")
