@@ -34,7 +34,7 @@ def concurrent_gets(cache: SingleFlight, value) -> tuple[list, list]:
     def ask(_):
         try:
             return cache.get("key", load, capacity=4)
-        except Exception as e:
+        except ValueError as e:
             return e
 
     with ThreadPoolExecutor(N) as pool:
