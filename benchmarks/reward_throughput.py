@@ -100,7 +100,7 @@ def make_batch(n_rollouts: int, group: int, seed: int = 0):
 def throughput(solutions, truths, repeats: int, **options) -> float:
     best = float("inf")
     for _ in range(repeats):
-        score._reference.cache_clear()  # a training batch brings new references: tokenizing them counts
+        score.REFERENCES.clear()  # a training batch brings new references: tokenizing them counts
         analyse.cache_clear()
         semantic._cache.clear()  # and new steps to embed
         t0 = time.perf_counter()

@@ -31,7 +31,7 @@ def run(args) -> int:
                 cache_path=args.cache or f"{args.out}/rewrite_cache.sqlite", requests_per_minute=args.rpm,
                 max_concurrency=args.concurrency, max_retries=args.max_retries,
             )  # fmt: skip
-            rewrite.api_key()  # a missing key is reported now, not after the build
+            rewrite.endpoint()  # a missing key is reported now, not after the build
         ray = (
             RayOptions(address=args.address, num_cpus=args.num_cpus, chunk_size=args.chunk_size)
             if args.ray

@@ -5,18 +5,14 @@ cut time. Never the question, the options or the answer, which name the future, 
 leak it. The reply must be JSON steps whose time spans lie inside the observed window; a reply that is not
 keeps the caption trace and is counted by reason. The builder's final inference step (at the cut) is kept.
 
-Robust for long runs against rate-limited APIs:
+Requests go through :mod:`moss_plugins.llm_client`: a total deadline per request, retries with backoff and
+jitter on 5xx, timeouts, dropped connections and malformed replies, a 429 pausing every request for its
+``Retry-After``, at most ``max_concurrency`` requests in flight and ``requests_per_minute`` evenly spaced. Here:
 
-- every request has a total deadline (``timeout``: connect, headers and body together, however slowly a server
-  sends them); a 200 reply that is not a chat completion with text counts as malformed;
-- retries with exponential backoff and jitter on 5xx, timeouts, dropped connections and malformed bodies;
-- a 429 pauses *all* requests for its ``Retry-After`` (seconds or an HTTP date), then retries;
-- a client-side rate limit (requests per minute, evenly spaced) and a bound on concurrent requests;
-- a persistent cache of replies keyed by (model, prompt) (:class:`moss_plugins.chat_requests.ReplyCache`): a run
-  that crashes and is started again repeats no finished request; identical prompts (several questions cut
-  at the same point of a video) are sent once;
-- any other HTTP error (401 bad key, 404 unknown model, 400 bad request) is a configuration error and stops
-  the run at once.
+- replies are cached by (model, prompt) as they arrive: a run that crashes and is started again repeats no
+  finished request, and identical prompts (several questions cut at the same point of a video) are sent once;
+- any HTTP error the client does not retry (401 bad key, 404 unknown model, 400 bad request) is a configuration
+  error and stops the run at once: every prompt has the same form, so every one would fail alike.
 
 Endpoint and key follow the conventions of lmms-eval and the ``openai`` package: ``--base-url`` or
 ``$OPENAI_API_BASE`` (or ``$OPENAI_BASE_URL``), key from ``$OPENAI_API_KEY``. Servers that ignore keys (vLLM,
@@ -26,22 +22,25 @@ SGLang, a local proxy) need none.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
-import os
-import random
 import re
-import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..chat_requests import AttemptFailed, ReplyCache, backoff_delay, cache_key, request_completion
+from ..llm_client import (
+    Endpoint,
+    LLMClient,
+    LLMConfigError,
+    Policy,
+    ReplyCache,
+    RequestFailed,
+    RequestRefused,
+    cache_key,
+)
 from ..sample import Sample, TraceStep
 
-RETRYABLE_STATUS = frozenset({408, 409, 425, 500, 502, 503, 504, 520, 522, 524, 529})
-MAX_RETRY_AFTER = 600.0  # seconds; a larger Retry-After is clamped rather than stalling a run for hours
 MAX_STEP_CHARS = 2000
 
 SYSTEM_PROMPT = (
@@ -51,13 +50,8 @@ SYSTEM_PROMPT = (
     "guess what happens after the last time given."
 )
 
-
-class RewriteConfigError(ValueError):
-    """The endpoint, model or key is wrong (an HTTP error that retrying cannot fix)."""
-
-
-class RequestFailed(RuntimeError):
-    """A request still failed after all retries (the item keeps its caption trace; a rerun retries it)."""
+# The endpoint, model or key is wrong, or an option is out of range (the chat client's configuration error).
+RewriteConfigError = LLMConfigError
 
 
 class RejectedReply(ValueError):
@@ -87,106 +81,16 @@ class RewriteConfig:
                 "requests_per_minute must be > 0, max_concurrency >= 1, max_retries >= 0"
             )
 
-    def resolved_base_url(self) -> str | None:
-        return self.base_url or os.environ.get("OPENAI_API_BASE") or os.environ.get("OPENAI_BASE_URL") or None
+    def endpoint(self) -> Endpoint:
+        """Where the requests go; :class:`RewriteConfigError` now when OpenAI's API would get no key."""
+        return Endpoint.resolve(self.model, self.base_url, ("OPENAI_API_BASE", "OPENAI_BASE_URL"), self.api_key_env,
+                                url_source="--base-url", model_source="--model")  # fmt: skip
 
-    def api_key(self) -> str:
-        key = os.environ.get(self.api_key_env)
-        if key:
-            return key
-        if self.resolved_base_url() is None:
-            raise RewriteConfigError(f"set ${self.api_key_env} to use OpenAI's API, or give --base-url for another "
-                                     "OpenAI-compatible server")  # fmt: skip
-        return "EMPTY"  # servers without authentication accept any key; the client needs one
-
-
-class RateLimiter:
-    """Starts at most ``per_minute`` requests a minute, evenly spaced; ``hold`` pauses everyone (a 429)."""
-
-    def __init__(self, per_minute: float, clock: Callable[[], float], sleep: Callable[[float], Awaitable]):
-        self.interval = 60.0 / per_minute
-        self.clock, self.sleep = clock, sleep
-        self._next = float("-inf")
-
-    async def acquire(self) -> None:
-        now = self.clock()
-        slot = max(now, self._next)
-        self._next = slot + self.interval  # reserved before awaiting, so concurrent callers queue up
-        if slot > now:
-            await self.sleep(slot - now)
-
-    def hold(self, seconds: float) -> None:
-        self._next = max(self._next, self.clock() + seconds)
-
-
-class ChatClient:
-    """``complete(messages) -> reply text`` with retries, backoff, a rate limit and bounded concurrency.
-
-    ``clock``/``sleep``/``rng`` are injectable so that tests can check the waits without waiting. One client
-    serves one :func:`rewrite_traces` call (its connections are closed with that call's event loop).
-    """
-
-    def __init__(self, config: RewriteConfig, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable] = asyncio.sleep, rng: random.Random | None = None):  # fmt: skip
-        from openai import AsyncOpenAI
-
-        self.config = config
-        self.client = AsyncOpenAI(base_url=config.resolved_base_url(), api_key=config.api_key(), max_retries=0,
-                                  timeout=config.timeout)  # fmt: skip
-        self.limiter = RateLimiter(config.requests_per_minute, clock, sleep)
-        self.sleep = sleep
-        self.rng = rng or random.Random()
-        self.stats: Counter = Counter()
-        self._slots = asyncio.Semaphore(config.max_concurrency)
-
-    def backoff(self, attempt: int) -> float:
-        return backoff_delay(attempt, self.config.backoff_base, self.config.backoff_max, self.rng)
-
-    async def complete(self, messages: Sequence[dict]) -> str:
-        reason = ""
-        for attempt in range(self.config.max_retries + 1):
-            if attempt:
-                self.stats["retries"] += 1
-            async with self._slots:
-                await self.limiter.acquire()
-                self.stats["requests"] += 1
-                try:
-                    return await request_completion(
-                        self.client, self.config.timeout, model=self.config.model, messages=list(messages),
-                        temperature=self.config.temperature, max_tokens=self.config.max_tokens,
-                    )  # fmt: skip
-                except AttemptFailed as e:
-                    reason, delay = self._failure(e, attempt)
-            self.stats[reason] += 1
-            if delay and attempt < self.config.max_retries:
-                await self.sleep(delay)  # outside the concurrency slot: others may go meanwhile
-        raise RequestFailed(f"{reason} after {self.config.max_retries + 1} attempts")
-
-    def _failure(self, e: AttemptFailed, attempt: int) -> tuple[str, float]:
-        """(counter key, wait before the next attempt) of a failed attempt; raises on a configuration error."""
-        if e.status == 429:
-            self.limiter.hold(_retry_after(e.headers) or self.backoff(attempt))
-            return "rate limited (429)", 0.0  # the limiter now makes every request wait, this one included
-        if e.status is not None and e.status not in RETRYABLE_STATUS:
-            raise RewriteConfigError(
-                f"{self.config.resolved_base_url() or 'OpenAI API'}: HTTP {e.status} for model "
-                f"{self.config.model!r}: {e.message}. Check --base-url, --model and ${self.config.api_key_env}."
-            ) from None
-        return (e.reason if e.status is None else f"server error ({e.status})"), self.backoff(attempt)
-
-
-def _retry_after(headers) -> float | None:
-    value = headers.get("retry-after") if headers is not None else None
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError):
-            return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+    def client(self, **injected) -> LLMClient:
+        """The chat client for one :func:`rewrite_traces` call (``injected``: ``clock``, ``sleep``, ``rng``)."""
+        policy = Policy(self.max_retries + 1, self.backoff_base, self.backoff_max, self.timeout, self.max_concurrency,
+                        self.requests_per_minute)  # fmt: skip
+        return LLMClient(self.endpoint(), policy, self.temperature, self.max_tokens, **injected)
 
 
 def build_messages(observed: Sequence[TraceStep], observed_until: float) -> list[dict]:
@@ -261,9 +165,10 @@ class RewriteReport:
         return {k: dict(v) if isinstance(v, Counter) else v for k, v in self.__dict__.items()}
 
 
-def rewrite_traces(samples: Sequence[Sample], config: RewriteConfig, client: ChatClient | None = None,
+def rewrite_traces(samples: Sequence[Sample], config: RewriteConfig, client: LLMClient | None = None,
                    progress: bool = True) -> tuple[list[Sample], RewriteReport]:  # fmt: skip
-    """Samples whose observed steps (all trace steps but the last, the inference at the cut) are rewritten."""
+    """Samples whose observed steps (all trace steps but the last, the inference at the cut) are rewritten.
+    ``client``: one made by ``config.client()`` for this call (it is closed with this call's event loop)."""
     return _rewrite(samples, config, ReplyCache(config.cache_path), client, progress)
 
 
@@ -279,7 +184,7 @@ def _rewrite(samples, config, cache, client, progress):
     todo = [k for k in messages if cache.get(k) is None]
     report.cached = report.prompts - len(todo)
     if todo:
-        client = client or ChatClient(config)
+        client = client or config.client()
         asyncio.run(_request_all(client, cache, {k: messages[k] for k in todo}, report, progress))
         report.client = client.stats
     out = []
@@ -303,13 +208,15 @@ def _rewrite(samples, config, cache, client, progress):
     return out, report
 
 
-async def _request_all(client: ChatClient, cache: ReplyCache, todo: dict, report: RewriteReport,
+async def _request_all(client: LLMClient, cache: ReplyCache, todo: dict, report: RewriteReport,
                        progress: bool) -> None:  # fmt: skip
     from tqdm.auto import tqdm
 
     async def one(key):
         try:
             cache.put(key, await client.complete(todo[key]))
+        except RequestRefused as e:  # every prompt has the same form: the others would be refused too
+            raise client.endpoint.rejection(e.status, e.message) from None
         except RequestFailed:
             report.failed += 1
 
@@ -325,4 +232,4 @@ async def _request_all(client: ChatClient, cache: ReplyCache, todo: dict, report
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await client.client.close()  # its connections belong to this event loop
+        await client.aclose()  # its connections belong to this event loop

@@ -63,7 +63,7 @@ def run(console) -> None:
         text = model.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         inputs = build_multimodal_processor_inputs(model.processor, text=[text], videos=[(frames, meta)])
         n_video = int((inputs["input_ids"] == model.processor.video_token_id).sum())
-        console.print(f"one GRPO group = 8 rollout calls of process_multi_modal_info -> [bold]{CACHE.decodes} decode[/] "
+        console.print(f"one GRPO group = 8 rollout calls of process_multi_modal_info -> [bold]{CACHE.loads} decode[/] "
                       f"({CACHE.requests} requests); {extra['id']}: {tuple(frames.shape)} frames (T, C, H, W) at "
                       f"{', '.join(f'{t:g}' for t in times)} s, all before the cut at {extra['observed_until']:g} s; "
                       f"{n_video} video tokens of {inputs['input_ids'].shape[1]}")  # fmt: skip

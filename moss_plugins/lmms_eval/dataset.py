@@ -35,7 +35,6 @@ import contextlib
 import functools
 import hashlib
 import json
-import math
 import os
 import re
 import shutil
@@ -44,6 +43,7 @@ from pathlib import Path
 
 from .rows import LMMS_JSON_FIELDS, sample_from_lmms_row
 from ..data.paths import confined, remove_stale_temps
+from ..env import env_number
 from ..sample import ValidationError
 
 DATA_ENV = "MOSS_VIDEO_LMMS_DIR"
@@ -167,21 +167,10 @@ def _last_frame(path: str, size: int, mtime_ns: int) -> float:
     return last_frame_time(path)
 
 
-def _env_number(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        value = -1.0
-    if not (math.isfinite(value) and value >= 0):
-        raise DatasetError(f"{name}={raw!r}: must be a finite number >= 0 (unset: {default:g})")
-    return value
-
-
 def clip_settings() -> tuple[int | None, int]:
     """(max pixels per clip frame or None for the source size, cache bound in bytes), from the environment."""
-    pixels = int(_env_number(CLIP_PIXELS_ENV, DEFAULT_CLIP_PIXELS))
-    return pixels or None, int(_env_number(CLIP_CACHE_ENV, DEFAULT_CLIP_CACHE_GB) * 1e9)
+    pixels = int(env_number(CLIP_PIXELS_ENV, DEFAULT_CLIP_PIXELS, DatasetError))
+    return pixels or None, int(env_number(CLIP_CACHE_ENV, DEFAULT_CLIP_CACHE_GB, DatasetError) * 1e9)
 
 
 def observed_clip(video: Path, until: float, cache: Path, max_pixels: int | None = None,

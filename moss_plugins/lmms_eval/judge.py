@@ -18,35 +18,41 @@ And ours: ``MOSS_JUDGE_CACHE`` (SQLite file; default ``<cache>/judge.sqlite``), 
 wait in seconds, doubled per attempt with jitter, at most 30 s; default 1), ``MOSS_JUDGE_TIMEOUT`` (seconds per
 request in total, connect to last byte, default 60).
 
-Each verdict is cached under a hash of the judge model, the prompt version and the full prompt, as soon as it
-arrives: an interrupted evaluation resumes where it stopped, and a re-run costs no requests. Transient errors
-(connection, timeout, 408/409/429, 5xx) and unreadable replies are retried with backoff; after the last attempt,
-or after another 4xx, the sample has no judge score (logged, not cached, so a re-run tries again). A wrong key, URL or model (401/403/404) raises :class:`JudgeConfigError`
-at once: every sample would fail the same way.
+Requests go through :mod:`moss_plugins.llm_client` (its deadline, retry policy and reply check). Each verdict is
+cached under a hash of the judge model, the prompt version and the full prompt, as soon as it arrives: an
+interrupted evaluation resumes where it stopped, and a re-run costs no requests. Transient errors (connection,
+timeout, 408/409/425/429, 5xx) and unreadable replies are retried with backoff; after the last attempt, or after
+another 4xx, the sample has no judge score (logged, not cached, so a re-run tries again). A wrong key, URL or
+model (401/403/404) raises :class:`JudgeConfigError` at once: every sample would fail the same way.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
 import os
 import re
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
-from ..chat_requests import (
-    NOT_A_COMPLETION,
+from ..env import env_number
+from ..llm_client import (
     AttemptFailed,
+    Endpoint,
+    LLMClient,
+    LLMConfigError,
     LoopThread,
+    Policy,
     ReplyCache,
-    backoff_delay,
+    RequestFailed,
+    Send,
     cache_key,
-    request_completion,
-    within,
+    reply_text,
 )
 from ..output_format import format_options
 from .dataset import cache_root
@@ -55,10 +61,8 @@ log = logging.getLogger("moss_plugins.lmms_eval.judge")
 
 PROMPT_VERSION = "moss-judge-v1"
 DEFAULT_MODEL = "gpt-4o-2024-11-20"
-DEFAULT_URL = "https://api.openai.com/v1"
 MAX_BACKOFF = 30.0
-_RETRY_STATUS = {408, 409, 429}
-_CONFIG_STATUS = {401, 403, 404}  # every request would fail alike; a 400 (e.g. too long) is one sample
+MAX_TOKENS = 256
 
 SYSTEM_PROMPT = (
     "You are a strict evaluator of video reasoning. You judge whether a model's step-by-step reasoning about a "
@@ -73,8 +77,9 @@ RUBRIC = """Rate the consistency of the model's reasoning from 1 to 5:
 Reply with JSON only: {{"consistency": <1-5>, "supports_answer": <true|false>, "explanation": "<one sentence>"}}"""
 
 
-class JudgeConfigError(RuntimeError):
-    """The judge endpoint rejects the configuration (key, URL, model): fix the environment variables."""
+# The judge endpoint rejects the configuration (key, URL, model), or a MOSS_JUDGE_* number is out of range: fix the
+# environment variables (the chat client's configuration error).
+JudgeConfigError = LLMConfigError
 
 
 @dataclass(frozen=True)
@@ -94,46 +99,30 @@ class Verdict:
 @dataclass(frozen=True)
 class Settings:
     api_type: str
-    base_url: str
-    api_key: str
     model: str
+    endpoint: Endpoint | None  # None: an lmms_eval.llm_judge provider sends the requests
     cache_path: Path
-    concurrency: int
-    retries: int
-    backoff: float
-    timeout: float
+    policy: Policy
 
     @classmethod
     def from_env(cls) -> Settings:
         env = os.environ
-        url = (env.get("OPENAI_API_URL") or DEFAULT_URL).rstrip("/")
-        url = url.removesuffix("/chat/completions")
-        return cls(
-            api_type=env.get("API_TYPE", "openai").strip().lower(),
-            base_url=url,
-            api_key=env.get("OPENAI_API_KEY", ""),
-            model=env.get("MODEL_VERSION", DEFAULT_MODEL),
-            cache_path=Path(env.get("MOSS_JUDGE_CACHE") or cache_root() / "judge.sqlite").expanduser(),
-            concurrency=_env_number(env, "MOSS_JUDGE_CONCURRENCY", 4, int, 1),
-            retries=_env_number(env, "MOSS_JUDGE_RETRIES", 5, int, 1),
-            backoff=_env_number(env, "MOSS_JUDGE_BACKOFF", 1.0, float, 0.0),
-            timeout=_env_number(env, "MOSS_JUDGE_TIMEOUT", 60.0, float, 0.001),
+        number = partial(env_number, error=JudgeConfigError, env=env)
+        policy = Policy(
+            attempts=number("MOSS_JUDGE_RETRIES", 5, kind=int, least=1),
+            backoff_base=number("MOSS_JUDGE_BACKOFF", 1.0, least=0.0),
+            backoff_max=MAX_BACKOFF,
+            timeout=number("MOSS_JUDGE_TIMEOUT", 60.0, least=0.001),
+            concurrency=number("MOSS_JUDGE_CONCURRENCY", 4, kind=int, least=1),
         )
-
-
-def _env_number(env, name: str, default, kind: type, least):
-    """``$name`` as an int or float of at least ``least``; JudgeConfigError naming it otherwise."""
-    value = env.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        number = kind(value)
-    except ValueError:
-        number = None
-    if number is None or not math.isfinite(number) or number < least:
-        what = "an integer" if kind is int else "a number of seconds"
-        raise JudgeConfigError(f"{name}={value!r}: must be {what} >= {least:g}")
-    return number
+        api_type = env.get("API_TYPE", "openai").strip().lower()
+        model = env.get("MODEL_VERSION", DEFAULT_MODEL)
+        endpoint = None
+        if api_type == "openai":
+            endpoint = Endpoint.resolve(model, url_env=("OPENAI_API_URL",), url_source="OPENAI_API_URL",
+                                        model_source="MODEL_VERSION", env=env)  # fmt: skip
+        cache_path = Path(env.get("MOSS_JUDGE_CACHE") or cache_root() / "judge.sqlite").expanduser()
+        return cls(api_type, model, endpoint, cache_path, policy)
 
 
 def build_messages(question: str, options: Sequence[str] | None, output: str, reference: Sequence | None = None) -> list[dict]:
@@ -168,105 +157,51 @@ def parse_verdict(content: str) -> tuple[int, bool | None, str]:
     raise ValueError(f"no 1-5 consistency rating in the judge's reply: {content[:200]!r}")
 
 
-class _TransientError(Exception):
-    """Worth retrying (connection, timeout, rate limit, server error)."""
-
-
-class _SampleError(Exception):
-    """This request failed for a reason retrying will not fix (e.g. the prompt is too long)."""
-
-
 class Judge:
-    """Cached, retrying, concurrency-bounded judge; thread-safe (lmms-eval scores docs in threads)."""
+    """Cached, retrying, concurrency-bounded judge; thread-safe (lmms-eval scores docs in threads): every thread's
+    requests run on one event loop, through one client, so the concurrency bound holds across them."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self.cache = ReplyCache(settings.cache_path)
-        self._slots = threading.BoundedSemaphore(settings.concurrency)
-        self._loop = LoopThread()  # requests run on it, each within its total deadline
-        self._complete = self._openai_client() if settings.api_type == "openai" else self._lmms_eval_provider()
-
-    def _openai_client(self):
-        from openai import AsyncOpenAI
-
-        client = AsyncOpenAI(
-            base_url=self.settings.base_url,
-            api_key=self.settings.api_key or "EMPTY",
-            timeout=self.settings.timeout,
-            max_retries=0,  # retries are ours: backoff, and a cache that makes them resumable
-        )
-
-        def complete(messages: list[dict]) -> str:
-            try:
-                return self._loop.run(request_completion(
-                    client, self.settings.timeout, model=self.settings.model, messages=messages, temperature=0.0,
-                    max_tokens=256,
-                ))  # fmt: skip
-            except AttemptFailed as e:
-                if e.status in _CONFIG_STATUS:
-                    raise JudgeConfigError(
-                        f"the judge endpoint {self.settings.base_url} answered {e.status} for model "
-                        f"{self.settings.model!r}: check OPENAI_API_URL, OPENAI_API_KEY and MODEL_VERSION ({e.message})"
-                    ) from None
-                if e.status is None or e.status in _RETRY_STATUS or e.status >= 500:
-                    raise _TransientError(e.reason) from None
-                raise _SampleError(str(e)) from None
-
-        return complete
-
-    def _lmms_eval_provider(self):
-        import asyncio
-
-        from lmms_eval.llm_judge import Request, ServerConfig, get_server
-
-        config = ServerConfig(
-            model_name=self.settings.model, temperature=0.0, max_tokens=256, timeout=math.ceil(self.settings.timeout),
-            num_retries=1, retry_delay=0,
-        )  # fmt: skip
-        server = get_server(self.settings.api_type, config)
-
-        def complete(messages: list[dict]) -> str:
-            # The provider's call runs in a worker thread: past the deadline the sample stops waiting for it.
-            call = asyncio.to_thread(server.evaluate, Request(messages=messages, config=config))
-            try:
-                content = self._loop.run(within(self.settings.timeout, call)).content
-            except AttemptFailed as e:
-                raise _TransientError(e.reason) from None
-            except Exception as e:  # the providers raise whatever their client raises
-                raise _TransientError(repr(e)) from e
-            if not isinstance(content, str):
-                raise _TransientError(NOT_A_COMPLETION)
-            return content
-
-        return complete
+        self._loop = LoopThread()
+        send = None if settings.endpoint is not None else _lmms_eval_provider(settings)
+        self.client = LLMClient(settings.endpoint, settings.policy, max_tokens=MAX_TOKENS, send=send)
 
     def judge(self, messages: list[dict]) -> Verdict:
         key = cache_key(self.settings.model, PROMPT_VERSION, messages)
         hit = self.cache.get(key)
         if hit is not None:
             return Verdict(**{**json.loads(hit), "cached": True})
-        error = ""
-        for attempt in range(self.settings.retries):
-            if attempt:
-                time.sleep(backoff_delay(attempt - 1, self.settings.backoff, MAX_BACKOFF))
-            try:
-                with self._slots:
-                    content = self._complete(messages)
-                rating, supports, explanation = parse_verdict(content)
-            except _TransientError as e:
-                error = str(e)
-                continue
-            except ValueError as e:  # the judge answered, but not with a rating: asking again may help
-                error = str(e)
-                continue
-            except _SampleError as e:
-                error = str(e)
-                break
-            verdict = Verdict((rating - 1) / 4, rating, supports, explanation, self.settings.model)
-            self.cache.put(key, json.dumps(verdict.to_json()))
-            return verdict
-        log.warning("moss judge: no verdict for this sample (%s)", error)
-        return Verdict(None, model=self.settings.model, error=error)
+        try:
+            rating, supports, explanation = self._loop.run(self.client.complete(messages, parse_verdict))
+        except RequestFailed as e:
+            log.warning("moss judge: no verdict for this sample (%s)", e.detail)
+            return Verdict(None, model=self.settings.model, error=e.detail)
+        verdict = Verdict((rating - 1) / 4, rating, supports, explanation, self.settings.model)
+        self.cache.put(key, json.dumps(verdict.to_json()))
+        return verdict
+
+
+def _lmms_eval_provider(settings: Settings) -> Send:
+    """Requests through ``lmms_eval.llm_judge``'s provider ``API_TYPE`` (its own retries off: the client's apply)."""
+    from lmms_eval.llm_judge import Request, ServerConfig, get_server
+
+    config = ServerConfig(
+        model_name=settings.model, temperature=0.0, max_tokens=MAX_TOKENS, timeout=math.ceil(settings.policy.timeout),
+        num_retries=1, retry_delay=0,
+    )  # fmt: skip
+    server = get_server(settings.api_type, config)
+
+    async def send(messages: list[dict]) -> str:
+        # The provider's call runs in a worker thread: past the client's deadline the sample stops waiting for it.
+        try:
+            reply = await asyncio.to_thread(server.evaluate, Request(messages=messages, config=config))
+        except Exception as e:  # the providers raise whatever their client raises
+            raise AttemptFailed("provider error", message=repr(e)) from e
+        return reply_text(getattr(reply, "content", None))
+
+    return send
 
 
 _JUDGES: dict[Settings, Judge] = {}

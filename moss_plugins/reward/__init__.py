@@ -17,7 +17,6 @@ from .score import (
     Alignment,
     Reference,
     TermContext,
-    align,
     compute_score,
     prepare_reference,
     process_reward,
@@ -30,7 +29,7 @@ from .tokenize import tokenize
 
 __all__ = [
     "RESULT_KEYS", "Alignment", "ConfigError", "GroundTruth", "GroundTruthError", "PluginError", "Reference",
-    "RewardConfig", "TermContext", "TraceStep", "align", "compute_score", "monotone_alignment", "parse_choice",
+    "RewardConfig", "TermContext", "TraceStep", "compute_score", "monotone_alignment", "parse_choice",
     "parse_ground_truth", "prepare_reference", "process_reward", "rouge_f", "score_and_align", "score_batch",
     "score_solution", "segment_steps", "similarity_matrix", "subsequence_dtw", "tokenize",
 ]  # fmt: skip

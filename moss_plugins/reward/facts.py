@@ -19,7 +19,7 @@ reference lacks can match nothing) and the matrix is one compiled kernel.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
@@ -93,10 +93,10 @@ def _lcs(r, rw, p, prev, cur):
 
 
 @njit(cache=True, nogil=True)
-def _matrix(r_ids, r_w, r_fact, r_off, p_ids, p_w, p_fact, p_off, contradiction):
+def _matrix(r_ids, r_w, r_fact, r_off, rs, rsw, rf, p_ids, p_w, p_fact, p_off, contradiction):
+    """``rs, rsw, rf``: the reference's ``_sorted_steps`` (prepared once per reference and fact weight)."""
     n_ref = r_off.size - 1
     n_pred = p_off.size - 1
-    rs, rsw, rf = _sorted_steps(r_ids, r_w, r_fact, r_off)
     ps, _, pf = _sorted_steps(p_ids, p_w, p_fact, p_off)
     longest = 0
     for j in range(n_pred):
@@ -126,12 +126,14 @@ def _matrix(r_ids, r_w, r_fact, r_off, p_ids, p_w, p_fact, p_off, contradiction)
 
 @dataclass(frozen=True, eq=False)
 class FactIndex:
-    """A reference's steps as canonical word ids and kinds (built once per reference)."""
+    """A reference's steps as canonical word ids and kinds (built once per reference), and per fact weight their
+    weights and sorted forms (made by the first rollout scored with that weight, not by every one)."""
 
     vocab: dict
     ids: np.ndarray
     kinds: np.ndarray
     offsets: np.ndarray
+    _weighted: dict = field(default_factory=dict, repr=False)  # fact_weight -> the reference's _matrix arrays
 
     @classmethod
     def build(cls, ref_steps: Sequence[str]) -> FactIndex:
@@ -155,7 +157,15 @@ class FactIndex:
             offsets.append(len(ids))
         p_kinds = np.array(kinds, np.int64)
         return _matrix(
-            self.ids, _weights(self.kinds, fact_weight), self.kinds == FACT, self.offsets,
+            *self._reference_side(fact_weight),
             np.array(ids, np.int64), _weights(p_kinds, fact_weight), p_kinds == FACT, np.array(offsets, np.int64),
             CONTRADICTION,
         )
+
+    def _reference_side(self, fact_weight: float) -> tuple:
+        arrays = self._weighted.get(fact_weight)
+        if arrays is None:  # two threads may both get here: they store equal arrays
+            w, fact = _weights(self.kinds, fact_weight), self.kinds == FACT
+            arrays = self._weighted[fact_weight] = (self.ids, w, fact, self.offsets,
+                                                    *_sorted_steps(self.ids, w, fact, self.offsets))  # fmt: skip
+        return arrays

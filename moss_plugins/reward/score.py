@@ -10,7 +10,6 @@ import copy
 import functools
 import logging
 import math
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 from numba import njit
 
 from ..output_format import ANSWER_OPEN, answer_blocks, format_ok
+from ..single_flight import SingleFlight
 from . import registry, semantic
 from .answer import is_correct, parse_answer
 from .config import RewardConfig
@@ -121,7 +121,8 @@ class Alignment:
 
     @property
     def normalized_distance(self) -> float:
-        return min(1.0, self.distance / len(self.ref_steps))
+        """The distance per reference step, within [0, 1]: what the process reward is a function of."""
+        return min(1.0, max(0.0, self.distance / len(self.ref_steps)))
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,6 @@ def resolve_config(**overrides: Any) -> RewardConfig:
         return config
 
 
-@functools.lru_cache(maxsize=4096)
 def _reference(ground_truth_json: str | bytes, similarity: str) -> Reference:
     truth = parse_ground_truth(ground_truth_json)
     texts = truth.step_texts
@@ -176,9 +176,10 @@ def _reference(ground_truth_json: str | bytes, similarity: str) -> Reference:
     return Reference(truth, registry.similarity(similarity).prepare(texts), negative, times)
 
 
-# lru_cache alone lets concurrent callers that miss at once all prepare the same reference (a GRPO group's
-# rollouts arrive together); the lock makes it once per reference.
-_reference_lock = threading.Lock()
+# Prepared references by (content, similarity). Single-flight: a GRPO group's rollouts arrive together, and
+# those that miss at once wait for the first one's preparation instead of each preparing the same reference.
+REFERENCES = SingleFlight()
+REFERENCE_CACHE_SIZE = 4096
 
 
 def prepare_reference(ground_truth: Any, config: RewardConfig) -> Reference:
@@ -186,8 +187,7 @@ def prepare_reference(ground_truth: Any, config: RewardConfig) -> Reference:
     if isinstance(ground_truth, Reference):
         return ground_truth
     key = cache_key(ground_truth)
-    with _reference_lock:
-        return _reference(key, config.similarity)
+    return REFERENCES.get((key, config.similarity), lambda: _reference(key, config.similarity), REFERENCE_CACHE_SIZE)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -212,17 +212,6 @@ def segmentation_config(config: RewardConfig, ref: Reference) -> RewardConfig:
 
 def segment(text: str, ref: Reference, config: RewardConfig) -> list[str]:
     return registry.segmenter(config.segmenter)(text, segmentation_config(config, ref))
-
-
-def align(solution_or_steps: str | Sequence[str], ground_truth: Any, config: RewardConfig | None = None) -> Alignment:
-    """The alignment of a model output (or its steps) with a reference trace."""
-    config = config or RewardConfig()
-    ref = prepare_reference(ground_truth, config)
-    if isinstance(solution_or_steps, str):
-        steps = segment(solution_or_steps, ref, config)
-    else:
-        steps = list(solution_or_steps)
-    return _align_steps(steps, ref, config)
 
 
 _NO_PATH = np.zeros(0, np.int64)
@@ -353,7 +342,7 @@ def _score(text: str, ref: Reference, config: RewardConfig, extra_info: Mapping 
     unused = 0.0
     if steps:
         unused = _unmatched_share(alignment.similarity, np.fromiter((len(s) for s in steps), np.int64, len(steps)))
-    normalized = min(1.0, max(0.0, distance / ref.n_steps))
+    normalized = alignment.normalized_distance
     process = process_reward(normalized, config.alpha)
     padding = padding_share(unused, config.padding_tolerance)
     paid = process if (acc or not config.gate_process) else 0.0
@@ -437,7 +426,6 @@ def _steps_or_none(solution: Any, ref: Reference, config: RewardConfig) -> list[
 def score_batch(
     solutions: Sequence[Any],
     ground_truths: Sequence[Any],
-    data_sources: Sequence[str] | None = None,
     extra_infos: Sequence[Mapping | None] | None = None,
     **kwargs: Any,
 ) -> list[dict]:

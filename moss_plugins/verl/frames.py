@@ -2,23 +2,22 @@
 
 verl 0.9 decodes videos in the rollout, not in the dataset: each of the ``rollout.n`` agent loops of a group
 calls the dataset class's ``process_multi_modal_info`` on the same messages, concurrently, in the same
-AgentLoopWorker process (``AgentLoopWorkerTQ._run_prompt`` starts all n at once). :class:`DecodeCache` is a
-per-process single-flight LRU: the first call decodes, the others wait for that result, so a group costs one
-decode instead of n (and a hanging file costs one decoder timeout, not n).
+AgentLoopWorker process (``AgentLoopWorkerTQ._run_prompt`` starts all n at once). :data:`CACHE` is a
+per-process single-flight LRU (:class:`~moss_plugins.single_flight.SingleFlight`): the first call decodes, the
+others wait for that result, so a group costs one decode instead of n (and a hanging file costs one decoder
+timeout, not n).
 """
 
 from __future__ import annotations
 
 import math
 import os
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 from moss_plugins.data.video import BACKENDS, DEFAULT_TIMEOUT
+from moss_plugins.single_flight import SingleFlight
 
 # Qwen2/2.5-VL merge 2 consecutive frames into one temporal patch: an odd count would be padded by the processor.
 FRAME_FACTOR = 2
@@ -86,53 +85,7 @@ class VideoOptions:
         return self.max_frames // FRAME_FACTOR * math.ceil(self.max_pixels / pixels_per_token)
 
 
-class DecodeCache:
-    """Thread-safe single-flight LRU: concurrent requests for one key share one ``load()``."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._done: OrderedDict[Any, Any] = OrderedDict()
-        self._running: dict[Any, Future] = {}
-        self.requests = 0
-        self.decodes = 0
-
-    def get(self, key: Any, load: Callable[[], Any], capacity: int) -> Any:
-        with self._lock:
-            self.requests += 1
-            if key in self._done:
-                self._done.move_to_end(key)
-                return self._done[key]
-            waiting = self._running.get(key)
-            if waiting is None:
-                waiting = self._running[key] = Future()
-                owner = True
-            else:
-                owner = False
-        if not owner:
-            return waiting.result()
-        try:
-            value = load()
-        except BaseException as e:
-            with self._lock:
-                del self._running[key]
-            waiting.set_exception(e)
-            raise
-        with self._lock:
-            self.decodes += 1
-            self._done[key] = value
-            while len(self._done) > capacity:
-                self._done.popitem(last=False)
-            del self._running[key]
-        waiting.set_result(value)
-        return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._done.clear()
-            self.requests = self.decodes = 0
-
-
-CACHE = DecodeCache()
+CACHE = SingleFlight()  # decoded videos; its ``loads`` are the decodes
 
 
 def video_item_end(item: Mapping, where: str = "video") -> float:

@@ -14,17 +14,16 @@ from collections import Counter
 import pytest
 from fake_chat import FakeChatServer, completion, error
 
-from moss_plugins.chat_requests import ReplyCache
 from moss_plugins.cli import main
 from moss_plugins.data import load_samples
 from moss_plugins.data.rewrite import (
-    ChatClient,
     RejectedReply,
     RewriteConfig,
     RewriteConfigError,
     parse_reply,
     rewrite_traces,
 )
+from moss_plugins.llm_client import LLMClient, ReplyCache
 from moss_plugins.sample import Sample, TraceStep
 
 _TIMELINE_RE = re.compile(r"^\[([\d.]+)-([\d.]+) s\] (.*)$", re.MULTILINE)
@@ -86,9 +85,9 @@ def config(llm, tmp_path, **kw) -> RewriteConfig:
     return RewriteConfig(model="fake", base_url=llm.url, **kw)
 
 
-def client(cfg, fake_time: FakeTime | None = None) -> ChatClient:
+def client(cfg, fake_time: FakeTime | None = None) -> LLMClient:
     fake_time = fake_time or FakeTime()
-    return ChatClient(cfg, clock=fake_time.clock, sleep=fake_time.sleep, rng=random.Random(0))
+    return cfg.client(clock=fake_time.clock, sleep=fake_time.sleep, rng=random.Random(0))
 
 
 @pytest.fixture(autouse=True)
@@ -166,7 +165,7 @@ def test_rate_limit_spaces_requests(llm, tmp_path):
 def test_concurrency_is_bounded(llm, tmp_path):
     llm.delay = 0.05
     cfg = config(llm, tmp_path, max_concurrency=2)
-    _, report = rewrite_traces([sample(float(c)) for c in range(2, 8)], cfg, ChatClient(cfg), progress=False)
+    _, report = rewrite_traces([sample(float(c)) for c in range(2, 8)], cfg, cfg.client(), progress=False)
     assert report.rewritten == 6
     assert 1 <= llm.max_in_flight <= 2
 
@@ -240,7 +239,7 @@ def test_parse_reply_accepts_fenced_json_with_prose_around():
 
 def test_missing_key_for_openai_is_a_configuration_error(tmp_path):
     with pytest.raises(RewriteConfigError, match=r"set \$OPENAI_API_KEY"):
-        RewriteConfig(model="gpt-4o", cache_path=tmp_path / "c").api_key()
+        RewriteConfig(model="gpt-4o", cache_path=tmp_path / "c").endpoint()
 
 
 def test_cli_build_with_rewrite_never_sends_the_future(llm, tmp_path):

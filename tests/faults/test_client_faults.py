@@ -10,7 +10,7 @@ import time
 import pytest
 from fake_chat import BAD_REPLIES, Drip, FakeChatServer, aim_the_judge, completion
 
-from moss_plugins.data.rewrite import ChatClient, RewriteConfig, rewrite_traces
+from moss_plugins.data.rewrite import RewriteConfig, rewrite_traces
 from moss_plugins.sample import Sample, TraceStep
 from moss_plugins.lmms_eval import judge
 
@@ -103,7 +103,7 @@ async def no_sleep(seconds: float) -> None:
 def rewrite(server, tmp_path, samples, **kw):
     cfg = RewriteConfig(model="fake", base_url=server.url, requests_per_minute=60000.0, max_retries=2,
                         cache_path=tmp_path / "cache.sqlite", **kw)  # fmt: skip
-    return rewrite_traces(samples, cfg, ChatClient(cfg, sleep=no_sleep, rng=random.Random(0)), progress=False)
+    return rewrite_traces(samples, cfg, cfg.client(sleep=no_sleep, rng=random.Random(0)), progress=False)
 
 
 def test_rewriter_keeps_every_sample_it_could_rewrite_when_others_get_bad_replies(tmp_path):

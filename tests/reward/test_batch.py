@@ -26,7 +26,7 @@ def test_batch_equals_one_by_one(truth, ref_steps):
 
 
 def test_each_reference_is_tokenized_once_per_group(truth, ref_steps, monkeypatch):
-    score_module._reference.cache_clear()
+    score_module.REFERENCES.clear()
     builds = []
     real = facts_module.FactIndex.build
     monkeypatch.setattr(facts_module.FactIndex, "build", classmethod(lambda cls, steps: builds.append(1) or real(steps)))
@@ -47,7 +47,7 @@ def test_concurrent_rollouts_of_a_group_prepare_the_reference_once(truth, ref_st
     import threading
     import time
 
-    score_module._reference.cache_clear()
+    score_module.REFERENCES.clear()
     builds = []
     real = facts_module.FactIndex.build
 

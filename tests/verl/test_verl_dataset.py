@@ -152,7 +152,7 @@ def test_a_grpo_group_decodes_its_video_once(job_config, model, train_file, monk
             messages, image_patch_size=patch, config=dataset.config) for _ in range(n)))  # fmt: skip
 
     results = asyncio.run(group(8))
-    assert len(calls) == 1 and CACHE.decodes == 1 and CACHE.requests == 8
+    assert len(calls) == 1 and CACHE.loads == 1 and CACHE.requests == 8
     assert all(r[1][0][0] is results[0][1][0][0] for r in results)
 
 

@@ -115,9 +115,9 @@ def test_a_group_prepares_its_reference_once(job_config, qwen_tokenizer, monkeyp
     monkeypatch.setattr(core, "parse_ground_truth", lambda gt: time.sleep(0.05) or parse(gt))
     manager = load_reward_manager(job_config, qwen_tokenizer)
     truth = {**TRUTH, "trace": [*TRUTH["trace"], "A step only this test uses."]}
-    core._reference.cache_clear()
+    core.REFERENCES.clear()
     _run(manager, rollouts(qwen_tokenizer, [reference_response(TRUTH)] * 8, [truth] * 8))
-    assert core._reference.cache_info().misses == 1
+    assert core.REFERENCES.loads == 1
 
 
 def test_verl_aggregates_the_components_into_validation_metrics(job_config, qwen_tokenizer):
