@@ -1,5 +1,5 @@
 """The one client of OpenAI-compatible chat endpoints, for trace rewriting (:mod:`moss_plugins.data.rewrite`) and
-the LLM judge (:mod:`moss_plugins.lmms_eval.judge`); those keep only their prompts, their parsing and their
+the LLM judge (:mod:`moss_plugins.evaluation.judge`); those keep only their prompts, their parsing and their
 settings' names. Decided here, once:
 
 - where the endpoint is (:meth:`Endpoint.resolve`): a base URL (the ``.../chat/completions`` form works too) or

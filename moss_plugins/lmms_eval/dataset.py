@@ -43,11 +43,10 @@ from pathlib import Path
 
 from .rows import LMMS_JSON_FIELDS, sample_from_lmms_row
 from ..data.paths import confined, remove_stale_temps
-from ..env import env_number
+from ..env import cache_root, env_number
 from ..sample import ValidationError
 
 DATA_ENV = "MOSS_VIDEO_LMMS_DIR"
-CACHE_ENV = "MOSS_PLUGINS_CACHE"
 CLIP_CACHE_ENV = "MOSS_VIDEO_CLIP_CACHE_GB"  # clips kept at most (GB); least recently used are removed first
 DEFAULT_CLIP_CACHE_GB = 20.0
 CLIP_PIXELS_ENV = "MOSS_VIDEO_CLIP_MAX_PIXELS"  # re-encoded clip frames at most this many pixels (0: source size)
@@ -59,13 +58,6 @@ ROW_FIELDS = ("id", "video", "question", "options", "answer", "task_type", "obse
 
 class DatasetError(ValueError):
     """The lmms export is missing or malformed; the message names the file (and line) and what to do."""
-
-
-def cache_root() -> Path:
-    """``$MOSS_PLUGINS_CACHE``, else ``$XDG_CACHE_HOME/moss-plugins``, else ``~/.cache/moss-plugins``."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "moss-plugins"
 
 
 def _tree_digest(folder: Path) -> str:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ..evaluation.trace_metrics import reference_free_metrics, reference_metrics
-from . import judge
+from ..evaluation import judge
+from . import judge_provider  # noqa: F401  (registers lmms-eval's judge providers)
 from .rows import ground_truth
 
 MAX_OUTPUT_CHARS = 8000  # of the raw output kept in the report item (the full text is in the logged sample)

@@ -12,7 +12,7 @@ from fake_chat import BAD_REPLIES, Drip, FakeChatServer, aim_the_judge, completi
 
 from moss_plugins.data.rewrite import RewriteConfig, rewrite_traces
 from moss_plugins.sample import Sample, TraceStep
-from moss_plugins.lmms_eval import judge
+from moss_plugins.evaluation import judge
 
 VERDICT = json.dumps({"consistency": 4, "supports_answer": True, "explanation": "ok"})
 
@@ -135,6 +135,7 @@ def test_judge_through_an_lmms_eval_provider_has_the_same_deadline_and_reply_che
     from types import SimpleNamespace
 
     llm_judge = pytest.importorskip("lmms_eval.llm_judge")
+    import moss_plugins.lmms_eval.judge_provider  # noqa: F401  (what the judge tasks' hooks import)
     release, replies = threading.Event(), iter([None, SimpleNamespace(content=None), SimpleNamespace(content=VERDICT)])
 
     class Provider:

@@ -25,6 +25,7 @@ from interrupt import signal_when_marked
 
 from moss_plugins.data import load_samples, mini_split_dir
 from moss_plugins.lmms_eval.rows import export_lmms
+from moss_plugins.env import CACHE_ENV
 from moss_plugins.lmms_eval import dataset
 
 DEAD_PID = 2**22 + 12345  # above Linux's pid_max default (2**22): no process has it
@@ -41,7 +42,7 @@ def camera_clip(name: str) -> Path:
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv(dataset.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     for name in (dataset.CLIP_CACHE_ENV, dataset.CLIP_PIXELS_ENV):
         monkeypatch.delenv(name, raising=False)
     return tmp_path / "cache" / "clips"

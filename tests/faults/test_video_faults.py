@@ -189,7 +189,8 @@ def test_verl_start_up_check_opens_the_videos(spoiled):
 
 
 def test_lmms_loader_opens_the_videos(spoiled, tmp_path, monkeypatch):
-    from moss_plugins.lmms_eval.dataset import CACHE_ENV, DatasetError, load_docs
+    from moss_plugins.env import CACHE_ENV
+    from moss_plugins.lmms_eval.dataset import DatasetError, load_docs
 
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))  # clips, if any were cut, stay in this test
 

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from fake_chat import FakeChatServer, aim_the_judge, completion, error
 
-from moss_plugins.lmms_eval import judge
+from moss_plugins.evaluation import judge
 
 REPLY = {"consistency": 4, "supports_answer": True, "explanation": "The steps follow the video."}
 

@@ -8,7 +8,8 @@ a conclusion that supports the answer). ``judge_consistency`` = (rating - 1) / 4
 Environment, following lmms-eval's judge conventions (``lmms_eval.llm_judge`` and its tasks):
 
 - ``API_TYPE``: ``openai`` (default; any OpenAI-compatible endpoint: OpenAI, vLLM, SGLang, ...) or another
-  ``lmms_eval.llm_judge`` provider (``azure``, ...), which is then used for the request itself.
+  ``lmms_eval.llm_judge`` provider (``azure``, ...), which is then used for the request itself (inside
+  lmms-eval: :mod:`moss_plugins.lmms_eval.judge_provider` registers them).
 - ``OPENAI_API_KEY`` (``EMPTY`` for a local server), ``OPENAI_API_URL``: the base URL
   (``https://api.openai.com/v1`` by default; the ``.../chat/completions`` form several lmms-eval tasks use works too).
 - ``MODEL_VERSION``: the judge model (default ``gpt-4o-2024-11-20``, as in lmms-eval).
@@ -28,21 +29,18 @@ model (401/403/404) raises :class:`JudgeConfigError` at once: every sample would
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import math
 import os
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
-from ..env import env_number
+from ..env import cache_root, env_number
 from ..llm_client import (
-    AttemptFailed,
     Endpoint,
     LLMClient,
     LLMConfigError,
@@ -52,12 +50,10 @@ from ..llm_client import (
     RequestFailed,
     Send,
     cache_key,
-    reply_text,
 )
 from ..output_format import format_options
-from .dataset import cache_root
 
-log = logging.getLogger("moss_plugins.lmms_eval.judge")
+log = logging.getLogger("moss_plugins.evaluation.judge")
 
 PROMPT_VERSION = "moss-judge-v1"
 DEFAULT_MODEL = "gpt-4o-2024-11-20"
@@ -165,7 +161,7 @@ class Judge:
         self.settings = settings
         self.cache = ReplyCache(settings.cache_path)
         self._loop = LoopThread()
-        send = None if settings.endpoint is not None else _lmms_eval_provider(settings)
+        send = None if settings.endpoint is not None else _provider(settings)
         self.client = LLMClient(settings.endpoint, settings.policy, max_tokens=MAX_TOKENS, send=send)
 
     def judge(self, messages: list[dict]) -> Verdict:
@@ -183,25 +179,16 @@ class Judge:
         return verdict
 
 
-def _lmms_eval_provider(settings: Settings) -> Send:
-    """Requests through ``lmms_eval.llm_judge``'s provider ``API_TYPE`` (its own retries off: the client's apply)."""
-    from lmms_eval.llm_judge import Request, ServerConfig, get_server
+# Sends requests for an API_TYPE other than openai: lmms-eval's judge providers, registered by the lmms-eval
+# adapter (moss_plugins.lmms_eval.judge_provider) when the tasks load it, so this module imports no framework.
+PROVIDERS: dict[str, Callable[[Settings], Send]] = {}
 
-    config = ServerConfig(
-        model_name=settings.model, temperature=0.0, max_tokens=MAX_TOKENS, timeout=math.ceil(settings.policy.timeout),
-        num_retries=1, retry_delay=0,
-    )  # fmt: skip
-    server = get_server(settings.api_type, config)
 
-    async def send(messages: list[dict]) -> str:
-        # The provider's call runs in a worker thread: past the client's deadline the sample stops waiting for it.
-        try:
-            reply = await asyncio.to_thread(server.evaluate, Request(messages=messages, config=config))
-        except Exception as e:  # the providers raise whatever their client raises
-            raise AttemptFailed("provider error", message=repr(e)) from e
-        return reply_text(getattr(reply, "content", None))
-
-    return send
+def _provider(settings: Settings) -> Send:
+    if not PROVIDERS:
+        raise JudgeConfigError(f"API_TYPE={settings.api_type!r} is served by lmms-eval's judge providers: run the "
+                               "judge tasks in lmms-eval, or set API_TYPE=openai for any OpenAI-compatible server")  # fmt: skip
+    return next(iter(PROVIDERS.values()))(settings)
 
 
 _JUDGES: dict[Settings, Judge] = {}
