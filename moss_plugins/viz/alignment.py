@@ -121,16 +121,6 @@ def save_alignment_png(out: str | Path, *args, **kwargs) -> Path:
     return out
 
 
-def alignment_png_bytes(*args, dpi: int = 80, **kwargs) -> bytes:
-    """:func:`alignment_figure` as PNG bytes (for embedding in HTML)."""
-    import io
-
-    fig = alignment_figure(*args, **kwargs)
-    buf = io.BytesIO()
-    _save(fig, buf, dpi=dpi)
-    return buf.getvalue()
-
-
 def _save(fig, target, dpi: int) -> None:
     import warnings
 

@@ -10,7 +10,7 @@ from moss_plugins.cli import main as moss
 from moss_plugins.lmms_eval.hooks import moss_video_results
 from moss_plugins.output_format import format_response
 from moss_plugins.evaluation.trace_metrics import bootstrap_ci
-from moss_plugins.viz.alignment import alignment_png_bytes, save_alignment_png
+from moss_plugins.viz.alignment import save_alignment_png
 from moss_plugins.viz.report import render_report
 
 PRED = ["The disc is red.", "It turns green.", "Then blue.", "So red is next."]
@@ -32,7 +32,7 @@ def test_alignment_png_draws_the_heatmap_and_the_dtw_path(tmp_path):
     pixels = png_pixels(out.read_bytes())
     assert pixels.shape[0] > 300 and pixels.shape[1] > 900
     red_path = (np.abs(pixels.astype(int) - (255, 59, 48)).sum(axis=2) < 40).sum()
-    no_path = png_pixels(alignment_png_bytes(PRED, REF, SIM, [], dpi=110))
+    no_path = png_pixels(save_alignment_png(tmp_path / "b.png", PRED, REF, SIM, []).read_bytes())
     assert red_path > 200 and (np.abs(no_path.astype(int) - (255, 59, 48)).sum(axis=2) < 40).sum() == 0
     assert (np.abs(pixels.astype(int) - (253, 231, 37)).sum(axis=2) < 30).sum() > 500  # the 1.0 cell, viridis yellow
 
