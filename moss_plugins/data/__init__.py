@@ -1,10 +1,11 @@
-"""MOSS-Video: the sample format, loading and validation (framework-free)."""
+"""MOSS-Video tooling: loading and saving samples, validation, the synthetic set, the builder, video loading
+(framework-free). The sample itself is :mod:`moss_plugins.sample`, re-exported here."""
 
 from importlib import resources
 from pathlib import Path
 
-from .io import LoadReport, iter_samples, load_samples, save_samples
 from ..sample import SPLITS, TASK_TYPES, Sample, TraceStep, ValidationError
+from .io import LoadReport, iter_samples, load_samples, save_samples
 
 
 def mini_split_dir() -> Path:
