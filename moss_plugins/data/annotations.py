@@ -38,9 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..sample import parse_json
+from ..sample import ValidationError, check_mapping, check_number, check_span, check_str, parse_json
 from .io import strict_jsonl_rows
-from ..sample import ValidationError, check_mapping, check_number, check_span, check_str
 
 FORMATS = ("auto", "segments", "sharegpt4video")
 SEGMENTS_KEYS = ("video", "id", "duration", "segments", "meta")

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .paths import atomic_path
 from ..sample import Sample, ValidationError, from_row, parse_json, to_row
+from .paths import atomic_path
+
 
 @dataclass
 class LoadReport:

@@ -80,10 +80,10 @@ def demo(console) -> None:
     """Build from the example stories, show one sample per task type, and score its reference trace."""
     from rich.table import Table
 
-    from ..output_format import build_prompt, format_response
-    from ..reward import compute_score
     from ..data.annotations import read_annotations
     from ..data.build import BuildConfig, build_dataset
+    from ..output_format import build_prompt, format_response
+    from ..reward import compute_score
 
     with tempfile.TemporaryDirectory() as tmp:
         src = write_annotated_videos(Path(tmp) / "src", list(STORIES.values()), list(STORIES))

@@ -25,10 +25,10 @@ def wrong_response(sample: Sample, pool: list[Sample]) -> str:
 def run(console) -> None:
     from rich.table import Table
 
-    from ..reward import score_batch
     from ..data import mini_split_dir
     from ..data.io import load_samples
     from ..data.stats import plot_stats, print_stats, video_durations
+    from ..reward import score_batch
 
     root = mini_split_dir()
     report = load_samples(root)  # validates every row; a bad one stops here with its file, line and field

@@ -16,8 +16,8 @@ from pathlib import Path
 from rich import box
 from rich.table import Table
 
-from ..sample import TASK_TYPES
 from ..evaluation.trace_metrics import REFERENCE_METRICS
+from ..sample import TASK_TYPES
 
 OUT = Path("outputs") / "lmms-eval-demo"
 COMMAND = ["--model", "moss_baseline", "--tasks", "moss_video", "--log_samples"]

@@ -41,10 +41,10 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from .rows import LMMS_JSON_FIELDS, sample_from_lmms_row
 from ..data.paths import confined, remove_stale_temps
 from ..env import cache_root, env_number
 from ..sample import ValidationError
+from .rows import LMMS_JSON_FIELDS, sample_from_lmms_row
 
 DATA_ENV = "MOSS_VIDEO_LMMS_DIR"
 CLIP_CACHE_ENV = "MOSS_VIDEO_CLIP_CACHE_GB"  # clips kept at most (GB); least recently used are removed first

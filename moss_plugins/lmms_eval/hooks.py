@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from ..evaluation.trace_metrics import reference_free_metrics, reference_metrics
 from ..evaluation import judge
+from ..evaluation.trace_metrics import reference_free_metrics, reference_metrics
 from . import judge_provider  # noqa: F401  (registers lmms-eval's judge providers)
 from .rows import ground_truth
 

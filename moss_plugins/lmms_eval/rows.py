@@ -14,7 +14,7 @@ import json
 from pathlib import Path, PurePosixPath
 
 from ..data.captions import STATES_KEY
-from ..data.export import ExportError, Exported, by_split, check_output, confined_path, place, read_samples
+from ..data.export import Exported, ExportError, by_split, check_output, confined_path, place, read_samples
 from ..data.paths import atomic_path, remove_stale_temps
 from ..sample import JSON_TEXT_FIELDS, Sample, decode_fields, from_row, to_row
 

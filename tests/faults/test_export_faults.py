@@ -9,8 +9,8 @@ and a killed export left truncated videos under their final names.
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import shutil
 import signal
 import textwrap
@@ -24,9 +24,8 @@ from moss_plugins.data import load_samples, mini_split_dir, save_samples
 from moss_plugins.data.annotations import read_annotations
 from moss_plugins.data.build import BuildConfig, BuildError, build_dataset
 from moss_plugins.demos.build import write_annotated_videos
-from moss_plugins.verl.rows import export_verl
 from moss_plugins.lmms_eval.rows import export_lmms
-
+from moss_plugins.verl.rows import export_verl
 
 
 def tree(folder: Path) -> dict[str, bytes | str]:

@@ -24,9 +24,9 @@ import pytest
 from interrupt import signal_when_marked
 
 from moss_plugins.data import load_samples, mini_split_dir
-from moss_plugins.lmms_eval.rows import export_lmms
 from moss_plugins.env import CACHE_ENV
 from moss_plugins.lmms_eval import dataset
+from moss_plugins.lmms_eval.rows import export_lmms
 
 DEAD_PID = 2**22 + 12345  # above Linux's pid_max default (2**22): no process has it
 
