@@ -113,15 +113,11 @@ def _located_rows(folder: Path, split: str) -> list[tuple[str, dict]]:
     if not path.exists():
         have = sorted(p.stem for p in folder.glob("*.jsonl"))
         raise DatasetError(f"{path}: no {split!r} split in this lmms export (it has {have})")
-    from ..data.io import jsonl_rows
+    from ..data.io import strict_jsonl_rows
 
-    rows = []
-    try:
-        for where, row in jsonl_rows(path):  # not UTF-8, not JSON: a ValidationError naming the line
-            if isinstance(row, ValidationError):
-                raise DatasetError(str(row.located(where)))
-            rows.append((where, _row(row, where)))
-    except ValidationError as e:  # a binary file
+    try:  # not UTF-8, not JSON, a binary file: a ValidationError naming the line
+        rows = [(where, _row(row, where)) for where, row in strict_jsonl_rows(path)]
+    except ValidationError as e:
         raise DatasetError(str(e)) from None
     if not rows:
         raise DatasetError(f"{path}: the split is empty")
@@ -145,18 +141,14 @@ def _row(row: object, where: str) -> dict:
     return row
 
 
-def last_frame_time(path: str | os.PathLike) -> float:
-    """Timestamp of the last frame, from packet timestamps (no decoding), on the same clock as
-    :func:`moss_plugins.data.clips.cut_clips` (the stream's own presentation times)."""
-    from ..data.video import frame_table
-
-    return float(frame_table(os.fspath(path)).times[-1])
-
-
 @functools.lru_cache(maxsize=4096)
 def _last_frame(path: str, size: int, mtime_ns: int) -> float:
-    """:func:`last_frame_time` once per version of a file: the docs of a split share videos."""
-    return last_frame_time(path)
+    """Timestamp of the last frame of one version of a file, from packet timestamps (no decoding), on the same
+    clock as :func:`moss_plugins.data.clips.cut_clips` (the stream's own presentation times); the docs of a
+    split share videos, and the frame tables' own cache is smaller than a split."""
+    from ..data.video import frame_table
+
+    return float(frame_table(path).times[-1])
 
 
 def clip_settings() -> tuple[int | None, int]:
@@ -249,16 +241,15 @@ def load_docs(split: str, folder: Path | None = None) -> list[dict]:
     rows = []
     for where, row in located:
         rows.append(row)
-        try:
-            video = confined(folder, row["video"], "video").resolve()
-        except ValidationError as e:
-            raise DatasetError(f"{where}: {e}") from None
+        video = confined(folder, row["video"], "video").resolve()  # the row's paths were checked by _row
         if not video.is_file():
             raise DatasetError(f"{where}: video {row['video']!r} not found at {video}")
         try:  # the check `moss data validate` runs: a bad file stops the task here, not in a model's reader
             check_video(video, row["observed_until"])
-        except (ValidationError, TypeError) as e:  # TypeError: observed_until is not a number
+        except ValidationError as e:
             raise DatasetError(f"{where}: {e} (fix the row or the video, then re-export)") from None
+        st = video.stat()  # its last frame, while check_video's frame table is still cached (observed_clip asks)
+        _last_frame(str(video), st.st_size, st.st_mtime_ns)
         row["video_path"] = str(video)
     return rows
 
