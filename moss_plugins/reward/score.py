@@ -168,15 +168,16 @@ def resolve_config(**overrides: Any) -> RewardConfig:
         return config
 
 
-def _reference(ground_truth_json: str | bytes, similarity: str) -> Reference:
+def _reference(ground_truth_json: str | bytes, similarity) -> Reference:
     truth = parse_ground_truth(ground_truth_json)
     texts = truth.step_texts
     negative = np.array([is_negative(t) for t in texts], np.bool_)
     times = reference_times(texts, [s.t for s in truth.trace])
-    return Reference(truth, registry.similarity(similarity).prepare(texts), negative, times)
+    return Reference(truth, similarity.prepare(texts), negative, times)
 
 
-# Prepared references by (content, similarity). Single-flight: a GRPO group's rollouts arrive together, and
+# Prepared references by (content, similarity component): keyed on the component itself, not its name, so a
+# name registered again never gets what the previous component prepared. Single-flight: a GRPO group's rollouts arrive together, and
 # those that miss at once wait for the first one's preparation instead of each preparing the same reference.
 REFERENCES = SingleFlight()
 REFERENCE_CACHE_SIZE = 4096
@@ -186,8 +187,8 @@ def prepare_reference(ground_truth: Any, config: RewardConfig) -> Reference:
     """Parse a ground truth and prepare its steps: once per distinct content, also across threads."""
     if isinstance(ground_truth, Reference):
         return ground_truth
-    key = cache_key(ground_truth)
-    return REFERENCES.get((key, config.similarity), lambda: _reference(key, config.similarity), REFERENCE_CACHE_SIZE)
+    key, similarity = cache_key(ground_truth), registry.similarity(config.similarity)
+    return REFERENCES.get((key, similarity), lambda: _reference(key, similarity), REFERENCE_CACHE_SIZE)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -236,3 +236,30 @@ def test_a_class_is_instantiated_once(site):
     for _ in range(3):
         assert compute_score(None, OUTPUT, TRUTH, similarity="same")["process"] == pytest.approx(1.0)
     assert sys.modules["moss_cls_plugin"].Same.made == 1
+
+
+def test_registering_a_name_again_prepares_references_for_the_new_component(site):
+    """A reference prepared for the first ``mine`` is not handed to the second one (prepared data are the
+    component's own: here a different type)."""
+
+    class Counts:
+        def prepare(self, ref_steps):
+            return len(ref_steps)
+
+        def matrix(self, n_ref, pred_steps, config):
+            return np.ones((n_ref, len(pred_steps)))
+
+    class Texts:
+        def prepare(self, ref_steps):
+            return list(ref_steps)
+
+        def matrix(self, refs, pred_steps, config):
+            return np.array([[float(r == p) for p in pred_steps] for r in refs])
+
+    truth = {"answer": "B", "trace": ["the door opens", "a cat walks in"]}
+    output = "<think>Step 1: the door opens\nStep 2: a dog barks</think><answer>B</answer>"
+    registry.register("similarity", "mine", Counts())
+    assert compute_score(None, output, truth, similarity="mine")["process"] == pytest.approx(1.0)
+    registry.register("similarity", "mine", Texts())
+    second = compute_score(None, output, truth, similarity="mine")
+    assert second["reason"] == "ok" and second["process"] < 1.0
