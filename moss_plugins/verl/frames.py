@@ -120,7 +120,7 @@ def _decode(path: str, until: float, options: VideoOptions, patch_size: int):
     from torchvision.transforms import InterpolationMode
     from torchvision.transforms.v2 import functional as F
 
-    from moss_plugins.data.video import frame_table, load_frames  # looked up per call (tests patch it)
+    from moss_plugins.data.video import load_frames  # looked up per call (tests patch it)
 
     video = load_frames(path, nframes=options.nframes(until), max_pixels=options.max_pixels, until=until,
                         timeout=options.timeout, backend=options.backend)  # fmt: skip
@@ -131,7 +131,9 @@ def _decode(path: str, until: float, options: VideoOptions, patch_size: int):
     if tuple(size) != (height, width):
         frames = F.resize(frames, list(size), interpolation=InterpolationMode.BICUBIC, antialias=True)
     fps = float(video.source_fps)
-    start = float(frame_table(path).times[0])  # times are the container's: a stream may start after 0 s
+    # The stream's first frame, on the container's clock (a stream may start after 0 s): every sampling mode of
+    # load_frames starts there, so no second pass over the file is needed for it.
+    start = float(video.timestamps[0])
     metadata = {
         "fps": fps,
         "frames_indices": [round((t - start) * fps) for t in video.timestamps.tolist()],
