@@ -387,7 +387,7 @@ def score_solution(solution: Any, reference: Reference, config: RewardConfig, ex
     return _score_guarded(solution, reference, config, extra_info)[0]
 
 
-def _load_models(config: RewardConfig) -> None:
+def load_models(config: RewardConfig) -> None:
     """Load the embedding model before scoring, so a missing package or model fails loudly, not per rollout."""
     if config.semantic_weight:
         semantic.model(config.embedding_model)
@@ -396,7 +396,7 @@ def _load_models(config: RewardConfig) -> None:
 def score_and_align(solution: Any, ground_truth: Any, config: RewardConfig | None = None) -> tuple[dict, Alignment]:
     """:func:`compute_score`'s result and the alignment it was computed from (one segmentation, one alignment)."""
     config = config or RewardConfig()
-    _load_models(config)
+    load_models(config)
     return _score_guarded(solution, prepare_reference(ground_truth, config), config, None)
 
 
@@ -413,11 +413,13 @@ def compute_score(
     override :class:`RewardConfig` fields (alpha, weights, max_jump, gate_process, ...).
     """
     config = resolve_config(**kwargs)
-    _load_models(config)
+    load_models(config)
     return score_solution(solution_str, prepare_reference(ground_truth, config), config, extra_info)
 
 
-def _steps_or_none(solution: Any, ref: Reference, config: RewardConfig) -> list[str]:
+def steps_or_none(solution: Any, ref: Reference, config: RewardConfig) -> list[str]:
+    """The steps of ``solution``, or none when a (plugin) segmenter fails: only to gather texts to embed ahead
+    of scoring, which then reports the failure for that rollout."""
     try:
         return segment(_as_text(solution), ref, config)
     except Exception:  # a broken plugin segmenter: scoring reports it for this rollout
@@ -437,7 +439,7 @@ def score_batch(
     if extra_infos is not None and len(extra_infos) != len(solutions):
         raise ValueError(f"{len(solutions)} solutions but {len(extra_infos)} extra_infos")
     config = resolve_config(**kwargs)
-    _load_models(config)
+    load_models(config)
     prepared: dict[Any, Reference] = {}
     refs = []
     for truth in ground_truths:
@@ -448,7 +450,7 @@ def score_batch(
         refs.append(ref)
     if config.semantic_weight:  # one batched encode of every distinct step text of the batch
         texts = [t for ref in prepared.values() for t in ref.truth.step_texts]
-        texts += [t for solution, ref in zip(solutions, refs) for t in _steps_or_none(solution, ref, config)]
+        texts += [t for solution, ref in zip(solutions, refs) for t in steps_or_none(solution, ref, config)]
         semantic.prefetch(config.embedding_model, texts)
     return [score_solution(solution, ref, config, extra_infos[k] if extra_infos is not None else None)
             for k, (solution, ref) in enumerate(zip(solutions, refs))]  # fmt: skip

