@@ -144,7 +144,9 @@ def to_row(sample: Sample, form: str = "jsonl") -> dict:
 def from_row(row: Any, form: str = "jsonl") -> Sample:
     """The validated :class:`Sample` of one row of ``form`` (the inverse of :func:`to_row`); raises
     :class:`ValidationError` naming the field."""
-    return Sample.from_json(decode_fields(row, form) if isinstance(row, Mapping) else row)
+    if isinstance(row, Mapping) and JSON_TEXT_FIELDS[form]:  # JSONL rows are read as they are (no copy)
+        row = decode_fields(row, form)
+    return Sample.from_json(row)
 
 
 def decode_fields(row: Mapping, form: str) -> dict:

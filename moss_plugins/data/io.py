@@ -155,10 +155,15 @@ def save_samples(samples: Iterable[Sample], path: str | Path) -> Path:
     path = Path(path)
     if path.suffix == ".parquet":
         return write_parquet([to_row(s, "parquet") for s in samples], path)
+    return write_jsonl(map(to_row, samples), path)
+
+
+def write_jsonl(rows: Iterable[dict], path: str | Path) -> Path:
+    """Rows as JSONL (one compact object per line, keys in their order), written atomically."""
     with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as f:
-        for row in map(to_row, samples):
-            f.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
-    return path
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return Path(path)
 
 
 def write_parquet(rows: list[dict], path: str | Path) -> Path:

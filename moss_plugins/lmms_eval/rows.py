@@ -10,12 +10,12 @@ any, go under ``videos/``.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path, PurePosixPath
 
 from ..data.captions import STATES_KEY
 from ..data.export import Exported, ExportError, by_split, check_output, confined_path, place, read_samples
-from ..data.paths import atomic_path, remove_stale_temps
+from ..data.io import write_jsonl
+from ..data.paths import remove_stale_temps
 from ..sample import JSON_TEXT_FIELDS, Sample, decode_fields, from_row, to_row
 
 FORM = "lmms"
@@ -76,8 +76,5 @@ def export_lmms(source: str | Path, out: str | Path, split: str | None = None, s
         place(src, out / rel, link)
     written = {}
     for name, group in by_split(samples).items():
-        with atomic_path(out / f"{name}.jsonl") as tmp, tmp.open("w", encoding="utf-8") as f:
-            for sample in group:
-                f.write(json.dumps(lmms_row(sample, export_path(sample.video)), ensure_ascii=False) + "\n")
-        written[name] = out / f"{name}.jsonl"
+        written[name] = write_jsonl((lmms_row(s, export_path(s.video)) for s in group), out / f"{name}.jsonl")
     return Exported(written, report)
