@@ -63,14 +63,19 @@ test_latest() {
     "$PYTHON" -m venv "$tmp/venv"
     "$tmp/venv/bin/python" -m pip install --quiet --upgrade pip
     "$tmp/venv/bin/python" -m pip install --quiet -c constraints.txt -e ".[all]"
-    "$tmp/venv/bin/python" -m pip list --format=freeze >"$tmp/freeze.txt"
     echo ">> what differs from $LOCK:"
-    "$tmp/venv/bin/python" - "$tmp/freeze.txt" "$LOCK" <<'EOF'
-import re, sys
-pins = lambda text: dict(m.groups() for m in re.finditer(r"^([A-Za-z0-9_.\-]+)==([^\s;\\]+)", text, re.M))
-norm = lambda d: {re.sub(r"[-_.]+", "-", k).lower(): v for k, v in d.items()}
-got, locked = norm(pins(open(sys.argv[1]).read())), norm(pins(open(sys.argv[2]).read()))
-diff = [f"  {k}: {locked[k]} -> {v}" for k, v in sorted(got.items()) if k in locked and locked[k] != v]
+    # The lock's pins for this interpreter (markers evaluated), read as tests/test_lock.py reads them.
+    "$tmp/venv/bin/python" - <<'EOF'
+import sys
+from importlib import metadata
+
+from packaging.utils import canonicalize_name
+
+sys.path.insert(0, "tests")
+from test_lock import locked_here
+
+got = {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions()}
+diff = [f"  {k}: {v} -> {got[k]}" for k, v in sorted(locked_here().items()) if k in got and got[k] != v]
 print("\n".join(diff) or "  nothing")
 EOF
     "$tmp/venv/bin/python" -m pytest -p no:cacheprovider tests/reward tests/data/test_schema.py tests/data/test_video.py \
