@@ -236,6 +236,8 @@ def step_similarity(steps: list[str], ref: Reference, config: RewardConfig) -> t
         return sim, None
     negative = np.fromiter((is_negative(s) for s in steps), np.bool_, len(steps))
     flipped = ref.negative[:, None] != negative[None, :]
+    if not flipped.any():  # every pair agrees in polarity (most rollouts): nothing to discount or penalise
+        return sim, None
     kept = np.where(sim >= RESTATES, 0.0, sim * (1.0 - sim))
     return np.where(flipped, kept, sim), np.where(flipped, sim, 0.0)
 

@@ -12,11 +12,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
+_DIGIT_RE = re.compile(r"\d")
 _TIME_RE = re.compile(r"(\d+(?:[.,]\d+)?)\s*(?:s|secs?|seconds?|秒)(?![^\W\d_])|\b(\d{1,2}):([0-5]\d)\b")
 
 
 def stated_times(text: str) -> list[float]:
     """The times in seconds a text states."""
+    if not _DIGIT_RE.search(text):  # every stated time has a digit; most steps state none
+        return []
     out = []
     for m in _TIME_RE.finditer(text):
         if m.group(1):
@@ -43,7 +46,10 @@ def _agrees(t: float, span, points) -> bool:
 
 
 def time_factor(ref_times: list[tuple], pred_steps: Sequence[str], weight: float) -> np.ndarray | None:
-    """[n_ref, n_pred] factors in [1 - weight, 1] for the similarity, or None when no predicted step states a time."""
+    """[n_ref, n_pred] factors in [1 - weight, 1] for the similarity, or None when no predicted step states a time
+    or no reference step has a time to check it against."""
+    if not any(span is not None or points for span, points in ref_times):
+        return None
     stated = [stated_times(s) for s in pred_steps]
     if not any(stated):
         return None
