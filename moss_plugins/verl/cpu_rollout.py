@@ -172,12 +172,14 @@ class HFGenerateServer:
                 output_scores=True, return_dict_in_generate=True, **sampling_kwargs(params),
             )  # fmt: skip
         tokens = out.sequences[0, len(prompt_ids) :].tolist()
-        log_probs = [
-            torch.log_softmax(score[0].float(), dim=-1)[token].item()
-            for score, token in zip(out.scores, tokens)
-        ]
-        return TokenOutput(token_ids=tokens, log_probs=log_probs if params.get("logprobs") is not None else None,
-                           stop_reason="completed", extra_fields={"global_steps": self.global_steps})  # fmt: skip
+        log_probs = None
+        if params.get("logprobs"):  # verl asks with calculate_log_probs (a bool); a full-vocabulary softmax per token
+            log_probs = [
+                torch.log_softmax(score[0].float(), dim=-1)[token].item()
+                for score, token in zip(out.scores, tokens)
+            ]
+        return TokenOutput(token_ids=tokens, log_probs=log_probs, stop_reason="completed",
+                           extra_fields={"global_steps": self.global_steps})  # fmt: skip
 
     async def generate(self, prompt_ids, sampling_params, request_id, image_data=None, video_data=None,
                        audio_data=None, mm_processor_kwargs=None, priority=0, **kwargs):  # fmt: skip
