@@ -300,7 +300,7 @@ def main(argv=None) -> int:
     ap.add_argument("--videos", type=int, default=24, help="synthetic videos (5 questions each)")
     ap.add_argument("--seed", type=int, default=9100, help="synthetic seed (the bundled split uses 0)")
     ap.add_argument("--configs", nargs="*", default=list(CONFIGS), choices=list(CONFIGS))
-    ap.add_argument("--markdown", action="store_true", help="print Markdown tables (for the README)")
+    ap.add_argument("--markdown", action="store_true", help="print Markdown tables (for docs/reward.md)")
     args = ap.parse_args(argv)
 
     sets = {"synthetic": synthetic_items(args.videos, args.seed), "real-world": real_items()}

@@ -1,5 +1,5 @@
-"""A scripted OpenAI-compatible chat server on 127.0.0.1, for the tests of both chat clients (trace rewriting and
-the LLM judge): it answers ``POST /v1/chat/completions``, serves the scripted actions first, logs every request
+"""A scripted OpenAI-compatible chat server on 127.0.0.1, for the tests of the one chat client's two users
+(trace rewriting and the LLM judge): it answers ``POST /v1/chat/completions``, serves the scripted actions first, logs every request
 and counts the requests in flight. ``BAD_REPLIES`` are the 200 replies that are not chat completions, and
 :class:`Drip` a body sent a byte at a time."""
 

@@ -72,7 +72,7 @@ class BuildConfig:
     skip_invalid: bool = False  # skip unusable videos (counted) instead of stopping at the first
     source: str = "annotations"
     # Reference trace size, the inference step included: half of what the reward reads from a prediction, so a
-    # model restating the reference still has room to explore (README, "Long references").
+    # model restating the reference still has room to explore (docs/reward.md, "Long references").
     max_trace_steps: int = DEFAULT_MAX_STEPS // 2
     max_trace_chars: int = DEFAULT_MAX_TRACE_CHARS // 2
 

@@ -1,4 +1,4 @@
-"""Demo stage: the README's lmms-eval command, offline, on the bundled mini split with the baseline model.
+"""Demo stage: the lmms-eval command of README.md, offline, on the bundled mini split with the baseline model.
 
 It runs the real CLI (``lmms-eval --model moss_baseline --tasks moss_video``: no ``--include_path``, no data
 variable) and prints the metrics with their bootstrap intervals and per-task-type means, an alignment PNG of one

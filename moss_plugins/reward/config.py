@@ -1,4 +1,4 @@
-"""Reward configuration. Defaults and the reasons for them are in the README ("The reward")."""
+"""Reward configuration. Defaults and the reasons for them are in docs/reward.md."""
 
 from __future__ import annotations
 
@@ -120,7 +120,7 @@ def extra_terms(value: Any) -> tuple[tuple[str, float], ...]:
 
 # What each preset sets for the options left at None. "paper" is MOSS-ChatV's reward exactly as this package
 # computed it before the default changed (ROUGE-1/2/L step cost, subsequence DTW with jump step 2): for
-# reproducing the paper. "default" fixes what that reward pays for (README, "The default and the paper preset").
+# reproducing the paper. "default" fixes what that reward pays for (docs/reward.md, "The default and the paper preset").
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {"similarity": "facts", "alignment": "monotone", "polarity": True, "time_weight": 0.5,
                 "order_penalty": 1.0, "negation_penalty": 1.0, "caps_follow_reference": True},

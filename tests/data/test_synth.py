@@ -18,7 +18,7 @@ from moss_plugins.data.synth import constants as C
 from moss_plugins.data.synth.generate import assign_splits, make_scene, tasks_for
 from moss_plugins.data.video import load_frames
 
-MINI_COMMAND = ["data", "synth", "--n", "24", "--seed", "0", "--split-ratio", "0.5:0:0.5"]  # as the README says
+MINI_COMMAND = ["data", "synth", "--n", "24", "--seed", "0", "--split-ratio", "0.5:0:0.5"]  # as docs/data.md says
 
 
 def _files(folder: Path) -> dict[str, bytes]:

@@ -1,5 +1,5 @@
-"""Bad servers: 200 replies that are not chat completions, and a body dripped past the deadline, against both chat
-clients (the LLM judge and the trace rewriter). Every server is the scripted one of ``fake_chat`` on 127.0.0.1."""
+"""Bad servers: 200 replies that are not chat completions, and a body dripped past the deadline, against the chat
+client's two users (the LLM judge and the trace rewriter). Every server is the scripted one of ``fake_chat`` on 127.0.0.1."""
 
 from __future__ import annotations
 
