@@ -2,7 +2,7 @@
 
     python benchmarks/build_throughput.py [--videos 300] [--num-cpus 2] [--chunk-size 8] [--cut-clips]
 
-Videos are 32x32, 8 fps, 5-6 one-second segments (``moss_plugins.demos.build``), so the numbers show
+Videos are 32x32, 8 fps, 5-6 one-second segments (``moss_plugins.testing.annotated_videos``), so the numbers show
 the per-video overhead of probing, sample writing and (with --cut-clips) re-encoding, not decoding cost of
 real videos; Ray's session start is timed apart from the build.
 """
@@ -19,8 +19,8 @@ from rich.table import Table
 
 from moss_plugins.data.annotations import read_annotations
 from moss_plugins.data.build import BuildConfig, build_dataset
-from moss_plugins.demos.build import STORIES, write_annotated_videos
 from moss_plugins.data.parallel import RayOptions
+from moss_plugins.testing.annotated_videos import STORIES, write_annotated_videos
 
 
 def main() -> None:

@@ -15,9 +15,9 @@ from moss_plugins.cli import main
 from moss_plugins.data import load_samples
 from moss_plugins.data.annotations import read_annotations
 from moss_plugins.data.build import BuildConfig, BuildError, assign_splits, build_dataset
-from moss_plugins.demos.build import write_annotated_videos
-from moss_plugins.sample import ValidationError
 from moss_plugins.reward import rouge_f
+from moss_plugins.sample import ValidationError
+from moss_plugins.testing.annotated_videos import write_annotated_videos
 
 FPS = 8
 OBJECTS = ["cup", "ball", "lamp", "door", "box", "plant", "kettle", "chair"]

@@ -8,10 +8,10 @@ from moss_plugins.cli import main
 from moss_plugins.data import load_samples
 from moss_plugins.data.annotations import Segment, read_annotations
 from moss_plugins.data.build import BuildConfig, build_dataset, condense
-from moss_plugins.demos.build import write_annotated_videos
 from moss_plugins.output_format import format_response
 from moss_plugins.reward import compute_score
 from moss_plugins.reward.segment import DEFAULT_MAX_STEPS
+from moss_plugins.testing.annotated_videos import write_annotated_videos
 
 
 def caption(video: int, k: int) -> str:

@@ -23,8 +23,8 @@ from moss_plugins.cli import main
 from moss_plugins.data import load_samples, mini_split_dir, save_samples
 from moss_plugins.data.annotations import read_annotations
 from moss_plugins.data.build import BuildConfig, BuildError, build_dataset
-from moss_plugins.demos.build import write_annotated_videos
 from moss_plugins.lmms_eval.rows import export_lmms
+from moss_plugins.testing.annotated_videos import write_annotated_videos
 from moss_plugins.verl.rows import export_verl
 
 
