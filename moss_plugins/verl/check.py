@@ -183,13 +183,11 @@ def run_check(recipe: Path, family: str, overrides: list[str], console: Console)
         console.print(
             f"1. model: a local {family} stand-in ({', '.join(sorted(p.name for p in model_dir.iterdir()))})"
         )
-        overrides = [f"actor_rollout_ref.model.path={model_dir}", *overrides]
-        if not any(o.startswith("data.train_files=") for o in overrides):
-            from moss_plugins.data import mini_split_dir
-            from moss_plugins.verl.rows import export_verl
+        from .rows import mini_split_overrides
 
-            files = export_verl(mini_split_dir(), Path(tmp) / "data").files
-            overrides += [f"data.train_files={files['train']}", f"data.val_files={files['test']}"]
+        data = mini_split_overrides(Path(tmp) / "data", overrides)
+        overrides = [f"actor_rollout_ref.model.path={model_dir}", *data, *overrides]
+        if data:
             console.print(
                 f"   data: the bundled mini split, exported with `moss data export --format verl` to {tmp}"
             )

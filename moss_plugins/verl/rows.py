@@ -22,7 +22,7 @@ carries (:func:`sample_from_verl_row`, MOSS-Video's own validator) and checks th
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +149,17 @@ def export_verl(source: str | Path, out: str | Path, split: str | None = None, s
                                                                 disable=not progress))]  # fmt: skip
         written[name] = write_parquet(rows, path)
     return Exported(written, report)
+
+
+def mini_split_overrides(out: Path, overrides: Sequence[str]) -> list[str]:
+    """``data.train_files=`` and ``data.val_files=`` of the bundled mini split, exported to ``out``, unless
+    ``overrides`` already name the training data (``run.sh --check`` and ``--smoke``)."""
+    if any(o.startswith("data.train_files=") for o in overrides):
+        return []
+    from moss_plugins.data import mini_split_dir
+
+    files = export_verl(mini_split_dir(), out).files
+    return [f"data.train_files={files['train']}", f"data.val_files={files['test']}"]
 
 
 def check_file(path: str | Path, frames: bool = True) -> tuple[int, list[str]]:

@@ -103,14 +103,10 @@ def step_metrics(log: str) -> dict[int, dict[str, str]]:
 
 def build_inputs(family: str, out: Path, overrides: list[str]) -> list[str]:
     """The tiny model (with weights) and, unless given, the exported mini split; returns the full override list."""
-    model_dir = tiny.build(family, out / "model", weights=True)
-    data = []
-    if not any(o.startswith("data.train_files=") for o in overrides):
-        from moss_plugins.data import mini_split_dir
-        from moss_plugins.verl.rows import export_verl
+    from .rows import mini_split_overrides
 
-        files = export_verl(mini_split_dir(), out / "data").files
-        data = [f"data.train_files={files['train']}", f"data.val_files={files['test']}"]
+    model_dir = tiny.build(family, out / "model", weights=True)
+    data = mini_split_overrides(out / "data", overrides)
     return [f"actor_rollout_ref.model.path={model_dir}", *data, *SMOKE,
             f"trainer.default_local_dir={out / 'checkpoints'}", f"trainer.validation_data_dir={out / 'val'}",
             *overrides]  # fmt: skip
