@@ -179,16 +179,16 @@ class Judge:
         return verdict
 
 
-# Sends requests for an API_TYPE other than openai: lmms-eval's judge providers, registered by the lmms-eval
-# adapter (moss_plugins.lmms_eval.judge_provider) when the tasks load it, so this module imports no framework.
-PROVIDERS: dict[str, Callable[[Settings], Send]] = {}
+# Sends requests for an API_TYPE other than openai: lmms-eval's judge providers, set by the lmms-eval adapter
+# (moss_plugins.lmms_eval.judge_provider) when the tasks load it, so this module imports no framework.
+PROVIDER: Callable[[Settings], Send] | None = None
 
 
 def _provider(settings: Settings) -> Send:
-    if not PROVIDERS:
+    if PROVIDER is None:
         raise JudgeConfigError(f"API_TYPE={settings.api_type!r} is served by lmms-eval's judge providers: run the "
                                "judge tasks in lmms-eval, or set API_TYPE=openai for any OpenAI-compatible server")  # fmt: skip
-    return next(iter(PROVIDERS.values()))(settings)
+    return PROVIDER(settings)
 
 
 _JUDGES: dict[Settings, Judge] = {}

@@ -15,8 +15,8 @@ from __future__ import annotations
 from lmms_eval.api.model import lmms
 from lmms_eval.models.chat._chat_base import ChatMixin
 
-from ..output_format import format_response
 from ..data.synth.scenes import respond
+from ..output_format import format_response
 
 
 class SceneBaseline(ChatMixin, lmms):

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import math
 
-from ..evaluation.judge import MAX_TOKENS, PROVIDERS, Settings
+from ..evaluation import judge
+from ..evaluation.judge import MAX_TOKENS, Settings
 from ..llm_client import AttemptFailed, Send, reply_text
 
 
@@ -34,4 +35,4 @@ def lmms_eval_provider(settings: Settings) -> Send:
     return send
 
 
-PROVIDERS["lmms_eval"] = lmms_eval_provider
+judge.PROVIDER = lmms_eval_provider

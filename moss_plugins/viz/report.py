@@ -181,13 +181,6 @@ def render_report(items: Sequence[Mapping], title: str, ci, max_cards: int = 100
     )
 
 
-def write_report_html(items: Sequence[Mapping], out: str | Path, title: str, ci, **kwargs) -> Path:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_report(items, title, ci, **kwargs), encoding="utf-8")
-    return out
-
-
 def write_report_file(items: Sequence[Mapping], out: Path, model: str = "") -> Path:
     """The HTML report of one benchmark's items; ``$MOSS_REPORT_SAMPLES`` caps the sample cards (default 100;
     the summary covers every sample)."""
@@ -195,7 +188,10 @@ def write_report_file(items: Sequence[Mapping], out: Path, model: str = "") -> P
 
     benchmark = items[0].get("benchmark") or "moss"
     max_cards = int(os.environ.get(REPORT_SAMPLES_ENV, "100"))
-    return write_report_html(items, out, title=benchmark, ci=bootstrap_ci, max_cards=max_cards, subtitle=model)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_report(items, benchmark, bootstrap_ci, max_cards, model), encoding="utf-8")
+    return out
 
 
 def items_from_samples(path: str | Path) -> list[dict]:
