@@ -452,7 +452,8 @@ def _check_outputs(annotations: Sequence[VideoAnnotation], out: Path) -> None:
     or the report being an annotation file or a video, or a video inside ``OUT/clips`` (rewritten by
     ``--cut-clips``). Videos elsewhere in OUT are used in place, and one that ``OUT/videos/<id>`` already is,
     through a symlink, is left alone (:func:`~moss_plugins.data.export.place`)."""
-    inputs = {Path(a.where.rpartition(":")[0] or a.where).resolve(): "annotation file" for a in annotations}
+    files = {a.where.rpartition(":")[0] or a.where for a in annotations}  # one per file, not per annotation
+    inputs = {Path(f).resolve(): "annotation file" for f in files}
     inputs |= {a.video.resolve(): "video" for a in annotations}
     for name in ("train.jsonl", "test.jsonl", "build_report.json"):
         what = inputs.get((out / name).resolve())
