@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from . import registry
+from .segment import DEFAULT_MAX_STEP_CHARS, DEFAULT_MAX_STEPS, DEFAULT_MAX_TRACE_CHARS
 
 ALIGNMENTS = ("monotone", "dtw")
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -194,9 +195,9 @@ class RewardConfig:
     # The step and character caps grow with the reference, so a long reference can be matched in full.
     caps_follow_reference: bool | None = None
     segmenter: str = "default"
-    max_steps: int = 64
-    max_step_chars: int = 600
-    max_trace_chars: int = 20_000
+    max_steps: int = DEFAULT_MAX_STEPS
+    max_step_chars: int = DEFAULT_MAX_STEP_CHARS
+    max_trace_chars: int = DEFAULT_MAX_TRACE_CHARS
     # Plugin reward terms: ((name, weight), ...); given as a {name: weight} mapping.
     extra_terms: tuple[tuple[str, float], ...] = field(default=())
 
