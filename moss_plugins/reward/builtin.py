@@ -33,7 +33,7 @@ class FactSimilarity:
         return FactIndex.build(ref_steps)
 
     def matrix(self, index, pred_steps, config):
-        return index.matrix(pred_steps, config.fact_weight)
+        return index.matrix(pred_steps, config.fact_weight, config.full_match)
 
 
 def _trigrams(text: str) -> Counter:

@@ -124,9 +124,11 @@ def extra_terms(value: Any) -> tuple[tuple[str, float], ...]:
 # reproducing the paper. "default" fixes what that reward pays for (docs/reward.md, "The default and the paper preset").
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {"similarity": "facts", "alignment": "monotone", "polarity": True, "time_weight": 0.5,
-                "order_penalty": 1.0, "negation_penalty": 1.0, "caps_follow_reference": True},
+                "order_penalty": 1.0, "negation_penalty": 1.0, "caps_follow_reference": True, "time_order": True,
+                "filler_similarity": 0.2},
     "paper": {"similarity": "rouge", "alignment": "dtw", "polarity": False, "time_weight": 0.0,
-              "order_penalty": 0.0, "negation_penalty": 0.0, "caps_follow_reference": False},
+              "order_penalty": 0.0, "negation_penalty": 0.0, "caps_follow_reference": False, "time_order": False,
+              "filler_similarity": 0.0},
 }  # fmt: skip
 
 # Every option and its check. A new option joins with one line; RewardConfig refuses a field without one.
@@ -139,11 +141,14 @@ CHECKS: dict[str, Check] = {
     "gate_process": flag,
     "padding_weight": _WEIGHT,
     "padding_tolerance": number(0.0, 1.0, high_open=True),
+    "filler_similarity": number(0.0, 1.0),
+    "time_order": flag,
     "alignment": one_of(ALIGNMENTS),
     "max_jump": integer(1, MAX_JUMP),
     "similarity": registered(registry.similarity, "step similarity"),
     "rouge_weights": rouge_weights,
     "fact_weight": number(0.0, 100.0, low_open=True),
+    "full_match": number(0.0, 1.0, low_open=True),
     "polarity": flag,
     "time_weight": number(0.0, 1.0),
     "order_penalty": number(0.0, 10.0),
@@ -173,6 +178,11 @@ class RewardConfig:
     # Share of the trace's text outside the alignment that is free; beyond it costs up to padding_weight.
     padding_weight: float = 0.5
     padding_tolerance: float = 0.25
+    # An unaligned step whose similarity to every reference step is below this is filler: charged from its
+    # first character, not after the tolerance (0 = off).
+    filler_similarity: float | None = None
+    # Reference steps over the same span may be stated in any order (their times do not order them).
+    time_order: bool | None = None
     # "monotone": one predicted step per reference step, in order; "dtw": the paper's subsequence DTW.
     alignment: str | None = None
     # Subsequence DTW may skip up to max_jump - 1 predicted steps between two reference steps (paper: 2);
@@ -182,6 +192,9 @@ class RewardConfig:
     rouge_weights: tuple[float, float, float] = (1 / 3, 1 / 3, 1 / 3)
     # "facts" similarity: weight of a fact word (number, colour) relative to another content word.
     fact_weight: float = 3.0
+    # "facts" similarity: word overlap from which two steps count as the same statement (a faithful rewording
+    # rarely shares more than ~60 % of its weighted words); 1 = the overlap itself.
+    full_match: float = 0.6
     # A step that negates what the reference step asserts (or the reverse) does not match it.
     polarity: bool | None = None
     # Share of a step's similarity lost when every time it states misses the reference step's times.

@@ -8,6 +8,9 @@ yellow" is not "yellow to green"). Then:
 * each *contradicted* fact -- the reference step has a fact the prediction lacks while the prediction has one
   the reference step lacks ("red" for "blue", "5 s" for "3 s") -- halves it: a wrong fact costs more than a
   left-out one, so another video's trace in the same template scores low;
+* a predicted *measure* (a number with a unit or decimals, read off the video) within the tolerance of one of
+  the reference's measures (:func:`closeness`) counts as that measure, weighing less the further off it is
+  ("23%" for "22%", "about 5 cm/s" for "5.3 cm/s"); counts, letters and colours match exactly;
 
 Polarity ("does not turn yellow" is not "turns yellow") and stated times are checked for every similarity by
 the scorer (``polarity``, ``time_weight``).
@@ -27,6 +30,20 @@ from numba import njit
 from .lexicon import CONTENT, FACT, SCAFFOLD, SCAFFOLD_WEIGHT, analyse
 
 CONTRADICTION = 0.5  # factor per contradicted fact
+MEASURE_TOLERANCE = 0.05  # relative tolerance of a measure, beyond the rounding of the numbers as written
+
+
+def _resolution(number: str) -> float:
+    """Half a unit of the last digit written: "5" stands for [4.5, 5.5), "5.3" for [5.25, 5.35)."""
+    return 0.5 * 10.0 ** -(len(number) - number.index(".") - 1 if "." in number else 0)
+
+
+def closeness(pred: str, ref: str) -> float:
+    """How well a predicted measure agrees with a reference measure (canonical number strings): 1 when equal,
+    falling to 0.5 at the tolerance, 0 beyond it (a contradicted fact)."""
+    a, b = float(pred), float(ref)
+    tolerance = max(MEASURE_TOLERANCE * abs(b), _resolution(pred), _resolution(ref)) + 1e-9
+    return 1.0 - 0.5 * abs(a - b) / tolerance if abs(a - b) <= tolerance else 0.0
 
 
 def _weights(kinds: np.ndarray, fact_weight: float) -> np.ndarray:
@@ -55,9 +72,9 @@ def _sorted_steps(ids, w, fact, off):
 
 
 @njit(cache=True, nogil=True)
-def _merge(a, aw, b, weighted):
-    """Multiset intersection of two sorted id arrays (ids < 0 match nothing): summed weight of ``a``'s side, or
-    the count when not ``weighted``."""
+def _merge(a, aw, b, bw, weighted):
+    """Multiset intersection of two sorted id arrays (ids < 0 match nothing): summed weight of ``a``'s side
+    times ``b``'s closeness, or the count when not ``weighted``."""
     i = 0
     j = 0
     total = 0.0
@@ -69,15 +86,16 @@ def _merge(a, aw, b, weighted):
         elif a[i] < b[j]:
             i += 1
         else:
-            total += aw[i] if weighted else 1.0
+            total += aw[i] * bw[j] if weighted else 1.0
             i += 1
             j += 1
     return total
 
 
 @njit(cache=True, nogil=True)
-def _lcs(r, rw, p, prev, cur):
-    """Weighted longest common subsequence (a word's weight is ``rw``; -1 matches nothing)."""
+def _lcs(r, rw, p, pc, prev, cur):
+    """Weighted longest common subsequence (a word's weight is ``rw`` times ``pc``, the closeness of the predicted
+    word; -1 matches nothing)."""
     m = p.size
     prev[: m + 1] = 0.0
     cur[: m + 1] = 0.0
@@ -85,19 +103,20 @@ def _lcs(r, rw, p, prev, cur):
         x = r[a]
         for b in range(m):
             best = max(prev[b + 1], cur[b])
-            if x >= 0 and p[b] == x and prev[b] + rw[a] > best:
-                best = prev[b] + rw[a]
+            if x >= 0 and p[b] == x and prev[b] + rw[a] * pc[b] > best:
+                best = prev[b] + rw[a] * pc[b]
             cur[b + 1] = best
         prev, cur = cur, prev
     return prev[m]
 
 
 @njit(cache=True, nogil=True)
-def _matrix(r_ids, r_w, r_fact, r_off, rs, rsw, rf, p_ids, p_w, p_fact, p_off, contradiction):
-    """``rs, rsw, rf``: the reference's ``_sorted_steps`` (prepared once per reference and fact weight)."""
+def _matrix(r_ids, r_w, r_fact, r_off, rs, rsw, rf, p_ids, p_w, p_close, p_fact, p_off, contradiction, full):
+    """``rs, rsw, rf``: the reference's ``_sorted_steps`` (prepared once per reference and fact weight);
+    ``p_close``: per predicted word, how closely it matches (1, or less for a measure within tolerance)."""
     n_ref = r_off.size - 1
     n_pred = p_off.size - 1
-    ps, _, pf = _sorted_steps(p_ids, p_w, p_fact, p_off)
+    ps, pcs, pf = _sorted_steps(p_ids, p_close, p_fact, p_off)
     longest = 0
     for j in range(n_pred):
         longest = max(longest, p_off[j + 1] - p_off[j])
@@ -113,10 +132,11 @@ def _matrix(r_ids, r_w, r_fact, r_off, rs, rsw, rf, p_ids, p_w, p_fact, p_off, c
             total = wr + p_w[plo:phi].sum()
             if total <= 0:
                 continue
-            bag = _merge(rs[lo:hi], rsw[lo:hi], ps[plo:phi], True)
-            lcs = _lcs(r_ids[lo:hi], r_w[lo:hi], p_ids[plo:phi], prev, cur)
+            bag = _merge(rs[lo:hi], rsw[lo:hi], ps[plo:phi], pcs[plo:phi], True)
+            lcs = _lcs(r_ids[lo:hi], r_w[lo:hi], p_ids[plo:phi], p_close[plo:phi], prev, cur)
             sim = (bag + lcs) / total  # the mean of two F1s, 2x / (wr + wp) each
-            shared = int(_merge(rf[lo:hi], rsw[lo:hi], pf[plo:phi], False))
+            sim = 0.8 * min(1.0, sim / full) + 0.2 * sim  # saturated, still rising: closer wording scores higher
+            shared = int(_merge(rf[lo:hi], rsw[lo:hi], pf[plo:phi], pcs[plo:phi], False))
             wrong = min(nfr - shared, p_fact[plo:phi].sum() - shared)
             for _ in range(wrong):
                 sim *= contradiction
@@ -133,33 +153,52 @@ class FactIndex:
     ids: np.ndarray
     kinds: np.ndarray
     offsets: np.ndarray
+    measures: tuple  # the reference's measures (canonical numbers), for a predicted measure to match within tolerance
     _weighted: dict = field(default_factory=dict, repr=False)  # fact_weight -> the reference's _matrix arrays
+    _near: dict = field(default_factory=dict, repr=False)  # predicted measure -> (reference id, closeness)
 
     @classmethod
     def build(cls, ref_steps: Sequence[str]) -> FactIndex:
         vocab: dict = {}
-        ids, kinds, offsets = [], [], [0]
+        ids, kinds, offsets, measures = [], [], [0], set()
         for step in ref_steps:
-            canon, step_kinds, _ = analyse(step)
-            ids += [vocab.setdefault(w, len(vocab)) for w in canon]
-            kinds += step_kinds
+            a = analyse(step)
+            ids += [vocab.setdefault(w, len(vocab)) for w in a.canon]
+            kinds += a.kinds
+            measures.update(w for w, m in zip(a.canon, a.measures) if m)
             offsets.append(len(ids))
-        return cls(vocab, np.array(ids, np.int64), np.array(kinds, np.int64), np.array(offsets, np.int64))
+        return cls(vocab, np.array(ids, np.int64), np.array(kinds, np.int64), np.array(offsets, np.int64),
+                   tuple(sorted(measures)))  # fmt: skip
 
-    def matrix(self, pred_steps: Sequence[str], fact_weight: float) -> np.ndarray:
-        """[n_ref, n_pred] similarity in [0, 1]."""
-        ids, kinds, offsets = [], [], [0]
-        get = self.vocab.get
+    def _id(self, w: str, measure: bool) -> tuple[int, float]:
+        """(the reference's id, closeness) for a predicted word: the same word, or the closest measure within
+        tolerance; id -1 when none."""
+        k = self.vocab.get(w)
+        if k is not None or not measure or not self.measures:
+            return (-1 if k is None else k), 1.0
+        near = self._near.get(w)
+        if near is None:
+            c, r = max((closeness(w, r), r) for r in self.measures)
+            near = self._near[w] = (self.vocab[r], c) if c > 0 else (-1, 1.0)
+        return near
+
+    def matrix(self, pred_steps: Sequence[str], fact_weight: float, full_match: float = 1.0) -> np.ndarray:
+        """[n_ref, n_pred] similarity in [0, 1]; an overlap of ``full_match`` counts as 0.8 of a full match, and
+        the last fifth grows with the overlap (before the contradicted facts are counted)."""
+        ids, close, kinds, offsets = [], [], [], [0]
         for step in pred_steps:
-            canon, step_kinds, _ = analyse(step)
-            ids += [get(w, -1) for w in canon]
-            kinds += step_kinds
+            a = analyse(step)
+            for w, measure in zip(a.canon, a.measures):
+                k, c = self._id(w, measure)
+                ids.append(k)
+                close.append(c)
+            kinds += a.kinds
             offsets.append(len(ids))
         p_kinds = np.array(kinds, np.int64)
         return _matrix(
             *self._reference_side(fact_weight),
-            np.array(ids, np.int64), _weights(p_kinds, fact_weight), p_kinds == FACT, np.array(offsets, np.int64),
-            CONTRADICTION,
+            np.array(ids, np.int64), _weights(p_kinds, fact_weight), np.array(close), p_kinds == FACT,
+            np.array(offsets, np.int64), CONTRADICTION, full_match,
         )
 
     def _reference_side(self, fact_weight: float) -> tuple:

@@ -1,21 +1,27 @@
-"""Words as the "facts" step similarity sees them: a canonical form, a kind, and the step's polarity.
+"""Words as the "facts" step similarity sees them: a canonical form, a kind, and the claims a step makes.
 
-* **Canonical form.** Lower-cased, English words Snowball-stemmed ("turns", "turned" -> "turn"), a few verbs of
-  change and of seeing mapped to one word ("becomes", "switches to" -> "turn"), number words and numerals
-  written alike ("two", "2", "2.0" -> "2"). Every CJK ideograph, kana or Hangul syllable stays one token, as in
-  the ROUGE tokenizer, with the Chinese numerals 二..十 read as digits (not 一, which starts many words).
+* **Canonical form.** Lower-cased, stemmed with the Snowball stemmer of the step's language (English, German or
+  Spanish, guessed from its function words), number words and numerals written alike ("two", "zwei", "2",
+  "2.0" -> "2"). Every CJK ideograph, kana or Hangul syllable stays one token, as in the ROUGE tokenizer, with
+  the Chinese numerals 二..十 read as digits (not 一, which starts many words). Rewording beyond inflection is
+  left to static word vectors (:mod:`.facts`), not to a synonym list.
 * **Kind.** Facts (numbers and colours) weigh ``fact_weight``, other content words 1 and the scaffolding
   (articles, prepositions, auxiliaries, units, "step", "video", ...) :data:`SCAFFOLD_WEIGHT`: another video's
-  trace written in the same template then shares little but scaffolding.
-* **Polarity.** A step that holds a negation ("not", "no", "never", "n't", 不, 没, 未) is negative
-  (:func:`is_negative`; "does not stop and does not turn" is one negated statement, not a double negation);
-  negations are not words of the step themselves.
+  trace written in the same template then shares little but scaffolding. A number stated with a unit or a
+  decimal point is a *measure* (read from the video, compared with a tolerance); a bare integer is a count.
+* **Claims.** A negation ("not", "no longer", "nothing", "without", 没有, 不再, nicht, kein, nunca, ya no, ...)
+  negates the word it scopes over: the next content word of its clause (the previous one when the clause ends
+  first, as in German "öffnet sich nicht"). One side of a pair of opposites is read as the other negated
+  ("closed" is "not open", "empty" is "not full"), so "the door is not opened" and "the door stays closed" make
+  the same claim, and "the door opens" contradicts both. :func:`conflicts` says whether two steps assert and
+  deny the same word; negations are not words of the step themselves.
 """
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import NamedTuple
 
 import snowballstemmer
 
@@ -24,63 +30,122 @@ from .tokenize import CJK_RANGES
 SCAFFOLD, CONTENT, FACT = 0, 1, 2
 SCAFFOLD_WEIGHT = 0.15
 
-_TOKEN_RE = re.compile(rf"\d+(?:[.,]\d+)?|[{CJK_RANGES}]|[^\W\d_{CJK_RANGES}]+")
+_TOKEN_RE = re.compile(rf"\d+(?:[.,]\d+)?|%|[{CJK_RANGES}]|[^\W\d_{CJK_RANGES}]+|[.,;:!?\u3002\uff0c\uff1b]")
+_CLAUSE_END = frozenset(".,;:!?\u3002\uff0c\uff1b") | frozenset("and but while whereas und aber während y pero e mientras 和 但 而".split())
 _NOT_RE = re.compile(r"n['’]t\b")
+# Multi-character Chinese negations, read as one token before the text is cut into characters.
+_ZH_NEGATIONS = re.compile("没有|不再|不会|未曾")
 
-NEGATIONS = frozenset("not no never none nothing nobody neither nor without cannot 不 没 未".split())
+NEGATIONS = frozenset(
+    "not no never none nothing nobody neither nor without cannot "  # English
+    "nicht kein keine keinen keinem keiner keines nie niemals nichts niemand ohne "  # German
+    "nunca jamás ningún ninguna ninguno nada nadie sin tampoco ni "  # Spanish ("no" is shared with English)
+    "不 没 未 别 无 没有 不再 不会 未曾".split()
+)
 COLOURS = frozenset(
     "red green blue yellow orange purple violet pink cyan magenta brown black white grey gray gold silver "
-    "turquoise beige 红 绿 蓝 黄 橙 紫 粉 青 棕 黑 白 灰".split()
+    "turquoise beige rot grün blau gelb lila rosa schwarz weiß grau braun rojo roja verde azul amarillo amarilla "
+    "naranja morado morada rosa negro negra blanco blanca gris marrón 红 绿 蓝 黄 橙 紫 粉 青 棕 黑 白 灰".split()
 )
-# Function words and the vocabulary every video-reasoning trace shares.
-_SCAFFOLD = frozenset(
-    "a an the and or but of to in on at by for with from into onto over under up down off out as so than then "
+# Function words (closed classes) and the vocabulary every video-reasoning trace shares. Words that only
+# extend a negation ("no longer", "nicht mehr", "ya no", 没有, 不再) are here so that the negation scopes past them.
+_SCAFFOLD = {
+    "en": "a an the and or but of to in on at by for with from into onto over under as so than then "
     "that this these those there here it its it's they them their he him his she her we us our you your i me my "
     "is are was were be been being am do does did has have had will would can could shall should may might must "
-    "which what who whom whose when where while after before because since until till also just only very "
+    "which what who whom whose when where while because since until till also just only very "
     "about around near roughly approximately some any each every all both more less most least such same other "
-    "s sec secs second seconds mins minute minutes ms per percent time times step steps video clip frame "
-    "frames scene first next last again now ie eg etc "
-    "的 了 是 在 着 过 和 与 及 就 都 也 还 又 把 被 让 给 从 到 向 对 这 那 个 一个 秒 时 后 前 里 上 下 中".split()
-)
-_NUMBER_WORDS = dict(
-    zip(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-        "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred dozen "
-        "twice".split(),
-        [*map(str, range(21)), "30", "40", "50", "60", "70", "80", "90", "100", "12", "2"],
-    )
-)
+    "s sec secs second seconds min mins minute minutes ms per percent time times step steps video clip frame "
+    "frames scene first next last again now ie eg etc longer anymore still",
+    "de": "der die das den dem des ein eine einen einem einer eines und oder aber zu im in am an auf aus bei mit "
+    "nach von vor zum zur für über unter um bis als wie so dann da dass es er sie wir ihr ich du sich sein "
+    "seine ist sind war waren wird werden wurde wurden hat haben hatte hatten kann können soll sollte mehr noch "
+    "auch nur sehr etwa ungefähr jede jeder jedes alle beide dieser diese dieses erst erste sekunde sekunden "
+    "prozent pro minute minuten schritt video bild szene",
+    "es": "el la los las un una unos unas y o pero de del al a en con por para sobre bajo hasta desde como que "
+    "se su sus lo le les es son está están era eran fue fueron ha han había hay ser estar muy más menos ya "
+    "aún todavía cada todo todos todas ambos este esta estos estas ese esa primero primera segundo segundos "
+    "por ciento minuto minutos paso vídeo video escena cuadro",
+    "zh": "的 了 是 在 着 过 和 与 及 就 都 也 还 又 把 被 让 给 从 到 向 对 这 那 个 一个 秒 时 后 前 里 上 下 中 有 再",
+}
+_SCAFFOLD_WORDS = frozenset(w for words in _SCAFFOLD.values() for w in words.split())
+# Function words that tell German or Spanish text from English (a step is read in the language with most hits).
+_LANGUAGE_HINTS = {
+    "en": frozenset("the a an is are and of to in it with at its this that was were".split()),
+    "de": frozenset("der die das den dem ein eine einen und ist sind wird nicht mit auf im zu sich auch nach".split()),
+    "es": frozenset("el la los las un una y es son está están en del al se con por para que no su".split()),
+}
+NUMBER_WORDS = {
+    **dict(zip("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+               "sixteen seventeen eighteen nineteen twenty".split(), map(str, range(21)))),
+    **dict(zip("thirty forty fifty sixty seventy eighty ninety hundred".split(), map(str, range(30, 101, 10)))),
+    "dozen": "12", "twice": "2", "half": "0.5", "quarter": "0.25",
+    **dict(zip("null zwei drei vier fünf sechs sieben acht neun zehn elf zwölf zwanzig dreißig hundert".split(),
+               ["0", *map(str, range(2, 13)), "20", "30", "100"])),
+    **dict(zip("cero dos tres cuatro cinco seis siete ocho nueve diez once doce veinte treinta cien".split(),
+               ["0", *map(str, range(2, 13)), "20", "30", "100"])),
+    "docena": "12", "dutzend": "12", "mitad": "0.5", "halb": "0.5", "halbe": "0.5",
+}  # fmt: skip
+_CJK_RE = re.compile(f"[{CJK_RANGES}]")
 _CJK_DIGITS = dict(zip("二两三四五六七八九十", ["2", "2", "3", "4", "5", "6", "7", "8", "9", "10"]))
-# Verbs of change and of appearance, and a few nouns: each group is read as its first word (after stemming).
-_SYNONYMS = (
-    "turn become switch change go",
-    "appear show emerge",
-    "disappear vanish",
-    "stop halt",
-    "start begin",
-    "end finish",
-    "move travel slide drift",
-    "stay remain keep",
-    "reach hit",
-    "light lamp",
-    "car vehicle",
-    "look see watch observe notice",
-    "big large",
-    "small little",
-    "fast quick",
-    "put place set",
-    "rise climb",
-    "fall drop",
+# Units after a number that make it a measure (estimated from the video, compared with a tolerance).
+_UNITS = frozenset(
+    "% percent per s sec secs second seconds min mins minute minutes ms cm mm m km meter meters metre metres "
+    "kg g degrees degree °c c l ml mph kmh km/h prozent sekunde sekunden grad minuten meter por segundos "
+    "segundo minutos grados metros 秒 分钟 度 米".split()
 )
-_STEM = snowballstemmer.stemmer("english")
+# Opposites: every word of a group after "|" is read as the first word negated. A closed class (directions,
+# states, arrivals): pairs a word-vector space puts next to each other, so they must be told apart here.
+_OPPOSITES = (
+    "open|close shut closed", "full|empty", "on|off", "left|right", "up|down", "before|after", "arrive|leave depart",
+    "enter|exit", "move|stop halt", "front|back behind", "above|below beneath", "rise|fall sink", "increase|decrease",
+    "grow|shrink", "fast|slow", "win|lose", "push|pull", "appear|disappear vanish", "visible|invisible hidden",
+    "same|different", "wet|dry", "hot|cold", "high|low", "top|bottom", "forward|backward backwards",
+    "clockwise|counterclockwise anticlockwise", "together|apart", "inside|outside", "light|dark", "lit|unlit",
+    "present|absent", "start|finish", "up|down",
+    "offen öffnen geöffnet|geschlossen schließen schließt zu", "voll|leer", "links|rechts", "oben|unten", "an|aus", "vorne|hinten",
+    "abierto abre abrir|cerrado cierra cerrar", "lleno|vacío", "izquierda|derecha", "arriba|abajo", "encendido|apagado",
+    "antes|después", "entra|sale",
+    "开|关", "满|空", "左|右", "亮|灭 暗", "进|出",
+)  # fmt: skip
+# "on"/"off" are particles or prepositions except after a verb of state ("is on", "turns off").
+_ON_AFTER = frozenset("is are was were be been stay stays stayed remain remains remained turn turns turned "
+                      "switch switches switched go goes went come comes came still".split())  # fmt: skip
+_PARTICLES = frozenset("on off an aus".split())
+# "after that", "before this": connectives between steps, not claims about order.
+_CONNECTIVES = frozenset("before after antes después".split())
+_DEMONSTRATIVES = frozenset("that this which it , eso esto".split())
+# "left" after these is "remaining" ("nothing is left"), not the direction.
+_LEFT_AFTER = frozenset("is are was were be been being get gets got nothing anything".split())
+
+_STEMMERS = {lang: snowballstemmer.stemmer(name) for lang, name in
+             (("en", "english"), ("de", "german"), ("es", "spanish"))}  # fmt: skip
 
 
-def _stem(word: str) -> str:
-    return _STEM.stemWord(word)
+@lru_cache(maxsize=1 << 16)
+def _stem(word: str, lang: str) -> str:
+    stemmer = _STEMMERS.get(lang)
+    return stemmer.stemWord(word) if stemmer else word
 
 
-_CANON = {_stem(w): _stem(group.split()[0]) for group in _SYNONYMS for w in group.split()}
+def _pole(word: str, lang: str) -> tuple[str, bool]:
+    return _POLES.get(word) or _POLES.get(_stem(word, lang)) or (_stem(word, lang), False)
+
+
+def _build_poles() -> dict[str, tuple[str, bool]]:
+    poles = {}
+    for group in _OPPOSITES:
+        yes, no = (side.split() for side in group.split("|"))
+        pole = yes[0]
+        for words, negated in ((yes, False), (no, True)):
+            for w in words:
+                poles[w] = (pole, negated)
+                for stemmer in _STEMMERS.values():  # inflected forms reach the same pole ("closes", "opened")
+                    poles.setdefault(stemmer.stemWord(w), (pole, negated))
+    return poles
+
+
+_POLES = _build_poles()
 
 
 def _number(token: str) -> str:
@@ -90,45 +155,117 @@ def _number(token: str) -> str:
     return token if "." in token else (token.lstrip("0") or "0")
 
 
-def word(token: str) -> tuple[str, int]:
-    """(canonical form, kind) of one lower-cased token; a negation is ("", -1)."""
-    if token in NEGATIONS:
-        return "", -1
-    if token[0].isdigit():
-        return _number(token), FACT
-    if token in _NUMBER_WORDS:
-        return _NUMBER_WORDS[token], FACT
-    if token in _CJK_DIGITS:
-        return _CJK_DIGITS[token], FACT
+def language(tokens: list[str]) -> str:
+    """"en", "de", "es" or "zh" for a step's lower-cased tokens (function-word hits; CJK characters)."""
+    if any(_CJK_RE.match(t) for t in tokens[:8]):
+        return "zh"
+    hits = {lang: sum(t in hints for t in tokens) for lang, hints in _LANGUAGE_HINTS.items()}
+    best = max(hits, key=hits.get)  # "en" on a tie
+    return best if hits[best] >= 2 and hits[best] > hits["en"] else "en"
+
+
+class Word(NamedTuple):
+    canon: str
+    kind: int
+    polar: bool  # may be asserted or denied: content, facts, and either side of a pair of opposites
+    negated: bool  # the form itself is the negative side of an opposite ("closed")
+    measure: bool  # a number with a unit or decimals
+
+
+def word(token: str, lang: str = "en", previous: str = "", following: str = "") -> Word:
+    """How one lower-cased token reads in its context (previous and following token)."""
+    if token[0].isdigit() or token in NUMBER_WORDS or token in _CJK_DIGITS:
+        value = _number(token) if token[0].isdigit() else NUMBER_WORDS.get(token) or _CJK_DIGITS[token]
+        return Word(value, FACT, True, False, "." in value or following in _UNITS)
     if token in COLOURS:
-        return ("grey" if token == "gray" else token), FACT
-    if token in _SCAFFOLD:
-        return token, SCAFFOLD
-    if not token.isascii():
-        return token, CONTENT
-    stem = _stem(token)
-    return _CANON.get(stem, stem), CONTENT
+        return Word("grey" if token == "gray" else token, FACT, True, False, False)
+    if token in _PARTICLES:
+        if previous not in _ON_AFTER:
+            return Word(token, SCAFFOLD, False, False, False)
+        pole, negated = _POLES[token]
+        return Word(pole, CONTENT, True, negated, False)
+    if token == "left" and previous in _LEFT_AFTER:
+        return Word("remain", CONTENT, True, False, False)
+    if token in _CONNECTIVES and following in _DEMONSTRATIVES:  # "after that": a connective, not a claim
+        return Word(token, SCAFFOLD, False, False, False)
+    if token in _SCAFFOLD_WORDS and token not in _POLES:
+        return Word(token, SCAFFOLD, False, False, False)
+    pole, negated = _pole(token, lang)
+    kind = SCAFFOLD if token in _SCAFFOLD_WORDS else CONTENT
+    return Word(pole, kind, True, negated, False)
 
 
-_WORDS: dict[str, tuple[str, int]] = {}  # token -> word(token), grown as tokens are seen (a plain dict: fastest)
+class Analysis(NamedTuple):
+    canon: tuple[str, ...]  # canonical words (negations left out), opposites read as their first word
+    kinds: tuple[int, ...]
+    measures: tuple[bool, ...]
+    asserted: frozenset  # canonical words the step asserts
+    denied: frozenset  # canonical words it denies (negated, or the negative side of an opposite)
 
 
-@lru_cache(maxsize=1 << 16)
-def analyse(text: str) -> tuple[tuple[str, ...], tuple[int, ...], bool]:
-    """A step's canonical words and their kinds (negations left out), and whether it is negative: one pass,
-    cached (a GRPO group's rollouts share many steps)."""
+def _tokens(text: str) -> list[str]:
     low = text.lower()
     if "n't" in low or "n’t" in low:
         low = _NOT_RE.sub(" not", low)
-    memo = _WORDS
-    pairs = [memo[t] if t in memo else memo.setdefault(t, word(t)) for t in _TOKEN_RE.findall(low)]
-    kept = [p for p in pairs if p[1] >= 0]
-    if not kept:
-        return (), (), bool(pairs)
-    canon, kinds = zip(*kept)
-    return canon, kinds, len(pairs) > len(kept)
+    if not low.isascii():
+        low = _ZH_NEGATIONS.sub(lambda m: f" {m.group(0)} ", low)
+        return [t for part in low.split(" ") for t in ([part] if part in NEGATIONS else _TOKEN_RE.findall(part))]
+    return _TOKEN_RE.findall(low)
 
 
-def is_negative(text: str) -> bool:
-    """The step holds a negation (:data:`NEGATIONS`, "n't")."""
-    return analyse(text)[2]
+@lru_cache(maxsize=1 << 16)
+def analyse(text: str) -> Analysis:
+    """A step's canonical words, their kinds, and the claims it makes: one pass, cached (a GRPO group's
+    rollouts share many steps)."""
+    tokens = _tokens(text)
+    lang = language(tokens)
+    words: list = []  # a Word, None for a negation, or the text of a clause end or "%" (dropped below)
+    previous = ""  # the previous token that is not a negation ("is not on": "on" after "is")
+    for k, t in enumerate(tokens):
+        if t in _CLAUSE_END or t == "%":
+            words.append(t)
+        elif t in NEGATIONS or (t == "no" and lang in ("en", "es")):
+            words.append(None)
+            continue
+        else:
+            words.append(word(t, lang, previous, tokens[k + 1] if k + 1 < len(tokens) else ""))
+        previous = t
+    negate = [False] * len(words)
+    for k, w in enumerate(words):
+        if w is None:
+            target = _scope(words, k)
+            if target is not None:
+                negate[target] = not negate[target]
+    canon, kinds, measures, asserted, denied = [], [], [], set(), set()
+    for w, flip in zip(words, negate):
+        if not isinstance(w, Word):
+            continue
+        canon.append(w.canon)
+        kinds.append(w.kind)
+        measures.append(w.measure)
+        if w.polar:
+            (denied if w.negated != flip else asserted).add(w.canon)
+    return Analysis(tuple(canon), tuple(kinds), tuple(measures), frozenset(asserted - denied), frozenset(denied - asserted))
+
+
+def _scope(words: list, k: int) -> int | None:
+    """The word the negation at ``k`` negates: the next polar word of its clause, else the previous one."""
+    for q in range(k + 1, len(words)):
+        w = words[q]
+        if isinstance(w, str):  # clause end
+            break
+        if w is not None and w.polar:
+            return q
+    for q in range(k - 1, -1, -1):
+        w = words[q]
+        if isinstance(w, str):
+            break
+        if isinstance(w, Word) and w.polar and w.kind != SCAFFOLD:
+            return q
+    return None
+
+
+
+def conflicts(a: Analysis, b: Analysis) -> bool:
+    """One step asserts a word the other denies ("opens" / "does not open", "stays closed")."""
+    return bool(a.asserted & b.denied or a.denied & b.asserted)

@@ -24,7 +24,7 @@ from .answer import is_correct, parse_answer
 from .config import RewardConfig
 from .dtw import _dtw, _monotone
 from .ground_truth import GroundTruth, cache_key, parse_ground_truth
-from .lexicon import is_negative
+from .lexicon import analyse, conflicts
 from .timing import reference_times, time_factor
 
 log = logging.getLogger(__name__)
@@ -54,13 +54,16 @@ def process_reward(normalized_distance: float, alpha: float) -> float:
 
 
 def padding_share(unused: float, tolerance: float) -> float:
-    """Penalty in [0, 1] for the share of the trace the alignment did not use, beyond the free tolerance."""
+    """Penalty in [0, 1] for the share of the trace the alignment did not use, beyond the free tolerance (the
+    scorer charges filler, steps related to no reference step, from its first character instead)."""
     return max(0.0, unused - tolerance) / (1.0 - tolerance)
 
 
 @njit(cache=True, nogil=True)
-def _unmatched_share(sim, lengths):
-    """Share of the trace's characters that no reference step accounts for.
+def _unmatched_share(sim, lengths, related):
+    """Shares of the trace's characters that no reference step accounts for: all of them, and those of filler,
+    steps after the first aligned one that relate to no reference step (``related`` false: "Let me check
+    again.", "The camera does not move."); a look around before the first aligned step is exploration.
 
     Each reference step accounts for at most one predicted step: a monotone one-to-one matching with the
     largest total similarity (pairs with similarity 0 never match). Repeating or restating steps, or adding
@@ -74,7 +77,7 @@ def _unmatched_share(sim, lengths):
             if sim[i - 1, j - 1] > 0:
                 b = max(b, best[i - 1, j - 1] + sim[i - 1, j - 1])
             best[i, j] = b
-    matched = 0
+    matched = np.zeros(m, np.bool_)
     i, j = n, m
     while i > 0 and j > 0:
         if best[i, j] == best[i - 1, j]:
@@ -82,11 +85,22 @@ def _unmatched_share(sim, lengths):
         elif best[i, j] == best[i, j - 1]:
             j -= 1
         else:
-            matched += lengths[j - 1]
+            matched[j - 1] = True
             i -= 1
             j -= 1
     total = lengths.sum()
-    return 0.0 if total == 0 else 1.0 - matched / total
+    if total == 0:
+        return 0.0, 0.0
+    used = 0
+    filler = 0
+    started = False
+    for k in range(m):
+        if matched[k]:
+            used += lengths[k]
+            started = True
+        elif started and not related[k]:
+            filler += lengths[k]
+    return 1.0 - used / total, filler / total
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,8 +109,9 @@ class Reference:
 
     truth: GroundTruth
     prepared: Any
-    negative: np.ndarray  # per step: it negates (lexicon.is_negative)
+    claims: tuple  # per step: its lexicon.analyse (what it asserts and denies)
     times: list  # per step: (span, times its text states)
+    together: tuple  # (first, last + 1) of each run of two or more consecutive steps over the same span
 
     @property
     def n_steps(self) -> int:
@@ -113,6 +128,12 @@ class Alignment:
     distance: float
     path_rows: np.ndarray  # the path's cells as two index arrays (the scorer needs no Python tuples)
     path_cols: np.ndarray
+    order: np.ndarray | None = None  # the order the reference steps were aligned in (:func:`time_order`)
+
+    @property
+    def aligned_similarity(self) -> np.ndarray:
+        """The similarity with its rows in the order they were aligned in."""
+        return self.similarity if self.order is None else self.similarity[self.order]
 
     @property
     def path(self) -> list[tuple[int, int]]:
@@ -171,9 +192,35 @@ def resolve_config(**overrides: Any) -> RewardConfig:
 def _reference(ground_truth_json: str | bytes, similarity) -> Reference:
     truth = parse_ground_truth(ground_truth_json)
     texts = truth.step_texts
-    negative = np.array([is_negative(t) for t in texts], np.bool_)
-    times = reference_times(texts, [s.t for s in truth.trace])
-    return Reference(truth, similarity.prepare(texts), negative, times)
+    spans = [s.t for s in truth.trace]
+    times = reference_times(texts, spans)
+    return Reference(truth, similarity.prepare(texts), tuple(analyse(t) for t in texts), times, _same_span_runs(spans))
+
+
+def _same_span_runs(spans: list) -> tuple:
+    runs, start = [], 0
+    for k in range(1, len(spans) + 1):
+        if k == len(spans) or spans[k] is None or spans[k] != spans[start]:
+            if k - start > 1 and spans[start] is not None:
+                runs.append((start, k))
+            start = k
+    return tuple(runs)
+
+
+def time_order(sim: np.ndarray, ref: Reference) -> np.ndarray | None:
+    """The order in which to align the reference's steps: as listed, except that steps over the same span
+    (the reference's times do not order them) take the order in which the prediction states them (the column
+    of their best match, for those it restates). None when nothing moves."""
+    if not ref.together:
+        return None
+    order = np.arange(sim.shape[0])
+    for lo, hi in ref.together:
+        block = sim[lo:hi]
+        stated = np.flatnonzero(block.max(axis=1) >= RESTATES)
+        if stated.size > 1:
+            slots = lo + stated
+            order[slots] = slots[np.argsort(block[stated].argmax(axis=1), kind="stable")]
+    return None if np.array_equal(order, np.arange(sim.shape[0])) else order
 
 
 # Prepared references by (content, similarity component): keyed on the component itself, not its name, so a
@@ -220,10 +267,12 @@ _NO_PATH = np.zeros(0, np.int64)
 
 def step_similarity(steps: list[str], ref: Reference, config: RewardConfig) -> tuple[np.ndarray, np.ndarray | None]:
     """[n_ref, n_pred]: the configured similarity s, blended with embedding cosine (``semantic_weight``), scaled
-    by the stated times' agreement (``time_weight``); where the two steps' polarities differ (``polarity``) it
-    becomes 0 when one restates the other negated (s >= :data:`RESTATES`: "the cup is not full" vs "the cup is
-    full"), else s (1 - s): steps that share little keep some of it ("the cup has no water" vs "the cup is
-    empty"). Also returns, for those cells, s itself (what a negated step contradicts)."""
+    by the stated times' agreement (``time_weight``); where one step denies what the other asserts
+    (``polarity``; :func:`lexicon.conflicts`: "the door does not open" or "stays closed" against "the door
+    opens") it becomes 0 when one restates the other so (s >= :data:`RESTATES`), else s (1 - s): steps that
+    share little keep some of it. A negation of another claim ("nothing is left in the cup" for "the cup is
+    empty") changes nothing. Also returns, for the conflicting cells, s itself (what a negated step
+    contradicts)."""
     sim = registry.similarity(config.similarity).matrix(ref.prepared, steps, config)
     if config.semantic_weight:
         w = config.semantic_weight
@@ -234,9 +283,11 @@ def step_similarity(steps: list[str], ref: Reference, config: RewardConfig) -> t
             sim = sim * factor
     if not config.polarity:
         return sim, None
-    negative = np.fromiter((is_negative(s) for s in steps), np.bool_, len(steps))
-    flipped = ref.negative[:, None] != negative[None, :]
-    if not flipped.any():  # every pair agrees in polarity (most rollouts): nothing to discount or penalise
+    pred = [analyse(s) for s in steps]
+    if not any(a.denied for a in pred) and not any(a.denied for a in ref.claims):
+        return sim, None  # nothing denied on either side (most rollouts): nothing to discount or penalise
+    flipped = np.array([[conflicts(r, p) for p in pred] for r in ref.claims], np.bool_).reshape(sim.shape)
+    if not flipped.any():
         return sim, None
     kept = np.where(sim >= RESTATES, 0.0, sim * (1.0 - sim))
     return np.where(flipped, kept, sim), np.where(flipped, sim, 0.0)
@@ -299,14 +350,18 @@ def _align_steps(steps: list[str], ref: Reference, config: RewardConfig) -> Alig
     if not steps:
         return Alignment([], ref.truth.step_texts, np.zeros((ref.n_steps, 0)), float(ref.n_steps), _NO_PATH, _NO_PATH)
     sim, flipped = step_similarity(steps, ref, config)
-    cost = np.maximum(1.0 - sim, 0.0)
+    order = time_order(sim, ref) if config.time_order else None
+    aligned, flips = (sim, flipped) if order is None else (sim[order], None if flipped is None else flipped[order])
+    cost = np.maximum(1.0 - aligned, 0.0)
     if config.alignment == "dtw":
         distance, rows, cols = _dtw(cost, config.max_jump)
     else:
         distance, rows, cols = _monotone(cost)
     if config.order_penalty or config.negation_penalty:
-        distance += penalties(sim, rows, cols, flipped, config)
-    return Alignment(steps, ref.truth.step_texts, sim, float(distance), rows, cols)
+        distance += penalties(aligned, rows, cols, flips, config)
+    if order is not None:
+        rows = order[rows]
+    return Alignment(steps, ref.truth.step_texts, sim, float(distance), rows, cols, order)
 
 
 def _as_text(solution: Any) -> str:
@@ -342,12 +397,15 @@ def _score(text: str, ref: Reference, config: RewardConfig, extra_info: Mapping 
 
     alignment = _align_steps(steps, ref, config)
     distance = alignment.distance
-    unused = 0.0
+    unused = filler = 0.0
     if steps:
-        unused = _unmatched_share(alignment.similarity, np.fromiter((len(s) for s in steps), np.int64, len(steps)))
+        sim = alignment.aligned_similarity
+        related = sim.max(axis=0) >= config.filler_similarity if config.filler_similarity else np.ones(len(steps), np.bool_)
+        lengths = np.fromiter((len(s) for s in steps), np.int64, len(steps))
+        unused, filler = _unmatched_share(sim, lengths, related)
     normalized = alignment.normalized_distance
     process = process_reward(normalized, config.alpha)
-    padding = padding_share(unused, config.padding_tolerance)
+    padding = max(filler, padding_share(unused, config.padding_tolerance))
     paid = process if (acc or not config.gate_process) else 0.0
     score = config.acc_weight * acc + config.format_weight * fmt + config.process_weight * paid
     score -= config.padding_weight * padding

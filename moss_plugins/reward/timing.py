@@ -1,4 +1,5 @@
-"""Times a step states ("at 2.5 s", "after 3 seconds", "0:42", "21秒") checked against the reference step's.
+"""Times a step states ("at 2.5 s", "after 3 seconds", "0:42", "two minutes", "half a minute", "21秒") checked
+against the reference step's.
 
 A reference step's times are its span ``t`` and the times its text states. A predicted time agrees with them
 when it is within :func:`tolerance` of one of them or inside the span; a predicted step whose stated times all
@@ -12,20 +13,37 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .lexicon import NUMBER_WORDS
+
 _DIGIT_RE = re.compile(r"\d")
-_TIME_RE = re.compile(r"(\d+(?:[.,]\d+)?)\s*(?:s|secs?|seconds?|秒)(?![^\W\d_])|\b(\d{1,2}):([0-5]\d)\b")
+_SECONDS = r"s|secs?|seconds?|sekunden?|segundos?|秒"
+_MINUTES = r"mins?|minutes?|minuten?|minutos?|分钟"
+_TIME_RE = re.compile(
+    rf"(\d+(?:[.,]\d+)?)\s*(?:({_SECONDS})|{_MINUTES})(?![^\W\d_])|\b(\d{{1,2}}):([0-5]\d)\b", re.IGNORECASE
+)
+# A time written in words: "fourteen seconds", "half a minute", "a minute" (not "a second", which is as often "2.5%
+# a second" or "a second time"); only looked for when a unit is there.
+_UNIT_RE = re.compile(rf"(?:{_SECONDS[2:]}|{_MINUTES})", re.IGNORECASE)
+_WORDS_RE = re.compile(
+    rf"\b(?:({'|'.join(sorted(NUMBER_WORDS, key=len, reverse=True))})(?:\s+an?)?\s+(?:({_SECONDS[2:]})|{_MINUTES})"
+    rf"|(?:an?|eine|una?)\s+(?:{_MINUTES}))\b",
+    re.IGNORECASE,
+)
 
 
 def stated_times(text: str) -> list[float]:
     """The times in seconds a text states."""
-    if not _DIGIT_RE.search(text):  # every stated time has a digit; most steps state none
-        return []
     out = []
-    for m in _TIME_RE.finditer(text):
-        if m.group(1):
-            out.append(float(m.group(1).replace(",", ".")))
-        else:
-            out.append(60.0 * int(m.group(2)) + int(m.group(3)))
+    if _DIGIT_RE.search(text):  # most steps state no time at all: two cheap tests first
+        for m in _TIME_RE.finditer(text):
+            if m.group(1):
+                out.append(float(m.group(1).replace(",", ".")) * (1.0 if m.group(2) else 60.0))
+            else:
+                out.append(60.0 * int(m.group(3)) + int(m.group(4)))
+    if _UNIT_RE.search(text):
+        for m in _WORDS_RE.finditer(text):
+            value = float(NUMBER_WORDS[m.group(1).lower()]) if m.group(1) else 1.0
+            out.append(value * (1.0 if m.group(2) else 60.0))
     return out
 
 

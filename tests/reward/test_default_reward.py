@@ -8,7 +8,7 @@ from reward_cases import render
 from moss_plugins.reward import ConfigError, RewardConfig, compute_score, similarity_matrix
 from moss_plugins.reward.dtw import monotone_alignment
 from moss_plugins.reward.facts import FactIndex
-from moss_plugins.reward.lexicon import analyse, is_negative
+from moss_plugins.reward.lexicon import analyse, conflicts
 from moss_plugins.reward.timing import stated_times
 
 TRUTH = {"answer": "A", "options": ["red", "blue"], "trace": [
@@ -38,9 +38,25 @@ def test_one_predicted_step_cannot_stand_for_several_reference_steps():
 
 def test_a_negated_step_does_not_match_its_positive():
     negated = [REF[0], "It is switched on but no steam rises.", REF[2], "The hot water is not poured into a white mug."]
-    assert process(negated) < process(PARAPHRASE) < process(negated, preset="paper")
-    assert is_negative("The cars don't stop.") and is_negative("灯没有变红。") and not is_negative("The cars stop.")
-    assert is_negative("It does not stop and does not turn.")  # one negated statement, not a double negation
+    assert process(negated) < process(PARAPHRASE) and process(negated, preset="paper") > process(PARAPHRASE, preset="paper")
+
+
+def contradict(a: str, b: str) -> bool:
+    return conflicts(analyse(a), analyse(b))
+
+
+def test_a_negation_counts_against_the_claim_it_negates():
+    assert contradict("The cars stop.", "The cars don't stop.") and contradict("灯变红了。", "灯没有变红。")
+    assert contradict("The door opens.", "The door is not opened.") and contradict("The door opens.", "It stays closed.")
+    assert not contradict("The door is not opened.", "The door stays closed.")  # one claim, two wordings
+    assert not contradict("The cup is empty.", "Nothing is left in the cup.")  # another claim negated
+    assert not contradict("She stops.", "She no longer moves.") and contradict("She stops.", "She keeps moving.")
+    assert contradict("The light is on.", "The light is off.") and not contradict("The light is off.", "It is not on.")
+    assert contradict("It moves left.", "It moves right.") and not contradict("After that, it is red.", "It is red before the cut.")
+    assert not contradict("Die Tür öffnet sich nicht.", "Die Tür ist geschlossen.")
+    assert contradict("Die Tür öffnet sich.", "Die Tür ist geschlossen.")
+    assert not contradict("La puerta ya no está abierta.", "La puerta está cerrada.")
+    assert contradict("La puerta está abierta.", "La puerta está cerrada.")
 
 
 def test_another_videos_trace_in_the_same_template_scores_low():
@@ -108,3 +124,44 @@ def test_the_default_stays_in_range_on_random_traces():
 def test_new_options_are_validated(option, value):
     with pytest.raises(ConfigError, match=option):
         RewardConfig.from_kwargs(**{option: value})
+
+
+MOVING = {"answer": "A", "options": ["x", "y"], "trace": [
+    {"t": [0, 9.5], "text": "The pink triangle moves right from 44% to 68% of the width, about 2.5% per second."},
+    {"t": [0, 9.5], "text": "The purple square moves right from 22% to 72% of the width, about 5.3% per second."},
+    {"t": [0, 9.5], "text": "The blue circle slides right from 21% to 62% of the width, about 4.3% per second."},
+    {"t": [9.5, 9.6], "text": "So the purple square passes the pink triangle first."},
+]}  # fmt: skip
+MOVING_STEPS = [s["text"] for s in MOVING["trace"]]
+
+
+def moving(steps, **options):
+    return compute_score(None, render(steps, "A"), MOVING, **options)["process"]
+
+
+def test_a_measure_read_off_the_video_is_compared_with_a_tolerance():
+    estimated = [MOVING_STEPS[0].replace("44%", "45%").replace("2.5%", "2.4%"),
+                 MOVING_STEPS[1].replace("5.3%", "5.2%"), *MOVING_STEPS[2:]]  # fmt: skip
+    wrong = [MOVING_STEPS[0].replace("44%", "60%"), *MOVING_STEPS[1:]]
+    assert 0.9 < moving(estimated) < 1.0 and moving(wrong) < moving(estimated)
+    counted = FactIndex.build(["She stacks 3 boxes."]).matrix(["She stacks 4 boxes.", "She stacks 3 boxes."], 3.0)
+    assert counted[0, 0] < 0.6 < counted[0, 1]  # a count is exact
+
+
+def test_steps_over_the_same_span_may_come_in_any_order():
+    same_span = [MOVING_STEPS[2], MOVING_STEPS[0], MOVING_STEPS[1], MOVING_STEPS[3]]
+    assert moving(same_span) == 1.0 and moving(same_span, time_order=False) < 0.9
+    across = [MOVING_STEPS[3], *MOVING_STEPS[:3]]  # the conclusion first: its span comes after the others'
+    assert moving(across) < 0.9
+
+
+def test_filler_after_the_trace_costs_however_short_the_trace():
+    short = {"answer": "A", "options": ["x", "y"], "trace": [{"t": [0, 2], "text": "The lamp turns green at 2 s."},
+             {"t": [2, 9], "text": "It stays green until the end, so the answer is A."}]}  # fmt: skip
+    steps = [s["text"] for s in short["trace"]]
+    for filler in (["Let me check again."], ["Let me check again.", "The camera does not move."]):
+        for truth, ref in ((short, steps), (MOVING, MOVING_STEPS)):
+            plain = compute_score(None, render(ref, "A"), truth)["score"]
+            assert compute_score(None, render(ref + filler, "A"), truth)["score"] < plain
+    explored = ["I first look at the whole scene from above.", *MOVING_STEPS]  # a look around first: free
+    assert compute_score(None, render(explored, "A"), MOVING)["padding"] == 0.0
