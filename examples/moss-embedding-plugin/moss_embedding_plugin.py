@@ -4,8 +4,8 @@
 * ``similarity=embedding``: cosine of sentence embeddings alone, as a registered similarity. It reuses the
   reward's built-in embeddings (``moss_plugins.reward.semantic``: one model per process, a cache per text), so
   it is also what ``semantic_weight=1`` computes; ``semantic_weight`` between 0 and 1 blends it into the
-  default instead. Model: ``MOSS_EMBEDDING_MODEL`` (a sentence-transformers name or folder; default
-  all-MiniLM-L6-v2).
+  default instead. Model: ``MOSS_EMBEDDING_MODEL`` (the reward's ``embedding_model``: the shipped static
+  vectors ``static-minilm`` by default, or a sentence-transformers name or folder).
 * ``segmenter=sentences``: every sentence of the reasoning is a step, whatever the line structure.
 * ``extra_terms={hedging: weight}``: share of steps that hedge ("maybe", "perhaps", ...); use a negative weight.
 """

@@ -9,9 +9,10 @@ from typing import Any
 
 from . import registry
 from .segment import DEFAULT_MAX_STEP_CHARS, DEFAULT_MAX_STEPS, DEFAULT_MAX_TRACE_CHARS
+from .static_vectors import STATIC_MODEL
 
 ALIGNMENTS = ("monotone", "dtw")
-DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_EMBEDDING_MODEL = STATIC_MODEL  # shipped static vectors: offline, ~1/3 of the lexical default's speed
 
 
 class ConfigError(ValueError):

@@ -1,9 +1,11 @@
-"""Sentence-embedding cosine between steps (``semantic_weight`` > 0), through sentence-transformers.
+"""Sentence-embedding cosine between steps (``semantic_weight`` > 0).
 
-The model (``embedding_model``: a sentence-transformers name or folder, all-MiniLM-L6-v2 by default) is loaded
-once per process. Embeddings are kept per text in a bounded cache: :func:`prefetch` encodes all new texts of a
-scored batch in one batched call (``score_batch`` does that), so scoring the rollouts afterwards encodes nothing.
-Cosine is rescaled so that unrelated sentences (cosine ~0.1-0.3 with MiniLM) land near 0.
+The model (``embedding_model``) is static word vectors (:mod:`.static_vectors`: ``"static-minilm"``, the
+default, distilled from all-MiniLM-L6-v2 and shipped, or a model2vec folder) or a sentence-transformers name
+or folder (``pip install 'moss-plugins[embedding]'``); it is loaded once per process. Embeddings are kept per
+text in a bounded cache: :func:`prefetch` encodes all new texts of a scored batch in one batched call
+(``score_batch`` does that), so scoring the rollouts afterwards encodes nothing. Cosine is rescaled so that
+unrelated sentences (cosine ~0.1-0.3 with MiniLM, ~0.1-0.3 with the static vectors too) land near 0.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-FLOOR = 0.3  # cosine that maps to similarity 0
+from . import static_vectors
+
+FLOOR = 0.3  # cosine that maps to similarity 0; the static vectors rank traces alike at 0.2-0.3, worse above
 CACHE_SIZE = 100_000  # texts
 
 _lock = threading.Lock()
@@ -24,6 +28,8 @@ _cache: dict[str, OrderedDict] = {}
 
 @functools.cache
 def model(name: str):
+    if static_vectors.is_static(name):
+        return static_vectors.load(name)
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError as e:
@@ -34,8 +40,11 @@ def model(name: str):
 
 
 def _encode(name: str, texts: list[str]) -> np.ndarray:
-    return np.asarray(model(name).encode(texts, batch_size=256, normalize_embeddings=True, show_progress_bar=False),
-                      dtype=np.float32)  # fmt: skip
+    loaded = model(name)
+    if isinstance(loaded, static_vectors.StaticVectors):
+        return loaded.sentence_vectors(texts)
+    out = loaded.encode(texts, batch_size=256, normalize_embeddings=True, show_progress_bar=False)
+    return np.asarray(out, dtype=np.float32)
 
 
 def _fill(name: str, texts: Iterable[str]) -> tuple[OrderedDict, int]:
