@@ -8,6 +8,10 @@ yellow" is not "yellow to green"). Then:
 * each *contradicted* fact -- the reference step has a fact the prediction lacks while the prediction has one
   the reference step lacks ("red" for "blue", "5 s" for "3 s") -- halves it: a wrong fact costs more than a
   left-out one, so another video's trace in the same template scores low;
+* a predicted content word the reference lacks counts as the reference's content word closest to it in static
+  word vectors (:mod:`.static_vectors`, distilled from all-MiniLM-L6-v2), weighted by their cosine, when that is
+  at least :data:`SYNONYM`: "halts" for "stops", "vehicle" for "car", "ascends" for "climbs". Facts (numbers,
+  colours) and opposites never match this way: near in a vector space, they are different facts;
 * a predicted *measure* (a number with a unit or decimals, read off the video) within the tolerance of one of
   the reference's measures (:func:`closeness`) counts as that measure, weighing less the further off it is
   ("23%" for "22%", "about 5 cm/s" for "5.3 cm/s"); counts, letters and colours match exactly;
@@ -27,9 +31,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
+from . import static_vectors
 from .lexicon import CONTENT, FACT, SCAFFOLD, SCAFFOLD_WEIGHT, analyse
 
 CONTRADICTION = 0.5  # factor per contradicted fact
+SYNONYM = 0.45  # word-vector cosine from which a predicted content word may stand for a reference one
 MEASURE_TOLERANCE = 0.05  # relative tolerance of a measure, beyond the rounding of the numbers as written
 
 
@@ -154,28 +160,43 @@ class FactIndex:
     kinds: np.ndarray
     offsets: np.ndarray
     measures: tuple  # the reference's measures (canonical numbers), for a predicted measure to match within tolerance
+    words: dict  # the reference's plain content words: id -> a surface form (for word vectors)
     _weighted: dict = field(default_factory=dict, repr=False)  # fact_weight -> the reference's _matrix arrays
-    _near: dict = field(default_factory=dict, repr=False)  # predicted measure -> (reference id, closeness)
+    _near: dict = field(default_factory=dict, repr=False)  # predicted measure or word -> (reference id, closeness)
+    _vectors: list = field(default_factory=list, repr=False)  # [(ids, word vectors)] of ``words``, made once
 
     @classmethod
     def build(cls, ref_steps: Sequence[str]) -> FactIndex:
         vocab: dict = {}
-        ids, kinds, offsets, measures = [], [], [0], set()
+        ids, kinds, offsets, measures, words = [], [], [0], set(), {}
         for step in ref_steps:
             a = analyse(step)
-            ids += [vocab.setdefault(w, len(vocab)) for w in a.canon]
+            step_ids = [vocab.setdefault(w, len(vocab)) for w in a.canon]
+            ids += step_ids
             kinds += a.kinds
             measures.update(w for w, m in zip(a.canon, a.measures) if m)
+            words.update((k, surface) for k, surface in zip(step_ids, a.surfaces) if surface)
             offsets.append(len(ids))
         return cls(vocab, np.array(ids, np.int64), np.array(kinds, np.int64), np.array(offsets, np.int64),
-                   tuple(sorted(measures)))  # fmt: skip
+                   tuple(sorted(measures)), words)  # fmt: skip
 
-    def _id(self, w: str, measure: bool) -> tuple[int, float]:
-        """(the reference's id, closeness) for a predicted word: the same word, or the closest measure within
-        tolerance; id -1 when none."""
-        k = self.vocab.get(w)
-        if k is not None or not measure or not self.measures:
-            return (-1 if k is None else k), 1.0
+    def _near_word(self, surface: str) -> tuple[int, float]:
+        """(the reference's id, cosine) of its plain content word closest to a predicted one in word vectors,
+        when at least :data:`SYNONYM`; id -1 when none."""
+        near = self._near.get(surface)
+        if near is None:
+            if not self._vectors:  # two threads may both get here: they store equal arrays
+                self._vectors.append((np.array(list(self.words), np.int64),
+                                      static_vectors.word_vectors(list(self.words.values()))))  # fmt: skip
+            ids, vectors = self._vectors[0]
+            cos = vectors @ static_vectors.word_vectors([surface])[0]
+            best = int(np.argmax(cos))
+            near = self._near[surface] = (int(ids[best]), float(cos[best])) if cos[best] >= SYNONYM else (-1, 1.0)
+        return near
+
+    def _near_measure(self, w: str) -> tuple[int, float]:
+        """(the reference's id, closeness) of its closest measure within tolerance of a predicted one; id -1
+        when none."""
         near = self._near.get(w)
         if near is None:
             c, r = max((closeness(w, r), r) for r in self.measures)
@@ -185,20 +206,26 @@ class FactIndex:
     def matrix(self, pred_steps: Sequence[str], fact_weight: float, full_match: float = 1.0) -> np.ndarray:
         """[n_ref, n_pred] similarity in [0, 1]; an overlap of ``full_match`` counts as 0.8 of a full match, and
         the last fifth grows with the overlap (before the contradicted facts are counted)."""
-        ids, close, kinds, offsets = [], [], [], [0]
-        for step in pred_steps:
-            a = analyse(step)
-            for w, measure in zip(a.canon, a.measures):
-                k, c = self._id(w, measure)
-                ids.append(k)
-                close.append(c)
-            kinds += a.kinds
-            offsets.append(len(ids))
-        p_kinds = np.array(kinds, np.int64)
+        steps = [analyse(step) for step in pred_steps]
+        get = self.vocab.get
+        ids = [get(w, -1) for a in steps for w in a.canon]
+        kinds = np.array([k for a in steps for k in a.kinds], np.int64)
+        offsets = np.zeros(len(steps) + 1, np.int64)
+        np.cumsum([len(a.canon) for a in steps], out=offsets[1:])
+        close = np.ones(len(ids))
+        if -1 in ids:  # words the reference lacks: a measure within tolerance, or a content word close in meaning
+            for a, start in zip(steps, offsets.tolist()):
+                for q, (w, measure, surface) in enumerate(zip(a.canon, a.measures, a.surfaces), start):
+                    if ids[q] >= 0:
+                        continue
+                    if measure and self.measures:
+                        ids[q], close[q] = self._near_measure(w)
+                    elif surface and self.words:
+                        ids[q], close[q] = self._near_word(surface)
         return _matrix(
             *self._reference_side(fact_weight),
-            np.array(ids, np.int64), _weights(p_kinds, fact_weight), np.array(close), p_kinds == FACT,
-            np.array(offsets, np.int64), CONTRADICTION, full_match,
+            np.array(ids, np.int64), _weights(kinds, fact_weight), close, kinds == FACT, offsets,
+            CONTRADICTION, full_match,
         )
 
     def _reference_side(self, fact_weight: float) -> tuple:

@@ -30,7 +30,9 @@ from .tokenize import CJK_RANGES
 SCAFFOLD, CONTENT, FACT = 0, 1, 2
 SCAFFOLD_WEIGHT = 0.15
 
-_TOKEN_RE = re.compile(rf"\d+(?:[.,]\d+)?|%|[{CJK_RANGES}]|[^\W\d_{CJK_RANGES}]+|[.,;:!?\u3002\uff0c\uff1b]")
+_TOKEN_RE = re.compile(rf"\d+(?:[.,]\d+)?%?|[{CJK_RANGES}]|[^\W\d_{CJK_RANGES}]+")
+# With clause ends as tokens: only for a step that holds a negation (its scope ends with the clause).
+_CLAUSE_TOKEN_RE = re.compile(rf"\d+(?:[.,]\d+)?%?|[{CJK_RANGES}]|[^\W\d_{CJK_RANGES}]+|[.,;:!?\u3002\uff0c\uff1b]")
 _CLAUSE_END = frozenset(".,;:!?\u3002\uff0c\uff1b") | frozenset("and but while whereas und aber während y pero e mientras 和 但 而".split())
 _NOT_RE = re.compile(r"n['’]t\b")
 # Multi-character Chinese negations, read as one token before the text is cut into characters.
@@ -87,6 +89,7 @@ NUMBER_WORDS = {
     "docena": "12", "dutzend": "12", "mitad": "0.5", "halb": "0.5", "halbe": "0.5",
 }  # fmt: skip
 _CJK_RE = re.compile(f"[{CJK_RANGES}]")
+_FOREIGN_HINTS = _LANGUAGE_HINTS["de"] | _LANGUAGE_HINTS["es"]
 _CJK_DIGITS = dict(zip("二两三四五六七八九十", ["2", "2", "3", "4", "5", "6", "7", "8", "9", "10"]))
 # Units after a number that make it a measure (estimated from the video, compared with a tolerance).
 _UNITS = frozenset(
@@ -146,6 +149,7 @@ def _build_poles() -> dict[str, tuple[str, bool]]:
 
 
 _POLES = _build_poles()
+_POLE_NAMES = frozenset(pole for pole, _ in _POLES.values())
 
 
 def _number(token: str) -> str:
@@ -155,13 +159,17 @@ def _number(token: str) -> str:
     return token if "." in token else (token.lstrip("0") or "0")
 
 
-def language(tokens: list[str]) -> str:
+def language(tokens: list[str], ascii: bool = False) -> str:
     """"en", "de", "es" or "zh" for a step's lower-cased tokens (function-word hits; CJK characters)."""
-    if any(_CJK_RE.match(t) for t in tokens[:8]):
+    if not ascii and any(_CJK_RE.match(t) for t in tokens[:8]):
         return "zh"
-    hits = {lang: sum(t in hints for t in tokens) for lang, hints in _LANGUAGE_HINTS.items()}
-    best = max(hits, key=hits.get)  # "en" on a tie
-    return best if hits[best] >= 2 and hits[best] > hits["en"] else "en"
+    if _FOREIGN_HINTS.isdisjoint(tokens):
+        return "en"
+    seen = set(tokens)
+    en, de, es = (len(_LANGUAGE_HINTS[lang].intersection(seen)) for lang in ("en", "de", "es"))
+    if max(de, es) < 2 or max(de, es) <= en:
+        return "en"
+    return "de" if de >= es else "es"
 
 
 class Word(NamedTuple):
@@ -170,47 +178,87 @@ class Word(NamedTuple):
     polar: bool  # may be asserted or denied: content, facts, and either side of a pair of opposites
     negated: bool  # the form itself is the negative side of an opposite ("closed")
     measure: bool  # a number with a unit or decimals
+    surface: str = ""  # an English content word as written, for word vectors (:mod:`.facts` reads rewordings with them)
 
 
 def word(token: str, lang: str = "en", previous: str = "", following: str = "") -> Word:
     """How one lower-cased token reads in its context (previous and following token)."""
     if token[0].isdigit() or token in NUMBER_WORDS or token in _CJK_DIGITS:
-        value = _number(token) if token[0].isdigit() else NUMBER_WORDS.get(token) or _CJK_DIGITS[token]
-        return Word(value, FACT, True, False, "." in value or following in _UNITS)
+        percent = token.endswith("%")
+        value = _number(token.rstrip("%")) if token[0].isdigit() else NUMBER_WORDS.get(token) or _CJK_DIGITS[token]
+        return Word(value, FACT, True, False, percent or "." in value or following in _UNITS)
     if token in COLOURS:
         return Word("grey" if token == "gray" else token, FACT, True, False, False)
     if token in _PARTICLES:
-        if previous not in _ON_AFTER:
-            return Word(token, SCAFFOLD, False, False, False)
+        if previous not in _ON_AFTER:  # a preposition: not the word of the pole "on"
+            return Word(f"({token})", SCAFFOLD, False, False, False)
         pole, negated = _POLES[token]
         return Word(pole, CONTENT, True, negated, False)
     if token == "left" and previous in _LEFT_AFTER:
         return Word("remain", CONTENT, True, False, False)
-    if token in _CONNECTIVES and following in _DEMONSTRATIVES:  # "after that": a connective, not a claim
-        return Word(token, SCAFFOLD, False, False, False)
+    if token in _CONNECTIVES and (following in _DEMONSTRATIVES or following[:1].isdigit()):
+        return Word(f"({token})", SCAFFOLD, False, False, False)  # "after that", "after 3 s": no claim about order
     if token in _SCAFFOLD_WORDS and token not in _POLES:
         return Word(token, SCAFFOLD, False, False, False)
     pole, negated = _pole(token, lang)
     kind = SCAFFOLD if token in _SCAFFOLD_WORDS else CONTENT
-    return Word(pole, kind, True, negated, False)
+    plain = kind == CONTENT and lang == "en" and pole not in _POLE_NAMES  # opposites are read by polarity instead
+    return Word(pole, kind, True, negated, False, token if plain else "")
 
 
-class Analysis(NamedTuple):
-    canon: tuple[str, ...]  # canonical words (negations left out), opposites read as their first word
-    kinds: tuple[int, ...]
-    measures: tuple[bool, ...]
-    asserted: frozenset  # canonical words the step asserts
-    denied: frozenset  # canonical words it denies (negated, or the negative side of an opposite)
+# Tokens whose reading depends on their neighbours (numbers too); every other token is read once per language.
+_CONTEXTUAL = frozenset(NUMBER_WORDS) | frozenset(_CJK_DIGITS) | _PARTICLES | _CONNECTIVES | {"left"}
+_MEMO: dict[str, dict] = {}  # language -> token -> Word or clause end (a plain dict: fastest)
 
 
-def _tokens(text: str) -> list[str]:
+class Analysis:
+    """A step's canonical words (negations left out; opposites read as their first word), their kinds, which
+    are measures, and the words it denies (negated, or the negative side of an opposite) and asserts."""
+
+    __slots__ = ("canon", "kinds", "measures", "surfaces", "denied", "_asserted")
+
+    def __init__(self, words: list[Word], denied: frozenset):
+        self.canon, self.kinds, _, _, self.measures, self.surfaces = zip(*words) if words else ((),) * 6
+        self.denied = denied
+        self._asserted = None
+
+    @property
+    def asserted(self) -> frozenset:
+        """Read only where something is denied (most steps deny nothing, and their claims are never compared).
+        Every word not denied, scaffolding too: only a polar word is ever denied, so only those ever conflict."""
+        if self._asserted is None:
+            self._asserted = frozenset(self.canon) - self.denied
+        return self._asserted
+
+
+def _tokens(text: str, pattern: re.Pattern = _TOKEN_RE) -> list[str]:
     low = text.lower()
     if "n't" in low or "n’t" in low:
         low = _NOT_RE.sub(" not", low)
     if not low.isascii():
         low = _ZH_NEGATIONS.sub(lambda m: f" {m.group(0)} ", low)
-        return [t for part in low.split(" ") for t in ([part] if part in NEGATIONS else _TOKEN_RE.findall(part))]
-    return _TOKEN_RE.findall(low)
+        return [t for part in low.split(" ") for t in ([part] if part in NEGATIONS else pattern.findall(part))]
+    return pattern.findall(low)
+
+
+_NEGATION = object()  # marks a negation among a step's words
+_NOTHING: frozenset = frozenset()
+
+
+def _read(tokens: list[str], k: int, lang: str, memo: dict):
+    """Token ``k`` as a Word, a negation or a clause end; memoised in ``memo`` unless its neighbours matter."""
+    t = tokens[k]
+    if t in _CLAUSE_END:
+        memo[t] = t
+        return t
+    if t in NEGATIONS or (t == "no" and lang in ("en", "es")):
+        memo[t] = _NEGATION
+        return _NEGATION
+    if t in _CONTEXTUAL or t[0].isdigit():  # numbers: a unit may follow
+        previous = next((p for p in reversed(tokens[max(0, k - 3) : k]) if p not in NEGATIONS), "")
+        return word(t, lang, previous, tokens[k + 1] if k + 1 < len(tokens) else "")
+    w = memo[t] = word(t, lang)
+    return w
 
 
 @lru_cache(maxsize=1 << 16)
@@ -218,34 +266,25 @@ def analyse(text: str) -> Analysis:
     """A step's canonical words, their kinds, and the claims it makes: one pass, cached (a GRPO group's
     rollouts share many steps)."""
     tokens = _tokens(text)
-    lang = language(tokens)
-    words: list = []  # a Word, None for a negation, or the text of a clause end or "%" (dropped below)
-    previous = ""  # the previous token that is not a negation ("is not on": "on" after "is")
-    for k, t in enumerate(tokens):
-        if t in _CLAUSE_END or t == "%":
-            words.append(t)
-        elif t in NEGATIONS or (t == "no" and lang in ("en", "es")):
-            words.append(None)
-            continue
-        else:
-            words.append(word(t, lang, previous, tokens[k + 1] if k + 1 < len(tokens) else ""))
-        previous = t
-    negate = [False] * len(words)
-    for k, w in enumerate(words):
-        if w is None:
-            target = _scope(words, k)
-            if target is not None:
-                negate[target] = not negate[target]
-    canon, kinds, measures, asserted, denied = [], [], [], set(), set()
-    for w, flip in zip(words, negate):
-        if not isinstance(w, Word):
-            continue
-        canon.append(w.canon)
-        kinds.append(w.kind)
-        measures.append(w.measure)
-        if w.polar:
-            (denied if w.negated != flip else asserted).add(w.canon)
-    return Analysis(tuple(canon), tuple(kinds), tuple(measures), frozenset(asserted - denied), frozenset(denied - asserted))
+    lang = language(tokens, text.isascii())
+    memo = _MEMO.setdefault(lang, {})
+    words = [memo[t] if t in memo else _read(tokens, k, lang, memo) for k, t in enumerate(tokens)]
+    flips = set()
+    if _NEGATION in words:  # read again with clause ends, which bound a negation's scope
+        tokens = _tokens(text, _CLAUSE_TOKEN_RE)
+        words = [memo[t] if t in memo else _read(tokens, k, lang, memo) for k, t in enumerate(tokens)]
+        for k, w in enumerate(words):
+            if w is _NEGATION and (target := _scope(words, k)) is not None:
+                flips ^= {target}
+    if flips:
+        kept = [w._replace(negated=not w.negated) if k in flips else w for k, w in enumerate(words) if w.__class__ is Word]
+    else:
+        kept = [w for w in words if w.__class__ is Word]
+    denied = _NOTHING
+    if flips or any(w.negated for w in kept):
+        negative = {w.canon for w in kept if w.negated}  # only polar words are ever negated
+        denied = frozenset(negative - {w.canon for w in kept if w.polar and not w.negated})
+    return Analysis(kept, denied)
 
 
 def _scope(words: list, k: int) -> int | None:
@@ -254,18 +293,17 @@ def _scope(words: list, k: int) -> int | None:
         w = words[q]
         if isinstance(w, str):  # clause end
             break
-        if w is not None and w.polar:
+        if w.__class__ is Word and w.polar:
             return q
     for q in range(k - 1, -1, -1):
         w = words[q]
         if isinstance(w, str):
             break
-        if isinstance(w, Word) and w.polar and w.kind != SCAFFOLD:
+        if w.__class__ is Word and w.polar and w.kind != SCAFFOLD:
             return q
     return None
 
 
-
 def conflicts(a: Analysis, b: Analysis) -> bool:
     """One step asserts a word the other denies ("opens" / "does not open", "stays closed")."""
-    return bool(a.asserted & b.denied or a.denied & b.asserted)
+    return bool(a.denied and not a.denied.isdisjoint(b.asserted) or b.denied and not b.denied.isdisjoint(a.asserted))

@@ -19,7 +19,7 @@ from numba import njit
 
 from ..output_format import ANSWER_OPEN, answer_blocks, format_ok
 from ..single_flight import SingleFlight
-from . import registry, semantic
+from . import registry, semantic, static_vectors
 from .answer import is_correct, parse_answer
 from .config import RewardConfig
 from .dtw import _dtw, _monotone
@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 # More answer blocks than this are "multiple answers" without reading them all (a flood of tags stays cheap).
 MAX_ANSWER_BLOCKS = 8
 
+# Step similarity below which two steps are about different things: whether one denies what the other asserts
+# changes nothing there (and is not looked up).
+ABOUT_THE_SAME = 0.25
 # Step similarity from which a predicted step counts as restating a reference step (negated, or out of place).
 RESTATES = 0.5
 
@@ -284,13 +287,25 @@ def step_similarity(steps: list[str], ref: Reference, config: RewardConfig) -> t
     if not config.polarity:
         return sim, None
     pred = [analyse(s) for s in steps]
-    if not any(a.denied for a in pred) and not any(a.denied for a in ref.claims):
-        return sim, None  # nothing denied on either side (most rollouts): nothing to discount or penalise
-    flipped = np.array([[conflicts(r, p) for p in pred] for r in ref.claims], np.bool_).reshape(sim.shape)
-    if not flipped.any():
+    flipped = conflicting(ref.claims, pred, sim)
+    if flipped is None:
         return sim, None
     kept = np.where(sim >= RESTATES, 0.0, sim * (1.0 - sim))
     return np.where(flipped, kept, sim), np.where(flipped, sim, 0.0)
+
+
+def conflicting(ref: Sequence, pred: Sequence, sim: np.ndarray) -> np.ndarray | None:
+    """[n_ref, n_pred]: where one of two steps about the same thing denies what the other asserts; None where
+    none does (most rollouts deny nothing, and are not looked at further)."""
+    pred_denies = np.fromiter((bool(a.denied) for a in pred), np.bool_, len(pred))
+    ref_denies = np.fromiter((bool(a.denied) for a in ref), np.bool_, len(ref))
+    if not pred_denies.any() and not ref_denies.any():
+        return None
+    out = np.zeros(sim.shape, np.bool_)
+    rows, cols = np.nonzero((sim >= ABOUT_THE_SAME) & (ref_denies[:, None] | pred_denies[None, :]))
+    for i, j in zip(rows.tolist(), cols.tolist()):
+        out[i, j] = conflicts(ref[i], pred[j])
+    return out if out.any() else None
 
 
 @njit(cache=True, nogil=True)
@@ -448,7 +463,10 @@ def score_solution(solution: Any, reference: Reference, config: RewardConfig, ex
 
 
 def load_models(config: RewardConfig) -> None:
-    """Load the embedding model before scoring, so a missing package or model fails loudly, not per rollout."""
+    """Load the models the configuration scores with (the "facts" similarity's word vectors, the embedding
+    model) before scoring, so a missing package or model fails loudly, not per rollout."""
+    if config.similarity == "facts":
+        static_vectors.load(static_vectors.STATIC_MODEL)
     if config.semantic_weight:
         semantic.model(config.embedding_model)
 

@@ -88,7 +88,8 @@ class StaticVectors:
     def word_vectors(self, words: Sequence[str]) -> np.ndarray:
         """[len(words), dim] normalised float32 rows (zeros for a word with no known token)."""
         with self._lock:
-            return _normalised(self._sums[self._row_ids(words)])
+            rows = self._row_ids(words)  # first: it may grow the table, which self._sums then names
+            return _normalised(self._sums[rows])
 
     def sentence_vectors(self, texts: Sequence[str]) -> np.ndarray:
         """[len(texts), dim] normalised float32 rows: model2vec's mean of each text's token vectors."""

@@ -22,13 +22,25 @@ _TIME_RE = re.compile(
     rf"(\d+(?:[.,]\d+)?)\s*(?:({_SECONDS})|{_MINUTES})(?![^\W\d_])|\b(\d{{1,2}}):([0-5]\d)\b", re.IGNORECASE
 )
 # A time written in words: "fourteen seconds", "half a minute", "a minute" (not "a second", which is as often "2.5%
-# a second" or "a second time"); only looked for when a unit is there.
-_UNIT_RE = re.compile(rf"(?:{_SECONDS[2:]}|{_MINUTES})", re.IGNORECASE)
-_WORDS_RE = re.compile(
-    rf"\b(?:({'|'.join(sorted(NUMBER_WORDS, key=len, reverse=True))})(?:\s+an?)?\s+(?:({_SECONDS[2:]})|{_MINUTES})"
-    rf"|(?:an?|eine|una?)\s+(?:{_MINUTES}))\b",
-    re.IGNORECASE,
-)
+# a second" or "a second time"): found by its unit, then the words before it are read.
+_UNIT_WORD_RE = re.compile(rf"(?<![^\W\d_])(?:({_SECONDS[2:]})|{_MINUTES})(?![^\W\d_])", re.IGNORECASE)
+_ARTICLES = frozenset("a an eine una un".split())
+_UNIT_HINT = re.compile("se[cgk]|min|秒|分钟", re.IGNORECASE)  # a literal prefix: a fast scan that rules out most steps
+
+
+def _word_time(before: str, seconds: bool) -> float | None:
+    words = before.lower().split()[-3:]
+    if words and words[-1] in ("a", "an") and len(words) > 1 and words[-2] in NUMBER_WORDS:
+        words.pop()  # "half a minute"
+    if not words:
+        return None
+    if words[-1] in NUMBER_WORDS:
+        value = float(NUMBER_WORDS[words[-1]])
+    elif words[-1] in _ARTICLES and not seconds:
+        value = 1.0
+    else:
+        return None
+    return value * (1.0 if seconds else 60.0)
 
 
 def stated_times(text: str) -> list[float]:
@@ -40,10 +52,11 @@ def stated_times(text: str) -> list[float]:
                 out.append(float(m.group(1).replace(",", ".")) * (1.0 if m.group(2) else 60.0))
             else:
                 out.append(60.0 * int(m.group(3)) + int(m.group(4)))
-    if _UNIT_RE.search(text):
-        for m in _WORDS_RE.finditer(text):
-            value = float(NUMBER_WORDS[m.group(1).lower()]) if m.group(1) else 1.0
-            out.append(value * (1.0 if m.group(2) else 60.0))
+    if _UNIT_HINT.search(text):
+        for m in _UNIT_WORD_RE.finditer(text):
+            t = _word_time(text[max(0, m.start() - 40) : m.start()], bool(m.group(1)))
+            if t is not None:
+                out.append(t)
     return out
 
 

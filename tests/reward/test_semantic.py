@@ -167,3 +167,11 @@ def test_the_wheel_carries_the_static_vectors(wheel):
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
     assert {f"moss_plugins/reward/static_minilm/{name}" for name in distill.FILES} <= names
+
+
+def test_word_vectors_survive_the_memo_growing():
+    from moss_plugins.reward.static_vectors import STATIC_MODEL, load, word_vectors
+
+    first = len(load(STATIC_MODEL)._sums)
+    rows = [word_vectors([f"grow{k}"]) for k in range(first + 2)]  # one new word a call: the table grows mid-call
+    assert all(r.shape == rows[0].shape for r in rows)
