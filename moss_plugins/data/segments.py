@@ -84,7 +84,7 @@ def tidy(segments: Iterable[Segment], duration: float | None) -> tuple[tuple[Seg
         kept, clipped = fit(kept, duration)
         changes.update(clipped)
     ordered = sorted(kept, key=lambda s: (s.start, s.end))
-    if ordered != kept:
+    if ordered != list(kept):
         changes["reordered"] += 1
     out: list[Segment] = []
     seen = set()
@@ -124,6 +124,9 @@ def fit(segments: Sequence[Segment], end: float) -> tuple[tuple[Segment, ...], C
 
 
 def _join(first: str, second: str) -> str:
+    """Both captions in time order, as sentences; one caption when they say the same."""
+    if normalize(first) == normalize(second):
+        return first
     return f"{first}{'' if first[-1] in '.!?' else '.'} {second}"
 
 
