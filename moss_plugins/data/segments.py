@@ -6,13 +6,13 @@ Charades-STA) do not: their segments overlap, come unordered, repeat, or run pas
 importers hand the raw segments to :func:`tidy`, which applies one stated policy and counts every change:
 
 1. a segment whose caption is blank is dropped (``dropped: empty caption``);
-2. one whose span is empty or reversed (end <= start) is dropped (``dropped: empty span``);
+2. one whose span is empty or reversed (end <= start, or end <= 0) is dropped (``dropped: empty span``);
 3. a negative start is moved to 0 (``clamped: start before 0``);
 4. with a known duration, a segment that starts at or after the end is dropped (``dropped: past the video's
    end``) and one that runs past it is cut at the end (``clipped: at the video's end``). Without one (Charades-STA,
    whose durations come from the video) :func:`fit` does the same at build time with the probed end;
-5. segments are sorted by (start, end) (``reordered`` counts videos whose segments were not in that order);
-6. an exact repeat (same span, same caption up to case and spacing) is dropped (``dropped: duplicate``);
+5. an exact repeat (same span, same caption up to case and spacing) is dropped (``dropped: duplicate``);
+6. segments are sorted by (start, end) (``reordered`` counts videos whose segments were not in that order);
 7. overlaps, going in time order: a small one (at most half of the shorter segment) is trimmed by starting the
    later segment where the earlier ends (``trimmed: overlap``), so the cut between them shows the earlier one
    whole and none of the later; a large one (one segment mostly inside the other, or the same span described
@@ -67,33 +67,31 @@ def safe_id(video_id: str) -> str:
 
 
 def tidy(segments: Iterable[Segment], duration: float | None) -> tuple[tuple[Segment, ...], Counter]:
-    """The policy of the module docstring, steps 1-7: the segments to use and the count of each change."""
+    """The policy of the module docstring, steps 1-7: the segments to use and the count of each change (a
+    Counter without zero counts)."""
     changes: Counter = Counter()
     kept = []
     for s in segments:
         caption = " ".join(s.caption.split())
         if not caption:
             changes["dropped: empty caption"] += 1
-        elif s.end <= s.start:
+        elif s.end <= max(s.start, 0.0):  # reversed, or nothing after 0 s
             changes["dropped: empty span"] += 1
         else:
-            if s.start < 0:
-                changes["clamped: start before 0"] += 1
+            changes["clamped: start before 0"] += s.start < 0
             kept.append(Segment(max(s.start, 0.0), s.end, caption))
     if duration is not None:
         kept, clipped = fit(kept, duration)
         changes.update(clipped)
-    ordered = sorted(kept, key=lambda s: (s.start, s.end))
-    if ordered != list(kept):
-        changes["reordered"] += 1
+    first: dict[tuple, Segment] = {}
+    for s in kept:
+        first.setdefault((s.start, s.end, normalize(s.caption)), s)
+    unique = list(first.values())
+    changes["dropped: duplicate"] += len(kept) - len(unique)
+    ordered = sorted(unique, key=lambda s: (s.start, s.end))
+    changes["reordered"] += ordered != unique
     out: list[Segment] = []
-    seen = set()
     for s in ordered:
-        key = (s.start, s.end, normalize(s.caption))
-        if key in seen:
-            changes["dropped: duplicate"] += 1
-            continue
-        seen.add(key)
         if out and s.start < out[-1].end:
             prev = out[-1]
             overlap = min(prev.end, s.end) - s.start
@@ -105,7 +103,7 @@ def tidy(segments: Iterable[Segment], duration: float | None) -> tuple[tuple[Seg
                 out[-1] = Segment(prev.start, max(prev.end, s.end), _join(prev.caption, s.caption))
                 continue
         out.append(s)
-    return tuple(out), changes
+    return tuple(out), +changes
 
 
 def fit(segments: Sequence[Segment], end: float) -> tuple[tuple[Segment, ...], Counter]:
