@@ -64,15 +64,17 @@ def _free_port() -> int:
 
 @contextmanager
 def local_cluster(workers: int = 1, cpus_per_node: int = 1, object_store_mb: int = 80, env: Mapping | None = None,
-                  start_timeout_s: float = 120) -> Iterator[Cluster]:  # fmt: skip
+                  token: str | None = None, start_timeout_s: float = 120) -> Iterator[Cluster]:  # fmt: skip
     """A head and ``workers`` worker nodes on 127.0.0.1 with ``cpus_per_node`` CPUs, no GPU and a small object
     store each; the custom resources are ``node0`` (the head), ``node1``, .... ``env`` is added to the nodes'
-    environment (their workers inherit it: e.g. a ``PYTHONPATH`` for the code under test). Every node is stopped
+    environment (their workers inherit it: e.g. a ``PYTHONPATH`` for the code under test). ``token``: the
+    cluster's token (default: a fresh one), for a driver that must set it before it imports ray (the mode and
+    token are read at import). Every node is stopped
     on exit, also after an error: SIGTERM to its ``ray start --block`` (which stops the node's processes), then
     SIGKILL to its process group if it has not finished within ``STOP_TIMEOUT_S``."""
     if not RAY.is_file():
         raise FileNotFoundError(f"{RAY}: the ray command is not installed in this environment")
-    cluster_env = {**os.environ, **(env or {}), "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
+    cluster_env = {**os.environ, **(env or {}), "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token or secrets.token_hex(32),
                    "RAY_USAGE_STATS_ENABLED": "0"}  # fmt: skip
     cluster_env.pop("RAY_ADDRESS", None)
     port = _free_port()
