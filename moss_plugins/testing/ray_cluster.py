@@ -63,10 +63,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def local_cluster(workers: int = 1, cpus_per_node: int = 1, object_store_mb: int = 80, env: Mapping | None = None,
-                  token: str | None = None, start_timeout_s: float = 120) -> Iterator[Cluster]:  # fmt: skip
-    """A head and ``workers`` worker nodes on 127.0.0.1 with ``cpus_per_node`` CPUs, no GPU and a small object
-    store each; the custom resources are ``node0`` (the head), ``node1``, .... ``env`` is added to the nodes'
+def local_cluster(workers: int = 1, cpus_per_node: int = 1, gpus_per_node: int = 0, object_store_mb: int = 80,
+                  env: Mapping | None = None, token: str | None = None,
+                  start_timeout_s: float = 120) -> Iterator[Cluster]:  # fmt: skip
+    """A head and ``workers`` worker nodes on 127.0.0.1 with ``cpus_per_node`` CPUs, ``gpus_per_node`` logical
+    GPUs (verl's CPU backend schedules its workers on them) and a small object store each; the custom resources are ``node0`` (the head), ``node1``, .... ``env`` is added to the nodes'
     environment (their workers inherit it: e.g. a ``PYTHONPATH`` for the code under test). ``token``: the
     cluster's token (default: a fresh one), for a driver that must set it before it imports ray (the mode and
     token are read at import). Every node is stopped
@@ -84,7 +85,7 @@ def local_cluster(workers: int = 1, cpus_per_node: int = 1, object_store_mb: int
         for k in range(workers + 1):
             temp = Path(tempfile.mkdtemp(prefix=f"moss-ray{k}-", dir="/tmp"))  # short: Ray's sockets live here
             args = [str(RAY), "start", "--block", "--node-ip-address=127.0.0.1", f"--num-cpus={cpus_per_node}",
-                    "--num-gpus=0", f'--resources={{"node{k}": 1}}', f"--object-store-memory={object_store_mb << 20}",
+                    f"--num-gpus={gpus_per_node}", f'--resources={{"node{k}": 1}}', f"--object-store-memory={object_store_mb << 20}",
                     f"--temp-dir={temp}", f"--dashboard-agent-listen-port={_free_port()}", "--disable-usage-stats"]  # fmt: skip
             if k == 0:
                 args += ["--head", f"--port={port}", "--include-dashboard=false",
