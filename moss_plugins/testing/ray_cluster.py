@@ -67,12 +67,12 @@ def local_cluster(workers: int = 1, cpus_per_node: int = 1, gpus_per_node: int =
                   env: Mapping | None = None, token: str | None = None,
                   start_timeout_s: float = 120) -> Iterator[Cluster]:  # fmt: skip
     """A head and ``workers`` worker nodes on 127.0.0.1 with ``cpus_per_node`` CPUs, ``gpus_per_node`` logical
-    GPUs (verl's CPU backend schedules its workers on them) and a small object store each; the custom resources are ``node0`` (the head), ``node1``, .... ``env`` is added to the nodes'
-    environment (their workers inherit it: e.g. a ``PYTHONPATH`` for the code under test). ``token``: the
-    cluster's token (default: a fresh one), for a driver that must set it before it imports ray (the mode and
-    token are read at import). Every node is stopped
-    on exit, also after an error: SIGTERM to its ``ray start --block`` (which stops the node's processes), then
-    SIGKILL to its process group if it has not finished within ``STOP_TIMEOUT_S``."""
+    GPUs (verl's CPU backend schedules its workers on them) and a small object store each; the custom resources
+    are ``node0`` (the head), ``node1``, .... ``env`` is added to the nodes' environment (their workers inherit
+    it: e.g. a ``PYTHONPATH`` for the code under test). ``token``: the cluster's token (default: a fresh one), for
+    a driver that must set it before it imports ray (the mode and token are read at import). Every node is
+    stopped on exit, also after an error: SIGTERM to its ``ray start --block`` (which stops the node's
+    processes), then SIGKILL to its process group if it has not finished within ``STOP_TIMEOUT_S``."""
     if not RAY.is_file():
         raise FileNotFoundError(f"{RAY}: the ray command is not installed in this environment")
     cluster_env = {**os.environ, **(env or {}), "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token or secrets.token_hex(32),
@@ -81,9 +81,11 @@ def local_cluster(workers: int = 1, cpus_per_node: int = 1, gpus_per_node: int =
     port = _free_port()
     address = f"127.0.0.1:{port}"
     nodes: list[Node] = []
+    temps: list[Path] = []
     try:
         for k in range(workers + 1):
             temp = Path(tempfile.mkdtemp(prefix=f"moss-ray{k}-", dir="/tmp"))  # short: Ray's sockets live here
+            temps.append(temp)
             args = [str(RAY), "start", "--block", "--node-ip-address=127.0.0.1", f"--num-cpus={cpus_per_node}",
                     f"--num-gpus={gpus_per_node}", f'--resources={{"node{k}": 1}}', f"--object-store-memory={object_store_mb << 20}",
                     f"--temp-dir={temp}", f"--dashboard-agent-listen-port={_free_port()}", "--disable-usage-stats"]  # fmt: skip
@@ -103,8 +105,8 @@ def local_cluster(workers: int = 1, cpus_per_node: int = 1, gpus_per_node: int =
     finally:
         for node in reversed(nodes):
             _stop(node.process)
-        for node in nodes:
-            shutil.rmtree(node.temp_dir, ignore_errors=True)
+        for temp in temps:
+            shutil.rmtree(temp, ignore_errors=True)
 
 
 def _wait_for_nodes(address: str, env: Mapping, nodes: list[Node], timeout_s: float, status: bool = True) -> None:
