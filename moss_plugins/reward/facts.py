@@ -180,19 +180,18 @@ class FactIndex:
         return cls(vocab, np.array(ids, np.int64), np.array(kinds, np.int64), np.array(offsets, np.int64),
                    tuple(sorted(measures)), words)  # fmt: skip
 
-    def _near_word(self, surface: str) -> tuple[int, float]:
-        """(the reference's id, cosine) of its plain content word closest to a predicted one in word vectors,
-        when at least :data:`SYNONYM`; id -1 when none."""
-        near = self._near.get(surface)
-        if near is None:
-            if not self._vectors:  # two threads may both get here: they store equal arrays
-                self._vectors.append((np.array(list(self.words), np.int64),
-                                      static_vectors.word_vectors(list(self.words.values()))))  # fmt: skip
-            ids, vectors = self._vectors[0]
-            cos = vectors @ static_vectors.word_vectors([surface])[0]
-            best = int(np.argmax(cos))
-            near = self._near[surface] = (int(ids[best]), float(cos[best])) if cos[best] >= SYNONYM else (-1, 1.0)
-        return near
+    def _learn_words(self, surfaces: set[str]) -> None:
+        """Remember, for predicted content words not seen yet, the reference's plain content word closest to each
+        in word vectors (id and cosine), when at least :data:`SYNONYM`; id -1 when none. One lookup per batch."""
+        if not self._vectors:  # two threads may both get here: they store equal arrays
+            self._vectors.append((np.array(list(self.words), np.int64),
+                                  static_vectors.word_vectors(list(self.words.values()))))  # fmt: skip
+        ids, vectors = self._vectors[0]
+        new = list(surfaces)
+        cos = vectors @ static_vectors.word_vectors(new).T  # [reference words, new words]
+        best = cos.argmax(axis=0)
+        for surface, k, c in zip(new, ids[best].tolist(), cos[best, np.arange(len(new))].tolist()):
+            self._near[surface] = (k, c) if c >= SYNONYM else (-1, 1.0)
 
     def _near_measure(self, w: str) -> tuple[int, float]:
         """(the reference's id, closeness) of its closest measure within tolerance of a predicted one; id -1
@@ -214,14 +213,17 @@ class FactIndex:
         np.cumsum([len(a.canon) for a in steps], out=offsets[1:])
         close = np.ones(len(ids))
         if -1 in ids:  # words the reference lacks: a measure within tolerance, or a content word close in meaning
-            for a, start in zip(steps, offsets.tolist()):
-                for q, (w, measure, surface) in enumerate(zip(a.canon, a.measures, a.surfaces), start):
-                    if ids[q] >= 0:
-                        continue
-                    if measure and self.measures:
+            unknown = [(q, w, measure, surface) for a, start in zip(steps, offsets.tolist())
+                       for q, (w, measure, surface) in enumerate(zip(a.canon, a.measures, a.surfaces), start)
+                       if ids[q] < 0 and (measure or surface)]  # fmt: skip
+            if self.words and (new := {u[3] for u in unknown if u[3] and u[3] not in self._near}):
+                self._learn_words(new)
+            for q, w, measure, surface in unknown:
+                if measure:
+                    if self.measures:
                         ids[q], close[q] = self._near_measure(w)
-                    elif surface and self.words:
-                        ids[q], close[q] = self._near_word(surface)
+                elif self.words:
+                    ids[q], close[q] = self._near[surface]
         return _matrix(
             *self._reference_side(fact_weight),
             np.array(ids, np.int64), _weights(kinds, fact_weight), close, kinds == FACT, offsets,

@@ -217,9 +217,8 @@ class Analysis:
 
     __slots__ = ("canon", "kinds", "measures", "surfaces", "denied", "_asserted")
 
-    def __init__(self, words: list[Word], denied: frozenset):
-        self.canon, self.kinds, _, _, self.measures, self.surfaces = zip(*words) if words else ((),) * 6
-        self.denied = denied
+    def __init__(self, canon: tuple, kinds: tuple, measures: tuple, surfaces: tuple, denied: frozenset):
+        self.canon, self.kinds, self.measures, self.surfaces, self.denied = canon, kinds, measures, surfaces, denied
         self._asserted = None
 
     @property
@@ -256,9 +255,19 @@ def _read(tokens: list[str], k: int, lang: str, memo: dict):
         return _NEGATION
     if t in _CONTEXTUAL or t[0].isdigit():  # numbers: a unit may follow
         previous = next((p for p in reversed(tokens[max(0, k - 3) : k]) if p not in NEGATIONS), "")
-        return word(t, lang, previous, tokens[k + 1] if k + 1 < len(tokens) else "")
+        following = tokens[k + 1] if k + 1 < len(tokens) else ""
+        # what of the neighbours matters: reading them once per combination keeps this a dictionary look-up
+        key = (t, lang, previous in _ON_AFTER, previous in _LEFT_AFTER, following in _DEMONSTRATIVES or following[:1].isdigit(),
+               following in _UNITS)  # fmt: skip
+        w = _IN_CONTEXT.get(key)
+        if w is None:
+            w = _IN_CONTEXT[key] = word(t, lang, previous, following)
+        return w
     w = memo[t] = word(t, lang)
     return w
+
+
+_IN_CONTEXT: dict = {}  # (token, the facts of its neighbours word() reads) -> Word
 
 
 @lru_cache(maxsize=1 << 16)
@@ -280,11 +289,13 @@ def analyse(text: str) -> Analysis:
         kept = [w._replace(negated=not w.negated) if k in flips else w for k, w in enumerate(words) if w.__class__ is Word]
     else:
         kept = [w for w in words if w.__class__ is Word]
+    if not kept:
+        return Analysis((), (), (), (), _NOTHING)
+    canon, kinds, polar, negated, measures, surfaces = zip(*kept)
     denied = _NOTHING
-    if flips or any(w.negated for w in kept):
-        negative = {w.canon for w in kept if w.negated}  # only polar words are ever negated
-        denied = frozenset(negative - {w.canon for w in kept if w.polar and not w.negated})
-    return Analysis(kept, denied)
+    if True in negated:  # only polar words are ever negated
+        denied = frozenset({c for c, n in zip(canon, negated) if n} - {c for c, p, n in zip(canon, polar, negated) if p and not n})
+    return Analysis(canon, kinds, measures, surfaces, denied)
 
 
 def _scope(words: list, k: int) -> int | None:
