@@ -395,7 +395,7 @@ def build_dataset(
     """
     start = time.perf_counter()
     out = Path(out_dir).absolute()  # Ray workers need paths that do not depend on their working directory
-    _check_outputs(annotations, out)
+    _check_outputs(annotations, out, config)
     out.mkdir(parents=True, exist_ok=True)
     for folder in (out, out / "videos"):
         remove_stale_temps(folder)
@@ -447,24 +447,44 @@ def build_dataset(
     return report
 
 
-def _check_outputs(annotations: Sequence[VideoAnnotation], out: Path) -> None:
-    """Refuse a build whose outputs would replace its inputs (compared with symlinks resolved): the split files
-    or the report being an annotation file or a video, or a video inside ``OUT/clips`` (rewritten by
-    ``--cut-clips``). Videos elsewhere in OUT are used in place, and one that ``OUT/videos/<id>`` already is,
-    through a symlink, is left alone (:func:`~moss_plugins.data.export.place`)."""
+def _check_outputs(annotations: Sequence[VideoAnnotation], out: Path, config: BuildConfig) -> None:
+    """Refuse a build whose plan would replace, link over or copy onto a file it reads (compared with symlinks
+    resolved, and as named): the split files or the report being an annotation file or a video, a video inside
+    ``OUT/clips`` (rewritten by ``--cut-clips``), or ``OUT/videos/<id>`` being the video of another annotation
+    (used in place, or named through that path). Videos elsewhere in OUT are used in place, and one that
+    ``OUT/videos/<id>`` already is, or links to, is left as it is (:func:`~moss_plugins.data.export.place`)."""
     files = {a.where.rpartition(":")[0] or a.where for a in annotations}  # one per file, not per annotation
-    inputs = {Path(f).resolve(): "annotation file" for f in files}
-    inputs |= {a.video.resolve(): "video" for a in annotations}
+    inputs = {Path(f).resolve(): ("annotation file", f) for f in files}
+    for a in annotations:  # each video by the file it is and by the path it is named through
+        inputs.setdefault(a.video.resolve(), ("video", a.where))
+        inputs.setdefault(_entry(a.video), ("video", a.where))
     for name in ("train.jsonl", "test.jsonl", "build_report.json"):
-        what = inputs.get((out / name).resolve())
+        what, _ = inputs.get((out / name).resolve(), (None, None))
         if what:
             raise BuildError(f"--out {out}: writing {name} there would overwrite the {what} {(out / name).resolve()}; "
                              "choose another output folder")  # fmt: skip
     clips = (out / "clips").resolve()
-    for video, what in inputs.items():
+    for video, (what, _) in inputs.items():
         if what == "video" and video.is_relative_to(clips):
             raise BuildError(f"--out {out}: the video {video} lies in {clips}, which the build rewrites; choose "
                              "another output folder")  # fmt: skip
+    if config.cut_clips:
+        return
+    resolved_out = out.resolve()
+    for a in annotations:
+        src = a.video.resolve()
+        if src.is_relative_to(resolved_out):
+            continue  # used in place
+        dst = _entry(resolved_out / "videos" / f"{a.safe_id}{src.suffix}")
+        what, where = inputs.get(dst, (None, None))
+        if what and dst.resolve() != src:  # a link to this very video is only renewed
+            raise BuildError(f"{a.where}: placing its video at {dst} would replace the {what} that {where} reads; "
+                             "give one of them another id, or choose another output folder")  # fmt: skip
+
+
+def _entry(path: Path) -> Path:
+    """``path`` with its folder's symlinks resolved but not its own name: the directory entry a write replaces."""
+    return path.parent.resolve() / path.name
 
 
 def _fail(report: BuildReport, config: BuildConfig, error: ValidationError) -> None:
