@@ -38,7 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..sample import ValidationError, check_mapping, check_number, check_span, check_str, parse_json
+from ..json_text import parse_json
+from ..sample import ValidationError, check_mapping, check_number, check_span, check_str
 from .io import strict_jsonl_rows
 
 FORMATS = ("auto", "segments", "sharegpt4video")

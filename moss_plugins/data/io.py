@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..sample import Sample, ValidationError, from_row, parse_json, to_row
+from ..json_text import parse_json
+from ..sample import Sample, ValidationError, from_row, to_row
 from .paths import atomic_path
 
 

@@ -40,6 +40,7 @@ from functools import partial
 from pathlib import Path
 
 from ..env import cache_root, env_number
+from ..json_text import TooDeep, parse_json
 from ..llm_client import (
     Endpoint,
     LLMClient,
@@ -136,15 +137,18 @@ def build_messages(question: str, options: Sequence[str] | None, output: str, re
 
 
 def parse_verdict(content: str) -> tuple[int, bool | None, str]:
-    """(consistency, supports_answer, explanation) from the judge's reply; ValueError when there is none."""
+    """(consistency, supports_answer, explanation) from the judge's reply; ValueError when there is none, or
+    when its JSON is nested too deep (a malformed reply, asked again)."""
     match = re.search(r"\{.*\}", content, re.DOTALL)
     if match:
         try:
-            data = json.loads(match.group(0))
+            data = parse_json(match.group(0))
             rating = int(round(float(data["consistency"])))
             supports = data.get("supports_answer")
             if 1 <= rating <= 5:
                 return rating, supports if isinstance(supports, bool) else None, str(data.get("explanation", ""))
+        except TooDeep as e:
+            raise ValueError(f"the judge's reply is {e}") from None
         except (ValueError, KeyError, TypeError):
             pass
     match = re.search(r"consistency\W*([1-5])\b", content, re.IGNORECASE)
@@ -168,7 +172,7 @@ class Judge:
         key = cache_key(self.settings.model, PROMPT_VERSION, messages)
         hit = self.cache.get(key)
         if hit is not None:
-            return Verdict(**{**json.loads(hit), "cached": True})
+            return Verdict(**{**parse_json(hit), "cached": True})
         try:
             rating, supports, explanation = self._loop.run(self.client.complete(messages, parse_verdict))
         except RequestFailed as e:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from ..json_text import parse_json
 from ..output_format import LETTERS, normalize
 from ..sample import TraceStep, ValidationError, check_list, check_span, check_str
 from .segment import clean_step
@@ -77,7 +78,7 @@ def parse_ground_truth(ground_truth: Any) -> GroundTruth:
 def _parse(ground_truth: Any) -> GroundTruth:
     if isinstance(ground_truth, (str, bytes)):
         try:
-            ground_truth = json.loads(ground_truth)
+            ground_truth = parse_json(ground_truth)
         except ValueError as e:
             raise GroundTruthError(f"a string but not JSON: {e}", "ground_truth") from None
     if not isinstance(ground_truth, Mapping):
@@ -107,3 +108,5 @@ def cache_key(ground_truth: Any) -> str | bytes:
         return json.dumps(ground_truth, sort_keys=True, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
     except (TypeError, ValueError) as e:
         raise GroundTruthError(f"cannot be serialized: {e}", "ground_truth") from None
+    except RecursionError:
+        raise GroundTruthError("is nested too deep to serialize", "ground_truth") from None
