@@ -12,7 +12,7 @@ import pytest
 
 from moss_plugins.cli import main
 from moss_plugins.data import load_samples
-from moss_plugins.data.annotations import read_annotations, safe_id
+from moss_plugins.data.annotations import read_annotations
 from moss_plugins.data.build import BuildConfig, BuildError, build_dataset
 from moss_plugins.testing.annotated_videos import write_annotated_videos
 
