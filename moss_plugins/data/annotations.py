@@ -44,7 +44,7 @@ from .io import strict_jsonl_rows
 
 FORMATS = ("auto", "segments", "sharegpt4video")
 SEGMENTS_KEYS = ("video", "id", "duration", "segments", "meta")
-_SAFE_ID_RE = re.compile(r"[^A-Za-z0-9._-]+")
+_SAFE_ID_RE = re.compile(r"[^\w.-]+")  # letters and digits of every script stay: 猫 and 狗 are two ids
 
 
 @dataclass(frozen=True)

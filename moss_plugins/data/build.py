@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import shutil
 import time
@@ -84,8 +85,9 @@ class BuildConfig:
             raise BuildError(f"n_options must be 2..{len(LETTERS)}, got {self.n_options}")
         if not 0 <= self.test_fraction < 1:
             raise BuildError(f"test_fraction must be in [0, 1), got {self.test_fraction}")
-        if self.min_observed <= 0 or self.max_per_video < 1 or self.pool_size < 1:
-            raise BuildError("min_observed must be > 0 s; max_per_video and pool_size must be >= 1")
+        if not 0 < self.min_observed < math.inf or self.max_per_video < 1 or self.pool_size < 1:
+            raise BuildError(f"min_observed must be a finite number of seconds > 0 (got {self.min_observed}); "
+                             "max_per_video and pool_size must be >= 1")  # fmt: skip
         if not 0 < self.max_similarity <= 1:
             raise BuildError(f"max_similarity must be in (0, 1], got {self.max_similarity}")
         if self.max_trace_steps < 2 or self.max_trace_chars < 200:
@@ -404,6 +406,9 @@ def build_dataset(
     for ann in annotations:  # cheap checks first, before any worker starts
         if ann.video.is_file():
             usable.append(ann)
+        elif ann.video.is_symlink():
+            _fail(report, config, ValidationError(f"video file {ann.video} is a symlink that leads to no file (a "
+                                                  "loop, or a missing target)", "video", ann.where))  # fmt: skip
         else:
             _fail(report, config, ValidationError(f"video file {ann.video} does not exist (paths are relative "
                                                   "to --video-root, by default the annotation file's folder)",
@@ -456,8 +461,9 @@ def _check_outputs(annotations: Sequence[VideoAnnotation], out: Path, config: Bu
     files = {a.where.rpartition(":")[0] or a.where for a in annotations}  # one per file, not per annotation
     inputs = {Path(f).resolve(): ("annotation file", f) for f in files}
     for a in annotations:  # each video by the file it is and by the path it is named through
-        inputs.setdefault(a.video.resolve(), ("video", a.where))
-        inputs.setdefault(_entry(a.video), ("video", a.where))
+        if _resolved(a) is not None:
+            inputs.setdefault(_resolved(a), ("video", a.where))
+            inputs.setdefault(_entry(a.video), ("video", a.where))
     for name in ("train.jsonl", "test.jsonl", "build_report.json"):
         what, _ = inputs.get((out / name).resolve(), (None, None))
         if what:
@@ -472,14 +478,22 @@ def _check_outputs(annotations: Sequence[VideoAnnotation], out: Path, config: Bu
         return
     resolved_out = out.resolve()
     for a in annotations:
-        src = a.video.resolve()
-        if src.is_relative_to(resolved_out):
-            continue  # used in place
+        src = _resolved(a)
+        if src is None or src.is_relative_to(resolved_out):
+            continue  # unusable (reported later), or used in place
         dst = _entry(resolved_out / "videos" / f"{a.safe_id}{src.suffix}")
         what, where = inputs.get(dst, (None, None))
         if what and dst.resolve() != src:  # a link to this very video is only renewed
             raise BuildError(f"{a.where}: placing its video at {dst} would replace the {what} that {where} reads; "
                              "give one of them another id, or choose another output folder")  # fmt: skip
+
+
+def _resolved(ann: VideoAnnotation) -> Path | None:
+    """The video file an annotation names, symlinks resolved; None for a symlink loop (reported as unusable)."""
+    try:
+        return ann.video.resolve()
+    except (RuntimeError, OSError):  # Python < 3.13 says RuntimeError("Symlink loop from ...")
+        return None
 
 
 def _entry(path: Path) -> Path:

@@ -33,13 +33,14 @@ import json
 import logging
 import os
 import re
+import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
-from ..env import cache_root, env_number
+from ..env import CACHE_ENV, cache_root, env_number
 from ..json_text import TooDeep, parse_json
 from ..llm_client import (
     Endpoint,
@@ -163,7 +164,11 @@ class Judge:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.cache = ReplyCache(settings.cache_path)
+        try:
+            self.cache = ReplyCache(settings.cache_path)
+        except (OSError, sqlite3.Error) as e:
+            raise JudgeConfigError(f"MOSS_JUDGE_CACHE={settings.cache_path}: the verdict cache cannot be opened there "
+                                   f"({e}); set MOSS_JUDGE_CACHE, or {CACHE_ENV}, to a writable place") from None  # fmt: skip
         self._loop = LoopThread()
         send = None if settings.endpoint is not None else _provider(settings)
         self.client = LLMClient(settings.endpoint, settings.policy, max_tokens=MAX_TOKENS, send=send)

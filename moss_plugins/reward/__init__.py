@@ -6,6 +6,7 @@ Framework-free (numpy, numba, snowballstemmer; sentence-transformers only for ``
 works as is.
 """
 
+from . import jit_cache  # noqa: F401 (first: where numba caches the kernels the modules below define)
 from .answer import parse_choice
 from .config import ConfigError, RewardConfig
 from .dtw import monotone_alignment, subsequence_dtw
