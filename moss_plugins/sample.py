@@ -166,7 +166,10 @@ def _map_field(row: dict, name: str, fn) -> None:
         if head in row:
             row[head] = fn(row[head])
         return
-    for step in row.get(head) or []:
+    steps = row.get(head)
+    if isinstance(steps, (str, bytes, Mapping)) or not hasattr(steps, "__iter__"):
+        return  # not a list of steps (a number, null, ...): the sample's own check names the field
+    for step in steps:
         if isinstance(step, dict) and key in step:
             step[key] = fn(step[key])
 

@@ -172,3 +172,24 @@ def test_importing_the_reward_from_a_read_only_package_writes_no_jit_cache_into_
     assert done.returncode == 0, done.stderr[-2000:]
     assert not list(reward.rglob("*.nbi")), "numba wrote its cache into the package"
     assert list((tmp_path / "cache" / "numba").rglob("*.nbi"))
+
+
+# --- found by the fuzz (test_fuzz.py) ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [[], {}, [1, 2], {"a": 1}])
+def test_a_preset_that_is_not_a_name_is_a_config_error(value):
+    from moss_plugins.reward import ConfigError
+    from moss_plugins.reward.score import resolve_config
+
+    with pytest.raises(ConfigError, match="preset"):
+        resolve_config(preset=value)
+
+
+@pytest.mark.parametrize("trace", [1, None, 2.5, True, "steps"])
+def test_a_parquet_row_whose_trace_is_not_a_list_is_a_validation_error(trace):
+    from moss_plugins.sample import ValidationError, from_row
+
+    with pytest.raises(ValidationError, match="trace"):
+        from_row({"id": "x", "trace": trace, "video": "v.mp4", "question": "q", "options": ["a", "b"], "answer": "A",
+                  "task_type": "next_state", "observed_until": 1.0, "split": "test", "source": "s"}, "parquet")  # fmt: skip
