@@ -70,7 +70,7 @@ def test_non_ascii_ids_keep_apart(tmp_path):
     ["--seed", "-1"], ["--n", "0"], ["--n", "-3"], ["--workers", "0"], ["--size", "100000x100000"],
     ["--fps", "100000"], ["--duration", "6:inf"], ["--duration", "6:1e9"], ["--split-ratio", "inf:0:1"],
     ["--seed", str(2**64)],
-])  # fmt: skip
+], ids=" ".join)  # fmt: skip
 def test_synth_options_out_of_range_are_one_line(tmp_path, capsys, options):
     line = one_line(capsys, "data", "synth", "--n", "1", "--out", tmp_path / "out", *options)
     assert options[0].lstrip("-").replace("-", "_") in line.replace("-", "_") or options[0] in line
