@@ -275,8 +275,8 @@ class LLMClient:
     """``await complete(messages)``: the reply's text (or what ``parse`` makes of it), under :class:`Policy`.
 
     ``send`` replaces the request itself (lmms-eval's judge providers); by default it is a chat completion at
-    ``endpoint`` (needed then) with ``temperature`` and ``max_tokens``, sent through one ``httpx`` client. ``clock``/``sleep``/``rng`` are
-    injectable so that tests can check the waits without waiting. The client belongs to the event loop it is
+    ``endpoint`` (needed then) with ``temperature`` and ``max_tokens``, sent through one ``httpx`` client.
+    ``clock``/``sleep``/``rng`` are injectable so that tests can check the waits without waiting. The client belongs to the event loop it is
     first used in (its connections do): :meth:`aclose` it there when done. ``stats`` counts requests, retries
     and each way a request failed.
     """

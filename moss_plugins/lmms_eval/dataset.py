@@ -2,8 +2,8 @@
 
 The tasks read an lmms export (``moss data export --format lmms``: ``<split>.jsonl`` + ``videos/``) from the
 folder named by the environment variable :data:`DATA_ENV` (``MOSS_VIDEO_LMMS_DIR``), by default an lmms
-export of the mini split bundled with the package, written once into the cache (:func:`~moss_plugins.env.cache_root`), so the
-task runs offline.
+export of the mini split bundled with the package, written once into the cache
+(:func:`~moss_plugins.env.cache_root`), so the task runs offline.
 
 lmms-eval 0.7 fixes a task's data in its YAML: it has no flag for task arguments, does not expand variables
 in ``data_files`` (only in ``cache_dir``), ``!function`` yields a callable and never a value, and

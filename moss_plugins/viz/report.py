@@ -129,7 +129,8 @@ def sample_card(item: Mapping, with_frames: bool = True) -> str:
     judge = item.get("judge")
     judge_html = ""
     if judge:
-        verdict = f"{_esc(judge['consistency'])}/5" if judge.get("consistency") else f"no verdict ({_esc(judge.get('error', ''))})"
+        verdict = (f"{_esc(judge['consistency'])}/5" if judge.get("consistency")
+                   else f"no verdict ({_esc(judge.get('error', ''))})")  # fmt: skip
         judge_html = f'<div class="judge"><b>Judge</b> ({_esc(judge.get("model", ""))}): {verdict} {_esc(judge.get("explanation", ""))}</div>'
     frames = frame_strip(item.get("video"), item.get("observed_until")) if with_frames else ""
     title = " · ".join(_esc(x) for x in (item.get("id"), item.get("task_type")) if x)

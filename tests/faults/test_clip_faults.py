@@ -59,7 +59,11 @@ def test_the_eval_clip_holds_every_frame_training_keeps(tmp_path, source):
         training = frames_by_time(load_frames(src, nframes=500, until=cut, backend="pyav"))
         how, _ = cut_observed(src, cut, tmp_path / f"clip{k}.mp4")
         clip = frames_by_time(load_frames(tmp_path / f"clip{k}.mp4", nframes=500, backend="pyav"))
-        assert sorted(clip) == sorted(training), f"cut {cut} ({how}): clip {sorted(clip)[-2:]} vs {sorted(training)[-2:]}"
+        assert sorted(clip) == sorted(training), (
+            f"cut {cut} ({how}): clip {sorted(clip)[-2:]} vs {sorted(training)[-2:]}"
+        )
         for t, frame in training.items():
             diff = np.abs(clip[t].astype(int) - frame.astype(int)).mean()
-            assert diff == 0 if how == "copied" else diff < 4, f"cut {cut} ({how}), frame at {t}: mean |diff| {diff}"
+            assert diff == 0 if how == "copied" else diff < 4, (
+                f"cut {cut} ({how}), frame at {t}: mean |diff| {diff}"
+            )

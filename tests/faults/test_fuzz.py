@@ -24,7 +24,12 @@ from moss_plugins.data.synth.generate import SynthConfig, SynthConfigError  # no
 from moss_plugins.evaluation.judge import parse_verdict  # noqa: E402
 from moss_plugins.json_text import parse_json  # noqa: E402
 from moss_plugins.llm_client import AttemptFailed, completion_text, retry_after  # noqa: E402
-from moss_plugins.reward import RESULT_KEYS, ConfigError, GroundTruthError, compute_score  # noqa: E402
+from moss_plugins.reward import (  # noqa: E402
+    RESULT_KEYS,
+    ConfigError,
+    GroundTruthError,
+    compute_score,
+)
 from moss_plugins.reward.score import resolve_config  # noqa: E402
 from moss_plugins.sample import ValidationError, from_row  # noqa: E402
 
@@ -45,7 +50,8 @@ def near(keys: dict) -> st.SearchStrategy:
     """Objects with these keys (each value well-formed or anything), some keys missing, some extra."""
     fields = {k: st.one_of(v, JSON) for k, v in keys.items()}
     return st.fixed_dictionaries({}, optional=fields).flatmap(
-        lambda d: st.dictionaries(TEXT, JSON, max_size=2).map(lambda extra: {**extra, **d}))
+        lambda d: st.dictionaries(TEXT, JSON, max_size=2).map(lambda extra: {**extra, **d})
+    )
 
 
 STEP = st.one_of(TEXT, near({"t": SPAN, "text": TEXT, "state": st.dictionaries(TEXT, SCALAR, max_size=2)}))
@@ -74,7 +80,11 @@ def test_a_ground_truth_scores_or_is_a_ground_truth_error(truth, solution):
 @FUZZ
 @given(solution=SOLUTION)
 def test_any_model_output_is_scored(solution):
-    truth = {"answer": "B", "options": ["red", "green"], "trace": [{"t": [0, 1], "text": "The light turns green."}]}
+    truth = {
+        "answer": "B",
+        "options": ["red", "green"],
+        "trace": [{"t": [0, 1], "text": "The light turns green."}],
+    }
     result = compute_score("moss", solution, truth)
     assert set(RESULT_KEYS) <= set(result) and -10 < result["score"] < 10
 
@@ -140,7 +150,9 @@ def test_a_rewriter_reply_is_steps_or_rejected(reply, until, n):
 
 
 @FUZZ
-@given(body=st.one_of(JSON, near({"choices": st.lists(near({"message": near({"content": TEXT})}), max_size=2)})))
+@given(
+    body=st.one_of(JSON, near({"choices": st.lists(near({"message": near({"content": TEXT})}), max_size=2)}))
+)
 def test_a_completion_body_is_text_or_a_failed_attempt(body):
     try:
         assert isinstance(completion_text(body), str)

@@ -15,7 +15,11 @@ N = 60
 def truth(k: int) -> dict:
     """Row k's reference: its own answer and its own step, so a rollout is right only against its own row."""
     letter = "AB"[k % 2]
-    return {"answer": letter, "options": ["left", "right"], "trace": [{"t": [0, 1], "text": f"The disc {k} moves left."}]}
+    return {
+        "answer": letter,
+        "options": ["left", "right"],
+        "trace": [{"t": [0, 1], "text": f"The disc {k} moves left."}],
+    }
 
 
 def solution(k: int) -> str:
@@ -45,7 +49,9 @@ def test_a_sequence_of_fresh_dicts_scores_each_rollout_against_its_own_row():
     want = expected()  # first, so that scoring the batch allocates little and freed ids come back at once
     got = [r["score"] for r in score_batch([solution(k) for k in range(N)], FreshDicts())]
     wrong = [k for k, (a, b) in enumerate(zip(got, want)) if abs(a - b) > 1e-9]
-    assert not wrong, f"{len(wrong)} of {N} rollouts scored against another row's reference (rows {wrong[:5]})"
+    assert not wrong, (
+        f"{len(wrong)} of {N} rollouts scored against another row's reference (rows {wrong[:5]})"
+    )
 
 
 def test_one_dict_mutated_between_rows_is_read_anew_for_each_row():

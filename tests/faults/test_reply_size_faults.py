@@ -15,7 +15,15 @@ import pytest
 from fake_chat import FakeChatServer, aim_the_judge, completion
 
 from moss_plugins.evaluation import judge
-from moss_plugins.llm_client import MAX_REPLY_BYTES, MAX_RETRY_AFTER, TOO_LARGE, Endpoint, LLMClient, Policy, retry_after
+from moss_plugins.llm_client import (
+    MAX_REPLY_BYTES,
+    MAX_RETRY_AFTER,
+    TOO_LARGE,
+    Endpoint,
+    LLMClient,
+    Policy,
+    retry_after,
+)
 
 VERDICT = json.dumps({"consistency": 4, "supports_answer": True, "explanation": "ok"})
 INFLATED = 64 * 2**20  # bytes of the decoded body: 16 times the cap
@@ -44,7 +52,9 @@ def test_the_judge_refuses_a_reply_larger_than_the_cap_within_its_deadline(monke
             judge._JUDGES.clear()
     assert verdict.score is None and verdict.error.startswith(TOO_LARGE)
     assert len(server.requests) == 3 and elapsed < 15
-    assert peak < 4 * MAX_REPLY_BYTES, f"{peak / 2**20:.0f} MiB held for a body capped at {MAX_REPLY_BYTES / 2**20:.0f} MiB"
+    assert peak < 4 * MAX_REPLY_BYTES, (
+        f"{peak / 2**20:.0f} MiB held for a body capped at {MAX_REPLY_BYTES / 2**20:.0f} MiB"
+    )
 
 
 def test_the_rewriter_caches_no_reply_larger_than_the_cap(tmp_path):
@@ -56,7 +66,9 @@ def test_the_rewriter_caches_no_reply_larger_than_the_cap(tmp_path):
                     split="train", source="test")  # fmt: skip
     reply = huge_reply(compressed=True)
     with FakeChatServer(lambda server, body, action: reply) as server:
-        config = RewriteConfig(model="fake", base_url=server.url, max_retries=0, cache_path=tmp_path / "c.sqlite")
+        config = RewriteConfig(
+            model="fake", base_url=server.url, max_retries=0, cache_path=tmp_path / "c.sqlite"
+        )
         out, report = rewrite_traces([sample], config, progress=False)
     assert out == [sample] and report.failed == 1 and report.client[TOO_LARGE] == 1
     assert (tmp_path / "c.sqlite").stat().st_size < 2**20

@@ -3,7 +3,6 @@ empty result) or a documented behaviour."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -52,7 +51,9 @@ def test_a_video_that_is_a_symlink_loop_is_one_line(tmp_path, capsys):
 @pytest.mark.parametrize("value", ["inf", "nan", "-inf"])
 def test_min_observed_must_be_a_finite_number_of_seconds(tmp_path, capsys, value):
     ann = write_annotated_videos(tmp_path / "src", CAPTIONS[:2])
-    assert "min_observed" in one_line(capsys, "data", "build", ann, "--out", tmp_path / "out", f"--min-observed={value}")
+    assert "min_observed" in one_line(
+        capsys, "data", "build", ann, "--out", tmp_path / "out", f"--min-observed={value}"
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -83,7 +84,9 @@ def test_synth_options_out_of_range_are_one_line(tmp_path, capsys, options):
 def test_an_unusable_cache_folder_is_one_line_naming_the_variable(tmp_path, monkeypatch):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    monkeypatch.setenv("MOSS_PLUGINS_CACHE", str(blocker / "cache"))  # under a file: cannot be created (even as root)
+    monkeypatch.setenv(
+        "MOSS_PLUGINS_CACHE", str(blocker / "cache")
+    )  # under a file: cannot be created (even as root)
     monkeypatch.delenv("MOSS_VIDEO_LMMS_DIR", raising=False)
     from moss_plugins.lmms_eval.dataset import DatasetError, default_data_dir
 
@@ -115,14 +118,20 @@ def test_a_fifo_named_like_a_split_file_is_refused_not_read(tmp_path, command):
             "export": ["data", "export", "--format", "verl", "--in", data, "--out", tmp_path / "out"]}[command]  # fmt: skip
     done = subprocess.run([sys.executable, "-m", "moss_plugins.cli", *map(str, argv)], capture_output=True, text=True,
                           timeout=60, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})  # fmt: skip
-    assert done.returncode == 2 and "test.jsonl" in done.stderr + done.stdout and "Traceback" not in done.stderr
+    assert (
+        done.returncode == 2 and "test.jsonl" in done.stderr + done.stdout and "Traceback" not in done.stderr
+    )
 
 
 # --- what one reference may cost ----------------------------------------------------------------------------------
 
 
 def test_a_reference_too_long_to_score_is_refused_naming_the_field():
-    truth = {"answer": "A", "options": ["x", "y"], "trace": [f"event number {k} happens" for k in range(2000)]}
+    truth = {
+        "answer": "A",
+        "options": ["x", "y"],
+        "trace": [f"event number {k} happens" for k in range(2000)],
+    }
     with pytest.raises(GroundTruthError, match=r"ground_truth\.trace.*2000 steps"):
         compute_score(None, "<think>Step 1: x.</think><answer>A</answer>", truth)
     truth = {"answer": "A", "options": ["x", "y"], "trace": ["a long step " * 20_000]}
@@ -159,7 +168,9 @@ def test_importing_the_reward_from_a_read_only_package_writes_no_jit_cache_into_
 
     root = Path(__file__).resolve().parents[2]
     copy = tmp_path / "pkg"
-    shutil.copytree(root / "moss_plugins", copy / "moss_plugins", ignore=shutil.ignore_patterns("__pycache__", "mini"))
+    shutil.copytree(
+        root / "moss_plugins", copy / "moss_plugins", ignore=shutil.ignore_patterns("__pycache__", "mini")
+    )
     reward = copy / "moss_plugins" / "reward"
     script = (f"import os; real = os.access; os.access = lambda p, m, **k: False if os.fspath(p) == {str(reward)!r} "
               "else real(p, m, **k)\n"
@@ -168,7 +179,9 @@ def test_importing_the_reward_from_a_read_only_package_writes_no_jit_cache_into_
               "{'answer': 'A', 'trace': ['x']})['score'])")  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(copy), "MOSS_PLUGINS_CACHE": str(tmp_path / "cache")}
     env.pop("NUMBA_CACHE_DIR", None)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert not list(reward.rglob("*.nbi")), "numba wrote its cache into the package"
     assert list((tmp_path / "cache" / "numba").rglob("*.nbi"))
