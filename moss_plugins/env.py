@@ -28,6 +28,31 @@ def env_number(name: str, default: float, error: type[Exception], kind: type = f
     return value
 
 
+class CacheError(OSError):
+    """The cache folder cannot be created or written; the message names the variable that chooses it."""
+
+
+def cache_folder(*parts: str) -> Path:
+    """``cache_root() / parts``, created if need be; :class:`CacheError` naming ``$MOSS_PLUGINS_CACHE`` when it
+    cannot be (a read-only or full file system, a file in the way)."""
+    folder = cache_root().joinpath(*parts)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CacheError(f"cannot create the cache folder {folder} ({e.strerror or e}); set {CACHE_ENV} to a "
+                         "writable folder") from None  # fmt: skip
+    return folder
+
+
+def jit_cache_dir(package: Path) -> Path | None:
+    """Where numba should keep the compiled kernels of ``package`` (a folder of modules): None (numba's own choice,
+    beside the sources) when ``$NUMBA_CACHE_DIR`` is set or the folder is writable, else ``<cache>/numba``, so a
+    read-only install never has numba look for room in it or elsewhere."""
+    if os.environ.get("NUMBA_CACHE_DIR") or os.access(package, os.W_OK):
+        return None
+    return cache_root() / "numba"
+
+
 def cache_root() -> Path:
     """``$MOSS_PLUGINS_CACHE``, else ``$XDG_CACHE_HOME/moss-plugins``, else ``~/.cache/moss-plugins``."""
     if os.environ.get(CACHE_ENV):

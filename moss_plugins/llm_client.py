@@ -5,7 +5,8 @@ settings' names. Decided here, once:
 - where the endpoint is (:meth:`Endpoint.resolve`): a base URL (the ``.../chat/completions`` form works too) or
   OpenAI's API, whose key is required; other servers (vLLM, SGLang, a local proxy) may ignore the key;
 - what one attempt is: a total deadline (connect, headers and body together, however slowly a server sends
-  them) around whatever sends the request, and a reply that counts only if it is text (:func:`reply_text`);
+  them) around whatever sends the request, a body read up to :data:`MAX_REPLY_BYTES` once decoded (a gzip bomb
+  stops there), and a reply that counts only if it is text (:func:`reply_text`);
 - the retry policy (:meth:`LLMClient.complete`): timeouts, dropped connections, malformed replies, replies the
   caller cannot parse, 408/409/425 and 5xx are retried with exponential backoff and jitter; a 429 pauses every
   request of the client for its ``Retry-After`` (or the backoff); 401/403/404 say the key, URL or model is wrong,
@@ -24,16 +25,23 @@ import contextlib
 import email.utils
 import hashlib
 import json
+import math
 import os
 import random
 import sqlite3
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .json_text import parse_json
+
+if TYPE_CHECKING:
+    import httpx
 
 T = TypeVar("T")
 
@@ -43,6 +51,11 @@ CONNECTION = "connection error"
 NOT_JSON = "malformed response (not JSON)"
 NOT_A_COMPLETION = "malformed response (no message content)"
 UNREADABLE = "unreadable reply"  # a completion the caller's parser rejects
+TOO_LARGE = "reply too large"
+# A reply body's bytes at most, decoded (gzip included): a completion of max_tokens is a few KB, and a server that
+# sends more (or a small gzip that inflates to gigabytes) is cut off here instead of filling memory or a cache.
+MAX_REPLY_BYTES = 4 * 2**20
+ACCEPTED_ENCODINGS = ("gzip", "deflate")  # what read_body decompresses
 CONFIG_STATUS = frozenset({401, 403, 404})  # the key, URL or model is wrong: every request would fail alike
 RETRY_STATUS = frozenset({408, 409, 425, 429})  # and every 5xx
 MAX_RETRY_AFTER = 600.0  # seconds; a larger Retry-After is clamped rather than stalling a run for hours
@@ -132,12 +145,12 @@ def reply_text(content: Any) -> str:
 
 
 def completion_text(response: Any) -> str:
-    """The message text of a chat completion; :class:`AttemptFailed` for whatever else a server answers 200 with
-    (a text/plain body, which the ``openai`` client returns as a ``str``; ``choices`` empty, null or not a list;
-    no message; no text)."""
-    choices = getattr(response, "choices", None)
+    """The message text of a chat completion (its JSON); :class:`AttemptFailed` for whatever else a server answers
+    200 with (``choices`` empty, null or not a list; no message; no text)."""
+    choices = response.get("choices") if isinstance(response, dict) else None
     first = choices[0] if isinstance(choices, list) and choices else None
-    return reply_text(getattr(getattr(first, "message", None), "content", None))
+    message = first.get("message") if isinstance(first, dict) else None
+    return reply_text(message.get("content") if isinstance(message, dict) else None)
 
 
 async def within(seconds: float, awaitable: Awaitable[T]) -> T:
@@ -151,22 +164,63 @@ async def within(seconds: float, awaitable: Awaitable[T]) -> T:
         raise AttemptFailed(TIMEOUT) from None
 
 
-async def request_completion(client: Any, **request: Any) -> str:
-    """One chat completion through an ``openai.AsyncOpenAI`` client (``max_retries=0``: retries are ours); its
-    text, or :class:`AttemptFailed`."""
-    import openai
+async def request_completion(http: httpx.AsyncClient, endpoint: Endpoint, **request: Any) -> str:
+    """One chat completion (``POST {base_url}/chat/completions``): its text, or :class:`AttemptFailed`. Redirects
+    are followed (httpx drops the key on a redirect to another host); every body, an error's too, is read through
+    :func:`read_body`."""
+    import httpx
 
+    headers = {"Authorization": f"Bearer {endpoint.api_key}", "Accept-Encoding": ", ".join(ACCEPTED_ENCODINGS)}
     try:
-        response = await client.chat.completions.create(**request)
-    except openai.APITimeoutError:
+        async with http.stream("POST", f"{endpoint.base_url}/chat/completions", json=request, headers=headers) as r:
+            body = await read_body(r)
+    except httpx.TimeoutException:
         raise AttemptFailed(TIMEOUT) from None
-    except openai.APIConnectionError:
-        raise AttemptFailed(CONNECTION) from None
-    except openai.APIStatusError as e:
-        raise AttemptFailed(f"HTTP {e.status_code}", e.status_code, e.message, e.response.headers) from None
-    except (ValueError, openai.APIResponseValidationError):  # a body that is not JSON
+    except httpx.RequestError as e:
+        raise AttemptFailed(CONNECTION, message=str(e)) from None
+    if r.status_code >= 300:
+        raise AttemptFailed(f"HTTP {r.status_code}", r.status_code, _error_message(body), r.headers)
+    try:
+        response = parse_json(body)
+    except ValueError:  # not JSON, not UTF-8, nested too deeply
         raise AttemptFailed(NOT_JSON) from None
     return completion_text(response)
+
+
+async def read_body(response: httpx.Response, limit: int = MAX_REPLY_BYTES) -> bytes:
+    """The decoded body, or :class:`AttemptFailed` (:data:`TOO_LARGE`) as soon as it passes ``limit`` bytes.
+    Decompressed here, never more than ``limit + 1`` bytes at a time: httpx's own decoder inflates each network
+    read whole, and 64 KiB of gzip can hold 64 MiB."""
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("identity", *ACCEPTED_ENCODINGS):
+        raise AttemptFailed(NOT_JSON, message=f"a body in {encoding!r}, which was not asked for")
+    inflate = zlib.decompressobj(zlib.MAX_WBITS | 32) if encoding != "identity" else None  # gzip or zlib header
+    body = bytearray()
+    async for chunk in response.aiter_raw():
+        while chunk:
+            if inflate is None:
+                body += chunk
+                chunk = b""
+            else:
+                try:
+                    body += inflate.decompress(chunk, limit + 1 - len(body))
+                except zlib.error:
+                    raise AttemptFailed(NOT_JSON, message="the body cannot be decompressed") from None
+                chunk = inflate.unconsumed_tail
+            if len(body) > limit:
+                raise AttemptFailed(TOO_LARGE, message=f"more than {limit} bytes")
+    return bytes(body)
+
+
+def _error_message(body: bytes) -> str:
+    """What an error reply says: OpenAI's ``{"error": {"message": ...}}``, else the start of its text."""
+    try:
+        error = parse_json(body).get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return error["message"]
+    except (ValueError, AttributeError):
+        pass
+    return body[:300].decode("utf-8", "replace").strip()
 
 
 def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
@@ -177,7 +231,8 @@ def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | No
 
 
 def retry_after(headers: Any) -> float | None:
-    """A ``Retry-After`` header's wait in seconds (it may be a number or an HTTP date), within [0, 600]."""
+    """A ``Retry-After`` header's wait in seconds (a number or an HTTP date), at most :data:`MAX_RETRY_AFTER`;
+    None when it asks for no wait (zero, negative, a past date) or for none that can be waited (``nan``, text)."""
     value = headers.get("retry-after") if headers is not None else None
     if not value:
         return None
@@ -186,9 +241,11 @@ def retry_after(headers: Any) -> float | None:
     except ValueError:
         try:
             seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+    if math.isnan(seconds) or seconds <= 0:
+        return None
+    return min(seconds, MAX_RETRY_AFTER)
 
 
 class RateLimiter:
@@ -218,8 +275,8 @@ class LLMClient:
     """``await complete(messages)``: the reply's text (or what ``parse`` makes of it), under :class:`Policy`.
 
     ``send`` replaces the request itself (lmms-eval's judge providers); by default it is a chat completion at
-    ``endpoint`` (needed then) with ``temperature`` and ``max_tokens``. ``clock``/``sleep``/``rng`` are
-    injectable so that tests can check the waits without waiting. The client belongs to the event loop it is
+    ``endpoint`` (needed then) with ``temperature`` and ``max_tokens``, sent through one ``httpx`` client.
+    ``clock``/``sleep``/``rng`` are injectable so that tests can check the waits without waiting. The client belongs to the event loop it is
     first used in (its connections do): :meth:`aclose` it there when done. ``stats`` counts requests, retries
     and each way a request failed.
     """
@@ -228,15 +285,14 @@ class LLMClient:
                  send: Send | None = None, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable] = asyncio.sleep, rng: random.Random | None = None):  # fmt: skip
         self.endpoint, self.policy = endpoint, policy
-        self.openai = None
+        self.http = None
         if send is None:
-            from openai import AsyncOpenAI
+            import httpx
 
-            self.openai = AsyncOpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=0,
-                                      timeout=policy.timeout)  # fmt: skip
+            self.http = httpx.AsyncClient(timeout=policy.timeout, follow_redirects=True)
 
             async def send(messages: list[dict]) -> str:
-                return await request_completion(self.openai, model=endpoint.model, messages=messages,
+                return await request_completion(self.http, endpoint, model=endpoint.model, messages=messages,
                                                 temperature=temperature, max_tokens=max_tokens)  # fmt: skip
 
         self._send = send
@@ -284,8 +340,8 @@ class LLMClient:
         return (e.reason if e.status is None else f"server error ({e.status})"), self.backoff(attempt)
 
     async def aclose(self) -> None:
-        if self.openai is not None:
-            await self.openai.close()
+        if self.http is not None:
+            await self.http.aclose()
 
 
 class LoopThread:

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+from .json_text import parse_json
 from .output_format import LETTERS
 
 SPLITS = ("train", "val", "test")
@@ -165,7 +166,10 @@ def _map_field(row: dict, name: str, fn) -> None:
         if head in row:
             row[head] = fn(row[head])
         return
-    for step in row.get(head) or []:
+    steps = row.get(head)
+    if isinstance(steps, (str, bytes, Mapping)) or not hasattr(steps, "__iter__"):
+        return  # not a list of steps (a number, null, ...): the sample's own check names the field
+    for step in steps:
         if isinstance(step, dict) and key in step:
             step[key] = fn(step[key])
 
@@ -177,19 +181,6 @@ def _json_text(value: Any, name: str) -> Any:
         return parse_json(value)
     except ValueError as e:
         raise ValidationError(f"a JSON-encoded column is not JSON ({name} is not a valid JSON string: {e})") from None
-
-
-def parse_json(text: str | bytes) -> Any:
-    """``json.loads`` held to the JSON standard: ``NaN``/``Infinity`` (which Python accepts) and nesting too deep
-    for the parser (a RecursionError) are ValueErrors like any other malformed text."""
-    try:
-        return json.loads(text, parse_constant=_not_a_number)
-    except RecursionError:
-        raise ValueError("nested too deeply") from None
-
-
-def _not_a_number(name: str):
-    raise ValueError(f"{name} is not a JSON number")
 
 
 def check_list(value: Any, name: str) -> list:

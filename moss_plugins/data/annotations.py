@@ -42,7 +42,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..sample import ValidationError, check_mapping, check_number, check_span, check_str, parse_json
+from ..json_text import parse_json
+from ..sample import ValidationError, check_mapping, check_number, check_span, check_str
 from . import activitynet, charades_sta, youcook2
 from .io import strict_jsonl_rows
 from .segments import Segment, VideoAnnotation

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import shutil
 import time
@@ -84,8 +85,9 @@ class BuildConfig:
             raise BuildError(f"n_options must be 2..{len(LETTERS)}, got {self.n_options}")
         if not 0 <= self.test_fraction < 1:
             raise BuildError(f"test_fraction must be in [0, 1), got {self.test_fraction}")
-        if self.min_observed <= 0 or self.max_per_video < 1 or self.pool_size < 1:
-            raise BuildError("min_observed must be > 0 s; max_per_video and pool_size must be >= 1")
+        if not 0 < self.min_observed < math.inf or self.max_per_video < 1 or self.pool_size < 1:
+            raise BuildError(f"min_observed must be a finite number of seconds > 0 (got {self.min_observed}); "
+                             "max_per_video and pool_size must be >= 1")  # fmt: skip
         if not 0 < self.max_similarity <= 1:
             raise BuildError(f"max_similarity must be in (0, 1], got {self.max_similarity}")
         if self.max_trace_steps < 2 or self.max_trace_chars < 200:
@@ -401,7 +403,7 @@ def build_dataset(
     """
     start = time.perf_counter()
     out = Path(out_dir).absolute()  # Ray workers need paths that do not depend on their working directory
-    _check_outputs(annotations, out)
+    _check_outputs(annotations, out, config)
     out.mkdir(parents=True, exist_ok=True)
     for folder in (out, out / "videos"):
         remove_stale_temps(folder)
@@ -413,6 +415,9 @@ def build_dataset(
             report.segment_policy["videos dropped: fewer than 2 segments"] += 1
         elif ann.video.is_file():
             usable.append(ann)
+        elif ann.video.is_symlink():
+            _fail(report, config, ValidationError(f"video file {ann.video} is a symlink that leads to no file (a "
+                                                  "loop, or a missing target)", "video", ann.where))  # fmt: skip
         else:
             _fail(report, config, ValidationError(f"video file {ann.video} does not exist (paths are relative "
                                                   "to --video-root, by default the annotation file's folder)",
@@ -460,24 +465,53 @@ def build_dataset(
     return report
 
 
-def _check_outputs(annotations: Sequence[VideoAnnotation], out: Path) -> None:
-    """Refuse a build whose outputs would replace its inputs (compared with symlinks resolved): the split files
-    or the report being an annotation file or a video, or a video inside ``OUT/clips`` (rewritten by
-    ``--cut-clips``). Videos elsewhere in OUT are used in place, and one that ``OUT/videos/<id>`` already is,
-    through a symlink, is left alone (:func:`~moss_plugins.data.export.place`)."""
+def _check_outputs(annotations: Sequence[VideoAnnotation], out: Path, config: BuildConfig) -> None:
+    """Refuse a build whose plan would replace, link over or copy onto a file it reads (compared with symlinks
+    resolved, and as named): the split files or the report being an annotation file or a video, a video inside
+    ``OUT/clips`` (rewritten by ``--cut-clips``), or ``OUT/videos/<id>`` being the video of another annotation
+    (used in place, or named through that path). Videos elsewhere in OUT are used in place, and one that
+    ``OUT/videos/<id>`` already is, or links to, is left as it is (:func:`~moss_plugins.data.export.place`)."""
     files = {a.where.rpartition(":")[0] or a.where for a in annotations}  # one per file, not per annotation
-    inputs = {Path(f).resolve(): "annotation file" for f in files}
-    inputs |= {a.video.resolve(): "video" for a in annotations}
+    inputs = {Path(f).resolve(): ("annotation file", f) for f in files}
+    for a in annotations:  # each video by the file it is and by the path it is named through
+        if _resolved(a) is not None:
+            inputs.setdefault(_resolved(a), ("video", a.where))
+            inputs.setdefault(_entry(a.video), ("video", a.where))
     for name in ("train.jsonl", "test.jsonl", "build_report.json"):
-        what = inputs.get((out / name).resolve())
+        what, _ = inputs.get((out / name).resolve(), (None, None))
         if what:
             raise BuildError(f"--out {out}: writing {name} there would overwrite the {what} {(out / name).resolve()}; "
                              "choose another output folder")  # fmt: skip
     clips = (out / "clips").resolve()
-    for video, what in inputs.items():
+    for video, (what, _) in inputs.items():
         if what == "video" and video.is_relative_to(clips):
             raise BuildError(f"--out {out}: the video {video} lies in {clips}, which the build rewrites; choose "
                              "another output folder")  # fmt: skip
+    if config.cut_clips:
+        return
+    resolved_out = out.resolve()
+    for a in annotations:
+        src = _resolved(a)
+        if src is None or src.is_relative_to(resolved_out):
+            continue  # unusable (reported later), or used in place
+        dst = _entry(resolved_out / "videos" / f"{a.safe_id}{src.suffix}")
+        what, where = inputs.get(dst, (None, None))
+        if what and dst.resolve() != src:  # a link to this very video is only renewed
+            raise BuildError(f"{a.where}: placing its video at {dst} would replace the {what} that {where} reads; "
+                             "give one of them another id, or choose another output folder")  # fmt: skip
+
+
+def _resolved(ann: VideoAnnotation) -> Path | None:
+    """The video file an annotation names, symlinks resolved; None for a symlink loop (reported as unusable)."""
+    try:
+        return ann.video.resolve()
+    except (RuntimeError, OSError):  # Python < 3.13 says RuntimeError("Symlink loop from ...")
+        return None
+
+
+def _entry(path: Path) -> Path:
+    """``path`` with its folder's symlinks resolved but not its own name: the directory entry a write replaces."""
+    return path.parent.resolve() / path.name
 
 
 def _fail(report: BuildReport, config: BuildConfig, error: ValidationError) -> None:

@@ -113,17 +113,26 @@ def copy_prefix(src: str | Path, n_packets: int, dst: str | Path) -> int:
         with av.open(str(src)) as container, atomic_path(dst) as tmp, av.open(str(tmp), "w") as out:
             stream = container.streams.video[0]
             ostream = out.add_stream_from_template(stream)
+            step = _frame_step(stream)
             for packet in container.demux(stream):
                 if written == n_packets:
                     break
                 if packet.size == 0:
                     continue
+                if not packet.duration and step:  # else the clip ends where its last frame starts: its edit list
+                    packet.duration = step  # (an encoder delay, B-frames) then hides that frame from every reader
                 packet.stream = ostream
                 out.mux(packet)
                 written += 1
     except av.FFmpegError as e:
         raise ClipError(f"{src}: cannot copy the video's packets ({e})") from None
     return written
+
+
+def _frame_step(stream) -> int:
+    """One frame's duration in ``stream``'s time base (0 when the rate is unknown)."""
+    rate = stream.average_rate or stream.guessed_rate
+    return max(1, round(1 / (rate * stream.time_base))) if rate and stream.time_base else 0
 
 
 def cut_observed(src: str | Path, cut: float, dst: str | Path, max_pixels: int | None = None,
@@ -134,8 +143,8 @@ def cut_observed(src: str | Path, cut: float, dst: str | Path, max_pixels: int |
     if n:
         try:
             return "copied", copy_prefix(src, n, dst)
-        except ClipError:  # a codec the .mp4 muxer does not take: encode instead
-            pass
+        except Exception:  # any muxing error: a codec the .mp4 muxer does not take (ProRes, FFV1) is a plain
+            pass  # ValueError from PyAV, others are FFmpeg's; encoding makes an .mp4 of anything that decodes
     # ultrafast: ~5x veryfast's speed (decoding the source is then the slower half) for ~4x the bytes; these
     # clips are a cache of what a model is shown, not a dataset
     clip = cut_clips(src, {cut: dst}, max_pixels=max_pixels, progress=progress, preset="ultrafast")

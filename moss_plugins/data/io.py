@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..sample import Sample, ValidationError, from_row, parse_json, to_row
+from ..json_text import parse_json
+from ..sample import Sample, ValidationError, from_row, to_row
 from .paths import atomic_path
 
 
@@ -108,9 +109,15 @@ def input_files(path: str | Path) -> list[Path]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such MOSS-Video file or folder")
-    files = sorted(path.glob("*.jsonl")) + sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+    if not path.is_dir():
+        return [path]  # named by the user: a pipe (``<(zcat rows.jsonl.gz)``) is read like a file
+    files = sorted(path.glob("*.jsonl")) + sorted(path.glob("*.parquet"))
     if not files:
         raise FileNotFoundError(f"{path}: no *.jsonl or *.parquet files in this folder")
+    for file in files:  # found by name: a FIFO or a device there would block the read or never end
+        if not file.is_file():
+            raise ValidationError("not a regular file (a FIFO, a device or a folder named like a data file); "
+                                  "move it out of the folder or give the files one by one", where=str(file))  # fmt: skip
     return files
 
 

@@ -39,6 +39,7 @@ from ..llm_client import (
     RequestRefused,
     cache_key,
 )
+from ..json_text import TooDeep, parse_json
 from ..sample import Sample, TraceStep
 
 MAX_STEP_CHARS = 2000
@@ -114,7 +115,9 @@ def parse_reply(reply: str, observed_until: float, n_observed: int) -> tuple[Tra
     text = _FENCE_RE.sub("", reply.strip())
     start, end = text.find("{"), text.rfind("}")
     try:
-        obj = json.loads(text[start : end + 1]) if start >= 0 else None
+        obj = parse_json(text[start : end + 1]) if start >= 0 else None
+    except TooDeep:
+        raise RejectedReply("JSON nested too deep") from None
     except ValueError:
         obj = None
     if not isinstance(obj, dict):

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from ..output_format import normalize
 
-_SAFE_ID_RE = re.compile(r"[^A-Za-z0-9._-]+")
+_SAFE_ID_RE = re.compile(r"[^\w.-]+")  # letters and digits of every script stay: 猫 and 狗 are two ids
 SMALL_OVERLAP = 0.5  # share of the shorter segment up to which an overlap is trimmed instead of merged
 
 

@@ -40,7 +40,7 @@ def _score(args) -> int:
 
 def _options(pairs: list[str]) -> dict:
     """``--set KEY=VALUE`` pairs: VALUE is JSON (3, true, [1, 1, 2]), or else the text itself (similarity=char3)."""
-    from moss_plugins.sample import parse_json
+    from moss_plugins.json_text import parse_json
 
     from ..reward.config import ConfigError
 

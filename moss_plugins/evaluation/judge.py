@@ -33,13 +33,15 @@ import json
 import logging
 import os
 import re
+import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
-from ..env import cache_root, env_number
+from ..env import CACHE_ENV, cache_root, env_number
+from ..json_text import TooDeep, parse_json
 from ..llm_client import (
     Endpoint,
     LLMClient,
@@ -136,15 +138,18 @@ def build_messages(question: str, options: Sequence[str] | None, output: str, re
 
 
 def parse_verdict(content: str) -> tuple[int, bool | None, str]:
-    """(consistency, supports_answer, explanation) from the judge's reply; ValueError when there is none."""
+    """(consistency, supports_answer, explanation) from the judge's reply; ValueError when there is none, or
+    when its JSON is nested too deep (a malformed reply, asked again)."""
     match = re.search(r"\{.*\}", content, re.DOTALL)
     if match:
         try:
-            data = json.loads(match.group(0))
+            data = parse_json(match.group(0))
             rating = int(round(float(data["consistency"])))
             supports = data.get("supports_answer")
             if 1 <= rating <= 5:
                 return rating, supports if isinstance(supports, bool) else None, str(data.get("explanation", ""))
+        except TooDeep as e:
+            raise ValueError(f"the judge's reply is {e}") from None
         except (ValueError, KeyError, TypeError):
             pass
     match = re.search(r"consistency\W*([1-5])\b", content, re.IGNORECASE)
@@ -159,7 +164,11 @@ class Judge:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.cache = ReplyCache(settings.cache_path)
+        try:
+            self.cache = ReplyCache(settings.cache_path)
+        except (OSError, sqlite3.Error) as e:
+            raise JudgeConfigError(f"MOSS_JUDGE_CACHE={settings.cache_path}: the verdict cache cannot be opened there "
+                                   f"({e}); set MOSS_JUDGE_CACHE, or {CACHE_ENV}, to a writable place") from None  # fmt: skip
         self._loop = LoopThread()
         send = None if settings.endpoint is not None else _provider(settings)
         self.client = LLMClient(settings.endpoint, settings.policy, max_tokens=MAX_TOKENS, send=send)
@@ -168,7 +177,7 @@ class Judge:
         key = cache_key(self.settings.model, PROMPT_VERSION, messages)
         hit = self.cache.get(key)
         if hit is not None:
-            return Verdict(**{**json.loads(hit), "cached": True})
+            return Verdict(**{**parse_json(hit), "cached": True})
         try:
             rating, supports, explanation = self._loop.run(self.client.complete(messages, parse_verdict))
         except RequestFailed as e:

@@ -2,8 +2,8 @@
 
 The tasks read an lmms export (``moss data export --format lmms``: ``<split>.jsonl`` + ``videos/``) from the
 folder named by the environment variable :data:`DATA_ENV` (``MOSS_VIDEO_LMMS_DIR``), by default an lmms
-export of the mini split bundled with the package, written once into the cache (:func:`cache_root`), so the
-task runs offline.
+export of the mini split bundled with the package, written once into the cache
+(:func:`~moss_plugins.env.cache_root`), so the task runs offline.
 
 lmms-eval 0.7 fixes a task's data in its YAML: it has no flag for task arguments, does not expand variables
 in ``data_files`` (only in ``cache_dir``), ``!function`` yields a callable and never a value, and
@@ -42,7 +42,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..data.paths import confined, remove_stale_temps
-from ..env import cache_root, env_number
+from ..env import CACHE_ENV, cache_folder, env_number
 from ..sample import ValidationError
 from .rows import LMMS_JSON_FIELDS, sample_from_lmms_row
 
@@ -74,15 +74,19 @@ def default_data_dir() -> Path:
     from . import rows
 
     mini = mini_split_dir()
-    target = cache_root() / "lmms" / f"mini-{_tree_digest(mini)}"
-    if not (target / "test.jsonl").exists():
-        remove_stale_temps(target.parent, also=_OLD_TEMP_DIR)
-        tmp = target.with_name(target.name + f".tmp{os.getpid()}")
-        rows.export_lmms(mini, tmp, link=True)  # symlinks: the videos stay in the package
-        try:
-            tmp.rename(target)
-        except OSError:  # another process (an lmms-eval rank) won the race; its export is identical
-            shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        target = cache_folder("lmms") / f"mini-{_tree_digest(mini)}"
+        if not (target / "test.jsonl").exists():
+            remove_stale_temps(target.parent, also=_OLD_TEMP_DIR)
+            tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+            rows.export_lmms(mini, tmp, link=True)  # symlinks: the videos stay in the package
+            try:
+                tmp.rename(target)
+            except OSError:  # another process (an lmms-eval rank) won the race; its export is identical
+                shutil.rmtree(tmp, ignore_errors=True)
+    except OSError as e:
+        raise DatasetError(f"the bundled mini split cannot be exported into the cache: {e} (set {CACHE_ENV} to a "
+                           f"writable folder, or {DATA_ENV} to an export)") from None  # fmt: skip
     return target
 
 
@@ -208,7 +212,7 @@ def observed_video(doc: dict) -> str:
 
     max_pixels, max_bytes = clip_settings()
     try:
-        return str(observed_clip(Path(doc["video_path"]), float(doc["observed_until"]), cache_root() / "clips",
+        return str(observed_clip(Path(doc["video_path"]), float(doc["observed_until"]), cache_folder("clips"),
                                  max_pixels, max_bytes))  # fmt: skip
     except (ClipError, OSError) as e:
         raise reported(DatasetError(f"moss_video doc {doc.get('id')!r}: cannot cut its clip at "

@@ -7,6 +7,7 @@ sentence-transformers only for a full embedding model).
 works as is.
 """
 
+from . import jit_cache  # noqa: F401 (first: where numba caches the kernels the modules below define)
 from .answer import parse_choice
 from .config import ConfigError, RewardConfig
 from .dtw import monotone_alignment, subsequence_dtw

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -53,7 +53,7 @@ def number(low: float, high: float, high_open: bool = False, low_open: bool = Fa
 
 def one_of(choices) -> Check:
     def check(value):
-        if value not in choices:
+        if not isinstance(value, Hashable) or value not in choices:  # a list or a dict is no name
             raise ValueError(f"must be one of {sorted(choices)}")
         return value
 

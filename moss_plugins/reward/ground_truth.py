@@ -12,9 +12,17 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from ..json_text import parse_json
 from ..output_format import LETTERS, normalize
 from ..sample import TraceStep, ValidationError, check_list, check_span, check_str
 from .segment import clean_step
+
+
+# The most a reference may hold. The default reward's caps follow the reference (it reads twice its steps, three
+# times its text, from each rollout) and aligning costs steps x steps: 512 steps cost ~0.2 s a rollout, 2,000
+# ~5 s. `moss data build` condenses a video's trace to 32 steps and 10,000 characters.
+MAX_REFERENCE_STEPS = 512
+MAX_REFERENCE_CHARS = 100_000
 
 
 class GroundTruthError(ValidationError):
@@ -77,7 +85,7 @@ def parse_ground_truth(ground_truth: Any) -> GroundTruth:
 def _parse(ground_truth: Any) -> GroundTruth:
     if isinstance(ground_truth, (str, bytes)):
         try:
-            ground_truth = json.loads(ground_truth)
+            ground_truth = parse_json(ground_truth)
         except ValueError as e:
             raise GroundTruthError(f"a string but not JSON: {e}", "ground_truth") from None
     if not isinstance(ground_truth, Mapping):
@@ -95,7 +103,15 @@ def _parse(ground_truth: Any) -> GroundTruth:
     trace = check_list(ground_truth["trace"], "ground_truth.trace")
     if not trace:
         raise GroundTruthError("is empty: the process reward needs at least one reference step", "ground_truth.trace")
+    if len(trace) > MAX_REFERENCE_STEPS:
+        raise GroundTruthError(f"has {len(trace)} steps, more than the {MAX_REFERENCE_STEPS} a reference may have "
+                               "(scoring a rollout costs steps x steps): condense it, as `moss data build "
+                               "--max-trace-steps` does", "ground_truth.trace")  # fmt: skip
     steps = tuple(_step(item, f"ground_truth.trace[{k}]") for k, item in enumerate(trace))
+    chars = sum(len(s.text) for s in steps)
+    if chars > MAX_REFERENCE_CHARS:
+        raise GroundTruthError(f"has {chars} characters, more than the {MAX_REFERENCE_CHARS} a reference may have: "
+                               "condense it, as `moss data build --max-trace-chars` does", "ground_truth.trace")  # fmt: skip
     return GroundTruth(_answer(ground_truth["answer"], options), steps, options)
 
 
@@ -107,3 +123,5 @@ def cache_key(ground_truth: Any) -> str | bytes:
         return json.dumps(ground_truth, sort_keys=True, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
     except (TypeError, ValueError) as e:
         raise GroundTruthError(f"cannot be serialized: {e}", "ground_truth") from None
+    except RecursionError:
+        raise GroundTruthError("is nested too deep to serialize", "ground_truth") from None

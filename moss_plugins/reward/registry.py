@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -23,7 +24,12 @@ GROUPS = {
     "similarity": "moss_plugins.similarities",
     "reward_term": "moss_plugins.reward_terms",
 }
+# Replaced, never changed in place, by each registration (under _REGISTERING): a thread that is reading the names
+# keeps reading the dict it started with. _generation counts registrations; lookups are cached per generation, so
+# one made from the names before a registration is never served after it.
 _registered: dict[str, dict[str, object]] = {kind: {} for kind in GROUPS}
+_REGISTERING = threading.Lock()
+_generation = 0
 # The one group of the first plugin form (a module of pluggy hooks), named only to tell its users how to move.
 _OLD_GROUP = "moss_plugins"
 _EXPECTED = {"segmenter": "fn(text, config) -> steps",
@@ -134,8 +140,8 @@ def _checked(kind: str, name: str, provider: str, obj: object) -> object:
                       f"{_EXPECTED[kind]} (moss_plugins/reward/hookspecs.py)")  # fmt: skip
 
 
-@functools.cache
-def _component(kind: str, name: str) -> object:
+@functools.lru_cache(maxsize=256)
+def _component(kind: str, name: str, generation: int) -> object:
     sources = _sources(kind, name)
     if not sources:
         raise _unknown(kind, name)
@@ -149,18 +155,21 @@ def _component(kind: str, name: str) -> object:
 
 def register(kind: str, name: str, obj: object) -> None:
     """Adds a component defined by the running program (a script, a notebook) under ``name``, held to the same
-    contract as an installed one; it replaces an earlier registration of that name."""
-    _registered[kind][name] = obj
-    _component.cache_clear()
+    contract as an installed one; it replaces an earlier registration of that name. Safe while other threads
+    score: each lookup sees the names before or after it, never a dict changing under it."""
+    global _generation
+    with _REGISTERING:
+        _registered[kind] = {**_registered[kind], name: obj}
+        _generation += 1
 
 
 def segmenter(name: str) -> Callable:
-    return _component("segmenter", name)
+    return _component("segmenter", name, _generation)
 
 
 def similarity(name: str):
-    return _component("similarity", name)
+    return _component("similarity", name, _generation)
 
 
 def reward_term(name: str) -> Callable:
-    return _component("reward_term", name)
+    return _component("reward_term", name, _generation)

@@ -10,6 +10,7 @@ import copy
 import functools
 import logging
 import math
+import pickle
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -504,6 +505,18 @@ def steps_or_none(solution: Any, ref: Reference, config: RewardConfig) -> list[s
         return []
 
 
+def _batch_key(truth: Any) -> Any:
+    """What tells a batch's references apart: their content, never their id(), since a datasets column or a
+    generator hands out fresh (or refilled) dicts and a freed dict's id comes back for a later row. A pickle, not
+    :func:`cache_key`'s JSON: it is faithful to types and ten times faster, and it runs once per rollout."""
+    if isinstance(truth, (str, bytes, Reference)):
+        return truth
+    try:
+        return pickle.dumps(truth, pickle.HIGHEST_PROTOCOL)
+    except Exception:  # not picklable: the JSON key, or the GroundTruthError that says why it is unusable
+        return cache_key(truth)
+
+
 def score_batch(
     solutions: Sequence[Any],
     ground_truths: Sequence[Any],
@@ -521,7 +534,7 @@ def score_batch(
     prepared: dict[Any, Reference] = {}
     refs = []
     for truth in ground_truths:
-        key = truth if isinstance(truth, (str, bytes)) else id(truth)
+        key = _batch_key(truth)
         ref = prepared.get(key)
         if ref is None:
             ref = prepared[key] = prepare_reference(truth, config)

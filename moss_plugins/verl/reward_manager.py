@@ -31,6 +31,8 @@ MANAGER_OPTIONS = ("truncation_penalty",)
 # the rollout stopped at the length limit, its length in tokens, and the answer letter as "pred", the key verl
 # computes majority-vote metrics (maj@N) from.
 EXTRA_KEYS = ("truncated", "response_tokens", "pred")
+# The reason of a response whose token ids the tokenizer cannot decode (scored as an empty output).
+UNDECODABLE = "undecodable_tokens"
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ class MossDTWRewardManager(RewardManagerBase):
         """Queue this rollout's step texts (and its reference's) for one batched encode of every rollout that
         verl started in the same tick (its reward loop starts a worker's whole chunk at once), then wait for it."""
         reference = prepare_reference(ground_truth, self.options.reward)
-        text = self.tokenizer.decode(response_ids, skip_special_tokens=True)
+        text = self.decode(response_ids) or ""
         self._to_embed += reference.truth.step_texts + steps_or_none(text, reference, self.options.reward)
         if self._embedded is None:
             self._embedded = loop.create_task(self._encode_pending(loop))
@@ -121,16 +123,26 @@ class MossDTWRewardManager(RewardManagerBase):
     def score(self, response_ids: list[int], ground_truth: Any, extra_info: Any = None) -> dict:
         """Score one response given as token ids (synchronous; ``run_single`` runs it in an executor)."""
         options = self.options
-        text = self.tokenizer.decode(response_ids, skip_special_tokens=True)
+        text = self.decode(response_ids)
         reference = prepare_reference(ground_truth, options.reward)  # once per group, also across executor threads
         extra = extra_info if isinstance(extra_info, dict) else None
-        result = score_solution(text, reference, options.reward, extra)
+        result = score_solution(text or "", reference, options.reward, extra)
+        if text is None:  # scored as the empty output it decodes to, and said why
+            result["reason"] = UNDECODABLE
         truncated = self.is_truncated(response_ids)
         if truncated:
             result["score"] -= options.truncation_penalty
             result["reason"] = "truncated" if result["reason"] == "ok" else f"{result['reason']},truncated"
         result.update(zip(EXTRA_KEYS, (float(truncated), len(response_ids), result["pred_answer"]), strict=True))
         return result
+
+    def decode(self, response_ids: list[int]) -> str | None:
+        """The response's text; None when its ids are no token's (negative, or past what the tokenizer's integers
+        hold: its OverflowError), which is model output, so scored rather than raised."""
+        try:
+            return self.tokenizer.decode(response_ids, skip_special_tokens=True)
+        except (OverflowError, ValueError, TypeError):
+            return None
 
     def is_truncated(self, response_ids: list[int]) -> bool:
         """The rollout stopped at the length limit rather than at an end-of-sequence token."""

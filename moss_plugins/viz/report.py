@@ -16,6 +16,7 @@ import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -128,7 +129,8 @@ def sample_card(item: Mapping, with_frames: bool = True) -> str:
     judge = item.get("judge")
     judge_html = ""
     if judge:
-        verdict = f"{judge['consistency']}/5" if judge.get("consistency") else f"no verdict ({_esc(judge.get('error', ''))})"
+        verdict = (f"{_esc(judge['consistency'])}/5" if judge.get("consistency")
+                   else f"no verdict ({_esc(judge.get('error', ''))})")  # fmt: skip
         judge_html = f'<div class="judge"><b>Judge</b> ({_esc(judge.get("model", ""))}): {verdict} {_esc(judge.get("explanation", ""))}</div>'
     frames = frame_strip(item.get("video"), item.get("observed_until")) if with_frames else ""
     title = " · ".join(_esc(x) for x in (item.get("id"), item.get("task_type")) if x)
@@ -204,5 +206,57 @@ def items_from_samples(path: str | Path) -> list[dict]:
         if not isinstance(sample, dict) or "report" not in sample:
             raise ValidationError("no 'report' field; is this a moss_video, mvbench_moss or mmvu_moss samples file?",
                                   where=where)  # fmt: skip
-        items.append(sample["report"])
+        try:
+            items.append(check_item(sample["report"]))
+        except ValidationError as e:
+            raise e.located(where) from None
     return items
+
+
+_TEXTS = ("benchmark", "id", "task_type", "question", "answer", "pred_answer", "output", "video", "reason")
+
+
+def check_item(item: Any) -> dict:
+    """``item`` if every field the report reads has the type it needs (a samples file may come from anywhere);
+    ValidationError naming the field otherwise."""
+    from ..sample import ValidationError
+
+    def wrong(field: str, want: str, value: Any) -> ValidationError:
+        return ValidationError(f"must be {want}, got {type(value).__name__}: {value!r:.60}", f"report.{field}")
+
+    if not isinstance(item, dict):
+        raise wrong("", "an object", item)
+    for name in _TEXTS:
+        if not isinstance(item.get(name, ""), (str, type(None))):
+            raise wrong(name, "text", item[name])
+    for name in ("observed_until", "dtw_normalized"):
+        if item.get(name) is not None and not _number(item[name]):
+            raise wrong(name, "a number", item[name])
+    for name in ("options", "pred_steps", "ref_steps"):
+        value = item.get(name) or []
+        if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
+            raise wrong(name, "a list of texts", value)
+    metrics = item.get("metrics") or {}
+    if not isinstance(metrics, dict) or not all(_number(v) for v in metrics.values()):
+        raise wrong("metrics", "an object of numbers", metrics)
+    n_ref, n_pred = len(item.get("ref_steps") or []), len(item.get("pred_steps") or [])
+    similarity = item.get("similarity") or []
+    if similarity and not (isinstance(similarity, list) and len(similarity) == n_ref and all(
+            isinstance(row, list) and len(row) == n_pred and all(map(_number, row)) for row in similarity)):  # fmt: skip
+        raise wrong("similarity", f"a {n_ref} x {n_pred} list of numbers (reference x model steps)", similarity)
+    path = item.get("path") or []
+    if not isinstance(path, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in p)
+            and 0 <= p[0] < n_ref and 0 <= p[1] < n_pred for p in path):  # fmt: skip
+        raise wrong("path", "a list of [reference step, model step] index pairs", path)
+    judge = item.get("judge") or {}
+    if not isinstance(judge, dict):
+        raise wrong("judge", "an object", judge)
+    if judge.get("consistency") is not None and not (isinstance(judge["consistency"], int)
+                                                     and not isinstance(judge["consistency"], bool)):  # fmt: skip
+        raise wrong("judge.consistency", "a whole number", judge["consistency"])
+    return item
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

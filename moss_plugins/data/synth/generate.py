@@ -9,6 +9,7 @@ proportion within every scene kind; the correct letters are balanced within ever
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -39,6 +40,11 @@ MAX_DRAWS = 500  # scene draws per video before giving up (a few are usually eno
 GENERATOR = "moss_plugins.data.synth/1"
 
 
+# Bounds of the options: a video's frames are rendered in memory before they are encoded.
+MAX_FPS, MAX_SIDE, MAX_DURATION, MAX_VIDEO_BYTES = 60, 1920, 600.0, 2 * 2**30
+MAX_VIDEOS, MAX_SEED, MAX_WORKERS = 10**7, 2**63 - 1, 1024
+
+
 class SynthConfigError(ValueError):
     """A synthesis option out of range (the command line reports it in one line)."""
 
@@ -53,13 +59,23 @@ class SynthConfig:
 
     def __post_init__(self):
         if not 1 <= self.tasks_per_video <= len(TASK_TYPES):
-            raise SynthConfigError(f"tasks_per_video must be 1 to {len(TASK_TYPES)}, got {self.tasks_per_video}")
-        if self.fps < 1 or min(self.size) < 32 or any(s % 2 for s in self.size):
-            raise SynthConfigError(f"need fps >= 1 and even frame sizes >= 32 px, got fps={self.fps}, size={self.size}")
-        if not 6 <= self.duration[0] <= self.duration[1]:  # shorter videos leave no room for a full cycle
-            raise SynthConfigError(f"duration must be LO:HI seconds with 6 <= LO <= HI, got {self.duration}")
-        if set(self.split_ratio) - set(SPLITS) or min(self.split_ratio.values()) < 0 or not sum(self.split_ratio.values()):
-            raise SynthConfigError(f"split ratios must be >= 0 for splits {SPLITS}, not all 0; got {self.split_ratio}")
+            raise SynthConfigError(f"--tasks-per-video must be 1 to {len(TASK_TYPES)}, got {self.tasks_per_video}")
+        if not 1 <= self.fps <= MAX_FPS:
+            raise SynthConfigError(f"--fps must be 1 to {MAX_FPS}, got {self.fps}")
+        if not all(32 <= s <= MAX_SIDE and s % 2 == 0 for s in self.size):
+            raise SynthConfigError(f"--size must be WxH with even sides of 32 to {MAX_SIDE} px, got {self.size}")
+        lo, hi = self.duration  # shorter videos than 6 s leave no room for a full cycle
+        if not 6 <= lo <= hi <= MAX_DURATION:
+            raise SynthConfigError(f"--duration must be LO:HI seconds with 6 <= LO <= HI <= {MAX_DURATION:g}, "
+                                   f"got {self.duration}")  # fmt: skip
+        frame_bytes = math.ceil(hi * self.fps) * self.size[0] * self.size[1] * 3  # a video is rendered in memory
+        if frame_bytes > MAX_VIDEO_BYTES:
+            raise SynthConfigError(f"--size, --fps and --duration make videos of up to {frame_bytes / 2**30:.1f} GiB "
+                                   f"of frames, rendered in memory (at most {MAX_VIDEO_BYTES / 2**30:g} GiB)")  # fmt: skip
+        ratios = self.split_ratio.values()
+        if set(self.split_ratio) - set(SPLITS) or not all(0 <= r < math.inf for r in ratios) or not sum(ratios):
+            raise SynthConfigError(f"--split-ratio must be finite weights >= 0 for splits {SPLITS}, not all 0; got "
+                                   f"{self.split_ratio}")  # fmt: skip
 
 
 def video_id(seed: int, index: int) -> str:
@@ -158,8 +174,10 @@ def generate(n: int, seed: int, out: str | Path, config: SynthConfig | None = No
     """Write ``n`` videos and their samples under ``out``; returns {"files", "counts", "seconds", "videos_per_s"}."""
     from tqdm.auto import tqdm
 
-    if n < 1:
-        raise SynthConfigError(f"n must be >= 1, got {n}")
+    for name, value, least, most in (("--n", n, 1, MAX_VIDEOS), ("--seed", seed, 0, MAX_SEED),
+                                     ("--workers", workers, 1, MAX_WORKERS)):  # fmt: skip
+        if not least <= value <= most:
+            raise SynthConfigError(f"{name} must be {least} to {most}, got {value}")
     config = config or SynthConfig()
     out = Path(out)
     (out / "videos").mkdir(parents=True, exist_ok=True)
