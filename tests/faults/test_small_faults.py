@@ -12,7 +12,8 @@ import pytest
 
 from moss_plugins.cli import main
 from moss_plugins.data import load_samples, mini_split_dir
-from moss_plugins.data.annotations import read_annotations, safe_id
+from moss_plugins.data.annotations import read_annotations
+from moss_plugins.data.segments import safe_id
 from moss_plugins.reward import GroundTruthError, compute_score
 from moss_plugins.testing.annotated_videos import write_annotated_videos
 
