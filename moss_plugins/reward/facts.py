@@ -213,17 +213,18 @@ class FactIndex:
         np.cumsum([len(a.canon) for a in steps], out=offsets[1:])
         close = np.ones(len(ids))
         if -1 in ids:  # words the reference lacks: a measure within tolerance, or a content word close in meaning
-            unknown = [(q, w, measure, surface) for a, start in zip(steps, offsets.tolist())
-                       for q, (w, measure, surface) in enumerate(zip(a.canon, a.measures, a.surfaces), start)
-                       if ids[q] < 0 and (measure or surface)]  # fmt: skip
-            if self.words and (new := {u[3] for u in unknown if u[3] and u[3] not in self._near}):
+            missing = np.flatnonzero(np.array(ids) < 0).tolist()
+            canon = [w for a in steps for w in a.canon]
+            measures = [m for a in steps for m in a.measures]
+            surfaces = [w for a in steps for w in a.surfaces]
+            if self.words and (new := {surfaces[q] for q in missing if surfaces[q] and surfaces[q] not in self._near}):
                 self._learn_words(new)
-            for q, w, measure, surface in unknown:
-                if measure:
+            for q in missing:
+                if measures[q]:
                     if self.measures:
-                        ids[q], close[q] = self._near_measure(w)
-                elif self.words:
-                    ids[q], close[q] = self._near[surface]
+                        ids[q], close[q] = self._near_measure(canon[q])
+                elif surfaces[q] and self.words:
+                    ids[q], close[q] = self._near[surfaces[q]]
         return _matrix(
             *self._reference_side(fact_weight),
             np.array(ids, np.int64), _weights(kinds, fact_weight), close, kinds == FACT, offsets,

@@ -25,7 +25,8 @@ _TIME_RE = re.compile(
 # a second" or "a second time"): found by its unit, then the words before it are read.
 _UNIT_WORD_RE = re.compile(rf"(?<![^\W\d_])(?:({_SECONDS[2:]})|{_MINUTES})(?![^\W\d_])", re.IGNORECASE)
 _ARTICLES = frozenset("a an eine una un".split())
-_UNIT_HINT = re.compile("se[cgk]|min|秒|分钟", re.IGNORECASE)  # a literal prefix: a fast scan that rules out most steps
+_UNIT_HINT = re.compile("se[cgk]|min|秒|分钟", re.IGNORECASE)  # literal prefixes of every unit below
+_TIME_HINT = re.compile(rf"\d|{_UNIT_HINT.pattern}", re.IGNORECASE)
 
 
 def _word_time(before: str, seconds: bool) -> float | None:
@@ -45,8 +46,10 @@ def _word_time(before: str, seconds: bool) -> float | None:
 
 def stated_times(text: str) -> list[float]:
     """The times in seconds a text states."""
+    if not _TIME_HINT.search(text):  # most steps state no time at all: one scan rules them out
+        return []
     out = []
-    if _DIGIT_RE.search(text):  # most steps state no time at all: two cheap tests first
+    if _DIGIT_RE.search(text):
         for m in _TIME_RE.finditer(text):
             if m.group(1):
                 out.append(float(m.group(1).replace(",", ".")) * (1.0 if m.group(2) else 60.0))
