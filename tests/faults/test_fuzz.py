@@ -39,6 +39,11 @@ FUZZ = settings(max_examples=150, deadline=2000, database=None,
 # JSON values, the texts models and users actually write, and the odd ones (NaN, huge, deep, control characters).
 TEXT = st.one_of(st.text(max_size=40), st.sampled_from(["", " ", "A", "B", "x", "Step 1: the light turns red.",
                                                         "<think>", "</answer>", "NaN", "1e999", "\x00", "红灯"]))  # fmt: skip
+# Steps in the reward's own terms: negations, opposites, measures, times in words, four languages.
+CLAIMS = st.lists(st.sampled_from(
+    "not no never nothing no longer without n't 不 没有 不再 nicht kein nie ya no nunca sin off on left right closed "
+    "open after before that 3 2.5 44% 5.3 cm/s half a minute zwei Sekunden 0:42 , . ; the door light is turns "
+    "Die Tür öffnet sich La puerta está cerrada 灯 变 红".split()), max_size=14).map(" ".join)  # fmt: skip
 NUMBER = st.one_of(st.integers(-(2**70), 2**70), st.floats(allow_nan=True, allow_infinity=True))
 SCALAR = st.one_of(st.none(), st.booleans(), NUMBER, TEXT)
 JSON = st.recursive(SCALAR, lambda inner: st.one_of(st.lists(inner, max_size=4),
@@ -67,26 +72,31 @@ def _deep(depth: int) -> str:
 
 
 @FUZZ
-@given(truth=st.one_of(TRUTH, JSON, TRUTH.map(json.dumps), st.integers(100, 3000).map(_deep), TEXT),
-       solution=SOLUTION)  # fmt: skip
+@given(truth=st.one_of(TRUTH, JSON, TRUTH.map(json.dumps), st.integers(100, 3000).map(_deep), TEXT,
+                      st.lists(CLAIMS, min_size=1, max_size=5).map(lambda t: {"answer": "A", "trace": t})),
+       solution=st.one_of(SOLUTION, CLAIMS))  # fmt: skip
 def test_a_ground_truth_scores_or_is_a_ground_truth_error(truth, solution):
     try:
         result = compute_score("moss", solution, truth)
     except GroundTruthError:
         return
     assert set(RESULT_KEYS) <= set(result) and isinstance(result["score"], float)
+    assert not result["reason"].startswith("error:"), result["reason"]  # scored, not a caught failure
 
 
 @FUZZ
-@given(solution=SOLUTION)
+@given(solution=st.one_of(SOLUTION, st.lists(CLAIMS, max_size=6).map(
+    lambda steps: "<think>" + "\n".join(steps) + "</think><answer>B</answer>")))  # fmt: skip
 def test_any_model_output_is_scored(solution):
     truth = {
         "answer": "B",
         "options": ["red", "green"],
-        "trace": [{"t": [0, 1], "text": "The light turns green."}],
-    }
+        "trace": [{"t": [0, 1], "text": "The light turns green."}, {"t": [0, 1], "text": "The door is not open at 2 s."},
+                  {"t": [1, 5], "text": "Die Tür bleibt geschlossen, 44% voll."}],
+    }  # fmt: skip
     result = compute_score("moss", solution, truth)
     assert set(RESULT_KEYS) <= set(result) and -10 < result["score"] < 10
+    assert not result["reason"].startswith("error:"), result["reason"]  # scored, not a caught failure
 
 
 SAMPLE = near({"id": TEXT, "video": TEXT, "question": TEXT, "options": st.lists(TEXT, max_size=5),
