@@ -57,7 +57,7 @@ def corpus() -> list[str]:
     """MOSS-style text for the tiny BPE: the bundled split's prompts and captions, reasoning steps, tags. In-domain
     text gives ~3 characters per token, close to the real tokenizers, so prompt-length checks are meaningful."""
     from moss_plugins.data import load_samples, mini_split_dir
-    from moss_plugins.data.captions import observed_captions, render_captions
+    from moss_plugins.data.captions import text_prompt
     from moss_plugins.testing.examples import load_examples
 
     lines = [REASONING_INSTRUCTION, FREE_FORM_INSTRUCTION, "<think>", "</think>", "<answer>", "</answer>"]
@@ -66,8 +66,7 @@ def corpus() -> list[str]:
         lines.append(format_response([s["text"] for s in example["ground_truth"]["trace"]], example["ground_truth"]["answer"]))
         lines += [c["output"] for c in example["candidates"]]
     for sample in load_samples(mini_split_dir()).samples:
-        lines.append(build_prompt(sample.question, sample.options))
-        lines.append(render_captions(observed_captions(sample, mini_split_dir()), sample.observed_until))
+        lines.append(text_prompt(sample, mini_split_dir()))
         lines.append(format_response([step.text for step in sample.trace], sample.answer))
     return lines
 
