@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from .paths import confined
 from ..output_format import VIDEO_PLACEHOLDER, video_prompt
 from ..sample import ValidationError, check_list, check_span, check_str
+from .paths import confined
 
 CAPTIONS_KEY = "captions"
 STATES_KEY = "states"  # meta.states: a file of per-frame ground-truth states beside the video (synthetic sets)
