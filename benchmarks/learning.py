@@ -243,7 +243,7 @@ def run_sft(out: Path, plan: Plan, data: dict, model_dir: Path, seed: int, devic
     result = trainer.train()
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
-    record = {"examples": len(examples), "mean_tokens": round(sum(len(e["input_ids"]) for e in examples) / len(examples)),
+    record = {"plan": dataclasses.asdict(plan), "examples": len(examples), "mean_tokens": round(sum(len(e["input_ids"]) for e in examples) / len(examples)),
               "steps": result.global_step, "batch": plan.sft_batch, "samples_seen": result.global_step * plan.sft_batch,
               "wall_s": round(time.time() - start, 1),
               "loss_log": [{"step": h["step"], "loss": h["loss"]} for h in trainer.state.log_history if "loss" in h]}  # fmt: skip
