@@ -347,7 +347,7 @@ def _count_answers(outputs: list[str]) -> dict:
 
 GPU = ("trainer.device=cuda", "trainer.n_gpus_per_node=1", "trainer.nnodes=1", "trainer.logger=[console]",
        "actor_rollout_ref.rollout.tensor_model_parallel_size=1", "actor_rollout_ref.rollout.gpu_memory_utilization=0.4",
-       "data.dataloader_num_workers=0")  # fmt: skip
+       "data.dataloader_num_workers=0", "actor_rollout_ref.model.use_remove_padding=false")  # fmt: skip
 
 
 def grpo_args(run: Path, plan: Plan, data: dict, sft_dir: Path, arm: str, seed: int, device: str,
