@@ -52,6 +52,14 @@ def build_prompt(question: str, options: Sequence[str] | None = None) -> str:
     return f"{question.strip()}\n{FREE_FORM_INSTRUCTION}"
 
 
+VIDEO_PLACEHOLDER = "<video>"  # where a user turn's video goes (verl's placeholder; text-only policies: captions)
+
+
+def video_prompt(question: str, options: Sequence[str] | None = None) -> str:
+    """A whole MOSS-ChatV user turn: the video placeholder, then :func:`build_prompt`."""
+    return f"{VIDEO_PLACEHOLDER}\n{build_prompt(question, options)}"
+
+
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 

@@ -115,3 +115,14 @@ def test_bootstrap_interval_is_seeded_and_covers_the_mean():
     assert high - low == pytest.approx(2 * 1.96 * se, rel=0.15)
     assert bootstrap_ci([0.25]) == [0.25, 0.25]
     assert bootstrap_ci(values, seed=1) != bootstrap_ci(values, seed=2)
+
+
+def test_the_preset_is_chosen_per_call_or_by_the_environment(monkeypatch):
+    """The learning benchmark scores trace_dtw under both presets in one process."""
+    text = format_response(REF[::-1], "B")
+    default = reference_metrics(text, TRUTH)["metrics"]["trace_dtw"]
+    paper = reference_metrics(text, TRUTH, preset="paper")["metrics"]["trace_dtw"]
+    assert paper != pytest.approx(default)
+    monkeypatch.setenv("MOSS_REWARD_PRESET", "paper")
+    assert reference_metrics(text, TRUTH)["metrics"]["trace_dtw"] == pytest.approx(paper)
+    assert reference_metrics(text, TRUTH, preset="default")["metrics"]["trace_dtw"] == pytest.approx(default)

@@ -28,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from .paths import confined
+from ..output_format import VIDEO_PLACEHOLDER, video_prompt
 from ..sample import ValidationError, check_list, check_span, check_str
+from .paths import confined
 
 CAPTIONS_KEY = "captions"
 STATES_KEY = "states"  # meta.states: a file of per-frame ground-truth states beside the video (synthetic sets)
@@ -69,9 +70,13 @@ def _read_states(path: str, mtime_ns: int, size: int) -> tuple[list, float]:
 
 
 def state_captions(states: Sequence[Any], fps: float, until: float, max_lines: int = MAX_LINES) -> list[dict]:
-    """Runs of identical per-frame states among the frames shown before ``until`` (frame k at k / fps)."""
+    """Runs of identical per-frame states among the frames shown before ``until`` (frame k at k / fps).
+
+    A run spans from its first frame to the switch, the next run's first frame, as the reference traces count
+    ("red from 0.5 s to 3 s, 2.5 s in all"); the last visible run ends at its last frame, as theirs does."""
     visible = [s for k, s in enumerate(states) if k / fps < until]
-    runs = [(a, b - 1, state) for state, a, b in segments(visible)]  # (first frame, last frame, state)
+    # (first frame, frame of the switch or the last visible frame, state)
+    runs = [(a, min(b, len(visible) - 1), state) for state, a, b in segments(visible)]
     if len(runs) > max_lines:  # evenly spaced runs, always the first and the last visible one
         runs = [runs[i] for i in np.unique(np.round(np.linspace(0, len(runs) - 1, max_lines)).astype(int))]
     return [{"t": [round(a / fps, 3), round(b / fps, 3)], "text": describe(state)} for a, b, state in runs]
@@ -148,3 +153,17 @@ def render_captions(captions: Any, until: float | None = None, where: str = "cap
         lines.append(f"[{when}] {text.strip()}")
     cut = "" if until is None else f"\nThe video is cut at {secs(until)}."
     return "The video, described in text:\n" + "\n".join(lines) + cut
+
+
+def captions_prompt(content: str, captions: Any, until: float | None, where: str = "captions") -> str:
+    """The user turn a policy without a vision tower sees: ``content`` with its video placeholder replaced by the
+    rendered captions. The one place the text-only prompt is made (verl's dataset, the tiny models' corpus, the
+    learning benchmark), so a model fine-tuned on it is trained by RL and evaluated on the same text."""
+    return content.replace(VIDEO_PLACEHOLDER, render_captions(captions, until, where))
+
+
+def text_prompt(sample, media_root: str | Path) -> str:
+    """:func:`captions_prompt` of a sample's user turn (:func:`moss_plugins.output_format.video_prompt`, as
+    ``moss data export --format verl`` writes it) with the captions of what it shows before its cut."""
+    return captions_prompt(video_prompt(sample.question, sample.options), observed_captions(sample, media_root),
+                           sample.observed_until, where=sample.id)  # fmt: skip

@@ -156,10 +156,13 @@ def coverage_and_order(similarity: np.ndarray, threshold: float = COVERAGE_THRES
     return coverage, float(order)
 
 
-def reference_metrics(text: str, ground_truth: Mapping[str, Any], threshold: float = COVERAGE_THRESHOLD) -> dict:
+def reference_metrics(text: str, ground_truth: Mapping[str, Any], threshold: float = COVERAGE_THRESHOLD,
+                      preset: str | None = None) -> dict:  # fmt: skip
     """The MOSS-Video metrics of one model output (``temporal_order`` absent when undefined) and details
-    for reports: the parsed answer, the steps and the alignment."""
-    scores, alignment = score_and_align(text, ground_truth, resolve_config(preset=os.environ.get(PRESET_ENV) or "default"))
+    for reports: the parsed answer, the steps and the alignment. ``preset``: the reward's, else
+    :data:`PRESET_ENV` or the default."""
+    preset = preset or os.environ.get(PRESET_ENV) or "default"
+    scores, alignment = score_and_align(text, ground_truth, resolve_config(preset=preset))
     coverage, order = coverage_and_order(alignment.similarity, threshold)
     pred = scores["pred_answer"] or None
     metrics = {

@@ -57,7 +57,7 @@ def corpus() -> list[str]:
     """MOSS-style text for the tiny BPE: the bundled split's prompts and captions, reasoning steps, tags. In-domain
     text gives ~3 characters per token, close to the real tokenizers, so prompt-length checks are meaningful."""
     from moss_plugins.data import load_samples, mini_split_dir
-    from moss_plugins.data.captions import observed_captions, render_captions
+    from moss_plugins.data.captions import text_prompt
     from moss_plugins.testing.examples import load_examples
 
     lines = [REASONING_INSTRUCTION, FREE_FORM_INSTRUCTION, "<think>", "</think>", "<answer>", "</answer>"]
@@ -66,8 +66,7 @@ def corpus() -> list[str]:
         lines.append(format_response([s["text"] for s in example["ground_truth"]["trace"]], example["ground_truth"]["answer"]))
         lines += [c["output"] for c in example["candidates"]]
     for sample in load_samples(mini_split_dir()).samples:
-        lines.append(build_prompt(sample.question, sample.options))
-        lines.append(render_captions(observed_captions(sample, mini_split_dir()), sample.observed_until))
+        lines.append(text_prompt(sample, mini_split_dir()))
         lines.append(format_response([step.text for step in sample.trace], sample.answer))
     return lines
 
@@ -147,6 +146,50 @@ def _model_config(family: str, tokenizer):
         vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, architectures=["PhiForCausalLM"],
     )  # fmt: skip
+
+
+def phrase_tokenizer(lines, vocab_size: int, chat_template: str | None = None):
+    """A byte-level BPE trained on ``lines`` whose tokens may span words; only numbers and line breaks stay
+    pre-tokens of their own. On MOSS-style text it makes prompts and traces ~3x shorter than the word-level BPE of
+    the hub tokenizers (a constant instruction becomes a few tokens), which is what a CPU can afford to train on.
+    ``<|endoftext|>`` ends a response and pads, as in Phi-2."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(r"\d+(?:\.\d+)?|\n"), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])  # fmt: skip
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  special_tokens=["<|endoftext|>"], show_progress=False, max_token_length=48)  # fmt: skip
+    tok.train_from_iterator(lines, trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
+    tokenizer.chat_template = chat_template
+    return tokenizer
+
+
+def phi(path: str | Path, lines, vocab_size: int, layers: int, hidden: int, chat_template: str | None = None,
+        seed: int = 0) -> Path:  # fmt: skip
+    """A Phi model (``PhiForCausalLM``, Phi-2's architecture, randomly initialised, seeded) of the given size with a
+    :func:`phrase_tokenizer` trained on ``lines``: small enough to train on a CPU, in a folder verl and
+    ``from_pretrained`` load like a hub checkpoint. (Not Qwen2: ``AutoTokenizer`` forces Qwen2's own tokenizer
+    class on a qwen2 checkpoint, which re-splits text into words.)"""
+    import torch
+    from transformers import PhiConfig, PhiForCausalLM
+
+    path = Path(path)
+    tokenizer = phrase_tokenizer(lines, vocab_size, chat_template)
+    config = PhiConfig(
+        vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=4 * hidden, num_hidden_layers=layers,
+        num_attention_heads=max(1, hidden // 64), max_position_embeddings=2048, bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, architectures=["PhiForCausalLM"],
+    )  # fmt: skip
+    torch.manual_seed(seed)
+    tokenizer.save_pretrained(path)
+    PhiForCausalLM(config).save_pretrained(path)
+    return path
 
 
 def build(family: str, path: str | Path, weights: bool = False, seed: int = 0) -> Path:

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from verl.utils.dataset.rl_dataset import RLHFDataset
 
-from moss_plugins.data.captions import CAPTIONS_KEY, render_captions
-from moss_plugins.verl.rows import VIDEO_TOKEN
+from moss_plugins.data.captions import CAPTIONS_KEY, captions_prompt
 from moss_plugins.sample import ValidationError
 
 from .frames import VideoOptions, load_video
@@ -55,11 +54,10 @@ class MossVideoDataset(RLHFDataset):
     def _build_messages(self, example: dict, key: str):
         if self._frames:
             return super()._build_messages(example, key)
-        text = render_captions(*_captions(example))
         messages = example[key]
         for message in messages:
             if isinstance(message.get("content"), str):
-                message["content"] = message["content"].replace(VIDEO_TOKEN, text)
+                message["content"] = captions_prompt(message["content"], *_captions(example))
         example.pop(self.video_key, None)
         return messages
 

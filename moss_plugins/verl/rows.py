@@ -3,7 +3,7 @@
 One row per sample::
 
     {"data_source": "moss_video",
-     "prompt": [{"role": "user", "content": "<video>\\n" + build_prompt(question, options)}],
+     "prompt": [{"role": "user", "content": video_prompt(question, options)}],  # "<video>\\n" + the question
      "videos": [{"video": "/abs/path.mp4", "video_start": 0.0, "video_end": observed_until}],
      "ability": "video_temporal_reasoning",
      "reward_model": {"style": "rule", "ground_truth": {"answer", "options", "trace": [{"t", "text"}]}},
@@ -30,7 +30,7 @@ from moss_plugins.data.captions import CAPTIONS_KEY, observed_captions, render_c
 from moss_plugins.data.export import Exported, by_split, check_output, read_samples
 from moss_plugins.data.io import write_parquet
 from moss_plugins.data.video_check import check_video
-from moss_plugins.output_format import build_prompt
+from moss_plugins.output_format import VIDEO_PLACEHOLDER, video_prompt
 from moss_plugins.reward import GroundTruthError, parse_ground_truth
 from moss_plugins.sample import Sample, ValidationError
 
@@ -38,7 +38,6 @@ from .frames import video_item_end
 
 DATA_SOURCE = "moss_video"
 ABILITY = "video_temporal_reasoning"
-VIDEO_TOKEN = "<video>"
 
 
 def verl_row(sample: Sample, index: int, media_root: Path) -> dict:
@@ -50,7 +49,7 @@ def verl_row(sample: Sample, index: int, media_root: Path) -> dict:
                   CAPTIONS_KEY: observed_captions(sample, media_root)}  # fmt: skip
     return {
         "data_source": DATA_SOURCE,
-        "prompt": [{"role": "user", "content": f"{VIDEO_TOKEN}\n{build_prompt(sample.question, sample.options)}"}],
+        "prompt": [{"role": "user", "content": video_prompt(sample.question, sample.options)}],
         "videos": [video],
         "ability": ABILITY,
         "reward_model": {"style": "rule", "ground_truth": sample.ground_truth()},
@@ -101,10 +100,10 @@ def check_row(
     users = [m for m in prompt or [] if isinstance(m, Mapping) and m.get("role") == "user"]
     if not users or not all(isinstance(m.get("content"), str) for m in users):
         raise ValidationError("must be a list of chat messages with a user turn of text", prompt_key)
-    placeholders = sum(m["content"].count(VIDEO_TOKEN) for m in users)
+    placeholders = sum(m["content"].count(VIDEO_PLACEHOLDER) for m in users)
     if placeholders != 1:
         raise ValidationError(
-            f"needs exactly one {VIDEO_TOKEN} placeholder, found {placeholders}", prompt_key
+            f"needs exactly one {VIDEO_PLACEHOLDER} placeholder, found {placeholders}", prompt_key
         )
     sample = sample_from_verl_row(row, video_key)
     until = sample.observed_until

@@ -153,18 +153,17 @@ def _kill(pids: set[int]) -> None:
         proc.kill()
 
 
-def run_smoke(recipe: Path, family: str, overrides: list[str], out: Path, nodes: int = 1) -> int:
-    out.mkdir(parents=True, exist_ok=True)
-    where = f"{nodes} Ray nodes on this machine" if nodes > 1 else "the CPU"
-    print(f"== {recipe.name}: --smoke (verl's GRPO trainer on {where}; output in {out})", flush=True)
-    # In a child process: torch and transformers would stay in this one's memory for the whole run.
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        args = pool.submit(build_inputs, family, out, overrides).result()
+def run_main_ppo(recipe: Path, args: list[str], out: Path, cpu: bool = True, echo: bool = True,
+                 nodes: int = 1) -> dict:  # fmt: skip
+    """``main_ppo`` with ``recipe``'s config and ``args`` (on the CPU backend when ``cpu``; across ``nodes`` Ray
+    nodes started on this machine when more than one), its log appended to ``out/train.log``, its process
+    tree's memory sampled and what outlives it ended; returns the summary (exit code, wall time, steps and
+    their times, peak memory), also written to ``out/summary.json``."""
     log_path, rollout_log = out / "train.log", out / "rollout.jsonl"
     rollout_log.unlink(missing_ok=True)
-    env = {**os.environ, "VERL_PLATFORM": "cpu", "MOSS_CPU_ROLLOUT_LOG": str(rollout_log),
-           "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-           "RAY_DEDUP_LOGS": "0", "RAY_USAGE_STATS_ENABLED": "0"}  # fmt: skip
+    env = {**os.environ, "MOSS_CPU_ROLLOUT_LOG": str(rollout_log), "HF_HUB_OFFLINE": "1",
+           "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "RAY_DEDUP_LOGS": "0",
+           "RAY_USAGE_STATS_ENABLED": "0", **({"VERL_PLATFORM": "cpu"} if cpu else {})}  # fmt: skip
     start = time.time()
     with contextlib.ExitStack() as stack:
         node_pids = []
@@ -174,16 +173,17 @@ def run_smoke(recipe: Path, family: str, overrides: list[str], out: Path, nodes:
             cluster = stack.enter_context(local_cluster(nodes - 1, cpus_per_node=8, gpus_per_node=1,
                                                         object_store_mb=200, env=env))  # fmt: skip
             env, node_pids = dict(cluster.env), [n.process.pid for n in cluster.nodes]
-            args += [f"trainer.nnodes={nodes}", f"ray_kwargs.ray_init.address={cluster.address}",
-                     *(f"~ray_kwargs.ray_init.{k}" for k in CLUSTER_OWNS)]  # fmt: skip
+            args = [*args, f"trainer.nnodes={nodes}", f"ray_kwargs.ray_init.address={cluster.address}",
+                    *(f"~ray_kwargs.ray_init.{k}" for k in CLUSTER_OWNS)]  # fmt: skip
         cmd = [sys.executable, "-m", "verl.trainer.main_ppo", "--config-path", str(recipe), "--config-name", "config",
                *args]  # fmt: skip
-        with open(log_path, "w") as log:
+        with open(log_path, "a") as log:  # a resumed run continues the same log
             proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             memory = TreeMemory([proc.pid, *node_pids])
             memory.start()
             for line in proc.stdout:
-                sys.stdout.write(line)
+                if echo:
+                    sys.stdout.write(line)
                 log.write(line)
             code = proc.wait()
         memory.stop()
@@ -198,6 +198,19 @@ def run_smoke(recipe: Path, family: str, overrides: list[str], out: Path, nodes:
     }  # fmt: skip
     processes = [{"name": n, "rss_mb": r >> 20, "pss_mb": p >> 20} for n, r, p in memory.at_peak]
     (out / "summary.json").write_text(json.dumps({**summary, "processes_at_peak": processes}, indent=1))
+    return summary
+
+
+def run_smoke(recipe: Path, family: str, overrides: list[str], out: Path, nodes: int = 1) -> int:
+    out.mkdir(parents=True, exist_ok=True)
+    where = f"{nodes} Ray nodes on this machine" if nodes > 1 else "the CPU"
+    print(f"== {recipe.name}: --smoke (verl's GRPO trainer on {where}; output in {out})", flush=True)
+    # In a child process: torch and transformers would stay in this one's memory for the whole run.
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        args = pool.submit(build_inputs, family, out, overrides).result()
+    (out / "train.log").unlink(missing_ok=True)
+    summary = run_main_ppo(recipe, args, out, nodes=nodes)
+    code = summary["exit_code"]
     print(f"== smoke {'passed' if code == 0 else 'FAILED'}: {json.dumps(summary)}", flush=True)
     return code
 

@@ -23,10 +23,21 @@ def test_every_caption_line_is_what_its_frames_show_before_the_cut(sample):
     assert captions
     last_visible = max(k for k in range(len(states)) if k / fps < sample.observed_until)
     assert captions[-1]["t"][1] == pytest.approx(last_visible / fps)  # the latest visible state is there
-    for caption in captions:
+    for k, caption in enumerate(captions):
         start, end = caption["t"]
-        frames = range(round(start * fps), round(end * fps) + 1)
-        assert end < sample.observed_until and all(describe(states[k]) == caption["text"] for k in frames)
+        last = k == len(captions) - 1
+        frames = range(round(start * fps), round(end * fps) + last)  # a span ends at the switch (exclusive)
+        assert end < sample.observed_until and all(describe(states[f]) == caption["text"] for f in frames)
+        if not last:
+            assert describe(states[round(end * fps)]) != caption["text"]  # the frame at the end has switched
+
+
+def test_caption_spans_end_at_the_switch_like_the_reference_trace():
+    """A phase lasts from its first frame to the next phase's first frame, as the trace says ("red 2.5 s"): a
+    caption ending at its last frame would make a text-only policy misread every duration by one frame."""
+    sample = next(s for s in MINI if s.id == "synth-s0-00006-state_at_cut")
+    spans = [c["t"] for c in observed_captions(sample, mini_split_dir())]
+    assert spans == [list(step.t) for step in sample.trace[: len(spans)]]
 
 
 @pytest.mark.parametrize("sample", MINI[::7], ids=lambda s: s.id)
@@ -56,7 +67,7 @@ def test_traces_built_from_segment_captions_give_their_observed_segments_not_the
 def test_continuous_scenes_are_thinned_to_max_lines_keeping_the_last_visible_frame():
     states = [{"level": k / 100} for k in range(100)]
     captions = state_captions(states, fps=10.0, until=8.05, max_lines=8)
-    assert len(captions) == 8 and captions[0]["t"] == [0.0, 0.0] and captions[-1]["t"] == [8.0, 8.0]
+    assert len(captions) == 8 and captions[0]["t"] == [0.0, 0.1] and captions[-1]["t"] == [8.0, 8.0]
 
 
 @pytest.mark.parametrize(

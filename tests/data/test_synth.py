@@ -244,3 +244,11 @@ def test_cli_options(tmp_path, capsys):
         except SystemExit as e:  # argparse's own checks
             code = e.code
         assert code == 2
+
+
+def test_two_shapes_at_the_same_speed_never_meet_and_do_not_crash_the_scene():
+    """Video 3406 of seed 0 draws two shapes with equal speeds: their meeting time is infinite, and
+    ``inf // 1`` is NaN (`moss data synth --n 3500` stopped there)."""
+    scene, questions = make_scene(0, 3406, SynthConfig())
+    speeds = [o["v"] for o in scene.params["objects"]]
+    assert scene.kind == "moving" and len(set(speeds)) < len(speeds) and all(questions)

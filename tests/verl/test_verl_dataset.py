@@ -16,6 +16,7 @@ from verl.workers.config import HFModelConfig
 
 import moss_plugins.data.video as video_module
 from moss_plugins.data import Sample, ValidationError, load_samples, save_samples
+from moss_plugins.data.captions import text_prompt
 from moss_plugins.verl.rows import export_verl, verl_row
 from moss_plugins.data.synth.render import write_mp4
 from moss_plugins.testing.examples import load_examples
@@ -212,7 +213,7 @@ def test_captions_past_the_cut_are_refused(video, tmp_path):
     assert error.value.field == "extra_info.captions"
 
 
-def test_text_only_models_get_captions_instead_of_frames(job_config, phi2_dir, train_file, override):
+def test_text_only_models_get_captions_instead_of_frames(job_config, phi2_dir, media, train_file, override):
     phi2 = HFModelConfig(
         path=str(phi2_dir), custom_chat_template="{% for m in messages %}{{ m['content'] }}{% endfor %}"
     )
@@ -221,9 +222,10 @@ def test_text_only_models_get_captions_instead_of_frames(job_config, phi2_dir, t
         _dataset(override(job_config.data), phi2, [train_file])
     dataset = _dataset(override(job_config.data, **{"moss_video.video_as": "captions"}), phi2, [train_file])
     (message,) = dataset[0]["raw_prompt"]
-    assert isinstance(message["content"], str) and "<video>" not in message["content"]
+    sample = load_samples(media / "train.jsonl").samples[0]
+    assert message["content"] == text_prompt(sample, media)  # the same text SFT and evaluation use
     assert message["content"].startswith(
-        "The video, described in text:\n[0-1.1 s] light: green\n[1.2-2.4 s] light: yellow\n"
+        "The video, described in text:\n[0-1.2 s] light: green\n[1.2-2.4 s] light: yellow\n"
     )
     assert (
         "cut at 2.45 s" in message["content"] and "red" not in message["content"].split("The video is cut")[0]

@@ -7,6 +7,7 @@ every later position and every later meeting.
 from __future__ import annotations
 
 import itertools
+import math
 from functools import cached_property
 
 from . import constants as C
@@ -85,8 +86,10 @@ class Moving(Scene):
         out = []
         for i, j in itertools.combinations(range(3), 2):
             t = self.meeting_time(i, j)
+            if not 0 < t < math.inf:  # met before the video, or never (equal speeds)
+                continue
             frame = int(-(-t * self.timing.fps // 1))  # first frame at or after the meeting
-            if 0 < t and frame <= self.timing.last:
+            if frame <= self.timing.last:
                 front, back = self.name(j), self.name(i)  # j is drawn later: in front
                 out.append(Event(frame, f"the {front} passes in front of the {back}", f"{front} meets {back}",
                                  {"pair": sorted([front, back]), "front": front}))  # fmt: skip

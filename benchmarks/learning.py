@@ -1,0 +1,605 @@
+"""Learning evidence: does GRPO with this reward teach a model, and does the process reward make traces better
+than an outcome-only reward? The MOSS-ChatV ablation in miniature, end to end and offline.
+
+    python benchmarks/learning.py --out runs/learning            # the full experiment (CPU: hours)
+    python benchmarks/learning.py --out runs/learning-tiny --tiny   # every stage at toy size (minutes)
+    python benchmarks/learning.py --out runs/gpu --device cuda --rollout vllm   # the same on one GPU
+
+Stages (each skipped when its output exists, so a run cut short continues where it stopped):
+
+1. **data**: a synthetic MOSS-Video set (``moss data synth``); the test split's videos are never in train. Train is
+   cut by video into an SFT slice and an RL slice; the RL slice and the held-out test are exported for verl.
+   The video reaches the model as captions (:func:`moss_plugins.data.captions.text_prompt`, the Phi-2 recipe's
+   ``video_as=captions``).
+2. **model**: a small Phi (Phi-2's architecture and the recipe's chat format) with a BPE trained on the data
+   (:func:`moss_plugins.testing.tiny_models.phi`).
+3. **sft**: the warm start, supervised fine-tuning (transformers' ``Trainer``) on the reference traces of the SFT
+   slice, with the answer letter's loss weighted up so that a hundred trace tokens do not drown it; evaluated on
+   the held-out test.
+4. **grpo**: verl's own trainer (``main_ppo`` with the Phi-2 recipe's config, this project's dataset class, reward
+   manager and, on a CPU, CPU backend) from the SFT checkpoint, one run per arm and seed, the same steps, batch
+   and rollouts in each; verl validates on the held-out test before training and every ``--eval-every`` steps and
+   writes the generations, which are scored here; checkpoints every ``--eval-every`` steps (``resume_mode=auto``).
+5. **report**: ``metrics.csv`` (arm, seed, step: training reward components and held-out metrics),
+   ``curves.png``, ``summary.json`` and ``summary.md``.
+
+Held-out metrics are the project's own (:func:`moss_plugins.evaluation.trace_metrics.reference_metrics`):
+accuracy, format, ``trace_dtw`` under the default and the paper preset, step coverage, temporal order and
+answer-trace consistency, overall and per task type.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RECIPE = REPO / "recipes" / "phi2_moss_dtw"
+ARMS = {  # reward options per arm (reward.moss_dtw.*)
+    "outcome": {"process_weight": 0},
+    "paper": {"preset": "paper"},
+    "default": {},
+}
+HELDOUT = ("accuracy", "format_rate", "trace_dtw", "trace_dtw_paper", "step_coverage", "temporal_order",
+           "answer_consistency")  # fmt: skip
+
+
+@dataclasses.dataclass
+class Plan:
+    """Every size of the experiment; :data:`TINY` is the same pipeline at toy size."""
+
+    videos: int = 4000  # x tasks per video (5) samples
+    test_share: float = 0.06  # of the videos: 240 of them, 1,200 held-out samples
+    rl_share: float = 0.1  # of the train videos, for GRPO prompts; the rest is the SFT slice
+    tasks: tuple[str, ...] = ()  # task types kept (empty: all five)
+    scenes: tuple[str, ...] = ()  # scene kinds kept (empty: all six)
+    vocab: int = 4000
+    layers: int = 4
+    hidden: int = 256
+    sft_epochs: float = 3.0
+    sft_steps: int = 0  # if > 0, the number of SFT steps instead of sft_epochs
+    sft_minutes: float = 0  # if > 0, SFT stops after this many minutes (a shared machine's budget)
+    sft_batch: int = 16
+    sft_lr: float = 1e-3
+    answer_weight: float = 8.0  # loss weight of the answer letter's token (the trace's tokens weigh 1)
+    eval_samples: int = 250  # held-out samples scored at each evaluation
+    response_length: int = 320
+    prompt_length: int = 1024
+    steps: int = 60  # GRPO steps per arm and seed
+    batch: int = 8  # prompts per GRPO step
+    rollouts: int = 8  # per prompt
+    eval_every: int = 10
+    lr: float = 1e-5
+    arms: tuple[str, ...] = tuple(ARMS)
+    seeds: tuple[int, ...] = (0, 1)
+
+
+TINY = {"videos": 40, "test_share": 0.2, "rl_share": 0.25, "vocab": 800, "layers": 2, "hidden": 64,
+        "sft_epochs": 0.5, "sft_batch": 8, "eval_samples": 8, "response_length": 256, "prompt_length": 1024,
+        "steps": 3, "batch": 2, "rollouts": 4, "eval_every": 3, "arms": ("default",), "seeds": (0,)}
+
+
+def log(message: str) -> None:
+    print(f"[learning {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------------------- data
+
+
+def build_data(out: Path, plan: Plan, seed: int) -> dict:
+    """Synthesise, slice and export; returns the paths (``data/done.json``)."""
+    from moss_plugins.data import load_samples, save_samples
+    from moss_plugins.data.synth.generate import SynthConfig, generate
+    from moss_plugins.verl.rows import export_verl
+
+    data = out / "data"
+    done = data / "done.json"
+    if done.exists():
+        return json.loads(done.read_text())
+    synth = data / "synth"
+    generate(plan.videos, seed, synth, SynthConfig(split_ratio={"train": 1 - plan.test_share, "test": plan.test_share}))
+    def kept(samples):
+        return [s for s in samples if (not plan.tasks or s.task_type in plan.tasks)
+                and (not plan.scenes or s.meta["scene"] in plan.scenes)]  # fmt: skip
+
+    train = kept(load_samples(synth / "train.jsonl").samples)
+    test = kept(load_samples(synth / "test.jsonl").samples)
+    videos = sorted({s.video for s in train})
+    every = max(2, round(1 / plan.rl_share))
+    rl_videos = set(videos[::every])
+    slices = {"sft": [s for s in train if s.video not in rl_videos], "rl": [s for s in train if s.video in rl_videos],
+              "test": test[: plan.eval_samples]}  # fmt: skip
+    paths = {}
+    for name, samples in slices.items():
+        paths[name] = str(save_samples(samples, synth / f"{name}.jsonl"))
+        if name != "sft":
+            paths[f"{name}_parquet"] = str(export_verl(paths[name], data / f"{name}.parquet").files["all"])
+    info = {**paths, "counts": {k: len(v) for k, v in slices.items()},
+            "videos": {"sft": len(videos) - len(rl_videos), "rl": len(rl_videos),
+                       "test": len({s.video for s in test})}}  # fmt: skip
+    done.write_text(json.dumps(info, indent=1))
+    return info
+
+
+def load(path: str):
+    from moss_plugins.data import load_samples
+
+    return load_samples(path).samples
+
+
+def prompt_and_response(sample, root: Path) -> tuple[str, str]:
+    """The user turn the policy sees in verl (captions, then the question) and the reference response."""
+    from moss_plugins.data.captions import text_prompt
+    from moss_plugins.output_format import format_response
+
+    return text_prompt(sample, root), format_response([s.text for s in sample.trace], sample.answer)
+
+
+# --------------------------------------------------------------------------------------------------------- model
+
+
+def recipe_chat_template() -> str:
+    """The Phi-2 recipe's chat format ("Instruct: ... Output:"), which verl applies in GRPO: SFT and evaluation
+    use the same."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.load(RECIPE / "config.yaml").actor_rollout_ref.model.custom_chat_template
+
+
+def build_model(out: Path, plan: Plan, data: dict, seed: int) -> Path:
+    from moss_plugins.testing.tiny_models import phi
+
+    path = out / "model" / "init"
+    if (path / "config.json").exists():
+        return path
+    import jinja2
+
+    root = Path(data["sft"]).parent
+    template = recipe_chat_template()
+    turn = jinja2.Template(template)  # the text the model will see, chat markers included
+    lines = [turn.render(messages=[{"role": "user", "content": prompt}], add_generation_prompt=True) + response
+             for prompt, response in (prompt_and_response(s, root) for s in load(data["sft"])[:4000])]  # fmt: skip
+    return phi(path, lines, plan.vocab, plan.layers, plan.hidden, template, seed)
+
+
+def chat(tokenizer, prompt: str) -> list[int]:
+    """Prompt ids as verl's dataset makes them: the chat template with the generation prompt."""
+    return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                         tokenize=True, return_dict=False)  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------------------------- sft
+
+
+def sft_examples(tokenizer, samples, root: Path, plan: Plan) -> list[dict]:
+    """Token ids, labels (the response only) and per-token loss weights (the answer letter up-weighted)."""
+    from moss_plugins.output_format import ANSWER_OPEN
+
+    examples = []
+    for sample in samples:
+        prompt, response = prompt_and_response(sample, root)
+        p = chat(tokenizer, prompt)
+        cut = response.rindex(ANSWER_OPEN) + len(ANSWER_OPEN)  # the letter starts a pre-token after the tag
+        head = tokenizer(response[:cut], add_special_tokens=False)["input_ids"]
+        r = head + tokenizer(response[cut:], add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        if len(p) > plan.prompt_length or len(r) > plan.response_length:
+            continue
+        weights = [1.0] * len(r)
+        weights[len(head)] = plan.answer_weight  # the letter's first token
+        examples.append({"input_ids": p + r, "labels": [-100] * len(p) + r, "weights": [0.0] * len(p) + weights})
+    return examples
+
+
+def run_sft(out: Path, plan: Plan, data: dict, model_dir: Path, seed: int, device: str) -> Path:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
+
+    path = out / "sft" / "model"
+    if (path / "config.json").exists():
+        return path
+    if device == "cpu":
+        torch.set_num_threads(1)  # one core: the machine stays usable
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    examples = sft_examples(tokenizer, load(data["sft"]), Path(data["sft"]).parent, plan)
+    log(f"sft: {len(examples)} examples, {sum(len(e['input_ids']) for e in examples) / len(examples):.0f} tokens "
+        f"each on average")  # fmt: skip
+
+    def collate(batch):
+        width = max(len(e["input_ids"]) for e in batch)
+        pad = tokenizer.pad_token_id
+
+        def padded(key, value):
+            return torch.tensor([e[key] + [value] * (width - len(e[key])) for e in batch])
+
+        ids = padded("input_ids", pad)
+        return {"input_ids": ids, "labels": padded("labels", -100), "weights": padded("weights", 0.0).float(),
+                "attention_mask": (torch.arange(width)[None] < torch.tensor([len(e["input_ids"]) for e in batch])[:, None]).long()}  # fmt: skip
+
+    class WeightedTrainer(Trainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            weights, labels = inputs.pop("weights"), inputs.pop("labels")
+            logits = model(**inputs).logits[:, :-1].float()
+            target, w = labels[:, 1:], weights[:, 1:]
+            nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), target.clamp(min=0), reduction="none")
+            return (nll * w).sum() / w.sum()
+
+    args = TrainingArguments(
+        output_dir=str(out / "sft" / "trainer"), per_device_train_batch_size=plan.sft_batch,
+        num_train_epochs=plan.sft_epochs, max_steps=plan.sft_steps or -1, learning_rate=plan.sft_lr, lr_scheduler_type="cosine", warmup_ratio=0.03,
+        weight_decay=0.01, logging_steps=10, save_strategy="no", report_to=[], seed=seed, use_cpu=device == "cpu",
+        train_sampling_strategy="group_by_length", remove_unused_columns=False, dataloader_num_workers=0, disable_tqdm=False,
+        max_grad_norm=1.0,
+    )  # fmt: skip
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    start = time.time()
+    trainer = WeightedTrainer(model=model, args=args, train_dataset=examples, data_collator=collate,
+                              callbacks=[TimeBudget(plan.sft_minutes)] if plan.sft_minutes else None)  # fmt: skip
+    result = trainer.train()
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    record = {"plan": dataclasses.asdict(plan), "examples": len(examples), "mean_tokens": round(sum(len(e["input_ids"]) for e in examples) / len(examples)),
+              "steps": result.global_step, "batch": plan.sft_batch, "samples_seen": result.global_step * plan.sft_batch,
+              "wall_s": round(time.time() - start, 1),
+              "loss_log": [{"step": h["step"], "loss": h["loss"]} for h in trainer.state.log_history if "loss" in h]}  # fmt: skip
+    (out / "sft" / "train.json").write_text(json.dumps(record, indent=1))
+    return path
+
+
+def TimeBudget(minutes: float):
+    """A Trainer callback that ends training after ``minutes`` of wall time."""
+    from transformers import TrainerCallback
+
+    class _TimeBudget(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.deadline = time.time() + 60 * minutes
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if time.time() > self.deadline:
+                control.should_training_stop = True
+
+    return _TimeBudget()
+
+
+# ------------------------------------------------------------------------------------------------------ evaluate
+
+
+def generate(model_dir: Path, prompts: list[str], max_new_tokens: int, device: str, batch: int = 16) -> list[str]:
+    """Greedy responses (verl's validation setting: temperature 0, one per prompt)."""
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device).eval()
+    ids = [chat(tokenizer, p) for p in prompts]
+    order = sorted(range(len(ids)), key=lambda k: len(ids[k]))
+    texts: dict[int, str] = {}
+    for start in tqdm(range(0, len(order), batch), desc="generating", unit="batch"):
+        chunk = order[start : start + batch]
+        width = max(len(ids[k]) for k in chunk)
+        pad = tokenizer.pad_token_id
+        input_ids = torch.tensor([[pad] * (width - len(ids[k])) + ids[k] for k in chunk], device=device)
+        mask = torch.tensor([[0] * (width - len(ids[k])) + [1] * len(ids[k]) for k in chunk], device=device)
+        with torch.no_grad():
+            seqs = model.generate(input_ids=input_ids, attention_mask=mask, max_new_tokens=max_new_tokens,
+                                  do_sample=False, eos_token_id=tokenizer.eos_token_id, pad_token_id=pad)  # fmt: skip
+        for k, seq in zip(chunk, seqs):
+            texts[k] = tokenizer.decode(seq[width:], skip_special_tokens=True)
+    return [texts[k] for k in range(len(prompts))]
+
+
+def score(outputs: list[str], samples) -> dict:
+    """Held-out metrics, overall and per task type: the means of the project's per-sample metrics."""
+    from moss_plugins.evaluation.trace_metrics import reference_metrics
+
+    rows = []
+    for text, sample in zip(outputs, samples, strict=True):
+        truth = sample.ground_truth()
+        metrics = reference_metrics(text, truth)["metrics"]
+        metrics["trace_dtw_paper"] = reference_metrics(text, truth, preset="paper")["metrics"]["trace_dtw"]
+        rows.append((sample.task_type, metrics))
+    return {"all": _means([m for _, m in rows]),
+            **{f"task/{t}": _means([m for tt, m in rows if tt == t]) for t in sorted({t for t, _ in rows})}}  # fmt: skip
+
+
+def _means(rows: list[dict]) -> dict:
+    out = {"n": len(rows)}
+    for key in HELDOUT:
+        values = [r[key] for r in rows if key in r]
+        out[key] = round(sum(values) / len(values), 4) if values else None
+    return out
+
+
+def evaluate_sft(out: Path, plan: Plan, data: dict, model_dir: Path, device: str) -> dict:
+    path = out / "sft" / "eval.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    samples = load(data["test"])
+    root = Path(data["test"]).parent
+    start = time.time()
+    outputs = generate(model_dir, [prompt_and_response(s, root)[0] for s in samples], plan.response_length, device)
+    result = {**score(outputs, samples), "wall_s": round(time.time() - start, 1),
+              "answers": dict(sorted(_count_answers(outputs).items()))}  # fmt: skip
+    path.write_text(json.dumps(result, indent=1))
+    (out / "sft" / "generations.jsonl").write_text(
+        "".join(json.dumps({"id": s.id, "output": o}) + "\n" for s, o in zip(samples, outputs))
+    )
+    return result
+
+
+def _count_answers(outputs: list[str]) -> dict:
+    from moss_plugins.output_format import answer_blocks
+
+    counts: dict[str, int] = defaultdict(int)
+    for text in outputs:
+        blocks = answer_blocks(text, 1)
+        counts[blocks[0].strip()[:8] if blocks else "(none)"] += 1
+    return counts
+
+
+# ---------------------------------------------------------------------------------------------------------- grpo
+
+GPU = ("trainer.device=cuda", "trainer.n_gpus_per_node=1", "trainer.nnodes=1", "trainer.logger=[console]",
+       "actor_rollout_ref.rollout.tensor_model_parallel_size=1", "actor_rollout_ref.rollout.gpu_memory_utilization=0.4",
+       "data.dataloader_num_workers=0", "actor_rollout_ref.model.use_remove_padding=false")  # fmt: skip
+
+
+def grpo_args(run: Path, plan: Plan, data: dict, sft_dir: Path, arm: str, seed: int, device: str,
+              rollout: str) -> list[str]:  # fmt: skip
+    """``main_ppo`` overrides of one arm and seed, over the Phi-2 recipe: the CPU settings of ``run.sh --smoke``
+    (or one GPU), then the experiment's sizes; only the reward options differ between arms."""
+    from moss_plugins.verl.smoke import SMOKE
+
+    return [
+        *(SMOKE if device == "cpu" else GPU),
+        f"actor_rollout_ref.model.path={sft_dir}", f"actor_rollout_ref.rollout.name={rollout}",
+        f"data.train_files={data['rl_parquet']}", f"data.val_files={data['test_parquet']}",
+        f"data.train_batch_size={plan.batch}", f"actor_rollout_ref.actor.ppo_mini_batch_size={plan.batch}",
+        f"actor_rollout_ref.rollout.n={plan.rollouts}", f"data.max_prompt_length={plan.prompt_length}",
+        f"data.max_response_length={plan.response_length}", f"actor_rollout_ref.actor.optim.lr={plan.lr}",
+        f"trainer.total_training_steps={plan.steps}", f"trainer.test_freq={plan.eval_every}",
+        f"trainer.save_freq={plan.eval_every}", "trainer.val_before_train=true", "trainer.resume_mode=auto",
+        "trainer.max_actor_ckpt_to_keep=1", f"data.val_max_samples={plan.eval_samples}",
+        f"data.val_batch_size={plan.eval_samples}", f"data.seed={seed}", f"actor_rollout_ref.rollout.seed={seed}",
+        f"trainer.experiment_name={run.name}", f"trainer.default_local_dir={run / 'checkpoints'}",
+        f"trainer.validation_data_dir={run / 'val'}",
+        *(f"reward.moss_dtw.{key}={value}" for key, value in ARMS[arm].items()),
+    ]  # fmt: skip
+
+
+def run_grpo(out: Path, plan: Plan, data: dict, sft_dir: Path, device: str, rollout: str) -> dict:
+    """One verl run per arm and seed, one after another; a finished run is skipped, a cut one resumes."""
+    from moss_plugins.verl.smoke import run_main_ppo
+
+    runs = {}
+    for arm in plan.arms:
+        for seed in plan.seeds:
+            run = out / "grpo" / f"{arm}-s{seed}"
+            run.mkdir(parents=True, exist_ok=True)
+            if (run / "done.json").exists():
+                runs[(arm, seed)] = json.loads((run / "done.json").read_text())
+                continue
+            log(f"grpo {arm} seed {seed}: {plan.steps} steps of {plan.batch} prompts x {plan.rollouts} rollouts "
+                f"(log: {run / 'train.log'})")  # fmt: skip
+            summary = run_main_ppo(RECIPE, grpo_args(run, plan, data, sft_dir, arm, seed, device, rollout), run,
+                                   cpu=device == "cpu", echo=False)  # fmt: skip
+            if summary["exit_code"] != 0:
+                raise SystemExit(f"grpo {arm} seed {seed} failed (exit {summary['exit_code']}): see "
+                                 f"{run / 'train.log'}; run again to resume from its last checkpoint")  # fmt: skip
+            (run / "done.json").write_text(json.dumps(summary, indent=1))
+            runs[(arm, seed)] = summary
+            log(f"grpo {arm} seed {seed}: {summary['wall_s']:.0f} s, {len(summary['steps'])} steps")
+    return runs
+
+
+def heldout_curve(run: Path, samples, root: Path) -> dict[int, dict]:
+    """``{step: held-out metrics}`` from verl's validation generations (``val/<step>.jsonl``), matched to the
+    test samples by their prompt text."""
+    prompts = [(prompt_and_response(s, root)[0], s) for s in samples]
+    curve = {}
+    for path in sorted((run / "val").glob("*.jsonl"), key=lambda p: int(p.stem)):
+        outputs, matched = [], []
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            sample = next((s for p, s in prompts if p in record["input"]), None)
+            if sample is not None:
+                outputs.append(record["output"])
+                matched.append(sample)
+        if matched:
+            curve[int(path.stem)] = score(outputs, matched)
+    return curve
+
+
+# -------------------------------------------------------------------------------------------------------- report
+
+TRAIN_KEYS = ("reward/score/mean", "reward/acc/mean", "reward/format/mean", "reward/process/mean",
+              "reward/padding/mean", "reward/truncated/mean", "reward/groups/all_correct", "reward/groups/all_wrong",
+              "response_length/mean", "actor/pg_loss", "actor/kl_loss", "timing_s/step")  # fmt: skip
+
+
+def report(out: Path, plan: Plan, data: dict, sft_eval: dict) -> dict:
+    from moss_plugins.verl.smoke import step_metrics
+
+    samples, root = load(data["test"]), Path(data["test"]).parent
+    rows, summary = [], {"plan": dataclasses.asdict(plan), "data": data["counts"], "sft": sft_eval, "runs": {}}
+    for arm in plan.arms:
+        for seed in plan.seeds:
+            run = out / "grpo" / f"{arm}-s{seed}"
+            train = step_metrics((run / "train.log").read_text()) if (run / "train.log").exists() else {}
+            curve = heldout_curve(run, samples, root)
+            for step in sorted(set(train) | set(curve) | {0}):
+                row = {"arm": arm, "seed": seed, "step": step}
+                row.update({k: _float(train.get(step, {}).get(k)) for k in TRAIN_KEYS})
+                row.update({f"heldout/{k}": curve.get(step, {}).get("all", {}).get(k) for k in HELDOUT})
+                rows.append(row)
+            if curve:
+                first, last = min(curve), max(curve)
+                summary["runs"][f"{arm}-s{seed}"] = {"arm": arm, "seed": seed, "start_step": first,
+                                                     "final_step": last, "start": curve[first],
+                                                     "final": curve[last]}  # fmt: skip
+    with open(out / "metrics.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["arm", "seed", "step"])
+        writer.writeheader()
+        writer.writerows(rows)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    (out / "summary.md").write_text(summary_markdown(summary, plan))
+    curves(rows, plan, out / "curves.png")
+    return summary
+
+
+def _float(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def summary_markdown(summary: dict, plan: Plan) -> str:
+    sft = summary["sft"]
+    title = (f"# Learning: GRPO from an SFT warm start ({len(plan.arms)} arm(s) x {len(plan.seeds)} seed(s), "
+             f"{plan.steps} steps of {plan.batch} prompts x {plan.rollouts} rollouts)")
+    start = (f"Held-out test: {sft['all']['n']} samples from videos never in train. SFT start (HF greedy): accuracy "
+             f"{sft['all']['accuracy']}, format {sft['all']['format_rate']}.")
+    header = ("| arm | seed | accuracy start -> final | format | trace_dtw (default) | trace_dtw (paper) | "
+              "step_coverage | temporal_order | answer_consistency |")
+    lines = [title, "", start, "", header, "|---" * 9 + "|"]
+
+    def pair(run, key):
+        a, b = run["start"]["all"].get(key), run["final"]["all"].get(key)
+        return f"{_fmt(a)} -> {_fmt(b)}"
+
+    for run in summary["runs"].values():
+        lines.append(f"| {run['arm']} | {run['seed']} | " + " | ".join(pair(run, k) for k in HELDOUT) + " |")
+    by_arm = defaultdict(list)
+    for run in summary["runs"].values():
+        by_arm[run["arm"]].append(run)
+    if by_arm:
+        lines += ["", "Final held-out accuracy per arm: mean [min, max] over seeds, and its change from the start:", ""]
+        for arm, runs in by_arm.items():
+            final = [r["final"]["all"]["accuracy"] for r in runs]
+            gain = [r["final"]["all"]["accuracy"] - r["start"]["all"]["accuracy"] for r in runs]
+            lines.append(f"- {arm}: {sum(final) / len(final):.3f} [{min(final):.3f}, {max(final):.3f}], change "
+                         f"{sum(gain) / len(gain):+.3f} [{min(gain):+.3f}, {max(gain):+.3f}]")  # fmt: skip
+    lines += ["", "Per task type (SFT start, HF greedy): " + ", ".join(
+        f"{k.split('/', 1)[1]} {_fmt(v['accuracy'])} (n={v['n']})" for k, v in sft.items() if k.startswith("task/"))]
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def curves(rows: list[dict], plan: Plan, path: Path) -> None:
+    """Reward, process reward and held-out accuracy against step, per arm: mean over seeds, min-max band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = (("reward/score/mean", "training reward"), ("reward/process/mean", "process reward T(D)"),
+              ("heldout/accuracy", "held-out accuracy"))  # fmt: skip
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6))
+    for ax, (key, title) in zip(axes, panels):
+        for arm in plan.arms:
+            by_step = defaultdict(list)
+            for row in rows:
+                if row["arm"] == arm and row.get(key) is not None:
+                    by_step[row["step"]].append(row[key])
+            if not by_step:
+                continue
+            steps = sorted(by_step)
+            mean = [sum(by_step[s]) / len(by_step[s]) for s in steps]
+            line, = ax.plot(steps, mean, marker="o", ms=3, label=arm)
+            ax.fill_between(steps, [min(by_step[s]) for s in steps], [max(by_step[s]) for s in steps],
+                            color=line.get_color(), alpha=0.2)  # fmt: skip
+        ax.set_title(title)
+        ax.set_xlabel("GRPO step")
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------------------------------------------------ cli
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="output folder (a run there continues)")
+    parser.add_argument("--tiny", action="store_true", help="every stage at toy size (minutes)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--rollout", choices=("hf_generate", "vllm"), default=None,
+                        help="verl rollout (default: hf_generate on cpu, vllm on cuda)")
+    parser.add_argument("--seed", type=int, default=0, help="data and model seed")
+    parser.add_argument("--stop-after", choices=("data", "model", "sft", "grpo"), default=None)
+    for field in dataclasses.fields(Plan):
+        kind = type(field.default) if not isinstance(field.default, tuple) else None
+        flag = "--" + field.name.replace("_", "-")
+        if field.name in ("arms", "tasks", "scenes"):
+            parser.add_argument(flag, nargs="*", default=None)
+        elif field.name == "seeds":
+            parser.add_argument(flag, nargs="*", type=int, default=None)
+        else:
+            parser.add_argument(flag, type=kind, default=None)
+    return parser.parse_args(argv)
+
+
+def make_plan(args) -> Plan:
+    values = dict(TINY) if args.tiny else {}
+    for field in dataclasses.fields(Plan):
+        given = getattr(args, field.name)
+        if given is not None:
+            values[field.name] = tuple(given) if isinstance(given, list) else given
+    plan = Plan(**values)
+    unknown = set(plan.arms) - set(ARMS)
+    if unknown:
+        raise SystemExit(f"--arms: unknown {sorted(unknown)}; known: {list(ARMS)}")
+    return plan
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    plan = make_plan(args)
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "plan.json").write_text(json.dumps(dataclasses.asdict(plan), indent=1))
+    timings = json.loads((out / "timings.json").read_text()) if (out / "timings.json").exists() else {}
+
+    def stage(name, fn, *a):
+        start = time.time()
+        log(f"stage {name}")
+        result = fn(*a)
+        timings.setdefault(name, round(time.time() - start, 1))
+        (out / "timings.json").write_text(json.dumps(timings, indent=1))
+        return result
+
+    data = stage("data", build_data, out, plan, args.seed)
+    log(f"data: {data['counts']} samples, {data['videos']} videos")
+    if args.stop_after == "data":
+        return 0
+    model_dir = stage("model", build_model, out, plan, data, args.seed)
+    if args.stop_after == "model":
+        return 0
+    sft_dir = stage("sft", run_sft, out, plan, data, model_dir, args.seed, args.device)
+    sft_eval = stage("sft_eval", evaluate_sft, out, plan, data, sft_dir, args.device)
+    log(f"sft: held-out {json.dumps(sft_eval['all'])}; answers {sft_eval['answers']}")
+    if args.stop_after == "sft":
+        return 0
+    rollout = args.rollout or ("hf_generate" if args.device == "cpu" else "vllm")
+    stage("grpo", run_grpo, out, plan, data, sft_dir, args.device, rollout)
+    if args.stop_after == "grpo":
+        return 0
+    summary = stage("report", report, out, plan, data, sft_eval)
+    log(f"wrote {out / 'metrics.csv'}, curves.png, summary.json, summary.md ({len(summary['runs'])} runs)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""benchmarks/learning.py: the small Phi it trains, and ``--tiny``, every stage of the experiment at toy size."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from moss_plugins.data import load_samples, mini_split_dir
+from moss_plugins.data.captions import text_prompt
+from moss_plugins.output_format import REASONING_INSTRUCTION, format_response
+from moss_plugins.testing.tiny_models import phi
+
+SCRIPT = Path(__file__).parents[1] / "benchmarks" / "learning.py"
+TEMPLATE = "{% for m in messages %}Instruct: {{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}Output:{% endif %}"
+
+
+def test_the_small_phi_loads_with_its_phrase_tokenizer_and_chat_format(tmp_path):
+    samples = load_samples(mini_split_dir()).samples
+    lines = [t for s in samples for t in (text_prompt(s, mini_split_dir()), format_response([x.text for x in s.trace], s.answer))]
+    path = phi(tmp_path, lines, vocab_size=600, layers=1, hidden=64, chat_template=TEMPLATE)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)  # as verl loads it: not re-split into words by a model class
+    text = lines[1]
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert tokenizer.decode(ids) == text
+    assert len(tokenizer(REASONING_INSTRUCTION)["input_ids"]) <= 12  # a 40-word phrase in every prompt: a few tokens
+    tokens = tokenizer.convert_ids_to_tokens(tokenizer("at 7.5 s", add_special_tokens=False)["input_ids"])
+    assert all(set(t) <= set("0123456789.") for t in tokens if any(c.isdigit() for c in t))  # numbers stand alone
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], add_generation_prompt=True, tokenize=False)
+    assert prompt == "Instruct: hi\nOutput:" and tokenizer.eos_token == tokenizer.pad_token == "<|endoftext|>"
+    model = AutoModelForCausalLM.from_pretrained(path)
+    assert type(model).__name__ == "PhiForCausalLM" and model.config.vocab_size == len(tokenizer)
+
+
+@pytest.mark.slow
+def test_tiny_runs_every_stage_and_writes_the_results(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    run = subprocess.run([sys.executable, str(SCRIPT), "--tiny", "--out", str(tmp_path)], capture_output=True,
+                         text=True, env=env, timeout=900, check=False)  # fmt: skip
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    for name in ("metrics.csv", "curves.png", "summary.json", "summary.md"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    timings = json.loads((tmp_path / "timings.json").read_text())
+    assert set(timings) == {"data", "model", "sft", "sft_eval", "grpo", "report"}
+    sft = json.loads((tmp_path / "sft" / "train.json").read_text())
+    assert sft["steps"] > 0 and sft["examples"] > 0
+    with open(tmp_path / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in rows] == [0, 1, 2, 3]  # 3 GRPO steps and the evaluation before them
+    assert all(r["reward/score/mean"] for r in rows[1:])  # every step reported its reward
+    assert rows[0]["heldout/accuracy"] and rows[-1]["heldout/accuracy"]  # evaluated before and after
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    (run_summary,) = summary["runs"].values()
+    assert (run_summary["start_step"], run_summary["final_step"]) == (0, 3)
