@@ -119,7 +119,8 @@ def _lcs(r, rw, p, pc, prev, cur):
 @njit(cache=True, nogil=True)
 def _matrix(r_ids, r_w, r_fact, r_off, rs, rsw, rf, p_ids, p_w, p_close, p_fact, p_off, contradiction, full):
     """``rs, rsw, rf``: the reference's ``_sorted_steps`` (prepared once per reference and fact weight);
-    ``p_close``: per predicted word, how closely it matches (1, or less for a measure within tolerance)."""
+    ``p_close``: per predicted word, how closely it matches (1; less for a measure within tolerance, or the
+    cosine of a word standing in for a reference word)."""
     n_ref = r_off.size - 1
     n_pred = p_off.size - 1
     ps, pcs, pf = _sorted_steps(p_ids, p_close, p_fact, p_off)
