@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field, fields
@@ -83,13 +84,13 @@ def flag(value: Any) -> bool:
     return value
 
 
-def registered(lookup: Callable[[str], Any], kind: str) -> Check:
-    """The name of an installed plugin of one kind (``moss plugins`` lists them)."""
+def name_of(kind: str) -> Check:
+    """The name of a component of one kind (``moss plugins`` lists them); whether one is installed under it is
+    checked with its options (:meth:`RewardConfig.__post_init__`)."""
 
     def check(value):
         if not isinstance(value, str):
             raise TypeError(f"must be the name of a {kind}")
-        lookup(value)  # KeyError naming what is installed
         return value
 
     return check
@@ -113,12 +114,33 @@ def extra_terms(value: Any) -> tuple[tuple[str, float], ...]:
     except (TypeError, ValueError):
         raise ValueError("must be a mapping of reward term names to weights") from None
     for name, weight in terms:
-        registered(registry.reward_term, "reward term")(name)
+        name_of("reward term")(name)
         try:
             _WEIGHT(weight)
         except ValueError as e:
             raise ValueError(f"[{name!r}] weight {e}") from None
     return tuple((name, float(weight)) for name, weight in terms)
+
+
+def plugin_options(value: Any) -> tuple[tuple[str, str], ...]:
+    """{component name: {option: value}} (or its sorted pairs): each block kept as canonical JSON text, which
+    hashes (the configuration is a cache key) and is handed to the component as a fresh dict."""
+    pairs = value.items() if isinstance(value, Mapping) else value or ()
+    try:
+        blocks = sorted((name, options) for name, options in pairs)
+    except (TypeError, ValueError):
+        raise ValueError("must be a mapping of component names to their options, e.g. {embedding: {model: ...}}") from None
+    canonical = []
+    for name, options in blocks:
+        name_of("component")(name)
+        try:
+            options = json.loads(options) if isinstance(options, str) else options
+            if not isinstance(options, Mapping) or not all(isinstance(k, str) for k in options):
+                raise TypeError
+            canonical.append((name, json.dumps(options, sort_keys=True, allow_nan=False)))
+        except (TypeError, ValueError):
+            raise ValueError(f"[{name!r}] must be a mapping of option names to JSON values, not {options!r:.80}") from None
+    return tuple(canonical)
 
 # What each preset sets for the options left at None. "paper" is MOSS-ChatV's reward exactly as this package
 # computed it before the default changed (ROUGE-1/2/L step cost, subsequence DTW with jump step 2): for
@@ -146,7 +168,7 @@ CHECKS: dict[str, Check] = {
     "time_order": flag,
     "alignment": one_of(ALIGNMENTS),
     "max_jump": integer(1, MAX_JUMP),
-    "similarity": registered(registry.similarity, "step similarity"),
+    "similarity": name_of("step similarity"),
     "rouge_weights": rouge_weights,
     "fact_weight": number(0.0, 100.0, low_open=True),
     "full_match": number(0.0, 1.0, low_open=True),
@@ -157,11 +179,12 @@ CHECKS: dict[str, Check] = {
     "semantic_weight": number(0.0, 1.0),
     "embedding_model": text,
     "caps_follow_reference": flag,
-    "segmenter": registered(registry.segmenter, "segmenter"),
+    "segmenter": name_of("segmenter"),
     "max_steps": integer(1, MAX_STEPS),
     "max_step_chars": integer(1, MAX_STEP_CHARS),
     "max_trace_chars": integer(1, MAX_TRACE_CHARS),
     "extra_terms": extra_terms,
+    "plugins": plugin_options,
 }
 
 
@@ -214,6 +237,9 @@ class RewardConfig:
     max_trace_chars: int = DEFAULT_MAX_TRACE_CHARS
     # Plugin reward terms: ((name, weight), ...); given as a {name: weight} mapping.
     extra_terms: tuple[tuple[str, float], ...] = field(default=())
+    # A component's own options, by its name: {name: {option: value}} (hookspecs.py: a class gets them as keyword
+    # arguments). Kept as ((name, canonical JSON), ...).
+    plugins: tuple[tuple[str, str], ...] = field(default=())
 
     def __post_init__(self):
         """The preset fills the options left at None; then each option goes through its check (in CHECKS) and is
@@ -233,6 +259,31 @@ class RewardConfig:
                 detail = e.args[0] if e.args else e
                 raise ConfigError(f"reward option {f.name}={value!r:.80}: {detail}") from None
             object.__setattr__(self, f.name, canonical)
+        self._resolve_components()
+
+    def _resolve_components(self) -> None:
+        """Each selected component, built with its options block: an installed plugin is loaded (and checked by
+        pluggy) here, before the first rollout, and an options block for a component not selected is refused."""
+        selected = [("segmenter", "segmenter", self.segmenter), ("similarity", "similarity", self.similarity)]
+        selected += [("reward_term", "extra_terms", name) for name, _ in self.extra_terms]
+        for kind, option, name in selected:
+            try:
+                registry.component(kind, name, self.options(name))
+            except registry.OptionsError as e:
+                raise ConfigError(f"reward option plugins.{name}={json.loads(self.options(name))!r:.80}: {e}") from None
+            except KeyError as e:
+                raise ConfigError(f"reward option {option}={name!r:.80}: {e.args[0]}") from None
+        unused = sorted({name for name, _ in self.plugins} - {name for _, _, name in selected})
+        if unused:
+            raise ConfigError(f"reward option plugins.{unused[0]}: no selected segmenter, similarity or reward term "
+                              f"is called {unused[0]!r} (selected: {', '.join(sorted({n for _, _, n in selected}))})")
+
+    def options(self, name: str) -> str:
+        """The options block of component ``name`` as canonical JSON text ("{}" when the configuration gives none)."""
+        for block_name, options in self.plugins:
+            if block_name == name:
+                return options
+        return registry.NO_OPTIONS
 
     @classmethod
     def from_kwargs(cls, **overrides: Any) -> RewardConfig:
