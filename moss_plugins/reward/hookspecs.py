@@ -66,9 +66,9 @@ class Similarity(Protocol):
 
     ``matrix`` returns values in [0, 1] of shape [n_ref, n_pred]; for a plugin, values outside are clipped, NaN
     counts as 0 and another shape is a ``PluginError`` for that rollout (its ``reason`` says so). The reward then
-    rescales it the same way for every similarity (``score.step_similarity``): blended with embedding cosine
-    (``semantic_weight``), scaled by the stated times' agreement (``time_weight``) and lowered where one step
-    denies the other (``polarity``)."""
+    rescales it the same way for every similarity: blended with embedding cosine (``semantic_weight``), scaled
+    by the stated times' agreement (``time_weight``) and lowered where one step denies the other
+    (``polarity``)."""
 
     def prepare(self, ref_steps: list[str]) -> Any: ...
 
