@@ -14,6 +14,7 @@ import importlib.metadata
 import inspect
 import json
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -114,9 +115,12 @@ def _load(pm: _Manager, kind: str, ep: importlib.metadata.EntryPoint) -> None:
     _generation += 1
 
 
-def _named(pm: _Manager, kind: str, impl: pluggy.HookImpl) -> dict:
+def _named(pm: _Manager, kind: str, impl: pluggy.HookImpl) -> Mapping:
+    """What one plugin's hook of ``kind`` provides (None, pluggy's "no result", is nothing)."""
     named = impl.function()
-    if not isinstance(named, dict):
+    if named is None:
+        return {}
+    if not isinstance(named, Mapping):
         raise PluginError(f"plugin {_provider(pm, impl.plugin_name)!r}: hook {_HOOKS[kind]} returned a "
                           f"{type(named).__name__}, not {{name: {_label(kind)}}} ({_CONTRACT})")  # fmt: skip
     return named
@@ -159,7 +163,7 @@ def available(kind: str) -> dict[str, str]:
     return {name: found[0] for name, found in sorted(providers.items())}
 
 
-def _unknown(pm: _Manager, kind: str, name: str) -> KeyError:
+def _unknown(kind: str, name: str) -> KeyError:
     try:
         names = ", ".join(available(kind)) or "none"
     except PluginError:  # a clash elsewhere: still say what is wrong with this name
@@ -239,28 +243,30 @@ def _component(kind: str, name: str, options: str, pm: _Manager, generation: int
     advertised = list(importlib.metadata.entry_points(group=group, name=name))
     if len(advertised) > 1:
         raise _clash(kind, name, [_dist(ep) for ep in advertised])
-    if advertised and (group, name) not in pm.loaded:
+    ep = advertised[0] if advertised else None
+    if ep and (group, name) not in pm.loaded:
         with _LOCK:
-            # Another plugin of its distribution may have brought the name already (one module, several entry points).
-            others = [_provider(pm, p) for p, _ in _provided(pm, kind, name) if _provider(pm, p) != _dist(advertised[0])]
+            # A plugin of its own distribution may provide the name already (one module, several entry points).
+            others = [_provider(pm, p) for p, _ in _provided(pm, kind, name)]
+            others = [p for p in others if p != _dist(ep)]
             if others:
-                raise _clash(kind, name, [*others, _dist(advertised[0])])
+                raise _clash(kind, name, [*others, _dist(ep)])
             if (group, name) not in pm.loaded:
-                _load(pm, kind, advertised[0])
+                _load(pm, kind, ep)
     found = _provided(pm, kind, name)
-    if not found and advertised:
-        ep = advertised[0]
+    if not found and ep:
         raise PluginError(f"{_label(kind)} plugin {ep.name!r} ({ep.value}) from distribution {_dist(ep)!r} does not "
                           f"return {name!r} from its {_HOOKS[kind]} hook ({_CONTRACT})")  # fmt: skip
     if not found:
-        raise _unknown(pm, kind, name)
+        raise _unknown(kind, name)
     if len(found) > 1:
         raise _clash(kind, name, [_provider(pm, p) for p, _ in found])
     plugin, obj = found[0]
     if isinstance(obj, type):
         obj = _instance(obj, options)
     elif options != NO_OPTIONS:
-        raise OptionsError(f"{_label(kind)} {name!r} takes no options (a component with options is a class; {_CONTRACT})")
+        raise OptionsError(f"{_label(kind)} {name!r} takes no options (a component with options is a class; "
+                           f"{_CONTRACT})")  # fmt: skip
     shape = _shape(kind, obj)
     if shape is None:
         raise PluginError(f"{_label(kind)} {name!r} from {_provider(pm, plugin)!r} is a {type(obj).__name__} that "
