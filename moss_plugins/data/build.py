@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import random
 import shutil
 import time
@@ -36,6 +35,7 @@ from itertools import permutations
 from math import factorial
 from pathlib import Path
 
+from ..options import check, integer, number
 from ..output_format import LETTERS, normalize
 from ..reward.rouge import similarity_matrix
 from ..reward.segment import DEFAULT_MAX_STEP_CHARS, DEFAULT_MAX_STEPS, DEFAULT_MAX_TRACE_CHARS
@@ -55,6 +55,25 @@ _POOL_TRIES = 64  # pool captions tried per sample before giving up on cross-vid
 
 class BuildError(ValueError):
     """Bad build configuration or unusable input; the message says where and what to do."""
+
+
+def _tasks(value) -> tuple[str, ...]:
+    if not value or not all(t in BUILD_TASKS for t in value):
+        raise ValueError(f"must be some of {list(BUILD_TASKS)}")
+    return tuple(value)
+
+
+BUILD_RULES = {
+    "tasks": _tasks,
+    "n_options": integer(2, len(LETTERS)),
+    "test_fraction": number(0, 1, high_open=True),
+    "min_observed": number(0, low_open=True),  # seconds
+    "max_per_video": integer(1),
+    "pool_size": integer(1),
+    "max_similarity": number(0, 1, low_open=True),
+    "max_trace_steps": integer(2),
+    "max_trace_chars": integer(200),
+}
 
 
 @dataclass(frozen=True)
@@ -78,21 +97,7 @@ class BuildConfig:
     max_trace_chars: int = DEFAULT_MAX_TRACE_CHARS // 2
 
     def __post_init__(self):
-        unknown = [t for t in self.tasks if t not in BUILD_TASKS]
-        if unknown or not self.tasks:
-            raise BuildError(f"tasks must be some of {list(BUILD_TASKS)}, got {list(self.tasks)}")
-        if not 2 <= self.n_options <= len(LETTERS):
-            raise BuildError(f"n_options must be 2..{len(LETTERS)}, got {self.n_options}")
-        if not 0 <= self.test_fraction < 1:
-            raise BuildError(f"test_fraction must be in [0, 1), got {self.test_fraction}")
-        if not 0 < self.min_observed < math.inf or self.max_per_video < 1 or self.pool_size < 1:
-            raise BuildError(f"min_observed must be a finite number of seconds > 0 (got {self.min_observed}); "
-                             "max_per_video and pool_size must be >= 1")  # fmt: skip
-        if not 0 < self.max_similarity <= 1:
-            raise BuildError(f"max_similarity must be in (0, 1], got {self.max_similarity}")
-        if self.max_trace_steps < 2 or self.max_trace_chars < 200:
-            raise BuildError(f"max_trace_steps must be >= 2 and max_trace_chars >= 200, got {self.max_trace_steps}, "
-                             f"{self.max_trace_chars}")  # fmt: skip
+        check(self, BUILD_RULES, "build option ", BuildError)
 
 
 @dataclass(frozen=True)

@@ -238,7 +238,7 @@ def prepare_reference(ground_truth: Any, config: RewardConfig) -> Reference:
     """Parse a ground truth and prepare its steps: once per distinct content, also across threads."""
     if isinstance(ground_truth, Reference):
         return ground_truth
-    key, similarity = cache_key(ground_truth), registry.similarity(config.similarity)
+    key, similarity = cache_key(ground_truth), registry.similarity(config)
     return REFERENCES.get((key, similarity), lambda: _reference(key, similarity), REFERENCE_CACHE_SIZE)
 
 
@@ -263,7 +263,7 @@ def segmentation_config(config: RewardConfig, ref: Reference) -> RewardConfig:
 
 
 def segment(text: str, ref: Reference, config: RewardConfig) -> list[str]:
-    return registry.segmenter(config.segmenter)(text, segmentation_config(config, ref))
+    return registry.segmenter(config)(text, segmentation_config(config, ref))
 
 
 _NO_PATH = np.zeros(0, np.int64)
@@ -277,7 +277,7 @@ def step_similarity(steps: list[str], ref: Reference, config: RewardConfig) -> t
     share little keep some of it. A negation of another claim ("nothing is left in the cup" for "the cup is
     empty") changes nothing. Also returns, for the conflicting cells, s itself (what a negated step
     contradicts)."""
-    sim = registry.similarity(config.similarity).matrix(ref.prepared, steps, config)
+    sim = registry.similarity(config).matrix(ref.prepared, steps, config)
     if config.semantic_weight:
         w = config.semantic_weight
         sim = (1.0 - w) * sim + w * semantic.matrix(config.embedding_model, ref.truth.step_texts, steps)
@@ -431,13 +431,16 @@ def _score(text: str, ref: Reference, config: RewardConfig, extra_info: Mapping 
         "dtw_distance": float(distance), "dtw_normalized": normalized, "n_pred_steps": len(steps),
         "n_ref_steps": ref.n_steps, "pred_answer": pred or "", "reason": _reasons(text, blocks, pred, fmt, len(steps)),
     }  # fmt: skip
-    if config.extra_terms:
+    observers = registry.observers()
+    if config.extra_terms or observers:
         ctx = TermContext(text, steps, truth, alignment if steps else None, pred, acc, float(fmt), process, extra_info)
         for name, weight in config.extra_terms:
-            value = float(registry.reward_term(name)(ctx))
+            value = float(registry.reward_term(name, config)(ctx))
             result[name] = value
             score += weight * value
     result["score"] = score
+    if observers:
+        observers(result=result, ctx=ctx, config=config)
     return result, alignment
 
 

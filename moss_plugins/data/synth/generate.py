@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...options import check, check_value, integer, is_number
 from ...output_format import LETTERS
 from ..captions import STATES_KEY
 from ..io import save_samples
@@ -49,6 +50,38 @@ class SynthConfigError(ValueError):
     """A synthesis option out of range (the command line reports it in one line)."""
 
 
+def _size(value) -> tuple[int, int]:
+    sides = value if isinstance(value, (list, tuple)) and len(value) == 2 else ()
+    if not sides or not all(isinstance(s, int) and not isinstance(s, bool) and 32 <= s <= MAX_SIDE and s % 2 == 0
+                            for s in sides):  # fmt: skip
+        raise ValueError(f"must be WxH with even sides of 32 to {MAX_SIDE} px")
+    return tuple(sides)
+
+
+def _duration(value) -> tuple[float, float]:
+    # shorter videos than 6 s leave no room for a full cycle
+    span = value if isinstance(value, (list, tuple)) and len(value) == 2 and all(map(is_number, value)) else ()
+    if not span or not 6 <= span[0] <= span[1] <= MAX_DURATION:
+        raise ValueError(f"must be LO:HI seconds with 6 <= LO <= HI <= {MAX_DURATION:g}")
+    return tuple(span)
+
+
+def _split_ratio(value) -> dict[str, float]:
+    ratios = value.values() if isinstance(value, dict) and not set(value) - set(SPLITS) else ()
+    if not all(is_number(r) and 0 <= r < math.inf for r in ratios) or not sum(ratios):
+        raise ValueError(f"must be finite weights >= 0 for splits {SPLITS}, not all 0")
+    return value
+
+
+SYNTH_RULES = {
+    "tasks_per_video": integer(1, len(TASK_TYPES)),
+    "fps": integer(1, MAX_FPS),
+    "size": _size,
+    "duration": _duration,
+    "split_ratio": _split_ratio,
+}
+
+
 @dataclass(frozen=True)
 class SynthConfig:
     fps: int = C.DEFAULT_FPS
@@ -58,24 +91,11 @@ class SynthConfig:
     split_ratio: dict[str, float] = field(default_factory=lambda: {"train": 0.8, "val": 0.0, "test": 0.2})
 
     def __post_init__(self):
-        if not 1 <= self.tasks_per_video <= len(TASK_TYPES):
-            raise SynthConfigError(f"--tasks-per-video must be 1 to {len(TASK_TYPES)}, got {self.tasks_per_video}")
-        if not 1 <= self.fps <= MAX_FPS:
-            raise SynthConfigError(f"--fps must be 1 to {MAX_FPS}, got {self.fps}")
-        if not all(32 <= s <= MAX_SIDE and s % 2 == 0 for s in self.size):
-            raise SynthConfigError(f"--size must be WxH with even sides of 32 to {MAX_SIDE} px, got {self.size}")
-        lo, hi = self.duration  # shorter videos than 6 s leave no room for a full cycle
-        if not 6 <= lo <= hi <= MAX_DURATION:
-            raise SynthConfigError(f"--duration must be LO:HI seconds with 6 <= LO <= HI <= {MAX_DURATION:g}, "
-                                   f"got {self.duration}")  # fmt: skip
-        frame_bytes = math.ceil(hi * self.fps) * self.size[0] * self.size[1] * 3  # a video is rendered in memory
+        check(self, SYNTH_RULES, "--", SynthConfigError)
+        frame_bytes = math.ceil(self.duration[1] * self.fps) * self.size[0] * self.size[1] * 3  # rendered in memory
         if frame_bytes > MAX_VIDEO_BYTES:
             raise SynthConfigError(f"--size, --fps and --duration make videos of up to {frame_bytes / 2**30:.1f} GiB "
                                    f"of frames, rendered in memory (at most {MAX_VIDEO_BYTES / 2**30:g} GiB)")  # fmt: skip
-        ratios = self.split_ratio.values()
-        if set(self.split_ratio) - set(SPLITS) or not all(0 <= r < math.inf for r in ratios) or not sum(ratios):
-            raise SynthConfigError(f"--split-ratio must be finite weights >= 0 for splits {SPLITS}, not all 0; got "
-                                   f"{self.split_ratio}")  # fmt: skip
 
 
 def video_id(seed: int, index: int) -> str:
@@ -174,10 +194,9 @@ def generate(n: int, seed: int, out: str | Path, config: SynthConfig | None = No
     """Write ``n`` videos and their samples under ``out``; returns {"files", "counts", "seconds", "videos_per_s"}."""
     from tqdm.auto import tqdm
 
-    for name, value, least, most in (("--n", n, 1, MAX_VIDEOS), ("--seed", seed, 0, MAX_SEED),
-                                     ("--workers", workers, 1, MAX_WORKERS)):  # fmt: skip
-        if not least <= value <= most:
-            raise SynthConfigError(f"{name} must be {least} to {most}, got {value}")
+    for name, value, least, most in (("n", n, 1, MAX_VIDEOS), ("seed", seed, 0, MAX_SEED),
+                                     ("workers", workers, 1, MAX_WORKERS)):  # fmt: skip
+        check_value("--", name, value, integer(least, most), SynthConfigError)
     config = config or SynthConfig()
     out = Path(out)
     (out / "videos").mkdir(parents=True, exist_ok=True)
