@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 from ..output_format import LETTERS
 
 
-def balanced_positions(count: int, n_options: int, block: int, shuffle: Callable[[list[int]], Sequence[int]]) -> list[int]:
+def balanced_positions(count: int, n_options: int, block: int,
+                       shuffle: Callable[[list[int]], Sequence[int]]) -> list[int]:
     """Positions (0 = A) of ``count`` correct answers among ``n_options`` options: every run of ``block``
     consecutive samples uses each position equally often (to within one, when ``block`` is not a multiple of
     ``n_options``), in the order ``shuffle`` (a seeded random permutation of a list) gives that run."""
