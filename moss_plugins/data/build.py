@@ -39,6 +39,7 @@ from ..options import check, integer, number
 from ..output_format import LETTERS, normalize
 from ..reward.rouge import similarity_matrix
 from ..reward.segment import DEFAULT_MAX_STEP_CHARS, DEFAULT_MAX_STEPS, DEFAULT_MAX_TRACE_CHARS
+from .balance import balanced_positions, place_answer
 from .clips import ClipError, cut_clips, probe_video
 from .export import place
 from .io import save_samples, validate_rows
@@ -367,14 +368,9 @@ def assign_letters(samples: Sequence[Sample], seed: int) -> list[Sample]:
     out = list(samples)
     for (split, task, n), indices in groups.items():
         rng = _rng(seed, "letters", split, task, str(n))
-        positions: list[int] = []
-        while len(positions) < len(indices):
-            positions += rng.sample(range(n), n)
-        for i, pos in zip(indices, positions):
-            s = samples[i]
-            options = list(s.options[1:])
-            options.insert(pos, s.options[0])
-            out[i] = replace(s, options=tuple(options), answer=LETTERS[pos])
+        for i, pos in zip(indices, balanced_positions(len(indices), n, n, lambda xs: rng.sample(xs, len(xs)))):
+            options, answer = place_answer(samples[i].options[0], samples[i].options[1:], pos)
+            out[i] = replace(samples[i], options=options, answer=answer)
     return out
 
 

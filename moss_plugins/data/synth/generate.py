@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ...options import check, check_value, integer, is_number
-from ...output_format import LETTERS
+from ..balance import balanced_positions, place_answer
 from ..captions import STATES_KEY
 from ..io import save_samples
 from ...sample import SPLITS, TASK_TYPES, Sample
@@ -163,19 +163,17 @@ def build_samples(videos: Sequence[dict], splits: Sequence[str], seed: int) -> d
     out = {}
     for k, (split, items) in enumerate(sorted(per_split.items())):
         rng = np.random.default_rng([seed, 2_000_003, k])
-        letters = np.resize(np.arange(4), len(items))
-        rng.shuffle(letters)
+        letters = balanced_positions(len(items), 4, len(items), rng.permutation)  # balanced over the whole split
         samples = []
         for (video, q), pos in zip(items, letters):
-            options = [q.distractors[i] for i in rng.permutation(3)]
-            options.insert(int(pos), q.correct)
+            options, answer = place_answer(q.correct, [q.distractors[i] for i in rng.permutation(3)], pos)
             info, timing = video["info"], video["timing"]
             samples.append(Sample.from_json({
                 "id": f"{info['video_id']}-{q.task}",
                 "video": f"videos/{info['video_id']}.mp4",
                 "question": q.text,
-                "options": options,
-                "answer": LETTERS[int(pos)],
+                "options": list(options),
+                "answer": answer,
                 "task_type": q.task,
                 "observed_until": timing.observed_until(q.cut),
                 "trace": [{"t": [round(s.t0, 4), round(s.t1, 4)], "text": s.text, "state": s.state} for s in q.steps],
