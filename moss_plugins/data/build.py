@@ -39,7 +39,7 @@ from ..options import check, integer, number
 from ..output_format import LETTERS, normalize
 from ..reward.rouge import similarity_matrix
 from ..reward.segment import DEFAULT_MAX_STEP_CHARS, DEFAULT_MAX_STEPS, DEFAULT_MAX_TRACE_CHARS
-from .balance import balanced_positions, place_answer
+from .balance import assign_splits, balanced_positions, place_answer
 from .clips import ClipError, cut_clips, probe_video
 from .export import place
 from .io import save_samples, validate_rows
@@ -345,18 +345,19 @@ def _place_media(ann: VideoAnnotation, samples: list[Sample], ctx: BuildContext)
     return [replace(s, video=rel) for s in samples]
 
 
-def assign_splits(video_ids: Sequence[str], test_fraction: float, seed: int) -> dict[str, str]:
-    """video id -> "train" | "test": a seeded shuffle of the sorted ids, the first ``test_fraction`` to test.
+def video_splits(video_ids: Sequence[str], test_fraction: float, seed: int) -> dict[str, str]:
+    """video id -> "train" | "test", ``test_fraction`` of them to test, in a seeded order of the sorted ids.
 
     Depends only on the set of ids and the seed (not on file order or any other option).
     """
-    order = sorted(set(video_ids))
-    _rng(seed, "split").shuffle(order)
-    n_test = round(len(order) * test_fraction)
-    if test_fraction > 0 and n_test == 0 and len(order) >= 2:
-        n_test = 1
-    test = set(order[:n_test])
-    return {v: "test" if v in test else "train" for v in video_ids}
+    rng = _rng(seed, "split")
+
+    def shuffled(ids: list[str]) -> list[str]:
+        rng.shuffle(ids)
+        return ids
+
+    ratio = {"train": 1 - test_fraction, "test": test_fraction}
+    return assign_splits([sorted(set(video_ids))], ratio, shuffled)
 
 
 def assign_letters(samples: Sequence[Sample], seed: int) -> list[Sample]:
@@ -424,7 +425,7 @@ def build_dataset(
                                                   "to --video-root, by default the annotation file's folder)",
                                                   "video", ann.where))  # fmt: skip
     # The dataset's own split where it has one; --test-fraction splits the rest.
-    splits = assign_splits([a.video_id for a in usable if a.split is None], config.test_fraction, config.seed)
+    splits = video_splits([a.video_id for a in usable if a.split is None], config.test_fraction, config.seed)
     splits.update({a.video_id: a.split for a in usable if a.split is not None})
     ctx = BuildContext(config, out, _pools(usable, splits, config))
     jobs = [VideoJob(a, splits[a.video_id]) for a in usable]

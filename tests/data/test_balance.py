@@ -22,3 +22,11 @@ def test_every_block_uses_every_position_equally_often():
 
 def test_the_answer_goes_where_it_is_told_and_the_others_keep_their_order():
     assert place_answer("yes", ["a", "b", "c"], 2) == (("a", "b", "yes", "c"), "C")
+
+
+def test_every_split_with_a_share_gets_a_video_when_there_are_enough():
+    from moss_plugins.data.build import video_splits
+
+    assert sorted(video_splits(["a", "b"], 0.2, 0).values()) == ["test", "train"]
+    assert set(video_splits(["a"], 0.2, 0).values()) == {"train"}  # one video cannot be split
+    assert list(video_splits([f"v{k}" for k in range(10)], 0.2, 0).values()).count("test") == 2

@@ -15,7 +15,7 @@ from moss_plugins.cli import main
 from moss_plugins.data import TASK_TYPES, load_samples, mini_split_dir
 from moss_plugins.data.synth import KINDS, SynthConfig, generate
 from moss_plugins.data.synth import constants as C
-from moss_plugins.data.synth.generate import assign_splits, make_scene, tasks_for
+from moss_plugins.data.synth.generate import video_splits, make_scene, tasks_for
 from moss_plugins.data.synth.base import Scene
 from moss_plugins.data.video import load_frames
 
@@ -233,7 +233,7 @@ def test_a_scene_kind_that_misses_a_task_type_is_refused_when_it_is_defined():
 
 
 def test_splits_are_exact_and_stratified_by_kind():
-    splits = assign_splits(120, 3, {"train": 0.8, "val": 0.1, "test": 0.1})
+    splits = video_splits(120, 3, {"train": 0.8, "val": 0.1, "test": 0.1})
     assert Counter(splits) == {"train": 96, "val": 12, "test": 12}
     for k in range(len(KINDS)):
         assert Counter(splits[k :: len(KINDS)]) == {"train": 16, "val": 2, "test": 2}

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ...options import check, check_value, integer, is_number
-from ..balance import balanced_positions, place_answer
+from ..balance import assign_splits, balanced_positions, place_answer
 from ..captions import STATES_KEY
 from ..io import save_samples
 from ...sample import SPLITS, TASK_TYPES, Sample
@@ -138,20 +138,11 @@ def render_video(index: int, seed: int, config: SynthConfig, out: Path) -> dict:
     return {"info": info, "questions": questions, "timing": t}
 
 
-def assign_splits(n: int, seed: int, ratio: dict[str, float]) -> list[str]:
+def video_splits(n: int, seed: int, ratio: dict[str, float]) -> list[str]:
     """A split per video: exact proportions overall and within every scene kind, random within a kind."""
-    names = [s for s in SPLITS if ratio.get(s, 0) > 0]
-    weights = np.array([ratio[s] for s in names], dtype=np.float64)
-    weights /= weights.sum()
     rng = np.random.default_rng([seed, 1_000_001])
-    order = [i for k in range(len(KINDS)) for i in rng.permutation(range(k, n, len(KINDS)))]
-    given = np.zeros(len(names))
-    out = [""] * n
-    for p, i in enumerate(order):  # hand each video to the split furthest behind its share
-        s = int(np.argmax(weights * (p + 1) - given))
-        given[s] += 1
-        out[i] = names[s]
-    return out
+    split_of = assign_splits([range(k, n, len(KINDS)) for k in range(len(KINDS))], ratio, rng.permutation)
+    return [split_of[i] for i in range(n)]
 
 
 def build_samples(videos: Sequence[dict], splits: Sequence[str], seed: int) -> dict[str, list[Sample]]:
@@ -207,7 +198,7 @@ def generate(n: int, seed: int, out: str | Path, config: SynthConfig | None = No
     else:
         videos = [job(i) for i in tqdm(range(n), **bar)]
     seconds = time.perf_counter() - start
-    per_split = build_samples(videos, assign_splits(n, seed, config.split_ratio), seed)
+    per_split = build_samples(videos, video_splits(n, seed, config.split_ratio), seed)
     files = {}
     for split in SPLITS:
         if config.split_ratio.get(split, 0) > 0:
