@@ -20,6 +20,7 @@ from itertools import repeat
 import numpy as np
 from numba import njit
 
+from .kernels import intersection, lcs
 from .tokenize import STEP_SEPARATOR, tokenize_steps
 
 _SEP = -2  # id of STEP_SEPARATOR
@@ -71,24 +72,6 @@ def _ngrams(ids, lo, hi, vocab_size):
 
 
 @njit(cache=True, nogil=True)
-def _overlap(a, b):
-    """Multiset intersection size of two sorted arrays (= sum of min counts)."""
-    i = 0
-    j = 0
-    c = 0
-    while i < a.size and j < b.size:
-        if a[i] == b[j]:
-            c += 1
-            i += 1
-            j += 1
-        elif a[i] < b[j]:
-            i += 1
-        else:
-            j += 1
-    return c
-
-
-@njit(cache=True, nogil=True)
 def _f1(hits, n_pred, n_ref):
     precision = hits / max(n_pred, 1)
     recall = hits / max(n_ref, 1)
@@ -114,22 +97,6 @@ def _lcs_bits(mask_row, ids, lo, hi, m):
         zeros &= zeros - np.uint64(1)
         count += 1
     return count
-
-
-@njit(cache=True, nogil=True)
-def _lcs_dp(a, alo, ahi, b, blo, bhi):
-    n = bhi - blo
-    prev = np.zeros(n + 1, np.int64)
-    cur = np.zeros(n + 1, np.int64)
-    for i in range(alo, ahi):
-        x = a[i]
-        for j in range(n):
-            if b[blo + j] == x:
-                cur[j + 1] = prev[j] + 1
-            else:
-                cur[j + 1] = max(prev[j + 1], cur[j])
-        prev, cur = cur, prev
-    return prev[n]
 
 
 @njit(cache=True, nogil=True)
@@ -159,6 +126,12 @@ def _f1_matrix(r_ids, r_off, r_uni, r_bi, r_bi_off, masks, vocab_size, pred_flat
     n_ref = r_off.size - 1
     n_pred = p_off.size - 1
     out = np.empty((n_ref, n_pred, 3))
+    longest = 0
+    for j in range(n_pred):
+        longest = max(longest, p_off[j + 1] - p_off[j])
+    prev = np.zeros(longest + 1)  # scratch rows and unit weights of lcs, for reference steps over 64 tokens
+    cur = np.zeros(longest + 1)
+    ones = np.ones(max(longest, r_ids.size))
     for j in range(n_pred):
         lo = p_off[j]
         hi = p_off[j + 1]
@@ -166,13 +139,13 @@ def _f1_matrix(r_ids, r_off, r_uni, r_bi, r_bi_off, masks, vocab_size, pred_flat
         pu, pb = _ngrams(p_ids, lo, hi, vocab_size)
         for i in range(n_ref):
             m = r_off[i + 1] - r_off[i]
-            out[i, j, 0] = _f1(_overlap(r_uni[r_off[i] : r_off[i + 1]], pu), n, m)
-            out[i, j, 1] = _f1(_overlap(r_bi[r_bi_off[i] : r_bi_off[i + 1]], pb), max(n - 1, 0), max(m - 1, 0))
+            out[i, j, 0] = _f1(intersection(r_uni[r_off[i] : r_off[i + 1]], pu), n, m)
+            out[i, j, 1] = _f1(intersection(r_bi[r_bi_off[i] : r_bi_off[i + 1]], pb), max(n - 1, 0), max(m - 1, 0))
             if m <= 64:
-                lcs = _lcs_bits(masks[i], p_ids, lo, hi, m)
+                common = _lcs_bits(masks[i], p_ids, lo, hi, m)
             else:
-                lcs = _lcs_dp(r_ids, r_off[i], r_off[i + 1], p_ids, lo, hi)
-            out[i, j, 2] = _f1(lcs, n, m)
+                common = lcs(r_ids[r_off[i] : r_off[i + 1]], ones, p_ids[lo:hi], ones, prev, cur)
+            out[i, j, 2] = _f1(common, n, m)
     return out
 
 
