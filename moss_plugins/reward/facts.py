@@ -37,7 +37,9 @@ from .lexicon import CONTENT, FACT, SCAFFOLD, SCAFFOLD_WEIGHT, analyse
 
 CONTRADICTION = 0.5  # factor per contradicted fact
 SYNONYM = 0.45  # word-vector cosine from which a predicted content word may stand for a reference one
-MEASURE_TOLERANCE = 0.05  # relative tolerance of a measure, beyond the rounding of the numbers as written
+# Relative tolerance of a measure read off the video (stated times too, :func:`.timing.tolerance`), beyond the
+# rounding of the numbers as written.
+MEASURE_TOLERANCE = 0.05
 
 
 def _resolution(number: str) -> float:

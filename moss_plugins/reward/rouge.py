@@ -2,9 +2,11 @@
 
 Every step is tokenized once (one regex pass for all steps of a text) and mapped to integer ids from the
 reference's vocabulary; a predicted token the reference lacks can match nothing, so it becomes -1 and the
-vocabulary never grows. The kernel then needs no strings: n-gram overlaps are merges of sorted id arrays, and
-the LCS is Hyyro's bit-parallel algorithm over per-token position masks (reference steps of up to 64 tokens;
-longer ones fall back to the textbook dynamic programme).
+vocabulary never grows. The kernel then needs no strings: n-gram overlaps are intersections of sorted id arrays
+(:func:`.kernels.intersection`), and the LCS is Hyyro's bit-parallel algorithm over per-token position masks for
+reference steps of up to 64 tokens, the dynamic programme the "facts" similarity also uses (:func:`.kernels.lcs`)
+for longer ones. The bit-parallel LCS is ROUGE's alone: it counts words, so it cannot weigh them as "facts" does,
+and it makes the ROUGE kernel 1.7 times as fast as the dynamic programme would.
 
 F1 follows ``rouge-score`` operation for operation, so on ASCII text it is bitwise equal to
 ``RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=False)``.
@@ -192,7 +194,8 @@ def rouge_f(a: str, b: str) -> tuple[float, float, float]:
 
 
 def similarity_matrix(
-    pred_steps: Sequence[str], ref_steps: Sequence[str], weights: Sequence[float] = DEFAULT_WEIGHTS
+    ref_steps: Sequence[str], pred_steps: Sequence[str], weights: Sequence[float] = DEFAULT_WEIGHTS
 ) -> np.ndarray:
-    """[len(ref_steps), len(pred_steps)] weighted mean of ROUGE-1/2/L F1, in [0, 1]."""
+    """[len(ref_steps), len(pred_steps)] weighted mean of ROUGE-1/2/L F1, in [0, 1]: a row per reference step,
+    as everywhere in the reward (the reference's vocabulary is the one predicted tokens are looked up in)."""
     return RougeIndex.build(ref_steps).f1s(pred_steps) @ normalized_weights(tuple(weights))
