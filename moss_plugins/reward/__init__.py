@@ -8,13 +8,13 @@ works as is.
 """
 
 from . import jit_cache  # noqa: F401 (first: where numba caches the kernels the modules below define)
+from .alignment import Alignment
 from .answer import parse_choice
 from .config import ConfigError, RewardConfig
-from .alignment import Alignment
 from .dtw import monotone_alignment, subsequence_dtw
 from .ground_truth import GroundTruth, GroundTruthError, TraceStep, parse_ground_truth
-from .registry import PluginError
 from .reference import Reference, prepare_reference
+from .registry import PluginError
 from .rouge import rouge_f, similarity_matrix
 from .score import (
     RESULT_KEYS,

@@ -19,7 +19,8 @@ steps: a trace that says everything in one step, or in reverse order, can still 
 Monotone matching (``alignment="monotone"``, the default): each reference step is matched with at most one
 predicted step and each predicted step with at most one reference step, in order; a reference step left
 unmatched costs 1, predicted steps in between are skipped for free (the padding term charges for them). The
-distance is again in [0, n_ref], so D = distance / n_ref; a reversed trace can match one step of it, not all.
+distance is again in [0, n_ref], so D = distance / n_ref; a reversed trace can match one step of it, not all
+(:func:`.kernels.monotone_matching`, which the padding penalty's matching shares).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@ common subsequence, the intersection of two sorted arrays, and the best order-pr
 
 ROUGE (:mod:`.rouge`), the "facts" similarity (:mod:`.facts`), the monotone alignment (:mod:`.dtw`) and the
 padding penalty (:mod:`.penalties`) call them, mostly from their own kernels. Ids are integers from a
-reference's vocabulary; an id below 0 (a predicted word the reference lacks) matches nothing.
+reference's vocabulary; an id below 0 (a predicted word the reference lacks) matches nothing. numba's cache would
+not see an edit here in its callers' cached code; :mod:`.jit_cache` drops their caches when this file changes.
 """
 
 from __future__ import annotations
