@@ -13,7 +13,7 @@ from .similarity import RESTATES
 
 
 def distance_penalty(sim: np.ndarray, rows: np.ndarray, cols: np.ndarray, flipped: np.ndarray | None,
-                     config: RewardConfig) -> float:  # fmt: skip
+                     config: RewardConfig) -> float:
     """What the trace asserts against the reference, in reference steps (added to the alignment's distance).
 
     Order: each predicted step that restates a reference step in the wrong place costs ``order_penalty`` times
