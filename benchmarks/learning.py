@@ -41,10 +41,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 RECIPE = REPO / "recipes" / "phi2_moss_dtw"
-ARMS = {  # reward options per arm (reward.moss_dtw.*)
-    "outcome": {"process_weight": 0},
+ARMS = {  # reward options per arm (reward.moss_dtw.*); each names its preset, as the recipe sets preset=paper
+    "outcome": {"preset": "default", "process_weight": 0},
     "paper": {"preset": "paper"},
-    "default": {},
+    "default": {"preset": "default"},
 }
 HELDOUT = ("accuracy", "format_rate", "trace_dtw", "trace_dtw_paper", "step_coverage", "temporal_order",
            "answer_consistency")  # fmt: skip

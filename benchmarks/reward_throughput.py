@@ -30,6 +30,7 @@ from rich.table import Table  # noqa: E402
 
 from moss_plugins.output_format import format_response  # noqa: E402
 from moss_plugins.reward import reference, registry, score, semantic, static_vectors  # noqa: E402
+from moss_plugins.reward.hookspecs import hookimpl  # noqa: E402
 from moss_plugins.reward.lexicon import analyse  # noqa: E402
 
 KEYS = ("rouge1", "rouge2", "rougeL")
@@ -55,15 +56,25 @@ class _PairwiseSimilarity:
         return f @ (np.asarray(config.rouge_weights) / sum(config.rouge_weights))
 
 
-def register_baselines() -> None:
+class _Baselines:
     """The paper preset's ROUGE built on the two other packages, as similarities a configuration can select."""
-    from rouge_score.rouge_scorer import RougeScorer as PyScorer
-    from rouge_score_rs import RougeScorer as RsScorer
 
-    registry.register("similarity", "bench_rouge_score_rs",
-                      _PairwiseSimilarity(RsScorer(list(KEYS), use_stemmer=False), batch=True))  # fmt: skip
-    registry.register("similarity", "bench_rouge_score",
-                      _PairwiseSimilarity(PyScorer(list(KEYS), use_stemmer=False), batch=False))  # fmt: skip
+    def __init__(self):
+        from rouge_score.rouge_scorer import RougeScorer as PyScorer
+        from rouge_score_rs import RougeScorer as RsScorer
+
+        self.named = {
+            "bench_rouge_score_rs": _PairwiseSimilarity(RsScorer(list(KEYS), use_stemmer=False), batch=True),
+            "bench_rouge_score": _PairwiseSimilarity(PyScorer(list(KEYS), use_stemmer=False), batch=False),
+        }
+
+    @hookimpl
+    def moss_similarities(self):
+        return self.named
+
+
+def register_baselines() -> None:
+    registry.register(_Baselines(), "benchmark-baselines")
 
 
 def make_batch(n_rollouts: int, group: int, seed: int = 0):

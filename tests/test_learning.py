@@ -11,14 +11,14 @@ import pytest
 
 from moss_plugins.data import load_samples, mini_split_dir
 from moss_plugins.data.captions import text_prompt
-from moss_plugins.output_format import REASONING_INSTRUCTION, format_response
+from moss_plugins.output_format import format_response
 from moss_plugins.testing.tiny_models import phi
 
 SCRIPT = Path(__file__).parents[1] / "benchmarks" / "learning.py"
 TEMPLATE = "{% for m in messages %}Instruct: {{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}Output:{% endif %}"
 
 
-def test_the_small_phi_loads_with_its_phrase_tokenizer_and_chat_format(tmp_path):
+def test_the_small_phi_loads_with_its_word_tokenizer_and_chat_format(tmp_path):
     samples = load_samples(mini_split_dir()).samples
     lines = [t for s in samples for t in (text_prompt(s, mini_split_dir()), format_response([x.text for x in s.trace], s.answer))]
     path = phi(tmp_path, lines, vocab_size=600, layers=1, hidden=64, chat_template=TEMPLATE)
@@ -28,9 +28,16 @@ def test_the_small_phi_loads_with_its_phrase_tokenizer_and_chat_format(tmp_path)
     text = lines[1]
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     assert tokenizer.decode(ids) == text
-    assert len(tokenizer(REASONING_INSTRUCTION)["input_ids"]) <= 12  # a 40-word phrase in every prompt: a few tokens
-    tokens = tokenizer.convert_ids_to_tokens(tokenizer("at 7.5 s", add_special_tokens=False)["input_ids"])
-    assert all(set(t) <= set("0123456789.") for t in tokens if any(c.isdigit() for c in t))  # numbers stand alone
+
+    def tokens(text):
+        return tokenizer.convert_ids_to_tokens(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    assert all(set(t) <= set("0123456789.") for t in tokens("at 7.5 s") if any(c.isdigit() for c in t))  # numbers stand alone
+    # a value is the same token wherever it stands, so a small model can learn to copy it into its answer
+    red = tokenizer.convert_ids_to_tokens(tokenizer(" red", add_special_tokens=False)["input_ids"])
+    for context in ("[0-1.5 s] light: red\n", "A. red\n", "the red lamp is lit", "so red comes next."):
+        assert "".join(red) in tokens(context), context
+    assert "B" in tokens("<answer>B</answer>") and "B" in tokens("B. green")
     prompt = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], add_generation_prompt=True, tokenize=False)
     assert prompt == "Instruct: hi\nOutput:" and tokenizer.eos_token == tokenizer.pad_token == "<|endoftext|>"
     model = AutoModelForCausalLM.from_pretrained(path)

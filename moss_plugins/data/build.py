@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import random
 import shutil
 import time
@@ -36,9 +35,11 @@ from itertools import permutations
 from math import factorial
 from pathlib import Path
 
+from ..options import check, integer, number
 from ..output_format import LETTERS, normalize
 from ..reward.rouge import similarity_matrix
 from ..reward.segment import DEFAULT_MAX_STEP_CHARS, DEFAULT_MAX_STEPS, DEFAULT_MAX_TRACE_CHARS
+from .balance import assign_splits, balanced_positions, place_answer
 from .clips import ClipError, cut_clips, probe_video
 from .export import place
 from .io import save_samples, validate_rows
@@ -55,6 +56,25 @@ _POOL_TRIES = 64  # pool captions tried per sample before giving up on cross-vid
 
 class BuildError(ValueError):
     """Bad build configuration or unusable input; the message says where and what to do."""
+
+
+def _tasks(value) -> tuple[str, ...]:
+    if not value or not all(t in BUILD_TASKS for t in value):
+        raise ValueError(f"must be some of {list(BUILD_TASKS)}")
+    return tuple(value)
+
+
+BUILD_RULES = {
+    "tasks": _tasks,
+    "n_options": integer(2, len(LETTERS)),
+    "test_fraction": number(0, 1, high_open=True),
+    "min_observed": number(0, low_open=True),  # seconds
+    "max_per_video": integer(1),
+    "pool_size": integer(1),
+    "max_similarity": number(0, 1, low_open=True),
+    "max_trace_steps": integer(2),
+    "max_trace_chars": integer(200),
+}
 
 
 @dataclass(frozen=True)
@@ -78,21 +98,7 @@ class BuildConfig:
     max_trace_chars: int = DEFAULT_MAX_TRACE_CHARS // 2
 
     def __post_init__(self):
-        unknown = [t for t in self.tasks if t not in BUILD_TASKS]
-        if unknown or not self.tasks:
-            raise BuildError(f"tasks must be some of {list(BUILD_TASKS)}, got {list(self.tasks)}")
-        if not 2 <= self.n_options <= len(LETTERS):
-            raise BuildError(f"n_options must be 2..{len(LETTERS)}, got {self.n_options}")
-        if not 0 <= self.test_fraction < 1:
-            raise BuildError(f"test_fraction must be in [0, 1), got {self.test_fraction}")
-        if not 0 < self.min_observed < math.inf or self.max_per_video < 1 or self.pool_size < 1:
-            raise BuildError(f"min_observed must be a finite number of seconds > 0 (got {self.min_observed}); "
-                             "max_per_video and pool_size must be >= 1")  # fmt: skip
-        if not 0 < self.max_similarity <= 1:
-            raise BuildError(f"max_similarity must be in (0, 1], got {self.max_similarity}")
-        if self.max_trace_steps < 2 or self.max_trace_chars < 200:
-            raise BuildError(f"max_trace_steps must be >= 2 and max_trace_chars >= 200, got {self.max_trace_steps}, "
-                             f"{self.max_trace_chars}")  # fmt: skip
+        check(self, BUILD_RULES, "build option ", BuildError)
 
 
 @dataclass(frozen=True)
@@ -339,18 +345,19 @@ def _place_media(ann: VideoAnnotation, samples: list[Sample], ctx: BuildContext)
     return [replace(s, video=rel) for s in samples]
 
 
-def assign_splits(video_ids: Sequence[str], test_fraction: float, seed: int) -> dict[str, str]:
-    """video id -> "train" | "test": a seeded shuffle of the sorted ids, the first ``test_fraction`` to test.
+def video_splits(video_ids: Sequence[str], test_fraction: float, seed: int) -> dict[str, str]:
+    """video id -> "train" | "test", ``test_fraction`` of them to test, in a seeded order of the sorted ids.
 
     Depends only on the set of ids and the seed (not on file order or any other option).
     """
-    order = sorted(set(video_ids))
-    _rng(seed, "split").shuffle(order)
-    n_test = round(len(order) * test_fraction)
-    if test_fraction > 0 and n_test == 0 and len(order) >= 2:
-        n_test = 1
-    test = set(order[:n_test])
-    return {v: "test" if v in test else "train" for v in video_ids}
+    rng = _rng(seed, "split")
+
+    def shuffled(ids: list[str]) -> list[str]:
+        rng.shuffle(ids)
+        return ids
+
+    ratio = {"train": 1 - test_fraction, "test": test_fraction}
+    return assign_splits([sorted(set(video_ids))], ratio, shuffled)
 
 
 def assign_letters(samples: Sequence[Sample], seed: int) -> list[Sample]:
@@ -362,14 +369,9 @@ def assign_letters(samples: Sequence[Sample], seed: int) -> list[Sample]:
     out = list(samples)
     for (split, task, n), indices in groups.items():
         rng = _rng(seed, "letters", split, task, str(n))
-        positions: list[int] = []
-        while len(positions) < len(indices):
-            positions += rng.sample(range(n), n)
-        for i, pos in zip(indices, positions):
-            s = samples[i]
-            options = list(s.options[1:])
-            options.insert(pos, s.options[0])
-            out[i] = replace(s, options=tuple(options), answer=LETTERS[pos])
+        for i, pos in zip(indices, balanced_positions(len(indices), n, n, lambda xs: rng.sample(xs, len(xs)))):
+            options, answer = place_answer(samples[i].options[0], samples[i].options[1:], pos)
+            out[i] = replace(samples[i], options=options, answer=answer)
     return out
 
 
@@ -423,7 +425,7 @@ def build_dataset(
                                                   "to --video-root, by default the annotation file's folder)",
                                                   "video", ann.where))  # fmt: skip
     # The dataset's own split where it has one; --test-fraction splits the rest.
-    splits = assign_splits([a.video_id for a in usable if a.split is None], config.test_fraction, config.seed)
+    splits = video_splits([a.video_id for a in usable if a.split is None], config.test_fraction, config.seed)
     splits.update({a.video_id: a.split for a in usable if a.split is not None})
     ctx = BuildContext(config, out, _pools(usable, splits, config))
     jobs = [VideoJob(a, splits[a.video_id]) for a in usable]

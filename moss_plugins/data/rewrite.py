@@ -40,6 +40,7 @@ from ..llm_client import (
     cache_key,
 )
 from ..json_text import TooDeep, parse_json
+from ..options import check, integer, number
 from ..sample import Sample, TraceStep
 
 MAX_STEP_CHARS = 2000
@@ -59,6 +60,20 @@ class RejectedReply(ValueError):
     """A reply that is not a usable trace; the message is the reason, used as a counter key."""
 
 
+def _model(value) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("a model name is required with --rewrite (--model NAME)")
+    return value
+
+
+REWRITE_RULES = {
+    "model": _model,
+    "requests_per_minute": number(0, low_open=True),
+    "max_concurrency": integer(1),
+    "max_retries": integer(0),
+}
+
+
 @dataclass(frozen=True)
 class RewriteConfig:
     model: str
@@ -75,12 +90,7 @@ class RewriteConfig:
     max_tokens: int = 1024
 
     def __post_init__(self):
-        if not self.model.strip():
-            raise RewriteConfigError("--model is required with --rewrite")
-        if self.requests_per_minute <= 0 or self.max_concurrency < 1 or self.max_retries < 0:
-            raise RewriteConfigError(
-                "requests_per_minute must be > 0, max_concurrency >= 1, max_retries >= 0"
-            )
+        check(self, REWRITE_RULES, "rewrite option ", RewriteConfigError)
 
     def endpoint(self) -> Endpoint:
         """Where the requests go; :class:`RewriteConfigError` now when OpenAI's API would get no key."""

@@ -33,7 +33,8 @@ import numpy as np
 
 from ..output_format import LETTERS, answer_blocks, format_ok, normalize
 from ..reward import score_and_align, segment_steps
-from ..reward.answer import is_choice, is_correct, parse_answer
+from ..reward.answer import LETTER_MARKER, is_choice, is_correct, parse_answer
+from ..reward.lexicon import STOPWORDS
 from ..reward.score import resolve_config
 from ..reward.tokenize import CJK_RANGES, tokenize
 
@@ -46,18 +47,14 @@ REFERENCE_FREE_METRICS = ("accuracy", "format_rate", "answer_consistency", "trac
 BOOTSTRAP_ITERS = int(os.environ.get("MOSS_BOOTSTRAP_ITERS", "2000"))
 BOOTSTRAP_SEED = int(os.environ.get("MOSS_BOOTSTRAP_SEED", "0"))
 
-# A letter that names an option: "(B)", "option B", "answer is B", "B." / "B)" / "B:" before a space or the end.
-_LETTER_RE = re.compile(
-    r"\(([A-Z])\)|\b(?:option|answer|choice)\s*(?:is\s*)?:?\s*\(?([A-Z])\b|(?<![\w'])([A-Z])[.):](?=\s|$)"
-)
+# A letter that names an option: "option B", "answer is B", or one the reward reads as a letter ("(B)", "B.").
+_LETTER_RE = re.compile(rf"\b(?:option|answer|choice)\s*(?:is\s*)?:?\s*\(?([A-Z])\b|{LETTER_MARKER}")
 
 
 _CJK_RE = re.compile(f"[{CJK_RANGES}]")
-_STOPWORDS = frozenset(
-    "the a an and or of to in on at by for with from into onto over under is are was were be been being it its "
-    "this that these those then than there their they them he she his her as so not no will would can could does "
-    "do did has have had which what who when where while after before".split()
-)
+# Not an option's own keyword: the function words, and negations and order words, which a trace uses about
+# every option.
+_STOPWORDS = STOPWORDS | {"not", "no", "after", "before"}
 
 
 def _is_cjk(token: str) -> bool:

@@ -1,4 +1,5 @@
 """What the tasks' ``process_results`` return: metric values for lmms-eval, plus a ``report`` item per sample.
+Each task folder's ``utils.py`` takes its pair of hooks from :func:`result_hooks`.
 
 Each metric appears under its name, ``<name>_ci95`` and ``<name>/<group>`` (:func:`lmms_results`). The
 ``report`` item (the parsed answer, the steps, the alignment, the scores, the judge's verdict) is kept in
@@ -8,7 +9,7 @@ HTML report.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from ..evaluation import judge
 from ..evaluation.trace_metrics import reference_free_metrics, reference_metrics
@@ -78,3 +79,16 @@ def reference_free_results(
         _judged(out, report, question, options, output, group)
     out["report"] = report
     return out
+
+
+def result_hooks(results: Callable[..., dict]) -> tuple[Callable, Callable]:
+    """A task's ``process_results`` and ``process_results_with_judge`` (the names its YAMLs give as
+    ``!function utils.<name>``) from ``results(doc, output, use_judge)``: lmms-eval passes one output per doc."""
+
+    def process_results(doc, outputs):
+        return results(doc, outputs[0], use_judge=False)
+
+    def process_results_with_judge(doc, outputs):
+        return results(doc, outputs[0], use_judge=True)
+
+    return process_results, process_results_with_judge

@@ -1,8 +1,8 @@
 """MOSS-ChatV's rule-based reward: answer accuracy, output format and a process reward that aligns the model's
 steps with the reference trace (``preset="paper"``: the paper's ROUGE + subsequence DTW, exactly).
 
-Framework-free (numpy, numba, snowballstemmer; model2vec for the shipped static vectors of ``semantic_weight``;
-sentence-transformers only for a full embedding model).
+Framework-free (numpy, numba, pluggy, snowballstemmer; model2vec for the shipped static vectors of
+``semantic_weight``; sentence-transformers only for a full embedding model).
 ``compute_score`` is verl's custom-reward contract, so ``reward.custom_reward_function.path=pkg://moss_plugins.reward``
 works as is.
 """

@@ -16,7 +16,10 @@ _PREFIX_RE = re.compile(
 )
 _SINGLE_RE = re.compile(r"^[(\[]?([A-Za-z])[)\]]?[.:]?$")
 _LEADING_RE = re.compile(r"^(?:\(([A-Za-z])\)|([A-Z])[.):])(?:\s|$)")
-_MARKER_RE = re.compile(r"(?<![A-Za-z0-9])(?:\(([A-Z])\)|([A-Z])[.):](?=\s|$))")
+# An option letter written as one, not inside a word: "(B)", or "B." / "B)" / "B:" before a space or the end.
+# The trace metrics find letters with it too (evaluation/trace_metrics.py).
+LETTER_MARKER = r"(?<![A-Za-z0-9])(?:\(([A-Z])\)|([A-Z])[.):](?=\s|$))"
+_MARKER_RE = re.compile(LETTER_MARKER)
 _CAPITAL_RE = re.compile(r"(?<![A-Za-z0-9'])([A-Z])(?![A-Za-z0-9'])")
 _SHORT_ANSWER_TOKENS = 8
 # An honest answer is short; parsing only its head keeps a megabyte-long answer block cheap.

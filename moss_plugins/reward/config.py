@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass, field, fields
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from ..options import Rule, check, check_value, flag, integer, is_number, known, number, one_of, text
 from . import registry
 from .segment import DEFAULT_MAX_STEP_CHARS, DEFAULT_MAX_STEPS, DEFAULT_MAX_TRACE_CHARS
 from .static_vectors import STATIC_MODEL
@@ -17,6 +18,9 @@ DEFAULT_EMBEDDING_MODEL = STATIC_MODEL  # shipped static vectors: offline, ~1/3 
 
 class ConfigError(ValueError):
     """The reward configuration is invalid."""
+
+
+WHERE = "reward option "  # how an error names an option: "reward option alpha=1000.0: must be ..."
 
 
 # Bounds that keep every valid configuration cheap and finite: T(D) is already a step function at |alpha| = 100
@@ -30,73 +34,21 @@ MAX_STEPS = 128
 MAX_STEP_CHARS = 10_000
 MAX_TRACE_CHARS = 50_000
 
-Check = Callable[[Any], Any]  # value -> its canonical form; ValueError("must be ...") if it is not valid
 
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def number(low: float, high: float, high_open: bool = False, low_open: bool = False) -> Check:
-    """A finite int or float in [low, high] (either end open on request), as a float."""
-    span = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-
-    def check(value):
-        inside = _is_number(value) and math.isfinite(value)
-        inside = inside and (low < value if low_open else low <= value) and (value < high if high_open else value <= high)
-        if not inside:
-            raise ValueError(f"must be a number in {span}")
-        return float(value)
-
-    return check
-
-
-def one_of(choices) -> Check:
-    def check(value):
-        if not isinstance(value, Hashable) or value not in choices:  # a list or a dict is no name
-            raise ValueError(f"must be one of {sorted(choices)}")
-        return value
-
-    return check
-
-
-def text(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("must be a non-empty string")
-    return value
-
-
-def integer(low: int, high: int) -> Check:
-    """An int (not a bool, not 2.0) in [low, high]."""
-
-    def check(value):
-        if not (isinstance(value, int) and not isinstance(value, bool) and low <= value <= high):
-            raise ValueError(f"must be an integer in [{low}, {high}]")
-        return value
-
-    return check
-
-
-def flag(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError("must be true or false")
-    return value
-
-
-def registered(lookup: Callable[[str], Any], kind: str) -> Check:
-    """The name of an installed plugin of one kind (``moss plugins`` lists them)."""
+def name_of(kind: str) -> Rule:
+    """The name of a component of one kind (``moss plugins`` lists them); whether one is installed under it is
+    checked with its options (:meth:`RewardConfig.__post_init__`)."""
 
     def check(value):
         if not isinstance(value, str):
             raise TypeError(f"must be the name of a {kind}")
-        lookup(value)  # KeyError naming what is installed
         return value
 
     return check
 
 
 def rouge_weights(value: Any) -> tuple[float, float, float]:
-    if not (isinstance(value, (list, tuple)) and len(value) == 3 and all(_is_number(w) for w in value)
+    if not (isinstance(value, (list, tuple)) and len(value) == 3 and all(is_number(w) for w in value)
             and all(0 <= w <= MAX_WEIGHT for w in value) and sum(value) > 0):  # fmt: skip
         raise ValueError(f"must be three numbers in [0, {MAX_WEIGHT:g}] (ROUGE-1, ROUGE-2, ROUGE-L), not all zero")
     return tuple(float(w) for w in value)
@@ -113,12 +65,33 @@ def extra_terms(value: Any) -> tuple[tuple[str, float], ...]:
     except (TypeError, ValueError):
         raise ValueError("must be a mapping of reward term names to weights") from None
     for name, weight in terms:
-        registered(registry.reward_term, "reward term")(name)
+        name_of("reward term")(name)
         try:
             _WEIGHT(weight)
         except ValueError as e:
             raise ValueError(f"[{name!r}] weight {e}") from None
     return tuple((name, float(weight)) for name, weight in terms)
+
+
+def plugin_options(value: Any) -> tuple[tuple[str, str], ...]:
+    """{component name: {option: value}} (or its sorted pairs): each block kept as canonical JSON text, which
+    hashes (the configuration is a cache key) and is handed to the component as a fresh dict."""
+    pairs = value.items() if isinstance(value, Mapping) else value or ()
+    try:
+        blocks = sorted((name, block) for name, block in pairs)
+    except (TypeError, ValueError):
+        raise ValueError("must be a mapping of component names to their options, e.g. {embedding: {model: ...}}") from None
+    canonical = []
+    for name, block in blocks:
+        name_of("component")(name)
+        try:
+            block = json.loads(block) if isinstance(block, str) else block
+            if not isinstance(block, Mapping) or not all(isinstance(k, str) for k in block):
+                raise TypeError
+            canonical.append((name, json.dumps(block, sort_keys=True, allow_nan=False)))
+        except (TypeError, ValueError):
+            raise ValueError(f"[{name!r}] must be a mapping of option names to JSON values, not {block!r:.80}") from None
+    return tuple(canonical)
 
 # What each preset sets for the options left at None. "paper" is MOSS-ChatV's reward exactly as this package
 # computed it before the default changed (ROUGE-1/2/L step cost, subsequence DTW with jump step 2): for
@@ -132,8 +105,9 @@ PRESETS: dict[str, dict[str, Any]] = {
               "filler_similarity": 0.0},
 }  # fmt: skip
 
-# Every option and its check. A new option joins with one line; RewardConfig refuses a field without one.
-CHECKS: dict[str, Check] = {
+# Every option and its check (moss_plugins/options.py). A new option joins with one line; a test holds every
+# field to having one.
+CHECKS: dict[str, Rule] = {
     "preset": one_of(PRESETS),
     "alpha": number(-MAX_ALPHA, MAX_ALPHA),
     "acc_weight": _WEIGHT,
@@ -146,7 +120,7 @@ CHECKS: dict[str, Check] = {
     "time_order": flag,
     "alignment": one_of(ALIGNMENTS),
     "max_jump": integer(1, MAX_JUMP),
-    "similarity": registered(registry.similarity, "step similarity"),
+    "similarity": name_of("step similarity"),
     "rouge_weights": rouge_weights,
     "fact_weight": number(0.0, 100.0, low_open=True),
     "full_match": number(0.0, 1.0, low_open=True),
@@ -157,11 +131,12 @@ CHECKS: dict[str, Check] = {
     "semantic_weight": number(0.0, 1.0),
     "embedding_model": text,
     "caps_follow_reference": flag,
-    "segmenter": registered(registry.segmenter, "segmenter"),
+    "segmenter": name_of("segmenter"),
     "max_steps": integer(1, MAX_STEPS),
     "max_step_chars": integer(1, MAX_STEP_CHARS),
     "max_trace_chars": integer(1, MAX_TRACE_CHARS),
     "extra_terms": extra_terms,
+    "plugins": plugin_options,
 }
 
 
@@ -214,33 +189,48 @@ class RewardConfig:
     max_trace_chars: int = DEFAULT_MAX_TRACE_CHARS
     # Plugin reward terms: ((name, weight), ...); given as a {name: weight} mapping.
     extra_terms: tuple[tuple[str, float], ...] = field(default=())
+    # A component's own options, by its name: {name: {option: value}} (hookspecs.py: a class gets them as keyword
+    # arguments). Kept as ((name, canonical JSON), ...).
+    plugins: tuple[tuple[str, str], ...] = field(default=())
 
     def __post_init__(self):
         """The preset fills the options left at None; then each option goes through its check (in CHECKS) and is
         kept in its canonical form (2 -> 2.0, lists -> tuples)."""
-        try:
-            preset = CHECKS["preset"](self.preset)
-        except ValueError as e:
-            raise ConfigError(f"reward option preset={self.preset!r:.80}: {e}") from None
+        preset = check_value(WHERE, "preset", self.preset, CHECKS["preset"], ConfigError)
         for name, value in PRESETS[preset].items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, value)
-        for f in fields(self):
-            value, check = getattr(self, f.name), CHECKS[f.name]
+        check(self, CHECKS, WHERE, ConfigError)
+        self._resolve_components()
+
+    def _resolve_components(self) -> None:
+        """Each selected component, built with its options block: an installed plugin is loaded (and checked by
+        pluggy) here, before the first rollout, and an options block for a component not selected is refused."""
+        selected = [("segmenter", "segmenter", self.segmenter), ("similarity", "similarity", self.similarity)]
+        selected += [("reward_term", "extra_terms", name) for name, _ in self.extra_terms]
+        for kind, option, name in selected:
             try:
-                canonical = check(value)
-            except (TypeError, ValueError, KeyError) as e:
-                detail = e.args[0] if e.args else e
-                raise ConfigError(f"reward option {f.name}={value!r:.80}: {detail}") from None
-            object.__setattr__(self, f.name, canonical)
+                registry.component(kind, name, self.options(name))
+            except registry.OptionsError as e:
+                raise ConfigError(f"reward option plugins.{name}={json.loads(self.options(name))!r:.80}: {e}") from None
+            except KeyError as e:
+                raise ConfigError(f"reward option {option}={name!r:.80}: {e.args[0]}") from None
+        unused = sorted({name for name, _ in self.plugins} - {name for _, _, name in selected})
+        if unused:
+            raise ConfigError(f"reward option plugins.{unused[0]}: no selected segmenter, similarity or reward term "
+                              f"is called {unused[0]!r} (selected: {', '.join(sorted({n for _, _, n in selected}))})")
+
+    def options(self, name: str) -> str:
+        """The options block of component ``name`` as canonical JSON text ("{}" when the configuration gives none)."""
+        for block_name, block in self.plugins:
+            if block_name == name:
+                return block
+        return registry.NO_OPTIONS
 
     @classmethod
     def from_kwargs(cls, **overrides: Any) -> RewardConfig:
         """A configuration from keyword overrides (as verl's ``reward_kwargs`` or Hydra pass them)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise ConfigError(f"unknown reward option(s) {unknown}; valid options: {sorted(known)}")
+        known(cls, overrides, ConfigError, what="reward option")
         return cls(**{k: _plain(v) for k, v in overrides.items()})
 
 

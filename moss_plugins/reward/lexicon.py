@@ -49,16 +49,21 @@ COLOURS = frozenset(
     "turquoise beige rot grün blau gelb lila rosa schwarz weiß grau braun rojo roja verde azul amarillo amarilla "
     "naranja morado morada rosa negro negra blanco blanca gris marrón 红 绿 蓝 黄 橙 紫 粉 青 棕 黑 白 灰".split()
 )
-# Function words (closed classes) and the vocabulary every video-reasoning trace shares. Words that only
-# extend a negation ("no longer", "nicht mehr", "ya no", 没有, 不再) are here so that the negation scopes past them.
+# The English function words every user of words skips: scaffolding here, never an option's own keyword in the
+# trace metrics (evaluation/trace_metrics.py).
+STOPWORDS = frozenset(
+    "the a an and or of to in on at by for with from into onto over under is are was were be been being it its "
+    "this that these those then than there their they them he she his her as so will would can could does do "
+    "did has have had which what who when where while".split()
+)
+# Beyond STOPWORDS, function words (closed classes) and the vocabulary every video-reasoning trace shares. Words
+# that only extend a negation ("no longer", "nicht mehr", "ya no", 没有, 不再) are here so that the negation
+# scopes past them.
 _SCAFFOLD = {
-    "en": "a an the and or but of to in on at by for with from into onto over under as so than then "
-    "that this these those there here it its it's they them their he him his she her we us our you your i me my "
-    "is are was were be been being am do does did has have had will would can could shall should may might must "
-    "which what who whom whose when where while because since until till also just only very "
-    "about around near roughly approximately some any each every all both more less most least such same other "
-    "s sec secs second seconds min mins minute minutes ms per percent time times step steps video clip frame "
-    "frames scene first next last again now ie eg etc longer anymore still",
+    "en": "but here it's him we us our you your i me my am shall should may might must whom whose because since "
+    "until till also just only very about around near roughly approximately some any each every all both more "
+    "less most least such same other s sec secs second seconds min mins minute minutes ms per percent time times "
+    "step steps video clip frame frames scene first next last again now ie eg etc longer anymore still",
     "de": "der die das den dem des ein eine einen einem einer eines und oder aber zu im in am an auf aus bei mit "
     "nach von vor zum zur für über unter um bis als wie so dann da dass es er sie wir ihr ich du sich sein "
     "seine ist sind war waren wird werden wurde wurden hat haben hatte hatten kann können soll sollte mehr noch "
@@ -70,7 +75,7 @@ _SCAFFOLD = {
     "por ciento minuto minutos paso vídeo video escena cuadro",
     "zh": "的 了 是 在 着 过 和 与 及 就 都 也 还 又 把 被 让 给 从 到 向 对 这 那 个 一个 秒 时 后 前 里 上 下 中 有 再",
 }
-_SCAFFOLD_WORDS = frozenset(w for words in _SCAFFOLD.values() for w in words.split())
+_SCAFFOLD_WORDS = STOPWORDS | frozenset(w for words in _SCAFFOLD.values() for w in words.split())
 # Function words that tell German or Spanish text from English (a step is read in the language with most hits).
 _LANGUAGE_HINTS = {
     "en": frozenset("the a an is are and of to in it with at its this that was were".split()),

@@ -68,7 +68,7 @@ def prepare_reference(ground_truth: Any, config: RewardConfig) -> Reference:
     """Parse a ground truth and prepare its steps: once per distinct content, also across threads."""
     if isinstance(ground_truth, Reference):
         return ground_truth
-    key, similarity = cache_key(ground_truth), registry.similarity(config.similarity)
+    key, similarity = cache_key(ground_truth), registry.similarity(config)
     return REFERENCES.get((key, similarity), lambda: _reference(key, similarity), REFERENCE_CACHE_SIZE)
 
 
@@ -93,4 +93,4 @@ def segmentation_config(config: RewardConfig, ref: Reference) -> RewardConfig:
 
 
 def segment(text: str, ref: Reference, config: RewardConfig) -> list[str]:
-    return registry.segmenter(config.segmenter)(text, segmentation_config(config, ref))
+    return registry.segmenter(config)(text, segmentation_config(config, ref))

@@ -1,44 +1,67 @@
-"""Named segmenters, similarities and reward terms: the built-in ones, those registered by the running program
-and those installed distributions advertise as entry points (the contract: :mod:`.hookspecs`).
+"""Which component a name selects: one pluggy ``PluginManager`` holds the built-ins, the plugins a running
+program registers and the installed ones a configuration selected, each checked against :mod:`.hookspecs`.
 
-A name is resolved when a configuration selects it, and only its own entry points are imported then: a broken
-plugin that nothing selects is never imported, so it cannot break the default reward or another plugin.
+An installed plugin is loaded when a configuration selects a name it advertises (pluggy's
+``load_setuptools_entrypoints(group, name=...)``), never before: one that nothing selects is never imported, so
+it cannot break the default reward or another plugin. Pluggy loads the first of two distributions that advertise
+one name; the install metadata is read first so that such a clash is an error naming both.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.metadata
+import inspect
+import json
 import threading
-from collections.abc import Callable
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
+import pluggy
 
-from . import builtin
+from . import builtin, hookspecs
 
-BUILTIN, REGISTERED = "builtin", "registered"
-_BUILTINS = {"segmenter": builtin.SEGMENTERS, "similarity": builtin.SIMILARITIES, "reward_term": builtin.REWARD_TERMS}
-# Kind of component -> its entry-point group.
+BUILTIN = "builtin"
+# Kind of component -> its entry-point group, and the hook that provides it.
 GROUPS = {
     "segmenter": "moss_plugins.segmenters",
     "similarity": "moss_plugins.similarities",
     "reward_term": "moss_plugins.reward_terms",
 }
-# Replaced, never changed in place, by each registration (under _REGISTERING): a thread that is reading the names
-# keeps reading the dict it started with. _generation counts registrations; lookups are cached per generation, so
-# one made from the names before a registration is never served after it.
-_registered: dict[str, dict[str, object]] = {kind: {} for kind in GROUPS}
-_REGISTERING = threading.Lock()
-_generation = 0
-# The one group of the first plugin form (a module of pluggy hooks), named only to tell its users how to move.
-_OLD_GROUP = "moss_plugins"
-_EXPECTED = {"segmenter": "fn(text, config) -> steps",
-             "similarity": "fn(pred_steps, ref_steps) or an object with prepare() and matrix()",
-             "reward_term": "fn(ctx) -> float"}  # fmt: skip
+_HOOKS = {"segmenter": "moss_segmenters", "similarity": "moss_similarities", "reward_term": "moss_reward_terms"}
+NO_OPTIONS = "{}"  # the canonical options block of a component the configuration gives none
+_CONTRACT = "moss_plugins/reward/hookspecs.py"
 
 
 class PluginError(RuntimeError):
     """A selected plugin cannot be loaded or breaks the contract in :mod:`moss_plugins.reward.hookspecs`."""
+
+
+class OptionsError(ValueError):
+    """A component's options block does not fit it (the configuration's error, not the plugin's)."""
+
+
+class _Manager(pluggy.PluginManager):
+    def __init__(self):
+        super().__init__(hookspecs.PROJECT)
+        self.add_hookspecs(hookspecs)
+        self.register(builtin, name=BUILTIN)
+        self.loaded: dict[tuple[str, str], str] = {}  # (group, entry point name) -> name of the plugin it loaded
+        self.dists: dict[str, str] = {}  # plugin name -> its distribution, for installed plugins
+
+    def register(self, plugin, name=None):
+        """A module that provides several components is advertised by several entry points: it is one plugin."""
+        if self.is_registered(plugin):
+            return self.get_name(plugin)
+        return super().register(plugin, name)
+
+
+# Lookups read the manager and the generation once, and are cached per generation: a registration (under _LOCK)
+# bumps it, so a lookup made before one is never served after it.
+_pm = _Manager()
+_LOCK = threading.RLock()
+_generation = 0
 
 
 def _label(kind: str) -> str:
@@ -49,25 +72,72 @@ def _dist(ep: importlib.metadata.EntryPoint) -> str:
     return ep.dist.name if ep.dist else "?"
 
 
-def _load(kind: str, ep: importlib.metadata.EntryPoint) -> object:
+def _one_line(error: BaseException) -> str:
+    return "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
+
+
+def _check_hooks(pm: _Manager, plugin: object) -> None:
+    """What pluggy checks only on request: every hook the plugin marks exists (and it marks at least one)."""
+    pm.check_pending()
+    if not pm.get_hookcallers(plugin):
+        raise pluggy.PluginValidationError(plugin, "it implements no hook: mark its hook functions with "
+                                                   f"@moss_plugins.reward.hookspecs.hookimpl ({_CONTRACT})")  # fmt: skip
+
+
+def _discard(pm: _Manager, plugin: object) -> None:
+    if pm.is_registered(plugin):
+        pm.unregister(plugin)
+
+
+def _load(pm: _Manager, kind: str, ep: importlib.metadata.EntryPoint) -> None:
+    """Loads one entry point with pluggy, which checks the plugin's hooks when it registers it."""
+    global _generation
+    label, dist = _label(kind), _dist(ep)
+    where = f"{label} plugin {ep.name!r} ({ep.value}) from distribution {dist!r}"
+    fix = f"Fix or uninstall {dist!r}, or choose another {label}."
     try:
-        obj = ep.load()
-        return obj() if isinstance(obj, type) else obj
+        pm.load_setuptools_entrypoints(GROUPS[kind], name=ep.name)
+        plugin = ep.load()  # imported already: the object pluggy registered
+        if not pm.is_registered(plugin):
+            raise PluginError(f"{where} was not loaded: another plugin is registered under the name {ep.name!r} "
+                              f"({pm.get_plugin(ep.name)!r}). Rename one of the two entry points.")  # fmt: skip
+        _check_hooks(pm, plugin)
+    except pluggy.PluginValidationError as e:
+        _discard(pm, e.plugin)
+        raise PluginError(f"{where} breaks the plugin contract ({_CONTRACT}): {_one_line(e)}. {fix}") from None
+    except PluginError:
+        raise
     except Exception as e:
-        dist = _dist(ep)
-        raise PluginError(
-            f"{_label(kind)} plugin {ep.name!r} ({ep.value}) from distribution {dist!r} failed to load: {e!r}. "
-            f"Fix or uninstall {dist!r}, or choose another {_label(kind)}."
-        ) from e
+        raise PluginError(f"{where} failed to load: {e!r}. {fix}") from e
+    name = pm.get_name(plugin)
+    pm.loaded[(GROUPS[kind], ep.name)] = name
+    pm.dists[name] = dist
+    _generation += 1
 
 
-def _sources(kind: str, name: str | None = None) -> list[tuple[str, str, object]]:
-    """``(name, provider, component or its entry point)`` for each provider of a name of one kind (of ``name``
-    only, when given). Reads install metadata; imports nothing."""
-    local = ((BUILTIN, _BUILTINS[kind]), (REGISTERED, _registered[kind]))
-    found = [(n, provider, obj) for provider, named in local for n, obj in named.items() if name in (None, n)]
-    selected = importlib.metadata.entry_points(group=GROUPS[kind], **({} if name is None else {"name": name}))
-    return found + [(ep.name, _dist(ep), ep) for ep in selected]
+def _named(pm: _Manager, kind: str, impl: pluggy.HookImpl) -> Mapping:
+    """What one plugin's hook of ``kind`` provides (None, pluggy's "no result", is nothing)."""
+    named = impl.function()
+    if named is None:
+        return {}
+    if not isinstance(named, Mapping):
+        raise PluginError(f"plugin {_provider(pm, impl.plugin_name)!r}: hook {_HOOKS[kind]} returned a "
+                          f"{type(named).__name__}, not {{name: {_label(kind)}}} ({_CONTRACT})")  # fmt: skip
+    return named
+
+
+def _provider(pm: _Manager, plugin_name: str) -> str:
+    return pm.dists.get(plugin_name, plugin_name)
+
+
+def _provided(pm: _Manager, kind: str, name: str) -> list[tuple[str, object]]:
+    """``(plugin name, component)`` for each registered plugin that provides ``name`` (plugins are imported)."""
+    found = []
+    for impl in getattr(pm.hook, _HOOKS[kind]).get_hookimpls():
+        named = _named(pm, kind, impl)
+        if name in named:
+            found.append((impl.plugin_name, named[name]))
+    return found
 
 
 def _clash(kind: str, name: str, providers: list[str]) -> PluginError:
@@ -77,10 +147,16 @@ def _clash(kind: str, name: str, providers: list[str]) -> PluginError:
 
 def available(kind: str) -> dict[str, str]:
     """``{name: provider}`` of one kind (``"segmenter"``, ``"similarity"``, ``"reward_term"``); the provider is
-    "builtin", "registered" or the distribution. From install metadata only: nothing is imported."""
-    providers: dict[str, list[str]] = {}
-    for name, provider, _ in _sources(kind):
-        providers.setdefault(name, []).append(provider)
+    "builtin", a registered plugin's name or the distribution. Imports nothing: installed plugins are read from
+    the install metadata, registered ones are imported already."""
+    pm, providers = _pm, {}
+    from_metadata = set(pm.loaded.values())  # listed below, under their distribution
+    for impl in getattr(pm.hook, _HOOKS[kind]).get_hookimpls():
+        if impl.plugin_name not in from_metadata:
+            for name in _named(pm, kind, impl):
+                providers.setdefault(name, []).append(impl.plugin_name)
+    for ep in importlib.metadata.entry_points(group=GROUPS[kind]):
+        providers.setdefault(ep.name, []).append(_dist(ep))
     for name, found in providers.items():
         if len(found) > 1:
             raise _clash(kind, name, found)
@@ -88,19 +164,53 @@ def available(kind: str) -> dict[str, str]:
 
 
 def _unknown(kind: str, name: str) -> KeyError:
-    names = sorted({n for n, _, _ in _sources(kind)})
-    message = f"unknown {_label(kind)} {name!r}; installed: {', '.join(names) or 'none'}"
-    old = sorted({_dist(ep) for ep in importlib.metadata.entry_points(group=_OLD_GROUP)})
-    if old:
-        message += (f"; {', '.join(map(repr, old))} still use(s) the entry-point group {_OLD_GROUP!r}, which is no "
-                    f"longer read: name each component in {GROUPS[kind]!r} (moss_plugins/reward/hookspecs.py)")
-    return KeyError(message)
+    try:
+        names = ", ".join(available(kind)) or "none"
+    except PluginError:  # a clash elsewhere: still say what is wrong with this name
+        names = "?"
+    return KeyError(f"unknown {_label(kind)} {name!r}; installed: {names}")
+
+
+def _fits(fn: Any, n_args: int) -> bool:
+    try:
+        inspect.signature(fn).bind(*range(n_args))
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read (a C function): it is called and seen
+        pass
+    return True
+
+
+def _shape(kind: str, obj: object) -> str | None:
+    """Which protocol of :mod:`.hookspecs` the component follows ("similarity" components: an object with
+    prepare and matrix, or a function); None if none."""
+    if kind == "similarity":
+        prepare, matrix = getattr(obj, "prepare", None), getattr(obj, "matrix", None)
+        if callable(prepare) and callable(matrix):
+            return "object" if _fits(prepare, 1) and _fits(matrix, 3) else None
+        return "function" if callable(obj) and _fits(obj, 2) else None
+    return "function" if callable(obj) and _fits(obj, 2 if kind == "segmenter" else 1) else None
+
+
+_EXPECTED = {"segmenter": "fn(text, config) -> steps",
+             "similarity": "fn(pred_steps, ref_steps) or an object with prepare(ref_steps) and "
+                           "matrix(prepared, pred_steps, config)",
+             "reward_term": "fn(ctx) -> float"}  # fmt: skip
+
+
+@functools.lru_cache(maxsize=256)
+def _instance(cls: type, options: str) -> object:
+    """A class component, built once per distinct options block."""
+    try:
+        return cls(**json.loads(options))
+    except (TypeError, ValueError) as e:
+        raise OptionsError(f"{cls.__qualname__} refuses these options: {e}") from None
 
 
 class _FunctionSimilarity:
     """Adapts a plain ``fn(pred_steps, ref_steps)`` to the prepare/matrix protocol."""
 
-    def __init__(self, fn: Callable):
+    def __init__(self, fn):
         self.fn = fn
 
     def prepare(self, ref_steps):
@@ -111,7 +221,7 @@ class _FunctionSimilarity:
 
 
 class _CheckedSimilarity:
-    """Holds a third-party similarity to the contract: shape [n_ref, n_pred], values clipped into [0, 1]."""
+    """Holds a plugin similarity to the contract: shape [n_ref, n_pred], values clipped into [0, 1]."""
 
     def __init__(self, name: str, impl):
         self.name, self.impl = name, impl
@@ -127,49 +237,85 @@ class _CheckedSimilarity:
         return np.clip(np.nan_to_num(sim, nan=0.0), 0.0, 1.0)
 
 
-def _checked(kind: str, name: str, provider: str, obj: object) -> object:
-    """A third-party component held to the contract: a similarity wrapped so that a broken one fails loudly."""
-    if kind == "similarity":
-        if callable(getattr(obj, "prepare", None)) and callable(getattr(obj, "matrix", None)):  # hookspecs.Similarity
-            return _CheckedSimilarity(name, obj)
-        if callable(obj):
-            return _CheckedSimilarity(name, _FunctionSimilarity(obj))
-    elif callable(obj):
-        return obj
-    raise PluginError(f"{_label(kind)} {name!r} from {provider!r} is a {type(obj).__name__}, not "
-                      f"{_EXPECTED[kind]} (moss_plugins/reward/hookspecs.py)")  # fmt: skip
-
-
 @functools.lru_cache(maxsize=256)
-def _component(kind: str, name: str, generation: int) -> object:
-    sources = _sources(kind, name)
-    if not sources:
+def _component(kind: str, name: str, options: str, pm: _Manager, generation: int) -> object:
+    group = GROUPS[kind]
+    advertised = list(importlib.metadata.entry_points(group=group, name=name))
+    if len(advertised) > 1:
+        raise _clash(kind, name, [_dist(ep) for ep in advertised])
+    ep = advertised[0] if advertised else None
+    if ep and (group, name) not in pm.loaded:
+        with _LOCK:
+            # A plugin of its own distribution may provide the name already (one module, several entry points).
+            others = [_provider(pm, p) for p, _ in _provided(pm, kind, name)]
+            others = [p for p in others if p != _dist(ep)]
+            if others:
+                raise _clash(kind, name, [*others, _dist(ep)])
+            if (group, name) not in pm.loaded:
+                _load(pm, kind, ep)
+    found = _provided(pm, kind, name)
+    if not found and ep:
+        raise PluginError(f"{_label(kind)} plugin {ep.name!r} ({ep.value}) from distribution {_dist(ep)!r} does not "
+                          f"return {name!r} from its {_HOOKS[kind]} hook ({_CONTRACT})")  # fmt: skip
+    if not found:
         raise _unknown(kind, name)
-    if len(sources) > 1:
-        raise _clash(kind, name, [provider for _, provider, _ in sources])
-    _, provider, obj = sources[0]
-    if isinstance(obj, importlib.metadata.EntryPoint):
-        obj = _load(kind, obj)
-    return obj if provider == BUILTIN else _checked(kind, name, provider, obj)
+    if len(found) > 1:
+        raise _clash(kind, name, [_provider(pm, p) for p, _ in found])
+    plugin, obj = found[0]
+    if isinstance(obj, type):
+        obj = _instance(obj, options)
+    elif options != NO_OPTIONS:
+        raise OptionsError(f"{_label(kind)} {name!r} takes no options (a component with options is a class; "
+                           f"{_CONTRACT})")  # fmt: skip
+    shape = _shape(kind, obj)
+    if shape is None:
+        raise PluginError(f"{_label(kind)} {name!r} from {_provider(pm, plugin)!r} is a {type(obj).__name__} that "
+                          f"does not fit {_EXPECTED[kind]} ({_CONTRACT})")  # fmt: skip
+    if kind != "similarity" or plugin == BUILTIN:
+        return obj
+    return _CheckedSimilarity(name, obj if shape == "object" else _FunctionSimilarity(obj))
 
 
-def register(kind: str, name: str, obj: object) -> None:
-    """Adds a component defined by the running program (a script, a notebook) under ``name``, held to the same
-    contract as an installed one; it replaces an earlier registration of that name. Safe while other threads
-    score: each lookup sees the names before or after it, never a dict changing under it."""
+def component(kind: str, name: str, options: str = NO_OPTIONS) -> object:
+    """The component ``name`` of one kind, built with its options block (canonical JSON text). Loads the
+    installed plugin that provides it on first use; raises KeyError for an unknown name, :class:`OptionsError`
+    for options it refuses and :class:`PluginError` for a plugin that breaks the contract."""
+    return _component(kind, name, options, _pm, _generation)
+
+
+def segmenter(config):
+    return component("segmenter", config.segmenter, config.options(config.segmenter))
+
+
+def similarity(config):
+    return component("similarity", config.similarity, config.options(config.similarity))
+
+
+def reward_term(name: str, config):
+    return component("reward_term", name, config.options(name))
+
+
+def observers() -> pluggy.HookCaller | None:
+    """The ``moss_scored`` hook when a registered plugin implements it (most runs have none to call)."""
+    hook = _pm.hook.moss_scored
+    return hook if hook.get_hookimpls() else None
+
+
+def register(plugin: object, name: str | None = None) -> str:
+    """Adds a plugin defined by the running program (a script, a notebook), checked by pluggy like an installed
+    one; it replaces an earlier plugin of that name. Safe while other threads score: each lookup sees the
+    plugins before or after it. Returns the plugin's name."""
     global _generation
-    with _REGISTERING:
-        _registered[kind] = {**_registered[kind], name: obj}
+    with _LOCK:
+        pm = _pm
+        name = name or pm.get_canonical_name(plugin)
+        if pm.has_plugin(name):
+            pm.unregister(name=name)
+        try:
+            pm.register(plugin, name)
+            _check_hooks(pm, plugin)
+        except pluggy.PluginValidationError as e:
+            _discard(pm, e.plugin)
+            raise PluginError(f"plugin {name!r} breaks the plugin contract ({_CONTRACT}): {_one_line(e)}") from None
         _generation += 1
-
-
-def segmenter(name: str) -> Callable:
-    return _component("segmenter", name, _generation)
-
-
-def similarity(name: str):
-    return _component("similarity", name, _generation)
-
-
-def reward_term(name: str) -> Callable:
-    return _component("reward_term", name, _generation)
+    return name

@@ -82,13 +82,16 @@ def _score(text: str, ref: Reference, config: RewardConfig, extra_info: Mapping 
         "dtw_distance": float(distance), "dtw_normalized": normalized, "n_pred_steps": len(steps),
         "n_ref_steps": ref.n_steps, "pred_answer": pred or "", "reason": _reasons(text, blocks, pred, fmt, len(steps)),
     }  # fmt: skip
-    if config.extra_terms:
+    observers = registry.observers()
+    if config.extra_terms or observers:
         ctx = TermContext(text, steps, truth, alignment if steps else None, pred, acc, float(fmt), process, extra_info)
         for name, weight in config.extra_terms:
-            value = float(registry.reward_term(name)(ctx))
+            value = float(registry.reward_term(name, config)(ctx))
             result[name] = value
             score += weight * value
     result["score"] = score
+    if observers:
+        observers(result=result, ctx=ctx, config=config)
     return result, alignment
 
 

@@ -42,7 +42,7 @@ def step_similarity(steps: list[str], ref: Reference, config: RewardConfig) -> t
     """[n_ref, n_pred]: the configured similarity, rescaled as the module says; also, for the cells where the
     polarity conflicts (None when none does), the similarity before that rescaling (what a negated step
     contradicts)."""
-    sim = registry.similarity(config.similarity).matrix(ref.prepared, steps, config)
+    sim = registry.similarity(config).matrix(ref.prepared, steps, config)
     if config.semantic_weight:
         w = config.semantic_weight
         sim = (1.0 - w) * sim + w * semantic.matrix(config.embedding_model, ref.truth.step_texts, steps)

@@ -148,22 +148,23 @@ def _model_config(family: str, tokenizer):
     )  # fmt: skip
 
 
-def phrase_tokenizer(lines, vocab_size: int, chat_template: str | None = None):
-    """A byte-level BPE trained on ``lines`` whose tokens may span words; only numbers and line breaks stay
-    pre-tokens of their own. On MOSS-style text it makes prompts and traces ~3x shorter than the word-level BPE of
-    the hub tokenizers (a constant instruction becomes a few tokens), which is what a CPU can afford to train on.
-    ``<|endoftext|>`` ends a response and pads, as in Phi-2."""
+def word_tokenizer(lines, vocab_size: int, chat_template: str | None = None):
+    """A byte-level BPE trained on ``lines`` whose tokens never span words, as in the hub tokenizers: a number is one
+    token, a word with its leading space one or a few, punctuation its own. A value then reads as the same token
+    wherever it stands (in the captions, the trace and the options), which a small model needs in order to learn
+    to copy it; tokens that span words ("s] color: orange", "A. orange") hide the shared value and kept a 5M model
+    at chance. ``<|endoftext|>`` ends a response and pads, as in Phi-2."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(r"\d+(?:\.\d+)?|\n"), behavior="isolated"),
+        pre_tokenizers.Split(Regex(r"\d+(?:\.\d+)?|\n| ?\p{L}+| ?[^\s\p{L}\d]+|[^\S\n]+"), behavior="isolated"),
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
     ])  # fmt: skip
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                  special_tokens=["<|endoftext|>"], show_progress=False, max_token_length=48)  # fmt: skip
+                                  special_tokens=["<|endoftext|>"], show_progress=False)  # fmt: skip
     tok.train_from_iterator(lines, trainer=trainer)
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
     tokenizer.chat_template = chat_template
@@ -173,14 +174,14 @@ def phrase_tokenizer(lines, vocab_size: int, chat_template: str | None = None):
 def phi(path: str | Path, lines, vocab_size: int, layers: int, hidden: int, chat_template: str | None = None,
         seed: int = 0) -> Path:  # fmt: skip
     """A Phi model (``PhiForCausalLM``, Phi-2's architecture, randomly initialised, seeded) of the given size with a
-    :func:`phrase_tokenizer` trained on ``lines``: small enough to train on a CPU, in a folder verl and
+    :func:`word_tokenizer` trained on ``lines``: small enough to train on a CPU, in a folder verl and
     ``from_pretrained`` load like a hub checkpoint. (Not Qwen2: ``AutoTokenizer`` forces Qwen2's own tokenizer
     class on a qwen2 checkpoint, which re-splits text into words.)"""
     import torch
     from transformers import PhiConfig, PhiForCausalLM
 
     path = Path(path)
-    tokenizer = phrase_tokenizer(lines, vocab_size, chat_template)
+    tokenizer = word_tokenizer(lines, vocab_size, chat_template)
     config = PhiConfig(
         vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=4 * hidden, num_hidden_layers=layers,
         num_attention_heads=max(1, hidden // 64), max_position_embeddings=2048, bos_token_id=tokenizer.eos_token_id,

@@ -8,8 +8,8 @@ verl has no CPU mode (verl issue #3266), but its trainer is built on registries:
 - verl's FSDP engines under the device key ``cpu`` in ``EngineRegistry`` (they are registered for cuda/npu only);
 - the rollout ``hf_generate`` (:mod:`moss_plugins.verl.cpu_rollout`) in verl's rollout and replica registries;
 - two patches of verl 0.9 code that assume an accelerator. Each is applied only on a verl release it was read
-  against (:data:`SUPPORTED_VERL`) and fails with one line on any other, instead of silently patching code that
-  may have changed.
+  against and fails with one line on any other (:mod:`moss_plugins.verl.supported`), instead of silently
+  patching code that may have changed.
 
 Limits: one process does the work of a GPU (``trainer.n_gpus_per_node=1``), FSDP2 only, no remove-padding, no
 flash attention, and speed is tiny-model speed (tens of seconds per step). It shows that a recipe's config, data,
@@ -24,32 +24,13 @@ import os
 import types
 from contextlib import contextmanager
 
+from .supported import require_supported_verl
+
 log = logging.getLogger("moss_plugins.verl.cpu_backend")
 
-# The verl releases whose code the patches below were written against.
-SUPPORTED_VERL = ">=0.9.1,<0.10"
 PLATFORM = "cpu"
 ROLLOUT = "hf_generate"
-
-
-class UnsupportedVerl(RuntimeError):
-    pass
-
-
-def require_supported_verl(patch: str, version: str | None = None) -> None:
-    """Raise :class:`UnsupportedVerl` (one line, what to do) unless verl's version is in :data:`SUPPORTED_VERL`."""
-    from packaging.specifiers import SpecifierSet
-    from packaging.version import Version
-
-    if version is None:
-        import verl
-
-        version = verl.__version__
-    if Version(version) not in SpecifierSet(SUPPORTED_VERL):
-        raise UnsupportedVerl(
-            f"moss-plugins CPU backend: the patch '{patch}' was written for verl{SUPPORTED_VERL}, but verl {version} "
-            f"is installed; install a supported verl (pip install 'verl{SUPPORTED_VERL}') or unset VERL_PLATFORM=cpu."
-        )
+INSTEAD = "unset VERL_PLATFORM=cpu"
 
 
 def is_requested() -> bool:
@@ -216,7 +197,7 @@ def register_engines() -> None:
 def patch_process_group_backend() -> None:
     """verl.utils.distributed builds ``cpu:gloo,{device}:{backend}``: on the CPU that is ``cpu:gloo,cpu:gloo``,
     which torch rejects. Default it to ``cpu:gloo``; an explicit backend is passed through."""
-    require_supported_verl("process-group backend cpu:gloo")
+    require_supported_verl("the CPU backend's patch 'process-group backend cpu:gloo'", INSTEAD)
     from verl.utils import distributed
 
     original = distributed.initialize_global_process_group_ray
@@ -240,7 +221,7 @@ def patch_process_group_backend() -> None:
 def patch_offload_pinning() -> None:
     """verl's FSDP2 engine gives the reference model ``CPUOffloadPolicy(pin_memory=True)``; pinning needs a CUDA
     driver. On the CPU the same policy with ``pin_memory=False``."""
-    require_supported_verl("CPUOffloadPolicy(pin_memory=False)")
+    require_supported_verl("the CPU backend's patch 'CPUOffloadPolicy(pin_memory=False)'", INSTEAD)
     import dataclasses
 
     import verl.workers.engine.fsdp.transformer_impl as impl

@@ -9,6 +9,9 @@ Selected by ``data=moss_video`` (``data.custom_cls``). What it changes in verl's
   with the row number instead of in a rollout hours later;
 - ``video_as: captions`` replaces the video with timestamped text captions for models without a vision tower
   (Phi-2; see :mod:`moss_plugins.data.captions`).
+
+It overrides three private methods of verl's dataset, so it checks verl's version before anything else
+(:mod:`moss_plugins.verl.supported`).
 """
 
 from __future__ import annotations
@@ -20,10 +23,15 @@ from moss_plugins.sample import ValidationError
 
 from .frames import VideoOptions, load_video
 from .rows import check_row
+from .supported import require_supported_verl
 
 
 class MossVideoDataset(RLHFDataset):
     def __init__(self, data_files, tokenizer, config, processor=None, max_samples: int = -1):
+        require_supported_verl(
+            "MossVideoDataset (data=moss_video; overrides _read_files_and_tokenize, _build_messages and "
+            "_process_multi_modal_info)"
+        )
         self.video_options = VideoOptions.from_data_config(config)  # before reading: bad options fail first
         if self.video_options.video_as == "frames" and processor is None:
             raise ValueError(

@@ -13,10 +13,11 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from moss_plugins.data.video import BACKENDS, DEFAULT_TIMEOUT
+from moss_plugins.options import check, integer, known, number, one_of, refuse
 from moss_plugins.single_flight import SingleFlight
 
 # Qwen2/2.5-VL merge 2 consecutive frames into one temporal patch: an odd count would be padded by the processor.
@@ -24,6 +25,15 @@ FRAME_FACTOR = 2
 # Spatial merge of 2x2 patches: frame sides are multiples of patch_size * SPATIAL_MERGE.
 SPATIAL_MERGE = 2
 VIDEO_AS = ("frames", "captions")
+
+
+WHERE = "data.moss_video."
+RULES = {
+    **dict.fromkeys(("min_frames", "max_frames", "min_pixels", "max_pixels", "cache_size"), integer(1)),
+    **dict.fromkeys(("fps", "timeout"), number(0, low_open=True)),
+    "backend": one_of(BACKENDS),
+    "video_as": one_of(VIDEO_AS),
+}
 
 
 @dataclass(frozen=True)
@@ -41,25 +51,12 @@ class VideoOptions:
     video_as: str = "frames"
 
     def __post_init__(self):
-        def bad(name: str, rule: str) -> ValueError:
-            return ValueError(f"data.moss_video.{name} {rule}, got {getattr(self, name)!r}")
-
-        for name in ("min_frames", "max_frames", "min_pixels", "max_pixels", "cache_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise bad(name, "must be an integer >= 1")
-        for name in ("fps", "timeout"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise bad(name, "must be a number > 0")
+        check(self, RULES, WHERE, ValueError)
         if self.max_frames < max(self.min_frames, FRAME_FACTOR):
-            raise bad("max_frames", f"must be >= min_frames ({self.min_frames}) and >= {FRAME_FACTOR}")
+            raise refuse(WHERE, "max_frames", self.max_frames,
+                         f"must be >= min_frames ({self.min_frames}) and >= {FRAME_FACTOR}", ValueError)  # fmt: skip
         if self.max_pixels < self.min_pixels:
-            raise bad("max_pixels", f"must be >= min_pixels ({self.min_pixels})")
-        if self.backend not in BACKENDS:
-            raise bad("backend", "must be auto, decord or pyav")
-        if self.video_as not in VIDEO_AS:
-            raise bad("video_as", f"must be one of {VIDEO_AS}")
+            raise refuse(WHERE, "max_pixels", self.max_pixels, f"must be >= min_pixels ({self.min_pixels})", ValueError)
 
     @classmethod
     def from_data_config(cls, config: Any) -> VideoOptions:
@@ -68,10 +65,7 @@ class VideoOptions:
 
         block = config.get("moss_video") if config is not None else None
         values = OmegaConf.to_container(block, resolve=True) if OmegaConf.is_config(block) else dict(block or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"data.moss_video: unknown option(s) {unknown}; valid options: {sorted(known)}")
+        known(cls, values, ValueError, where="data.moss_video: ")
         return cls(**values)
 
     def nframes(self, observed_seconds: float) -> int:

@@ -19,6 +19,7 @@ from verl import DataProto
 from verl.experimental.reward_loop.reward_manager import register
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
+from moss_plugins.options import check_value, number
 from moss_plugins.reward import ConfigError, RewardConfig, prepare_reference, score_solution, semantic
 from moss_plugins.reward.score import load_models, steps_or_none
 
@@ -62,13 +63,12 @@ def read_options(config: DictConfig) -> Options:
         reward = RewardConfig.from_kwargs(**values)
     except ConfigError as e:
         raise ConfigError(f"{OPTIONS_KEY}: {e}") from None
-    penalty = manager.get("truncation_penalty", 0.0)
-    if isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or penalty < 0:
-        raise ConfigError(f"{OPTIONS_KEY}.truncation_penalty must be a number >= 0, got {penalty!r}")
+    penalty = check_value(f"{OPTIONS_KEY}.", "truncation_penalty", manager.get("truncation_penalty", 0.0), number(0),
+                          ConfigError)  # fmt: skip
     limit = OmegaConf.select(config, "actor_rollout_ref.rollout.response_length", default=None)
     if limit is None:
         limit = OmegaConf.select(config, "data.max_response_length", default=None)
-    return Options(reward, float(penalty), int(limit) if limit is not None else None)
+    return Options(reward, penalty, int(limit) if limit is not None else None)
 
 
 @register(NAME)

@@ -218,10 +218,10 @@ def run_smoke(recipe: Path, family: str, overrides: list[str], out: Path, nodes:
 def main(argv: list[str] | None = None) -> int:
     from importlib.metadata import version
 
-    from .cpu_backend import UnsupportedVerl, require_supported_verl
+    from .supported import UnsupportedVerl, require_supported_verl
 
     try:  # before anything starts: every Ray process would refuse the same verl (plugin.py)
-        require_supported_verl("the CPU backend", version("verl"))
+        require_supported_verl("the CPU backend (run.sh --smoke)", version=version("verl"))
     except UnsupportedVerl as e:
         print(e, file=sys.stderr)
         return 1

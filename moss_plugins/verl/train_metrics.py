@@ -1,10 +1,12 @@
 """Reward components as training-step metrics: verl 0.9 logs ``reward_extra_info`` only in validation.
 
 :func:`reward_metrics` is plain Python (tested on its own); :class:`MossSyncTrainer` is verl's synchronous v1
-trainer (``PPOTrainerSync``) that adds them to every ``step:N`` line. It is registered as the trainer mode
-``moss_sync`` (verl's ``register_trainer``; both recipes set ``trainer.v1.trainer_mode: moss_sync``). verl keys
-its sync behaviour (replay buffer, refills, resume) on the mode name ``sync``, so the trainer runs under that
-name once chosen: it is verl's sync trainer plus metrics, nothing else.
+trainer (``PPOTrainerSync``) that adds them to every ``step:N`` line by overriding its private
+``_compute_metrics``. So this module is imported only when a run selects the trainer mode ``moss_sync`` (both
+recipes set ``trainer.v1.trainer_mode: moss_sync``; :mod:`moss_plugins.verl.plugin` registers the mode without
+importing it), and the trainer checks verl's version before anything else. verl keys its sync behaviour
+(replay buffer, refills, resume) on the mode name ``sync``, so the trainer runs under that name once chosen: it
+is verl's sync trainer plus metrics, nothing else.
 
 Metrics (``reward/`` prefix, over the step's rollouts, padding samples excluded): the mean of every numeric
 component (``reward/acc/mean``, ``format``, ``process``, ``padding``, ``score``, ``truncated``, DTW distances...)
@@ -17,7 +19,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
+import transfer_queue as tq
+from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
+
+from .supported import require_supported_verl
+
 PREFIX = "reward"
+INSTEAD = "set trainer.v1.trainer_mode=sync (verl's trainer, without the reward/ step metrics)"
 
 
 def _number(value):
@@ -60,36 +68,20 @@ def _values(column) -> list:
     return [getattr(item, "data", item) for item in list(column)]
 
 
-def _register() -> None:
-    import transfer_queue as tq
-    from verl.trainer.ppo.v1.trainer_base import register_trainer
-    from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
+class MossSyncTrainer(PPOTrainerSync):
+    """verl's sync trainer; each step's metrics also hold the reward components (:func:`reward_metrics`)."""
 
-    @register_trainer("moss_sync")
-    class MossSyncTrainer(PPOTrainerSync):
-        """verl's sync trainer; each step's metrics also hold the reward components (:func:`reward_metrics`)."""
+    def __init__(self, config):
+        require_supported_verl("the trainer mode moss_sync (overrides _compute_metrics)", INSTEAD)
+        config.trainer.v1.trainer_mode = "sync"  # see the module docstring
+        super().__init__(config)
 
-        def __init__(self, config):
-            config.trainer.v1.trainer_mode = "sync"  # see the module docstring
-            super().__init__(config)
-
-        def _compute_metrics(self, batch, metrics, timing_raw, global_steps, epoch):
-            super()._compute_metrics(batch, metrics, timing_raw, global_steps, epoch)
-            keys = [
-                key
-                for key, tag in zip(batch.keys, batch.tags, strict=True)
-                if not tag.get("is_padding", False)
-            ]
-            if not keys:
-                return
-            data = tq.kv_batch_get(
-                keys=keys, partition_id=batch.partition_id, select_fields=["uid", "extra_fields"]
-            )
-            extra = _values(data["extra_fields"])
-            infos = [e.get("reward_extra_info", {}) if isinstance(e, dict) else {} for e in extra]
-            metrics.update(reward_metrics(infos, _values(data["uid"])))
-
-    globals()["MossSyncTrainer"] = MossSyncTrainer
-
-
-_register()
+    def _compute_metrics(self, batch, metrics, timing_raw, global_steps, epoch):
+        super()._compute_metrics(batch, metrics, timing_raw, global_steps, epoch)
+        keys = [key for key, tag in zip(batch.keys, batch.tags, strict=True) if not tag.get("is_padding", False)]
+        if not keys:
+            return
+        data = tq.kv_batch_get(keys=keys, partition_id=batch.partition_id, select_fields=["uid", "extra_fields"])
+        extra = _values(data["extra_fields"])
+        infos = [e.get("reward_extra_info", {}) if isinstance(e, dict) else {} for e in extra]
+        metrics.update(reward_metrics(infos, _values(data["uid"])))

@@ -1,6 +1,6 @@
 """lmms-eval hooks of the mvbench_moss tasks (MVBench in the MOSS-ChatV format). Logic: ``moss_plugins.lmms_eval``."""
 
-from moss_plugins.lmms_eval.hooks import reference_free_results
+from moss_plugins.lmms_eval.hooks import reference_free_results, result_hooks
 from moss_plugins.lmms_eval.report import write_report  # noqa: F401  (the report aggregation)
 from moss_plugins.output_format import LETTERS, build_prompt
 from moss_plugins.evaluation.trace_metrics import bootstrap_ci  # noqa: F401  (the *_ci95 aggregation)
@@ -17,9 +17,4 @@ def _results(doc, output, use_judge):
     )
 
 
-def process_results(doc, results):
-    return _results(doc, results[0], use_judge=False)
-
-
-def process_results_with_judge(doc, results):
-    return _results(doc, results[0], use_judge=True)
+process_results, process_results_with_judge = result_hooks(_results)

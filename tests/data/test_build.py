@@ -14,7 +14,7 @@ import pytest
 from moss_plugins.cli import main
 from moss_plugins.data import load_samples
 from moss_plugins.data.annotations import read_annotations
-from moss_plugins.data.build import BuildConfig, BuildError, assign_splits, build_dataset
+from moss_plugins.data.build import BuildConfig, BuildError, video_splits, build_dataset
 from moss_plugins.reward import rouge_f
 from moss_plugins.sample import ValidationError
 from moss_plugins.testing.annotated_videos import write_annotated_videos
@@ -96,8 +96,8 @@ def test_split_is_by_video_and_deterministic(built, tmp_path):
     for split in ("train", "test"):
         assert (tmp_path / f"{split}.jsonl").read_bytes() == (root / "out" / f"{split}.jsonl").read_bytes()
     ids = [f"v{k}" for k in range(40)]
-    assert assign_splits(ids, 0.25, 1) == assign_splits(list(reversed(ids)), 0.25, 1)  # order does not matter
-    assert assign_splits(ids, 0.25, 1) != assign_splits(ids, 0.25, 2)
+    assert video_splits(ids, 0.25, 1) == video_splits(list(reversed(ids)), 0.25, 1)  # order does not matter
+    assert video_splits(ids, 0.25, 1) != video_splits(ids, 0.25, 2)
 
 
 def test_build_into_the_folder_holding_the_annotations(tmp_path):

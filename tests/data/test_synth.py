@@ -15,7 +15,8 @@ from moss_plugins.cli import main
 from moss_plugins.data import TASK_TYPES, load_samples, mini_split_dir
 from moss_plugins.data.synth import KINDS, SynthConfig, generate
 from moss_plugins.data.synth import constants as C
-from moss_plugins.data.synth.generate import assign_splits, make_scene, tasks_for
+from moss_plugins.data.synth.generate import video_splits, make_scene, tasks_for
+from moss_plugins.data.synth.base import Scene
 from moss_plugins.data.video import load_frames
 
 MINI_COMMAND = ["data", "synth", "--n", "24", "--seed", "0", "--split-ratio", "0.5:0:0.5"]  # as docs/data.md says
@@ -213,9 +214,26 @@ def test_every_kind_answers_every_task_at_other_rates_and_lengths(config):
         assert scene.render().shape == (scene.timing.n_frames, config.size[1], config.size[0], 3)
 
 
+def test_a_scene_kind_that_misses_a_task_type_is_refused_when_it_is_defined():
+    from moss_plugins.data.synth.counter import Counter as CounterScene
+    from moss_plugins.data.synth.cyclic import ColorCycle, CyclicScene
+
+    with pytest.raises(TypeError, match=r"scene kind 'half'.* has no ask_next_state, ask_event_order, ask_change_count:"):
+        type("Half", (Scene,), {"kind": "half", "ask_next_state": None, "ask_final_state": lambda s, r: None,
+                                "ask_state_at_cut": lambda s, r: None})  # fmt: skip
+    with pytest.raises(TypeError, match=r"scene kind 'typo'.*: ask_next_sate asks no task type"):
+        type("Typo", (CounterScene,), {"kind": "typo", "ask_next_sate": lambda s, r: None})
+    with pytest.raises(TypeError, match=r"scene kind 'mute'.*question_texts has .*needs one entry per task type"):
+        type("Mute", (CyclicScene,), {"kind": "mute", "question_texts": {"next_state": ("?",)}})
+    type("Family", (CyclicScene,), {})  # no kind: a family of kinds, checked in its kinds
+    assert set(ColorCycle.askers) == set(TASK_TYPES)
+    with pytest.raises(ValueError, match="'colour_count' is not a task type"):
+        make_scene(11, 1, SynthConfig())[0].question("colour_count", np.random.default_rng(0))
+
+
 
 def test_splits_are_exact_and_stratified_by_kind():
-    splits = assign_splits(120, 3, {"train": 0.8, "val": 0.1, "test": 0.1})
+    splits = video_splits(120, 3, {"train": 0.8, "val": 0.1, "test": 0.1})
     assert Counter(splits) == {"train": 96, "val": 12, "test": 12}
     for k in range(len(KINDS)):
         assert Counter(splits[k :: len(KINDS)]) == {"train": 16, "val": 2, "test": 2}

@@ -271,15 +271,16 @@ def odd_video(kind: str, tmp_path: Path) -> Path:
 @pytest.mark.parametrize("kind", ["bikes", "carphone_pristine", "noise", "noise-grey", "black", "white",
                                   "not-a-video", "empty", "missing"])  # fmt: skip
 def test_the_baseline_says_it_cannot_read_what_is_not_a_scene(kind, tmp_path):
-    from moss_plugins.data.synth import scenes
+    from moss_plugins.lmms_eval import scene_solver
     from moss_plugins.output_format import answer_blocks, build_prompt, well_formed
 
     video = odd_video(kind, tmp_path)
     for sample in questions():
-        output = scenes.respond(str(video), build_prompt(sample.question, sample.options), max_frames=16)
+        output = scene_solver.respond(str(video), build_prompt(sample.question, sample.options), sample.task_type,
+                                      max_frames=16)
         assert well_formed(output) and answer_blocks(output) == ["A"], (sample.id, output)
         assert "I could not read the" in output and "guess" in output, (sample.id, output)
-    output = scenes.respond(str(video), "What happens next?")  # no options at all
+    output = scene_solver.respond(str(video), "What happens next?", None)  # no options, no task type
     assert well_formed(output) and "I could not read the" in output
 
 

@@ -1,5 +1,5 @@
-"""The pixel-reading baseline: it answers from frames and prompt only, on scenes it has never seen, and runs
-through the real lmms-eval CLI via our model entry point."""
+"""The pixel-reading baseline: it answers from frames, prompt and the question's task type only, on scenes it has
+never seen, and runs through the real lmms-eval CLI via our model entry point."""
 
 import json
 import shutil
@@ -10,8 +10,7 @@ from lmms_fixtures import offline_env, read_run, run_cli
 
 from moss_plugins.cli import main as moss
 from moss_plugins.data import TASK_TYPES, load_samples
-from moss_plugins.data.synth import scenes
-from moss_plugins.lmms_eval import dataset
+from moss_plugins.lmms_eval import dataset, scene_solver
 from moss_plugins.output_format import answer_blocks, build_prompt, well_formed
 from moss_plugins.evaluation.trace_metrics import REFERENCE_METRICS
 
@@ -34,7 +33,7 @@ def test_answers_unseen_scenes_from_the_observed_frames_alone(fresh_scenes, tmp_
         alone = tmp_path / "alone" / f"{k}.mp4"
         alone.parent.mkdir(exist_ok=True)
         shutil.copyfile(clip, alone)
-        output = scenes.respond(str(alone), build_prompt(sample.question, sample.options))
+        output = scene_solver.respond(str(alone), build_prompt(sample.question, sample.options), sample.task_type)
         assert well_formed(output) and "Step 1:" in output
         correct += answer_blocks(output)[0] == sample.answer
     assert correct / len(samples) >= 0.8  # chance is 0.25
@@ -64,22 +63,29 @@ def test_the_answer_follows_the_pixels(tmp_path):
     options = ["red", "green", "blue", "yellow"]
     for last, letter in (("green", "B"), ("yellow", "D")):
         video = disc_video(tmp_path / f"{last}.mp4", ["red"] * 4 + ["blue"] * 4 + [last] * 3)
-        output = scenes.respond(str(video), build_prompt(question, options))
+        output = scene_solver.respond(str(video), build_prompt(question, options), "state_at_cut")
         assert answer_blocks(output) == [letter]
         assert "From 0 s to 0.75 s the disc is red." in output
     video = disc_video(tmp_path / "cycle.mp4", ["red"] * 2 + ["blue"] * 2 + ["green"] * 2 + ["red"] * 2 + ["blue"])
-    output = scenes.respond(str(video), build_prompt("After the cut, which colour will the disc take next?", options))
-    assert answer_blocks(output) == ["B"]  # red -> blue -> green -> red -> blue, so green
+    prompt = build_prompt("After the cut, which colour will the disc take next?", options)
+    assert answer_blocks(scene_solver.respond(str(video), prompt, "next_state")) == ["B"]  # red -> blue -> green -> red -> blue
+    # The task type picks the reading, whatever the question's words: the same clip and prompt as a count.
+    assert "That is 4 changes before the cut." in scene_solver.respond(str(video), prompt, "change_count")
 
 
-def test_prompt_parsing_and_question_types():
+def test_a_question_without_a_known_task_type_is_an_honest_guess(tmp_path):
+    video = disc_video(tmp_path / "disc.mp4", ["red"] * 4 + ["blue"] * 4)
+    prompt = build_prompt("What colour is the disc in the last frame before the video is cut?", ["red", "blue"])
+    for task_type in (None, "colour_at_cut"):
+        output = scene_solver.respond(str(video), prompt, task_type)
+        assert "could not read the scene (the question carries no known task type" in output
+        assert answer_blocks(output) == ["A"]
+
+
+def test_prompt_parsing():
     prompt = build_prompt("When the video stops, which light is on?", ["red", "green", "none (all lamps off)"])
-    assert scenes.split_prompt(prompt) == ("When the video stops, which light is on?", ["red", "green", "none (all lamps off)"])
-    assert scenes.question_type("What colour is the disc at 9.25 s, the end of the video?") == "final_state"
-    assert scenes.question_type("How many squares are visible in the last frame before the video is cut?") == "state_at_cut"
-    assert scenes.question_type("How many times does the disc change colour before the video is cut?") == "change_count"
-    assert scenes.question_type("Which sequence of lights does the traffic light show first?") == "event_order"
-    assert scenes.question_type("After the cut, what is the next number on the display?") == "next_state"
+    assert scene_solver.split_prompt(prompt) == ("When the video stops, which light is on?", ["red", "green", "none (all lamps off)"])
+    assert scene_solver.target_time("What colour is the disc at 9.25 s, the end of the video?") == 9.25
 
 
 @pytest.mark.parametrize(
@@ -90,7 +96,7 @@ def test_prompt_parsing_and_question_types():
      ("less than half full", (0.0, 0.5))],
 )  # fmt: skip
 def test_fill_level_options(option, interval):
-    assert scenes._level_interval(option) == interval
+    assert scene_solver._level_interval(option) == interval
 
 
 def test_not_a_synthetic_scene_is_an_honest_guess(tmp_path):
@@ -98,7 +104,7 @@ def test_not_a_synthetic_scene_is_an_honest_guess(tmp_path):
 
     video = tmp_path / "v.mp4"
     write_video(video, ["red", "green", "blue"], size=32)
-    output = scenes.respond(str(video), build_prompt("What is this?", ["a", "b"]))
+    output = scene_solver.respond(str(video), build_prompt("What is this?", ["a", "b"]), "state_at_cut")
     assert "could not read the scene" in output and answer_blocks(output) == ["A"]
 
 

@@ -22,17 +22,22 @@ def _python(code: str) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_import_verl_alone_registers_moss_dtw_and_cfg_job_shows_our_manager_and_dataset():
     # One fresh interpreter (verl takes ~10 s to import): first `import verl` and nothing else, then exactly
-    # `python -m verl.trainer.main_ppo reward=moss_dtw data=moss_video --cfg job`.
+    # `python -m verl.trainer.main_ppo reward=moss_dtw data=moss_video --cfg job`. The trainer mode moss_sync is
+    # registered, but its trainer (verl internals) is not imported until a run selects it.
     out = _python(
         "import sys, verl\n"
         "from verl.experimental.reward_loop.reward_manager.registry import REWARD_MANAGER\n"
+        "from verl.trainer.ppo.v1 import get_trainer_cls\n"
         "print(REWARD_MANAGER['moss_dtw'].__module__, 'moss_plugins.verl.plugin' in sys.modules, file=sys.stderr)\n"
+        "print('moss_sync', get_trainer_cls('moss_sync').__module__, 'moss_plugins.verl.train_metrics' in sys.modules,\n"
+        "      file=sys.stderr)\n"
         "import runpy\n"
         "sys.argv = ['main_ppo', 'reward=moss_dtw', 'data=moss_video', '--cfg', 'job']\n"
         "runpy.run_module('verl.trainer.main_ppo', run_name='__main__')\n"
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "moss_plugins.verl.reward_manager True" in out.stderr
+    assert "moss_sync moss_plugins.verl.plugin False" in out.stderr
     config = yaml.safe_load(out.stdout)
     assert config["reward"]["reward_manager"]["source"] == "register"
     assert config["reward"]["reward_manager"]["name"] == "moss_dtw"

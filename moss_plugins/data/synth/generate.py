@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ...output_format import LETTERS
+from ...options import check, check_value, integer, is_number
+from ..balance import assign_splits, balanced_positions, place_answer
 from ..captions import STATES_KEY
 from ..io import save_samples
 from ...sample import SPLITS, TASK_TYPES, Sample
@@ -49,6 +50,38 @@ class SynthConfigError(ValueError):
     """A synthesis option out of range (the command line reports it in one line)."""
 
 
+def _size(value) -> tuple[int, int]:
+    sides = value if isinstance(value, (list, tuple)) and len(value) == 2 else ()
+    if not sides or not all(isinstance(s, int) and not isinstance(s, bool) and 32 <= s <= MAX_SIDE and s % 2 == 0
+                            for s in sides):  # fmt: skip
+        raise ValueError(f"must be WxH with even sides of 32 to {MAX_SIDE} px")
+    return tuple(sides)
+
+
+def _duration(value) -> tuple[float, float]:
+    # shorter videos than 6 s leave no room for a full cycle
+    span = value if isinstance(value, (list, tuple)) and len(value) == 2 and all(map(is_number, value)) else ()
+    if not span or not 6 <= span[0] <= span[1] <= MAX_DURATION:
+        raise ValueError(f"must be LO:HI seconds with 6 <= LO <= HI <= {MAX_DURATION:g}")
+    return tuple(span)
+
+
+def _split_ratio(value) -> dict[str, float]:
+    ratios = value.values() if isinstance(value, dict) and not set(value) - set(SPLITS) else ()
+    if not all(is_number(r) and 0 <= r < math.inf for r in ratios) or not sum(ratios):
+        raise ValueError(f"must be finite weights >= 0 for splits {SPLITS}, not all 0")
+    return value
+
+
+SYNTH_RULES = {
+    "tasks_per_video": integer(1, len(TASK_TYPES)),
+    "fps": integer(1, MAX_FPS),
+    "size": _size,
+    "duration": _duration,
+    "split_ratio": _split_ratio,
+}
+
+
 @dataclass(frozen=True)
 class SynthConfig:
     fps: int = C.DEFAULT_FPS
@@ -58,24 +91,11 @@ class SynthConfig:
     split_ratio: dict[str, float] = field(default_factory=lambda: {"train": 0.8, "val": 0.0, "test": 0.2})
 
     def __post_init__(self):
-        if not 1 <= self.tasks_per_video <= len(TASK_TYPES):
-            raise SynthConfigError(f"--tasks-per-video must be 1 to {len(TASK_TYPES)}, got {self.tasks_per_video}")
-        if not 1 <= self.fps <= MAX_FPS:
-            raise SynthConfigError(f"--fps must be 1 to {MAX_FPS}, got {self.fps}")
-        if not all(32 <= s <= MAX_SIDE and s % 2 == 0 for s in self.size):
-            raise SynthConfigError(f"--size must be WxH with even sides of 32 to {MAX_SIDE} px, got {self.size}")
-        lo, hi = self.duration  # shorter videos than 6 s leave no room for a full cycle
-        if not 6 <= lo <= hi <= MAX_DURATION:
-            raise SynthConfigError(f"--duration must be LO:HI seconds with 6 <= LO <= HI <= {MAX_DURATION:g}, "
-                                   f"got {self.duration}")  # fmt: skip
-        frame_bytes = math.ceil(hi * self.fps) * self.size[0] * self.size[1] * 3  # a video is rendered in memory
+        check(self, SYNTH_RULES, "--", SynthConfigError)
+        frame_bytes = math.ceil(self.duration[1] * self.fps) * self.size[0] * self.size[1] * 3  # rendered in memory
         if frame_bytes > MAX_VIDEO_BYTES:
             raise SynthConfigError(f"--size, --fps and --duration make videos of up to {frame_bytes / 2**30:.1f} GiB "
                                    f"of frames, rendered in memory (at most {MAX_VIDEO_BYTES / 2**30:g} GiB)")  # fmt: skip
-        ratios = self.split_ratio.values()
-        if set(self.split_ratio) - set(SPLITS) or not all(0 <= r < math.inf for r in ratios) or not sum(ratios):
-            raise SynthConfigError(f"--split-ratio must be finite weights >= 0 for splits {SPLITS}, not all 0; got "
-                                   f"{self.split_ratio}")  # fmt: skip
 
 
 def video_id(seed: int, index: int) -> str:
@@ -118,20 +138,11 @@ def render_video(index: int, seed: int, config: SynthConfig, out: Path) -> dict:
     return {"info": info, "questions": questions, "timing": t}
 
 
-def assign_splits(n: int, seed: int, ratio: dict[str, float]) -> list[str]:
+def video_splits(n: int, seed: int, ratio: dict[str, float]) -> list[str]:
     """A split per video: exact proportions overall and within every scene kind, random within a kind."""
-    names = [s for s in SPLITS if ratio.get(s, 0) > 0]
-    weights = np.array([ratio[s] for s in names], dtype=np.float64)
-    weights /= weights.sum()
     rng = np.random.default_rng([seed, 1_000_001])
-    order = [i for k in range(len(KINDS)) for i in rng.permutation(range(k, n, len(KINDS)))]
-    given = np.zeros(len(names))
-    out = [""] * n
-    for p, i in enumerate(order):  # hand each video to the split furthest behind its share
-        s = int(np.argmax(weights * (p + 1) - given))
-        given[s] += 1
-        out[i] = names[s]
-    return out
+    split_of = assign_splits([range(k, n, len(KINDS)) for k in range(len(KINDS))], ratio, rng.permutation)
+    return [split_of[i] for i in range(n)]
 
 
 def build_samples(videos: Sequence[dict], splits: Sequence[str], seed: int) -> dict[str, list[Sample]]:
@@ -143,19 +154,17 @@ def build_samples(videos: Sequence[dict], splits: Sequence[str], seed: int) -> d
     out = {}
     for k, (split, items) in enumerate(sorted(per_split.items())):
         rng = np.random.default_rng([seed, 2_000_003, k])
-        letters = np.resize(np.arange(4), len(items))
-        rng.shuffle(letters)
+        letters = balanced_positions(len(items), 4, len(items), rng.permutation)  # balanced over the whole split
         samples = []
         for (video, q), pos in zip(items, letters):
-            options = [q.distractors[i] for i in rng.permutation(3)]
-            options.insert(int(pos), q.correct)
+            options, answer = place_answer(q.correct, [q.distractors[i] for i in rng.permutation(3)], pos)
             info, timing = video["info"], video["timing"]
             samples.append(Sample.from_json({
                 "id": f"{info['video_id']}-{q.task}",
                 "video": f"videos/{info['video_id']}.mp4",
                 "question": q.text,
-                "options": options,
-                "answer": LETTERS[int(pos)],
+                "options": list(options),
+                "answer": answer,
                 "task_type": q.task,
                 "observed_until": timing.observed_until(q.cut),
                 "trace": [{"t": [round(s.t0, 4), round(s.t1, 4)], "text": s.text, "state": s.state} for s in q.steps],
@@ -174,10 +183,9 @@ def generate(n: int, seed: int, out: str | Path, config: SynthConfig | None = No
     """Write ``n`` videos and their samples under ``out``; returns {"files", "counts", "seconds", "videos_per_s"}."""
     from tqdm.auto import tqdm
 
-    for name, value, least, most in (("--n", n, 1, MAX_VIDEOS), ("--seed", seed, 0, MAX_SEED),
-                                     ("--workers", workers, 1, MAX_WORKERS)):  # fmt: skip
-        if not least <= value <= most:
-            raise SynthConfigError(f"{name} must be {least} to {most}, got {value}")
+    for name, value, least, most in (("n", n, 1, MAX_VIDEOS), ("seed", seed, 0, MAX_SEED),
+                                     ("workers", workers, 1, MAX_WORKERS)):  # fmt: skip
+        check_value("--", name, value, integer(least, most), SynthConfigError)
     config = config or SynthConfig()
     out = Path(out)
     (out / "videos").mkdir(parents=True, exist_ok=True)
@@ -190,7 +198,7 @@ def generate(n: int, seed: int, out: str | Path, config: SynthConfig | None = No
     else:
         videos = [job(i) for i in tqdm(range(n), **bar)]
     seconds = time.perf_counter() - start
-    per_split = build_samples(videos, assign_splits(n, seed, config.split_ratio), seed)
+    per_split = build_samples(videos, video_splits(n, seed, config.split_ratio), seed)
     files = {}
     for split in SPLITS:
         if config.split_ratio.get(split, 0) > 0:

@@ -1,8 +1,10 @@
-"""A pixel-reading solver for the synthetic MOSS-Video scenes: frames and prompt in, "Step N:" trace and answer out.
+"""The ``moss_baseline`` model's solver: it reads the synthetic MOSS-Video scenes' pixels; frames, prompt and the
+question's task type in, "Step N:" trace and answer out.
 
 It sees what a video model sees: the frames of the clip (only those before ``observed_until``, via
-:func:`moss_plugins.data.video.load_frames`) and the prompt text (question and lettered options). It never
-reads a sample's annotations: no answer, reference trace, scene parameters or per-frame state files. What it
+:func:`moss_plugins.data.video.load_frames`) and the prompt text (question and lettered options), plus the task
+type the question carries (``task_type``: which kind of question it is, never its answer). It never reads a
+sample's annotations: no answer, reference trace, scene parameters or per-frame state files. What it
 knows is the rendering conventions of :mod:`moss_plugins.data.synth.constants` (palette, layout) and the
 regularities the scenes promise (a traffic light cycles red, green, yellow; a counter steps by a fixed pattern at
 a fixed period; tanks fill and shapes move at constant rates; squares appear in slot order), as a person who has
@@ -24,9 +26,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..captions import secs
-from . import constants as C
-from ...output_format import FREE_FORM_INSTRUCTION, LETTERS, REASONING_INSTRUCTION, format_response, normalize
+from ..data.captions import secs
+from ..data.synth import constants as C
+from ..output_format import FREE_FORM_INSTRUCTION, LETTERS, REASONING_INSTRUCTION, format_response, normalize
+from ..sample import TASK_TYPES
 
 ASSUMED_DURATION = sum(C.DEFAULT_DURATION) / 2  # seconds, when a question needs the (unseen) end of the video
 LEVEL_WORDS = {"empty": 0.0, "quarter": 0.25, "half": 0.5, "three quarters": 0.75}
@@ -101,19 +104,6 @@ def detect_kind(frame: np.ndarray) -> str:
 
 
 _AT_TIME = re.compile(r"\bat (\d+(?:\.\d+)?) ?s\b")  # "at 9.25 s": a time after the cut (final_state questions)
-
-
-def question_type(question: str) -> str:
-    q = question.lower()
-    if _AT_TIME.search(q):
-        return "final_state"
-    if "video stops" in q or "last frame before" in q or "at the cut" in q:
-        return "state_at_cut"
-    if "how many" in q:
-        return "change_count"
-    if "order" in q or "sequence" in q or "first three" in q:
-        return "event_order"
-    return "next_state"
 
 
 def target_time(question: str) -> float | None:
@@ -240,7 +230,7 @@ def _cyclic(video: Video, question: str, qtype: str, kind: str) -> Solution:
         if nxt is None:
             return Solution(steps + [f"I have not seen what follows {current} yet."], None, conclusion="So I guess {option}.")
         return Solution(steps + [f"Now {say.format(current)}, so next comes {nxt}."], nxt)
-    # final_state: run the cycle on, each state lasting as long as it did in the clip
+    _expect(qtype, "final_state")  # run the cycle on, each state lasting as long as it did in the clip
     t_end = target_time(question) or ASSUMED_DURATION
     default = int(np.median(full)) if full else max(1, len(video.frames) // max(1, len(seq)))
     frame, state_now, k = video.frame_of(t_end), current, start
@@ -301,6 +291,7 @@ def _counter(video: Video, question: str, qtype: str) -> Solution:
     if qtype == "next_state":
         nxt = current + pattern[0]
         return Solution(steps + [f"After {current:02d} the next step gives {nxt:02d}."], f"{nxt:02d}")
+    _expect(qtype, "final_state")
     t_end = target_time(question) or ASSUMED_DURATION
     n_more = max(0, (video.frame_of(t_end) - change_frames[-1]) // period) if change_frames else 0
     value = current + sum(pattern[j % len(pattern)] for j in range(n_more))
@@ -399,7 +390,7 @@ def _container(video: Video, question: str, qtype: str) -> Solution:
         return Solution(steps, str(len(passed)))
     if qtype == "event_order":
         return Solution(steps + ["Ordering the events by when each level reaches its mark."], score=order_score(event_time))
-    # next_state: the first event after the cut among those named in the options
+    _expect(qtype, "next_state")  # the first event after the cut among those named in the options
     return Solution(steps + ["The next event is the one whose mark is reached first after the cut."],
                     score=lambda o: -event_time(o) if event_time(o) > video.cut_time else -math.inf)
 
@@ -510,6 +501,7 @@ def _moving(video: Video, question: str, qtype: str, options: Sequence[str]) -> 
             return meet(*found[:2]) if len(found) >= 2 else math.inf
 
         return Solution(steps + ["Ordering the crossings by when they happen."], score=order_score(lambda e: event_time(e.lower())))
+    _expect(qtype, "next_state")
     ahead = sorted((meet(*p), p) for p in pairs if video.cut_time < meet(*p) < ASSUMED_DURATION)
     if not ahead:
         steps.append(f"No pair meets between the cut and about {secs(ASSUMED_DURATION)}, when such videos end.")
@@ -562,6 +554,7 @@ def _slots(video: Video, question: str, qtype: str) -> Solution:
     if qtype == "next_state":
         _, slot, colour = nth(1)
         return Solution(steps + [f"So the next one is a {colour} square in slot {slot}."], f"a {colour} square in slot {slot}")
+    _expect(qtype, "final_state")
     t_end = target_time(question) or ASSUMED_DURATION
     k_end = video.frame_of(t_end)
     shown = [k for k, _, _ in appear] + [nth(n)[0] for n in range(1, 64) if nth(n)[0] <= k_end]
@@ -584,13 +577,22 @@ def check_synthetic(frames: np.ndarray) -> None:
         raise SceneError(f"only {background:.0%} of the pixels show the synthetic scenes' background")
 
 
-def solve(frames: np.ndarray, times: Sequence[float], fps: float, question: str, options: Sequence[str]) -> Solution:
+def _expect(qtype: str, handled: str) -> None:
+    """A reader's last branch answers ``handled`` only: a task type no reader knows is a guess that says so."""
+    if qtype != handled:
+        raise SceneError(f"the baseline has no reader for task type {qtype!r}")
+
+
+def solve(frames: np.ndarray, times: Sequence[float], fps: float, question: str, options: Sequence[str],
+          qtype: str | None) -> Solution:
+    """``qtype``: the question's task type, carried by the sample (``task_type``); None reads nothing."""
     if len(frames) == 0:
         raise SceneError("the clip has no frames")
     check_synthetic(frames)
     video = Video(frames, np.asarray(times), fps)
     kind = detect_kind(frames[0])
-    qtype = question_type(question)
+    if qtype not in TASK_TYPES:
+        raise SceneError(f"the question carries no known task type ({qtype!r}; known: {', '.join(TASK_TYPES)})")
     if kind in ("traffic_light", "color_cycle"):
         return _cyclic(video, question, qtype, kind)
     if kind == "counter":
@@ -602,12 +604,13 @@ def solve(frames: np.ndarray, times: Sequence[float], fps: float, question: str,
     return _slots(video, question, qtype)
 
 
-def respond(video_path: str, prompt: str, max_frames: int | None = None) -> str:
+def respond(video_path: str, prompt: str, task_type: str | None, max_frames: int | None = None) -> str:
     """The model output for one prompt: "Step N:" lines in ``<think>``, the option letter in ``<answer>``.
 
-    Never raises: a video it cannot decode, or frames that are not a synthetic scene it can read (or on which a
-    reader fails), give an answer that says so and guesses the first option."""
-    from ..video import load_frames
+    ``task_type``: the question's (a sample's ``task_type``), which picks what to read and infer. Never raises:
+    a video it cannot decode, frames that are not a synthetic scene it can read (or on which a reader fails), or
+    a question without a known task type give an answer that says so and guesses the first option."""
+    from ..data.video import load_frames
 
     question, options = split_prompt(prompt)
     try:
@@ -615,7 +618,7 @@ def respond(video_path: str, prompt: str, max_frames: int | None = None) -> str:
     except Exception as e:  # noqa: BLE001  (whatever the file is, the model answers)
         return _guess(f"I could not read the video ({_short(e)}).", options)
     try:
-        solution = solve(loaded.frames, loaded.timestamps, loaded.source_fps, question, options)
+        solution = solve(loaded.frames, loaded.timestamps, loaded.source_fps, question, options, task_type)
         k = pick_option(solution, options) if options else 0
         steps = [*solution.steps, solution.conclusion.format(option=options[k] if options else solution.answer)]
     except SceneError as e:
