@@ -29,7 +29,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from moss_plugins.output_format import format_response  # noqa: E402
-from moss_plugins.reward import registry, score, semantic, static_vectors  # noqa: E402
+from moss_plugins.reward import reference, registry, score, semantic, static_vectors  # noqa: E402
 from moss_plugins.reward.hookspecs import hookimpl  # noqa: E402
 from moss_plugins.reward.lexicon import analyse  # noqa: E402
 
@@ -111,7 +111,7 @@ def make_batch(n_rollouts: int, group: int, seed: int = 0):
 def throughput(solutions, truths, repeats: int, **options) -> float:
     best = float("inf")
     for _ in range(repeats):
-        score.REFERENCES.clear()  # a training batch brings new references: tokenizing them counts
+        reference.REFERENCES.clear()  # a training batch brings new references: tokenizing them counts
         analyse.cache_clear()
         semantic._cache.clear()  # and new steps to embed
         static_vectors.load(static_vectors.STATIC_MODEL)._rows.clear()  # with words the static model has not met yet

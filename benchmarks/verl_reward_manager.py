@@ -55,9 +55,9 @@ def main() -> None:
     batch = rollout_batch(tokenizer, responses, truths)
     rows = []
     for name, cfg in (("moss_dtw", config), ("naive + pkg://moss_plugins.reward", naive)):
-        from moss_plugins.reward import score
+        from moss_plugins.reward import reference
 
-        score.REFERENCES.clear()
+        reference.REFERENCES.clear()
         manager = load_reward_manager(cfg, tokenizer)
 
         async def all_rollouts(manager=manager):
@@ -68,7 +68,7 @@ def main() -> None:
         start = time.perf_counter()
         out = manager.loop.run_until_complete(all_rollouts())
         seconds = time.perf_counter() - start
-        rows.append((name, len(out) / seconds, score.REFERENCES.loads / args.groups,
+        rows.append((name, len(out) / seconds, reference.REFERENCES.loads / args.groups,
                      sum(o["reward_score"] for o in out) / len(out)))  # fmt: skip
 
     table = Table(title=f"{args.groups} groups x n={args.n} = {len(batch)} rollouts through run_single")

@@ -296,7 +296,7 @@ def _caption_options(answer: str, same_video: list[str], video_id: str, pool: Se
     def fits(text: str) -> bool:
         if normalize(text) in {normalize(c) for c in chosen}:
             return False
-        return float(similarity_matrix([text], chosen, _ROUGE_L).max()) < config.max_similarity
+        return float(similarity_matrix(chosen, [text], _ROUGE_L).max()) < config.max_similarity
 
     own = rng.sample(same_video, len(same_video))
     for text in own:

@@ -8,19 +8,18 @@ works as is.
 """
 
 from . import jit_cache  # noqa: F401 (first: where numba caches the kernels the modules below define)
+from .alignment import Alignment
 from .answer import parse_choice
 from .config import ConfigError, RewardConfig
 from .dtw import monotone_alignment, subsequence_dtw
 from .ground_truth import GroundTruth, GroundTruthError, TraceStep, parse_ground_truth
+from .reference import Reference, prepare_reference
 from .registry import PluginError
 from .rouge import rouge_f, similarity_matrix
 from .score import (
     RESULT_KEYS,
-    Alignment,
-    Reference,
     TermContext,
     compute_score,
-    prepare_reference,
     process_reward,
     score_and_align,
     score_batch,

@@ -19,7 +19,8 @@ steps: a trace that says everything in one step, or in reverse order, can still 
 Monotone matching (``alignment="monotone"``, the default): each reference step is matched with at most one
 predicted step and each predicted step with at most one reference step, in order; a reference step left
 unmatched costs 1, predicted steps in between are skipped for free (the padding term charges for them). The
-distance is again in [0, n_ref], so D = distance / n_ref; a reversed trace can match one step of it, not all.
+distance is again in [0, n_ref], so D = distance / n_ref; a reversed trace can match one step of it, not all
+(:func:`.kernels.monotone_matching`, which the padding penalty's matching shares).
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .kernels import monotone_matching
+
 _DIAG, _UP, _LEFT = 1, -1, -2  # back-pointers; a jump of s stores s (>= 2)
+UNMATCHED = 1.0  # the monotone matching's cost of a reference step left unmatched
 
 
 @njit(cache=True, nogil=True)
@@ -90,34 +94,10 @@ def _dtw(cost, max_jump):
     return total, rows[:k][::-1].copy(), cols[:k][::-1].copy()
 
 
-@njit(cache=True, nogil=True)
-def _monotone(cost):
-    n, m = cost.shape
-    acc = np.empty((n + 1, m + 1))
-    for j in range(m + 1):
-        acc[0, j] = 0.0
-    for i in range(1, n + 1):
-        acc[i, 0] = float(i)
-        for j in range(1, m + 1):
-            # reference step i-1 unmatched, predicted step j-1 skipped, or the two matched; the back-track prefers
-            # the first two on ties, so a zero-similarity cell is never on the path
-            acc[i, j] = min(acc[i - 1, j] + 1.0, acc[i, j - 1], acc[i - 1, j - 1] + cost[i - 1, j - 1])
-    rows = np.empty(n, np.int64)
-    cols = np.empty(n, np.int64)
-    k = 0
-    i, j = n, m
-    while i > 0 and j > 0:
-        if acc[i, j] == acc[i, j - 1]:
-            j -= 1
-        elif acc[i, j] == acc[i - 1, j] + 1.0:
-            i -= 1
-        else:
-            rows[k] = i - 1
-            cols[k] = j - 1
-            k += 1
-            i -= 1
-            j -= 1
-    return acc[n, m], rows[:k][::-1].copy(), cols[:k][::-1].copy()
+def monotone(cost: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """The monotone matching of a checked ``cost`` (the scorer's); on a tie it leaves a predicted step unmatched
+    before a reference step."""
+    return monotone_matching(cost, UNMATCHED, False)
 
 
 def monotone_alignment(cost: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -128,7 +108,7 @@ def monotone_alignment(cost: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]
         raise ValueError(f"cost must be a 2-D matrix [n_ref, n_pred] with n_ref >= 1; got shape {cost.shape}")
     if not np.all(np.isfinite(cost)) or np.any(cost < 0) or np.any(cost > 1):
         raise ValueError("cost must be finite and in [0, 1]")
-    return _monotone(cost)
+    return monotone(cost)
 
 
 def subsequence_dtw_arrays(cost: np.ndarray, max_jump: int = 1) -> tuple[float, np.ndarray, np.ndarray]:

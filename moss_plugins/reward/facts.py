@@ -32,11 +32,14 @@ import numpy as np
 from numba import njit
 
 from . import static_vectors
+from .kernels import intersection, lcs
 from .lexicon import CONTENT, FACT, SCAFFOLD, SCAFFOLD_WEIGHT, analyse
 
 CONTRADICTION = 0.5  # factor per contradicted fact
 SYNONYM = 0.45  # word-vector cosine from which a predicted content word may stand for a reference one
-MEASURE_TOLERANCE = 0.05  # relative tolerance of a measure, beyond the rounding of the numbers as written
+# Relative tolerance of a measure read off the video (stated times too, :func:`.timing.tolerance`), beyond the
+# rounding of the numbers as written.
+MEASURE_TOLERANCE = 0.05
 
 
 def _resolution(number: str) -> float:
@@ -78,45 +81,6 @@ def _sorted_steps(ids, w, fact, off):
 
 
 @njit(cache=True, nogil=True)
-def _merge(a, aw, b, bw, weighted):
-    """Multiset intersection of two sorted id arrays (ids < 0 match nothing): summed weight of ``a``'s side
-    times ``b``'s closeness, or the count when not ``weighted``."""
-    i = 0
-    j = 0
-    total = 0.0
-    while i < a.size and j < b.size:
-        if a[i] < 0:
-            i += 1
-        elif b[j] < a[i]:
-            j += 1
-        elif a[i] < b[j]:
-            i += 1
-        else:
-            total += aw[i] * bw[j] if weighted else 1.0
-            i += 1
-            j += 1
-    return total
-
-
-@njit(cache=True, nogil=True)
-def _lcs(r, rw, p, pc, prev, cur):
-    """Weighted longest common subsequence (a word's weight is ``rw`` times ``pc``, the closeness of the predicted
-    word; -1 matches nothing)."""
-    m = p.size
-    prev[: m + 1] = 0.0
-    cur[: m + 1] = 0.0
-    for a in range(r.size):
-        x = r[a]
-        for b in range(m):
-            best = max(prev[b + 1], cur[b])
-            if x >= 0 and p[b] == x and prev[b] + rw[a] * pc[b] > best:
-                best = prev[b] + rw[a] * pc[b]
-            cur[b + 1] = best
-        prev, cur = cur, prev
-    return prev[m]
-
-
-@njit(cache=True, nogil=True)
 def _matrix(r_ids, r_w, r_fact, r_off, rs, rsw, rf, p_ids, p_w, p_close, p_fact, p_off, contradiction, full):
     """``rs, rsw, rf``: the reference's ``_sorted_steps`` (prepared once per reference and fact weight);
     ``p_close``: per predicted word, how closely it matches (1; less for a measure within tolerance, or the
@@ -139,11 +103,11 @@ def _matrix(r_ids, r_w, r_fact, r_off, rs, rsw, rf, p_ids, p_w, p_close, p_fact,
             total = wr + p_w[plo:phi].sum()
             if total <= 0:
                 continue
-            bag = _merge(rs[lo:hi], rsw[lo:hi], ps[plo:phi], pcs[plo:phi], True)
-            lcs = _lcs(r_ids[lo:hi], r_w[lo:hi], p_ids[plo:phi], p_close[plo:phi], prev, cur)
-            sim = (bag + lcs) / total  # the mean of two F1s, 2x / (wr + wp) each
+            bag = intersection(rs[lo:hi], ps[plo:phi], rsw[lo:hi], pcs[plo:phi])
+            in_order = lcs(r_ids[lo:hi], r_w[lo:hi], p_ids[plo:phi], p_close[plo:phi], prev, cur)
+            sim = (bag + in_order) / total  # the mean of two F1s, 2x / (wr + wp) each
             sim = 0.8 * min(1.0, sim / full) + 0.2 * sim  # saturated, still rising: closer wording scores higher
-            shared = int(_merge(rf[lo:hi], rsw[lo:hi], pf[plo:phi], pcs[plo:phi], False))
+            shared = int(intersection(rf[lo:hi], pf[plo:phi]))
             wrong = min(nfr - shared, p_fact[plo:phi].sum() - shared)
             for _ in range(wrong):
                 sim *= contradiction

@@ -68,7 +68,7 @@ class Similarity(Protocol):
     counts as 0 and another shape is a ``PluginError`` for that rollout (its ``reason`` says so). The reward then
     rescales it the same way for every similarity: blended with embedding cosine (``semantic_weight``), scaled
     by the stated times' agreement (``time_weight``) and lowered where one step denies the other
-    (``polarity``)."""
+    (``polarity``); :mod:`moss_plugins.reward.similarity` says how."""
 
     def prepare(self, ref_steps: list[str]) -> Any: ...
 

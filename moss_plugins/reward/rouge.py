@@ -2,9 +2,11 @@
 
 Every step is tokenized once (one regex pass for all steps of a text) and mapped to integer ids from the
 reference's vocabulary; a predicted token the reference lacks can match nothing, so it becomes -1 and the
-vocabulary never grows. The kernel then needs no strings: n-gram overlaps are merges of sorted id arrays, and
-the LCS is Hyyro's bit-parallel algorithm over per-token position masks (reference steps of up to 64 tokens;
-longer ones fall back to the textbook dynamic programme).
+vocabulary never grows. The kernel then needs no strings: n-gram overlaps are intersections of sorted id arrays
+(:func:`.kernels.intersection`), and the LCS is Hyyro's bit-parallel algorithm over per-token position masks for
+reference steps of up to 64 tokens, the dynamic programme the "facts" similarity also uses (:func:`.kernels.lcs`)
+for longer ones. The bit-parallel LCS is ROUGE's alone: it counts words, so it cannot weigh them as "facts" does,
+and it makes the ROUGE kernel 1.7 times as fast as the dynamic programme would.
 
 F1 follows ``rouge-score`` operation for operation, so on ASCII text it is bitwise equal to
 ``RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=False)``.
@@ -20,6 +22,7 @@ from itertools import repeat
 import numpy as np
 from numba import njit
 
+from .kernels import intersection, lcs
 from .tokenize import STEP_SEPARATOR, tokenize_steps
 
 _SEP = -2  # id of STEP_SEPARATOR
@@ -71,24 +74,6 @@ def _ngrams(ids, lo, hi, vocab_size):
 
 
 @njit(cache=True, nogil=True)
-def _overlap(a, b):
-    """Multiset intersection size of two sorted arrays (= sum of min counts)."""
-    i = 0
-    j = 0
-    c = 0
-    while i < a.size and j < b.size:
-        if a[i] == b[j]:
-            c += 1
-            i += 1
-            j += 1
-        elif a[i] < b[j]:
-            i += 1
-        else:
-            j += 1
-    return c
-
-
-@njit(cache=True, nogil=True)
 def _f1(hits, n_pred, n_ref):
     precision = hits / max(n_pred, 1)
     recall = hits / max(n_ref, 1)
@@ -114,22 +99,6 @@ def _lcs_bits(mask_row, ids, lo, hi, m):
         zeros &= zeros - np.uint64(1)
         count += 1
     return count
-
-
-@njit(cache=True, nogil=True)
-def _lcs_dp(a, alo, ahi, b, blo, bhi):
-    n = bhi - blo
-    prev = np.zeros(n + 1, np.int64)
-    cur = np.zeros(n + 1, np.int64)
-    for i in range(alo, ahi):
-        x = a[i]
-        for j in range(n):
-            if b[blo + j] == x:
-                cur[j + 1] = prev[j] + 1
-            else:
-                cur[j + 1] = max(prev[j + 1], cur[j])
-        prev, cur = cur, prev
-    return prev[n]
 
 
 @njit(cache=True, nogil=True)
@@ -159,6 +128,12 @@ def _f1_matrix(r_ids, r_off, r_uni, r_bi, r_bi_off, masks, vocab_size, pred_flat
     n_ref = r_off.size - 1
     n_pred = p_off.size - 1
     out = np.empty((n_ref, n_pred, 3))
+    longest = 0
+    for j in range(n_pred):
+        longest = max(longest, p_off[j + 1] - p_off[j])
+    prev = np.zeros(longest + 1)  # scratch rows and unit weights of lcs, for reference steps over 64 tokens
+    cur = np.zeros(longest + 1)
+    ones = np.ones(max(longest, r_ids.size))
     for j in range(n_pred):
         lo = p_off[j]
         hi = p_off[j + 1]
@@ -166,13 +141,13 @@ def _f1_matrix(r_ids, r_off, r_uni, r_bi, r_bi_off, masks, vocab_size, pred_flat
         pu, pb = _ngrams(p_ids, lo, hi, vocab_size)
         for i in range(n_ref):
             m = r_off[i + 1] - r_off[i]
-            out[i, j, 0] = _f1(_overlap(r_uni[r_off[i] : r_off[i + 1]], pu), n, m)
-            out[i, j, 1] = _f1(_overlap(r_bi[r_bi_off[i] : r_bi_off[i + 1]], pb), max(n - 1, 0), max(m - 1, 0))
+            out[i, j, 0] = _f1(intersection(r_uni[r_off[i] : r_off[i + 1]], pu), n, m)
+            out[i, j, 1] = _f1(intersection(r_bi[r_bi_off[i] : r_bi_off[i + 1]], pb), max(n - 1, 0), max(m - 1, 0))
             if m <= 64:
-                lcs = _lcs_bits(masks[i], p_ids, lo, hi, m)
+                common = _lcs_bits(masks[i], p_ids, lo, hi, m)
             else:
-                lcs = _lcs_dp(r_ids, r_off[i], r_off[i + 1], p_ids, lo, hi)
-            out[i, j, 2] = _f1(lcs, n, m)
+                common = lcs(r_ids[r_off[i] : r_off[i + 1]], ones, p_ids[lo:hi], ones, prev, cur)
+            out[i, j, 2] = _f1(common, n, m)
     return out
 
 
@@ -219,7 +194,8 @@ def rouge_f(a: str, b: str) -> tuple[float, float, float]:
 
 
 def similarity_matrix(
-    pred_steps: Sequence[str], ref_steps: Sequence[str], weights: Sequence[float] = DEFAULT_WEIGHTS
+    ref_steps: Sequence[str], pred_steps: Sequence[str], weights: Sequence[float] = DEFAULT_WEIGHTS
 ) -> np.ndarray:
-    """[len(ref_steps), len(pred_steps)] weighted mean of ROUGE-1/2/L F1, in [0, 1]."""
+    """[len(ref_steps), len(pred_steps)] weighted mean of ROUGE-1/2/L F1, in [0, 1]: a row per reference step,
+    as everywhere in the reward (the reference's vocabulary is the one predicted tokens are looked up in)."""
     return RougeIndex.build(ref_steps).f1s(pred_steps) @ normalized_weights(tuple(weights))

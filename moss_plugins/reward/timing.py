@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .facts import MEASURE_TOLERANCE
 from .lexicon import NUMBER_WORDS
 
 _DIGIT_RE = re.compile(r"\d")
@@ -64,7 +65,9 @@ def stated_times(text: str) -> list[float]:
 
 
 def tolerance(t: float) -> float:
-    return max(0.5, 0.05 * t)
+    """A stated time is a measure read off the video: the measures' relative tolerance, and at least half a
+    second."""
+    return max(0.5, MEASURE_TOLERANCE * t)
 
 
 def reference_times(texts: Sequence[str], spans: Sequence[tuple[float, float] | None]) -> list[tuple]:

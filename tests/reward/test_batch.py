@@ -5,7 +5,7 @@ from reward_cases import render
 
 from moss_plugins.reward import compute_score, score_batch
 from moss_plugins.reward import facts as facts_module
-from moss_plugins.reward import score as score_module
+from moss_plugins.reward import reference as references
 
 
 def _groups(truth, ref_steps, n_groups=3, group=8):
@@ -26,7 +26,7 @@ def test_batch_equals_one_by_one(truth, ref_steps):
 
 
 def test_each_reference_is_tokenized_once_per_group(truth, ref_steps, monkeypatch):
-    score_module.REFERENCES.clear()
+    references.REFERENCES.clear()
     builds = []
     real = facts_module.FactIndex.build
     monkeypatch.setattr(facts_module.FactIndex, "build", classmethod(lambda cls, steps: builds.append(1) or real(steps)))
@@ -47,7 +47,7 @@ def test_concurrent_rollouts_of_a_group_prepare_the_reference_once(truth, ref_st
     import threading
     import time
 
-    score_module.REFERENCES.clear()
+    references.REFERENCES.clear()
     builds = []
     real = facts_module.FactIndex.build
 

@@ -112,7 +112,7 @@ def test_the_default_stays_in_range_on_random_traces():
         steps = [" ".join(rng.choice(words, rng.integers(1, 12))) for _ in range(rng.integers(0, 9))]
         r = compute_score(None, render(steps, "A"), TRUTH)
         assert 0.0 <= r["process"] <= 1.0 and 0.0 <= r["dtw_normalized"] <= 1.0 and r["reason"] in ("ok", "no_steps,bad_format")
-        sim = similarity_matrix(steps or ["x"], REF)
+        sim = similarity_matrix(REF, steps or ["x"])
         assert sim.shape == (4, max(len(steps), 1))
 
 

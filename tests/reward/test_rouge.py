@@ -62,21 +62,21 @@ def test_cjk_characters_are_tokens_unlike_rouge_score(scorer):
 def test_similarity_matrix_shape_range_and_weights():
     refs = ["the light is red", "the cup is full of water", "nothing"]
     preds = ["a red light", "the cup is full", "water", "zzz"]
-    sim = similarity_matrix(preds, refs)
+    sim = similarity_matrix(refs, preds)
     assert sim.shape == (3, 4)
     assert np.all((sim >= 0) & (sim <= 1))
     assert sim[2, 3] == 0 and similarity_matrix(["x y"], ["x y"])[0, 0] == pytest.approx(1.0)
-    only_r1 = similarity_matrix(preds, refs, weights=(1, 0, 0))
+    only_r1 = similarity_matrix(refs, preds, weights=(1, 0, 0))
     np.testing.assert_allclose(only_r1[1, 1], rouge_f(preds[1], refs[1])[0])
-    np.testing.assert_allclose(sim, (similarity_matrix(preds, refs, (1, 0, 0)) + similarity_matrix(preds, refs, (0, 1, 0))
-                                     + similarity_matrix(preds, refs, (0, 0, 1))) / 3)  # fmt: skip
+    np.testing.assert_allclose(sim, (similarity_matrix(refs, preds, (1, 0, 0)) + similarity_matrix(refs, preds, (0, 1, 0))
+                                     + similarity_matrix(refs, preds, (0, 0, 1))) / 3)  # fmt: skip
     with pytest.raises(ValueError, match="rouge_weights"):
-        similarity_matrix(preds, refs, weights=(0, 0, 0))
+        similarity_matrix(refs, preds, weights=(0, 0, 0))
 
 
 def test_each_step_is_tokenized_once(monkeypatch):
     calls = []
     real = rouge_module.tokenize_steps
     monkeypatch.setattr(rouge_module, "tokenize_steps", lambda steps: calls.append(len(steps)) or real(steps))
-    similarity_matrix(["a b", "c d", "e"], ["a", "b c", "d e", "f"])
+    similarity_matrix(["a", "b c", "d e", "f"], ["a b", "c d", "e"])
     assert calls == [4, 3]  # one pass over the reference steps, one over the predicted steps

@@ -11,7 +11,7 @@ from verl.trainer.ppo.metric_utils import process_validation_metrics
 from verl.trainer.ppo.reward import load_reward_manager
 
 from moss_plugins.reward import RESULT_KEYS, ConfigError, RewardConfig, compute_score
-from moss_plugins.reward import score as core
+from moss_plugins.reward import reference as core
 from moss_plugins.reward.config import PRESETS
 from moss_plugins.testing.examples import load_examples
 from moss_plugins.testing.responses import reference_response, wrong_letter
