@@ -29,7 +29,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from moss_plugins.output_format import format_response  # noqa: E402
-from moss_plugins.reward import reference, registry, score, semantic, static_vectors  # noqa: E402
+from moss_plugins.reward import batch, reference, registry, semantic, static_vectors  # noqa: E402
 from moss_plugins.reward.hookspecs import hookimpl  # noqa: E402
 from moss_plugins.reward.lexicon import analyse  # noqa: E402
 
@@ -116,7 +116,7 @@ def throughput(solutions, truths, repeats: int, **options) -> float:
         semantic._cache.clear()  # and new steps to embed
         static_vectors.load(static_vectors.STATIC_MODEL)._rows.clear()  # with words the static model has not met yet
         t0 = time.perf_counter()
-        score.score_batch(solutions, truths, **options)
+        batch.score_batch(solutions, truths, **options)
         best = min(best, time.perf_counter() - t0)
     return len(solutions) / best
 
@@ -146,17 +146,17 @@ def main(argv=None) -> int:
     solutions, truths = make_batch(args.rollouts, args.group)
     n_pred = np.mean([s.count("Step ") for s in solutions])
     n_ref = np.mean([len(t["trace"]) for t in truths])
-    score.score_batch(solutions[:16], truths[:16])  # compile (or load) the numba kernels
-    score.score_batch(solutions[:16], truths[:16], preset="paper")
+    batch.score_batch(solutions[:16], truths[:16])  # compile (or load) the numba kernels
+    batch.score_batch(solutions[:16], truths[:16], preset="paper")
 
     rates = {"default (facts, monotone)": throughput(solutions, truths, args.repeats)}
     static = {"semantic_weight": 0.5, "embedding_model": static_vectors.STATIC_MODEL}
-    score.score_batch(solutions[:16], truths[:16], **static)  # load the model, compile its kernel
+    batch.score_batch(solutions[:16], truths[:16], **static)  # load the model, compile its kernel
     rates["default + static embedding (static-minilm)"] = throughput(solutions, truths, args.repeats, **static)
     model = embedding_model()
     if model:
         k = args.embedding_rollouts
-        score.score_batch(solutions[:8], truths[:8], semantic_weight=0.5, embedding_model=model)  # load the model
+        batch.score_batch(solutions[:8], truths[:8], semantic_weight=0.5, embedding_model=model)  # load the model
         device = str(semantic.model(model).device)
         rates[f"default + embedding (MiniLM, {device})"] = throughput(
             solutions[:k], truths[:k], 2, semantic_weight=0.5, embedding_model=model)  # fmt: skip

@@ -9,7 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ..reward import registry
-from ..reward.score import RESULT_KEYS, score_batch
+from ..reward.batch import score_batch
+from ..reward.score import RESULT_KEYS
 
 
 def _score(args) -> int:

@@ -35,7 +35,7 @@ from ..output_format import LETTERS, answer_blocks, format_ok, normalize
 from ..reward import score_and_align, segment_steps
 from ..reward.answer import LETTER_MARKER, is_choice, is_correct, parse_answer
 from ..reward.lexicon import STOPWORDS
-from ..reward.score import resolve_config
+from ..reward.config import resolve_config
 from ..reward.tokenize import CJK_RANGES, tokenize
 
 COVERAGE_THRESHOLD = 0.5  # step similarity; a restatement scores ~1, a paraphrase ~0.4-0.9 (ROUGE: ~0.2-0.5)

@@ -9,6 +9,7 @@ works as is.
 
 from . import jit_cache  # noqa: F401 (first: where numba caches the kernels the modules below define)
 from .alignment import Alignment
+from .batch import score_batch
 from .answer import parse_choice
 from .config import ConfigError, RewardConfig
 from .dtw import monotone_alignment, subsequence_dtw
@@ -22,7 +23,6 @@ from .score import (
     compute_score,
     process_reward,
     score_and_align,
-    score_batch,
     score_solution,
 )
 from .segment import segment_steps

@@ -241,3 +241,31 @@ def _plain(value: Any) -> Any:
 
         return OmegaConf.to_container(value, resolve=True)
     return value
+
+
+_CONFIGS: dict[tuple, RewardConfig] = {}  # typed overrides -> configuration; bounded by clearing when full
+
+
+def _typed(value: Any) -> tuple:
+    """``value`` with its type, also inside lists and mappings: 1 and True, or 2 and 2.0, are equal (with equal
+    hashes) to Python, so an untyped cache key would let one stand in for the other, valid or not."""
+    if isinstance(value, (list, tuple)):
+        return type(value), tuple(_typed(v) for v in value)
+    if isinstance(value, Mapping):
+        return type(value), tuple(sorted((k, _typed(v)) for k, v in value.items()))
+    return type(value), value
+
+
+def resolve_config(**overrides: Any) -> RewardConfig:
+    """The defaults with keyword overrides applied; cached for repeated identical (also in type) kwargs."""
+    try:
+        key = tuple(sorted((name, _typed(value)) for name, value in overrides.items()))
+        return _CONFIGS[key]
+    except TypeError:  # unhashable or unsortable values (e.g. OmegaConf containers)
+        return RewardConfig.from_kwargs(**overrides)
+    except KeyError:
+        config = RewardConfig.from_kwargs(**overrides)
+        if len(_CONFIGS) >= 64:
+            _CONFIGS.clear()
+        _CONFIGS[key] = config
+        return config

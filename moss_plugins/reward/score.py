@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
-import pickle
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,8 +26,8 @@ from ..output_format import ANSWER_OPEN, answer_blocks, format_ok
 from . import penalties, registry, semantic, static_vectors
 from .alignment import Alignment, align_steps
 from .answer import is_correct, parse_answer
-from .config import RewardConfig
-from .ground_truth import GroundTruth, cache_key
+from .config import RewardConfig, resolve_config
+from .ground_truth import GroundTruth
 from .reference import Reference, prepare_reference, segment
 
 log = logging.getLogger(__name__)
@@ -180,82 +179,3 @@ def score_and_align(solution: Any, ground_truth: Any, config: RewardConfig | Non
     config = config or RewardConfig()
     load_models(config)
     return _score_guarded(solution, prepare_reference(ground_truth, config), config, None)
-
-
-_CONFIGS: dict[tuple, RewardConfig] = {}  # typed overrides -> configuration; bounded by clearing when full
-
-
-def _typed(value: Any) -> tuple:
-    """``value`` with its type, also inside lists and mappings: 1 and True, or 2 and 2.0, are equal (with equal
-    hashes) to Python, so an untyped cache key would let one stand in for the other, valid or not."""
-    if isinstance(value, (list, tuple)):
-        return type(value), tuple(_typed(v) for v in value)
-    if isinstance(value, Mapping):
-        return type(value), tuple(sorted((k, _typed(v)) for k, v in value.items()))
-    return type(value), value
-
-
-def resolve_config(**overrides: Any) -> RewardConfig:
-    """The defaults with keyword overrides applied; cached for repeated identical (also in type) kwargs."""
-    try:
-        key = tuple(sorted((name, _typed(value)) for name, value in overrides.items()))
-        return _CONFIGS[key]
-    except TypeError:  # unhashable or unsortable values (e.g. OmegaConf containers)
-        return RewardConfig.from_kwargs(**overrides)
-    except KeyError:
-        config = RewardConfig.from_kwargs(**overrides)
-        if len(_CONFIGS) >= 64:
-            _CONFIGS.clear()
-        _CONFIGS[key] = config
-        return config
-
-
-def steps_or_none(solution: Any, ref: Reference, config: RewardConfig) -> list[str]:
-    """The steps of ``solution``, or none when a (plugin) segmenter fails: only to gather texts to embed ahead
-    of scoring, which then reports the failure for that rollout."""
-    try:
-        return segment(_as_text(solution), ref, config)
-    except Exception:  # a broken plugin segmenter: scoring reports it for this rollout
-        return []
-
-
-def _batch_key(truth: Any) -> Any:
-    """What tells a batch's references apart: their content, never their id(), since a datasets column or a
-    generator hands out fresh (or refilled) dicts and a freed dict's id comes back for a later row. A pickle, not
-    :func:`cache_key`'s JSON: it is faithful to types and ten times faster, and it runs once per rollout."""
-    if isinstance(truth, (str, bytes, Reference)):
-        return truth
-    try:
-        return pickle.dumps(truth, pickle.HIGHEST_PROTOCOL)
-    except Exception:  # not picklable: the JSON key, or the GroundTruthError that says why it is unusable
-        return cache_key(truth)
-
-
-def score_batch(
-    solutions: Sequence[Any],
-    ground_truths: Sequence[Any],
-    extra_infos: Sequence[Mapping | None] | None = None,
-    **kwargs: Any,
-) -> list[dict]:
-    """Score many rollouts; each distinct reference (a GRPO group shares one) is parsed and tokenized once, and
-    with ``semantic_weight`` every distinct step text of the batch is embedded in one batched call."""
-    if len(solutions) != len(ground_truths):
-        raise ValueError(f"{len(solutions)} solutions but {len(ground_truths)} ground truths")
-    if extra_infos is not None and len(extra_infos) != len(solutions):
-        raise ValueError(f"{len(solutions)} solutions but {len(extra_infos)} extra_infos")
-    config = resolve_config(**kwargs)
-    load_models(config)
-    prepared: dict[Any, Reference] = {}
-    refs = []
-    for truth in ground_truths:
-        key = _batch_key(truth)
-        ref = prepared.get(key)
-        if ref is None:
-            ref = prepared[key] = prepare_reference(truth, config)
-        refs.append(ref)
-    if config.semantic_weight:  # one batched encode of every distinct step text of the batch
-        texts = [t for ref in prepared.values() for t in ref.truth.step_texts]
-        texts += [t for solution, ref in zip(solutions, refs) for t in steps_or_none(solution, ref, config)]
-        semantic.prefetch(config.embedding_model, texts)
-    return [score_solution(solution, ref, config, extra_infos[k] if extra_infos is not None else None)
-            for k, (solution, ref) in enumerate(zip(solutions, refs))]  # fmt: skip

@@ -21,7 +21,8 @@ from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
 from moss_plugins.options import check_value, number
 from moss_plugins.reward import ConfigError, RewardConfig, prepare_reference, score_solution, semantic
-from moss_plugins.reward.score import load_models, steps_or_none
+from moss_plugins.reward.batch import steps_or_none
+from moss_plugins.reward.score import load_models
 
 NAME = "moss_dtw"
 # The config block (under ``reward``) whose keys reach this manager.

@@ -30,7 +30,7 @@ from moss_plugins.reward import (  # noqa: E402
     GroundTruthError,
     compute_score,
 )
-from moss_plugins.reward.score import resolve_config  # noqa: E402
+from moss_plugins.reward.config import resolve_config  # noqa: E402
 from moss_plugins.sample import ValidationError, from_row  # noqa: E402
 
 FUZZ = settings(max_examples=150, deadline=2000, database=None,

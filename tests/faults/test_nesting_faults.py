@@ -13,7 +13,7 @@ from fake_chat import FakeChatServer, aim_the_judge, completion
 from moss_plugins.cli import main
 from moss_plugins.evaluation import judge
 from moss_plugins.reward import GroundTruthError, compute_score
-from moss_plugins.reward.score import score_batch
+from moss_plugins.reward.batch import score_batch
 from moss_plugins.sample import Sample, TraceStep
 
 DEEP = 100_000

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from moss_plugins.reward import compute_score
-from moss_plugins.reward.score import score_batch
+from moss_plugins.reward.batch import score_batch
 
 N = 60
 

@@ -194,7 +194,7 @@ def test_importing_the_reward_from_a_read_only_package_writes_no_jit_cache_into_
 @pytest.mark.parametrize("value", [[], {}, [1, 2], {"a": 1}])
 def test_a_preset_that_is_not_a_name_is_a_config_error(value):
     from moss_plugins.reward import ConfigError
-    from moss_plugins.reward.score import resolve_config
+    from moss_plugins.reward.config import resolve_config
 
     with pytest.raises(ConfigError, match="preset"):
         resolve_config(preset=value)
