@@ -152,8 +152,10 @@ class FactIndex:
             self._vectors.append((np.array(list(self.words), np.int64),
                                   static_vectors.word_vectors(list(self.words.values()))))  # fmt: skip
         ids, vectors = self._vectors[0]
-        new = list(surfaces)
-        cos = vectors @ static_vectors.word_vectors(new).T  # [reference words, new words]
+        new = sorted(surfaces)
+        # one product per word, not one matrix product: BLAS may round a column differently with the matrix's
+        # width, so a word's cosine (a weight in the score) would depend on which other words came in its batch
+        cos = np.stack([vectors @ v for v in static_vectors.word_vectors(new)], axis=1)  # [reference, new words]
         best = cos.argmax(axis=0)
         for surface, k, c in zip(new, ids[best].tolist(), cos[best, np.arange(len(new))].tolist()):
             self._near[surface] = (k, c) if c >= SYNONYM else (-1, 1.0)

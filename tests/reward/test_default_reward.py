@@ -165,3 +165,18 @@ def test_filler_after_the_trace_costs_however_short_the_trace():
             assert compute_score(None, render(ref + filler, "A"), truth)["score"] < plain
     explored = ["I first look at the whole scene from above.", *MOVING_STEPS]  # a look around first: free
     assert compute_score(None, render(explored, "A"), MOVING)["padding"] == 0.0
+
+
+
+def test_a_stand_in_words_closeness_does_not_depend_on_the_words_learnt_beside_it():
+    """Exact equality: the cosines are computed one word at a time, so a rollout's score does not depend on which
+    other rollouts brought new words into the same lookup (a matrix product of another width may round a
+    column differently, which made the default reward differ at ~1e-9 between batches and processes)."""
+    words = sorted({w.strip(".,;").lower() for text in PARAPHRASE + REF for w in text.split()} |
+                   {"cauldron", "boiling", "ceramic", "beaker", "pours", "heats", "switch", "vapour", "rattles",
+                    "lid", "stove", "liquid", "tap", "faucet", "jug", "teapot", "cup", "drinks", "sink", "hot"})
+    together, one_by_one = FactIndex.build(REF), FactIndex.build(REF)
+    together._learn_words(set(words))
+    for w in words:
+        one_by_one._learn_words({w})
+    assert together._near == one_by_one._near
