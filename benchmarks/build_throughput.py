@@ -78,13 +78,22 @@ def main() -> None:
         table.add_column(col, justify="left" if col == "mode" else "right")
     base = rows[0][1]
     for mode, seconds, n, start_s in rows:
-        table.add_row(mode, f"{seconds:.2f}", str(n), f"{n / seconds:.0f}", f"{args.videos / seconds:.0f}",
-                      f"{base / seconds:.2f}x", f"{start_s:.1f}" if start_s else "-")  # fmt: skip
+        table.add_row(
+            mode,
+            f"{seconds:.2f}",
+            str(n),
+            f"{n / seconds:.0f}",
+            f"{args.videos / seconds:.0f}",
+            f"{base / seconds:.2f}x",
+            f"{start_s:.1f}" if start_s else "-",
+        )
     console.print(table)
     console.print(f"Ray output identical to in-process (two nodes, local): {same}")
 
 
-def _ray_runs(annotations, out: Path, config: BuildConfig, options: RayOptions, what: str, startup: float) -> list:
+def _ray_runs(
+    annotations, out: Path, config: BuildConfig, options: RayOptions, what: str, startup: float
+) -> list:
     rows = []
     for label in ("Ray cold", "Ray warm"):  # the first run also starts the worker processes
         start = time.perf_counter()

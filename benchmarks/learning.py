@@ -46,8 +46,15 @@ ARMS = {  # reward options per arm (reward.moss_dtw.*); each names its preset, a
     "paper": {"preset": "paper"},
     "default": {"preset": "default"},
 }
-HELDOUT = ("accuracy", "format_rate", "trace_dtw", "trace_dtw_paper", "step_coverage", "temporal_order",
-           "answer_consistency")  # fmt: skip
+HELDOUT = (
+    "accuracy",
+    "format_rate",
+    "trace_dtw",
+    "trace_dtw_paper",
+    "step_coverage",
+    "temporal_order",
+    "answer_consistency",
+)
 
 
 @dataclasses.dataclass
@@ -80,9 +87,25 @@ class Plan:
     seeds: tuple[int, ...] = (0, 1)
 
 
-TINY = {"videos": 40, "test_share": 0.2, "rl_share": 0.25, "vocab": 800, "layers": 2, "hidden": 64,
-        "sft_epochs": 0.5, "sft_batch": 8, "eval_samples": 8, "response_length": 256, "prompt_length": 1024,
-        "steps": 3, "batch": 2, "rollouts": 4, "eval_every": 3, "arms": ("default",), "seeds": (0,)}
+TINY = {
+    "videos": 40,
+    "test_share": 0.2,
+    "rl_share": 0.25,
+    "vocab": 800,
+    "layers": 2,
+    "hidden": 64,
+    "sft_epochs": 0.5,
+    "sft_batch": 8,
+    "eval_samples": 8,
+    "response_length": 256,
+    "prompt_length": 1024,
+    "steps": 3,
+    "batch": 2,
+    "rollouts": 4,
+    "eval_every": 3,
+    "arms": ("default",),
+    "seeds": (0,),
+}
 
 
 def log(message: str) -> None:
@@ -103,26 +126,45 @@ def build_data(out: Path, plan: Plan, seed: int) -> dict:
     if done.exists():
         return json.loads(done.read_text())
     synth = data / "synth"
-    generate(plan.videos, seed, synth, SynthConfig(split_ratio={"train": 1 - plan.test_share, "test": plan.test_share}))
+    generate(
+        plan.videos,
+        seed,
+        synth,
+        SynthConfig(split_ratio={"train": 1 - plan.test_share, "test": plan.test_share}),
+    )
+
     def kept(samples):
-        return [s for s in samples if (not plan.tasks or s.task_type in plan.tasks)
-                and (not plan.scenes or s.meta["scene"] in plan.scenes)]  # fmt: skip
+        return [
+            s
+            for s in samples
+            if (not plan.tasks or s.task_type in plan.tasks)
+            and (not plan.scenes or s.meta["scene"] in plan.scenes)
+        ]
 
     train = kept(load_samples(synth / "train.jsonl").samples)
     test = kept(load_samples(synth / "test.jsonl").samples)
     videos = sorted({s.video for s in train})
     every = max(2, round(1 / plan.rl_share))
     rl_videos = set(videos[::every])
-    slices = {"sft": [s for s in train if s.video not in rl_videos], "rl": [s for s in train if s.video in rl_videos],
-              "test": test[: plan.eval_samples]}  # fmt: skip
+    slices = {
+        "sft": [s for s in train if s.video not in rl_videos],
+        "rl": [s for s in train if s.video in rl_videos],
+        "test": test[: plan.eval_samples],
+    }
     paths = {}
     for name, samples in slices.items():
         paths[name] = str(save_samples(samples, synth / f"{name}.jsonl"))
         if name != "sft":
             paths[f"{name}_parquet"] = str(export_verl(paths[name], data / f"{name}.parquet").files["all"])
-    info = {**paths, "counts": {k: len(v) for k, v in slices.items()},
-            "videos": {"sft": len(videos) - len(rl_videos), "rl": len(rl_videos),
-                       "test": len({s.video for s in test})}}  # fmt: skip
+    info = {
+        **paths,
+        "counts": {k: len(v) for k, v in slices.items()},
+        "videos": {
+            "sft": len(videos) - len(rl_videos),
+            "rl": len(rl_videos),
+            "test": len({s.video for s in test}),
+        },
+    }
     done.write_text(json.dumps(info, indent=1))
     return info
 
@@ -163,15 +205,18 @@ def build_model(out: Path, plan: Plan, data: dict, seed: int) -> Path:
     root = Path(data["sft"]).parent
     template = recipe_chat_template()
     turn = jinja2.Template(template)  # the text the model will see, chat markers included
-    lines = [turn.render(messages=[{"role": "user", "content": prompt}], add_generation_prompt=True) + response
-             for prompt, response in (prompt_and_response(s, root) for s in load(data["sft"])[:4000])]  # fmt: skip
+    lines = [
+        turn.render(messages=[{"role": "user", "content": prompt}], add_generation_prompt=True) + response
+        for prompt, response in (prompt_and_response(s, root) for s in load(data["sft"])[:4000])
+    ]
     return phi(path, lines, plan.vocab, plan.layers, plan.hidden, template, seed)
 
 
 def chat(tokenizer, prompt: str) -> list[int]:
     """Prompt ids as verl's dataset makes them: the chat template with the generation prompt."""
-    return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
-                                         tokenize=True, return_dict=False)  # fmt: skip
+    return tokenizer.apply_chat_template(
+        [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True, return_dict=False
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------- sft
@@ -192,7 +237,9 @@ def sft_examples(tokenizer, samples, root: Path, plan: Plan) -> list[dict]:
             continue
         weights = [1.0] * len(r)
         weights[len(head)] = plan.answer_weight  # the letter's first token
-        examples.append({"input_ids": p + r, "labels": [-100] * len(p) + r, "weights": [0.0] * len(p) + weights})
+        examples.append(
+            {"input_ids": p + r, "labels": [-100] * len(p) + r, "weights": [0.0] * len(p) + weights}
+        )
     return examples
 
 
@@ -207,8 +254,10 @@ def run_sft(out: Path, plan: Plan, data: dict, model_dir: Path, seed: int, devic
         torch.set_num_threads(1)  # one core: the machine stays usable
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     examples = sft_examples(tokenizer, load(data["sft"]), Path(data["sft"]).parent, plan)
-    log(f"sft: {len(examples)} examples, {sum(len(e['input_ids']) for e in examples) / len(examples):.0f} tokens "
-        f"each on average")  # fmt: skip
+    log(
+        f"sft: {len(examples)} examples, {sum(len(e['input_ids']) for e in examples) / len(examples):.0f} tokens "
+        f"each on average"
+    )
 
     def collate(batch):
         width = max(len(e["input_ids"]) for e in batch)
@@ -218,35 +267,69 @@ def run_sft(out: Path, plan: Plan, data: dict, model_dir: Path, seed: int, devic
             return torch.tensor([e[key] + [value] * (width - len(e[key])) for e in batch])
 
         ids = padded("input_ids", pad)
-        return {"input_ids": ids, "labels": padded("labels", -100), "weights": padded("weights", 0.0).float(),
-                "attention_mask": (torch.arange(width)[None] < torch.tensor([len(e["input_ids"]) for e in batch])[:, None]).long()}  # fmt: skip
+        return {
+            "input_ids": ids,
+            "labels": padded("labels", -100),
+            "weights": padded("weights", 0.0).float(),
+            "attention_mask": (
+                torch.arange(width)[None] < torch.tensor([len(e["input_ids"]) for e in batch])[:, None]
+            ).long(),
+        }
 
     class WeightedTrainer(Trainer):
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             weights, labels = inputs.pop("weights"), inputs.pop("labels")
             logits = model(**inputs).logits[:, :-1].float()
             target, w = labels[:, 1:], weights[:, 1:]
-            nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), target.clamp(min=0), reduction="none")
+            nll = torch.nn.functional.cross_entropy(
+                logits.transpose(1, 2), target.clamp(min=0), reduction="none"
+            )
             return (nll * w).sum() / w.sum()
 
     args = TrainingArguments(
-        output_dir=str(out / "sft" / "trainer"), per_device_train_batch_size=plan.sft_batch,
-        num_train_epochs=plan.sft_epochs, max_steps=plan.sft_steps or -1, learning_rate=plan.sft_lr, lr_scheduler_type="cosine", warmup_ratio=0.03,
-        weight_decay=0.01, logging_steps=10, save_strategy="no", report_to=[], seed=seed, use_cpu=device == "cpu",
-        train_sampling_strategy="group_by_length", remove_unused_columns=False, dataloader_num_workers=0, disable_tqdm=False,
+        output_dir=str(out / "sft" / "trainer"),
+        per_device_train_batch_size=plan.sft_batch,
+        num_train_epochs=plan.sft_epochs,
+        max_steps=plan.sft_steps or -1,
+        learning_rate=plan.sft_lr,
+        lr_scheduler_type="cosine",
+        warmup_ratio=0.03,
+        weight_decay=0.01,
+        logging_steps=10,
+        save_strategy="no",
+        report_to=[],
+        seed=seed,
+        use_cpu=device == "cpu",
+        train_sampling_strategy="group_by_length",
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        disable_tqdm=False,
         max_grad_norm=1.0,
-    )  # fmt: skip
+    )
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     start = time.time()
-    trainer = WeightedTrainer(model=model, args=args, train_dataset=examples, data_collator=collate,
-                              callbacks=[TimeBudget(plan.sft_minutes)] if plan.sft_minutes else None)  # fmt: skip
+    trainer = WeightedTrainer(
+        model=model,
+        args=args,
+        train_dataset=examples,
+        data_collator=collate,
+        callbacks=[TimeBudget(plan.sft_minutes)] if plan.sft_minutes else None,
+    )
     result = trainer.train()
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
-    record = {"plan": dataclasses.asdict(plan), "examples": len(examples), "mean_tokens": round(sum(len(e["input_ids"]) for e in examples) / len(examples)),
-              "steps": result.global_step, "batch": plan.sft_batch, "samples_seen": result.global_step * plan.sft_batch,
-              "wall_s": round(time.time() - start, 1),
-              "loss_log": [{"step": h["step"], "loss": h["loss"]} for h in trainer.state.log_history if "loss" in h]}  # fmt: skip
+    record = {
+        "plan": dataclasses.asdict(plan),
+        "examples": len(examples),
+        "mean_tokens": round(sum(len(e["input_ids"]) for e in examples) / len(examples)),
+        "steps": result.global_step,
+        "batch": plan.sft_batch,
+        "samples_seen": result.global_step * plan.sft_batch,
+        "wall_s": round(time.time() - start, 1),
+        "loss_log": [
+            {"step": h["step"], "loss": h["loss"]} for h in trainer.state.log_history if "loss" in h
+        ],
+    }
     (out / "sft" / "train.json").write_text(json.dumps(record, indent=1))
     return path
 
@@ -269,7 +352,9 @@ def TimeBudget(minutes: float):
 # ------------------------------------------------------------------------------------------------------ evaluate
 
 
-def generate(model_dir: Path, prompts: list[str], max_new_tokens: int, device: str, batch: int = 16) -> list[str]:
+def generate(
+    model_dir: Path, prompts: list[str], max_new_tokens: int, device: str, batch: int = 16
+) -> list[str]:
     """Greedy responses (verl's validation setting: temperature 0, one per prompt)."""
     import torch
     from tqdm.auto import tqdm
@@ -287,8 +372,14 @@ def generate(model_dir: Path, prompts: list[str], max_new_tokens: int, device: s
         input_ids = torch.tensor([[pad] * (width - len(ids[k])) + ids[k] for k in chunk], device=device)
         mask = torch.tensor([[0] * (width - len(ids[k])) + [1] * len(ids[k]) for k in chunk], device=device)
         with torch.no_grad():
-            seqs = model.generate(input_ids=input_ids, attention_mask=mask, max_new_tokens=max_new_tokens,
-                                  do_sample=False, eos_token_id=tokenizer.eos_token_id, pad_token_id=pad)  # fmt: skip
+            seqs = model.generate(
+                input_ids=input_ids,
+                attention_mask=mask,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                eos_token_id=tokenizer.eos_token_id,
+                pad_token_id=pad,
+            )
         for k, seq in zip(chunk, seqs):
             texts[k] = tokenizer.decode(seq[width:], skip_special_tokens=True)
     return [texts[k] for k in range(len(prompts))]
@@ -304,8 +395,10 @@ def score(outputs: list[str], samples) -> dict:
         metrics = reference_metrics(text, truth)["metrics"]
         metrics["trace_dtw_paper"] = reference_metrics(text, truth, preset="paper")["metrics"]["trace_dtw"]
         rows.append((sample.task_type, metrics))
-    return {"all": _means([m for _, m in rows]),
-            **{f"task/{t}": _means([m for tt, m in rows if tt == t]) for t in sorted({t for t, _ in rows})}}  # fmt: skip
+    return {
+        "all": _means([m for _, m in rows]),
+        **{f"task/{t}": _means([m for tt, m in rows if tt == t]) for t in sorted({t for t, _ in rows})},
+    }
 
 
 def _means(rows: list[dict]) -> dict:
@@ -323,9 +416,14 @@ def evaluate_sft(out: Path, plan: Plan, data: dict, model_dir: Path, device: str
     samples = load(data["test"])
     root = Path(data["test"]).parent
     start = time.time()
-    outputs = generate(model_dir, [prompt_and_response(s, root)[0] for s in samples], plan.response_length, device)
-    result = {**score(outputs, samples), "wall_s": round(time.time() - start, 1),
-              "answers": dict(sorted(_count_answers(outputs).items()))}  # fmt: skip
+    outputs = generate(
+        model_dir, [prompt_and_response(s, root)[0] for s in samples], plan.response_length, device
+    )
+    result = {
+        **score(outputs, samples),
+        "wall_s": round(time.time() - start, 1),
+        "answers": dict(sorted(_count_answers(outputs).items())),
+    }
     path.write_text(json.dumps(result, indent=1))
     (out / "sft" / "generations.jsonl").write_text(
         "".join(json.dumps({"id": s.id, "output": o}) + "\n" for s, o in zip(samples, outputs))
@@ -345,32 +443,52 @@ def _count_answers(outputs: list[str]) -> dict:
 
 # ---------------------------------------------------------------------------------------------------------- grpo
 
-GPU = ("trainer.device=cuda", "trainer.n_gpus_per_node=1", "trainer.nnodes=1", "trainer.logger=[console]",
-       "actor_rollout_ref.rollout.tensor_model_parallel_size=1", "actor_rollout_ref.rollout.gpu_memory_utilization=0.4",
-       "data.dataloader_num_workers=0", "actor_rollout_ref.model.use_remove_padding=false")  # fmt: skip
+GPU = (
+    "trainer.device=cuda",
+    "trainer.n_gpus_per_node=1",
+    "trainer.nnodes=1",
+    "trainer.logger=[console]",
+    "actor_rollout_ref.rollout.tensor_model_parallel_size=1",
+    "actor_rollout_ref.rollout.gpu_memory_utilization=0.4",
+    "data.dataloader_num_workers=0",
+    "actor_rollout_ref.model.use_remove_padding=false",
+)
 
 
-def grpo_args(run: Path, plan: Plan, data: dict, sft_dir: Path, arm: str, seed: int, device: str,
-              rollout: str) -> list[str]:  # fmt: skip
+def grpo_args(
+    run: Path, plan: Plan, data: dict, sft_dir: Path, arm: str, seed: int, device: str, rollout: str
+) -> list[str]:
     """``main_ppo`` overrides of one arm and seed, over the Phi-2 recipe: the CPU settings of ``run.sh --smoke``
     (or one GPU), then the experiment's sizes; only the reward options differ between arms."""
     from moss_plugins.verl.smoke import SMOKE
 
     return [
         *(SMOKE if device == "cpu" else GPU),
-        f"actor_rollout_ref.model.path={sft_dir}", f"actor_rollout_ref.rollout.name={rollout}",
-        f"data.train_files={data['rl_parquet']}", f"data.val_files={data['test_parquet']}",
-        f"data.train_batch_size={plan.batch}", f"actor_rollout_ref.actor.ppo_mini_batch_size={plan.batch}",
-        f"actor_rollout_ref.rollout.n={plan.rollouts}", f"data.max_prompt_length={plan.prompt_length}",
-        f"data.max_response_length={plan.response_length}", f"actor_rollout_ref.actor.optim.lr={plan.lr}",
-        f"trainer.total_training_steps={plan.steps}", f"trainer.test_freq={plan.eval_every}",
-        f"trainer.save_freq={plan.eval_every}", "trainer.val_before_train=true", "trainer.resume_mode=auto",
-        "trainer.max_actor_ckpt_to_keep=1", f"data.val_max_samples={plan.eval_samples}",
-        f"data.val_batch_size={plan.eval_samples}", f"data.seed={seed}", f"actor_rollout_ref.rollout.seed={seed}",
-        f"trainer.experiment_name={run.name}", f"trainer.default_local_dir={run / 'checkpoints'}",
+        f"actor_rollout_ref.model.path={sft_dir}",
+        f"actor_rollout_ref.rollout.name={rollout}",
+        f"data.train_files={data['rl_parquet']}",
+        f"data.val_files={data['test_parquet']}",
+        f"data.train_batch_size={plan.batch}",
+        f"actor_rollout_ref.actor.ppo_mini_batch_size={plan.batch}",
+        f"actor_rollout_ref.rollout.n={plan.rollouts}",
+        f"data.max_prompt_length={plan.prompt_length}",
+        f"data.max_response_length={plan.response_length}",
+        f"actor_rollout_ref.actor.optim.lr={plan.lr}",
+        f"trainer.total_training_steps={plan.steps}",
+        f"trainer.test_freq={plan.eval_every}",
+        f"trainer.save_freq={plan.eval_every}",
+        "trainer.val_before_train=true",
+        "trainer.resume_mode=auto",
+        "trainer.max_actor_ckpt_to_keep=1",
+        f"data.val_max_samples={plan.eval_samples}",
+        f"data.val_batch_size={plan.eval_samples}",
+        f"data.seed={seed}",
+        f"actor_rollout_ref.rollout.seed={seed}",
+        f"trainer.experiment_name={run.name}",
+        f"trainer.default_local_dir={run / 'checkpoints'}",
         f"trainer.validation_data_dir={run / 'val'}",
         *(f"reward.moss_dtw.{key}={value}" for key, value in ARMS[arm].items()),
-    ]  # fmt: skip
+    ]
 
 
 def run_grpo(out: Path, plan: Plan, data: dict, sft_dir: Path, device: str, rollout: str) -> dict:
@@ -385,13 +503,22 @@ def run_grpo(out: Path, plan: Plan, data: dict, sft_dir: Path, device: str, roll
             if (run / "done.json").exists():
                 runs[(arm, seed)] = json.loads((run / "done.json").read_text())
                 continue
-            log(f"grpo {arm} seed {seed}: {plan.steps} steps of {plan.batch} prompts x {plan.rollouts} rollouts "
-                f"(log: {run / 'train.log'})")  # fmt: skip
-            summary = run_main_ppo(RECIPE, grpo_args(run, plan, data, sft_dir, arm, seed, device, rollout), run,
-                                   cpu=device == "cpu", echo=False)  # fmt: skip
+            log(
+                f"grpo {arm} seed {seed}: {plan.steps} steps of {plan.batch} prompts x {plan.rollouts} rollouts "
+                f"(log: {run / 'train.log'})"
+            )
+            summary = run_main_ppo(
+                RECIPE,
+                grpo_args(run, plan, data, sft_dir, arm, seed, device, rollout),
+                run,
+                cpu=device == "cpu",
+                echo=False,
+            )
             if summary["exit_code"] != 0:
-                raise SystemExit(f"grpo {arm} seed {seed} failed (exit {summary['exit_code']}): see "
-                                 f"{run / 'train.log'}; run again to resume from its last checkpoint")  # fmt: skip
+                raise SystemExit(
+                    f"grpo {arm} seed {seed} failed (exit {summary['exit_code']}): see "
+                    f"{run / 'train.log'}; run again to resume from its last checkpoint"
+                )
             (run / "done.json").write_text(json.dumps(summary, indent=1))
             runs[(arm, seed)] = summary
             log(f"grpo {arm} seed {seed}: {summary['wall_s']:.0f} s, {len(summary['steps'])} steps")
@@ -418,16 +545,30 @@ def heldout_curve(run: Path, samples, root: Path) -> dict[int, dict]:
 
 # -------------------------------------------------------------------------------------------------------- report
 
-TRAIN_KEYS = ("reward/score/mean", "reward/acc/mean", "reward/format/mean", "reward/process/mean",
-              "reward/padding/mean", "reward/truncated/mean", "reward/groups/all_correct", "reward/groups/all_wrong",
-              "response_length/mean", "actor/pg_loss", "actor/kl_loss", "timing_s/step")  # fmt: skip
+TRAIN_KEYS = (
+    "reward/score/mean",
+    "reward/acc/mean",
+    "reward/format/mean",
+    "reward/process/mean",
+    "reward/padding/mean",
+    "reward/truncated/mean",
+    "reward/groups/all_correct",
+    "reward/groups/all_wrong",
+    "response_length/mean",
+    "actor/pg_loss",
+    "actor/kl_loss",
+    "timing_s/step",
+)
 
 
 def report(out: Path, plan: Plan, data: dict, sft_eval: dict) -> dict:
     from moss_plugins.verl.smoke import step_metrics
 
     samples, root = load(data["test"]), Path(data["test"]).parent
-    rows, summary = [], {"plan": dataclasses.asdict(plan), "data": data["counts"], "sft": sft_eval, "runs": {}}
+    rows, summary = (
+        [],
+        {"plan": dataclasses.asdict(plan), "data": data["counts"], "sft": sft_eval, "runs": {}},
+    )
     for arm in plan.arms:
         for seed in plan.seeds:
             run = out / "grpo" / f"{arm}-s{seed}"
@@ -440,9 +581,14 @@ def report(out: Path, plan: Plan, data: dict, sft_eval: dict) -> dict:
                 rows.append(row)
             if curve:
                 first, last = min(curve), max(curve)
-                summary["runs"][f"{arm}-s{seed}"] = {"arm": arm, "seed": seed, "start_step": first,
-                                                     "final_step": last, "start": curve[first],
-                                                     "final": curve[last]}  # fmt: skip
+                summary["runs"][f"{arm}-s{seed}"] = {
+                    "arm": arm,
+                    "seed": seed,
+                    "start_step": first,
+                    "final_step": last,
+                    "start": curve[first],
+                    "final": curve[last],
+                }
     with open(out / "metrics.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["arm", "seed", "step"])
         writer.writeheader()
@@ -462,12 +608,18 @@ def _float(value):
 
 def summary_markdown(summary: dict, plan: Plan) -> str:
     sft = summary["sft"]
-    title = (f"# Learning: GRPO from an SFT warm start ({len(plan.arms)} arm(s) x {len(plan.seeds)} seed(s), "
-             f"{plan.steps} steps of {plan.batch} prompts x {plan.rollouts} rollouts)")
-    start = (f"Held-out test: {sft['all']['n']} samples from videos never in train. SFT start (HF greedy): accuracy "
-             f"{sft['all']['accuracy']}, format {sft['all']['format_rate']}.")
-    header = ("| arm | seed | accuracy start -> final | format | trace_dtw (default) | trace_dtw (paper) | "
-              "step_coverage | temporal_order | answer_consistency |")
+    title = (
+        f"# Learning: GRPO from an SFT warm start ({len(plan.arms)} arm(s) x {len(plan.seeds)} seed(s), "
+        f"{plan.steps} steps of {plan.batch} prompts x {plan.rollouts} rollouts)"
+    )
+    start = (
+        f"Held-out test: {sft['all']['n']} samples from videos never in train. SFT start (HF greedy): accuracy "
+        f"{sft['all']['accuracy']}, format {sft['all']['format_rate']}."
+    )
+    header = (
+        "| arm | seed | accuracy start -> final | format | trace_dtw (default) | trace_dtw (paper) | "
+        "step_coverage | temporal_order | answer_consistency |"
+    )
     lines = [title, "", start, "", header, "|---" * 9 + "|"]
 
     def pair(run, key):
@@ -480,14 +632,27 @@ def summary_markdown(summary: dict, plan: Plan) -> str:
     for run in summary["runs"].values():
         by_arm[run["arm"]].append(run)
     if by_arm:
-        lines += ["", "Final held-out accuracy per arm: mean [min, max] over seeds, and its change from the start:", ""]
+        lines += [
+            "",
+            "Final held-out accuracy per arm: mean [min, max] over seeds, and its change from the start:",
+            "",
+        ]
         for arm, runs in by_arm.items():
             final = [r["final"]["all"]["accuracy"] for r in runs]
             gain = [r["final"]["all"]["accuracy"] - r["start"]["all"]["accuracy"] for r in runs]
-            lines.append(f"- {arm}: {sum(final) / len(final):.3f} [{min(final):.3f}, {max(final):.3f}], change "
-                         f"{sum(gain) / len(gain):+.3f} [{min(gain):+.3f}, {max(gain):+.3f}]")  # fmt: skip
-    lines += ["", "Per task type (SFT start, HF greedy): " + ", ".join(
-        f"{k.split('/', 1)[1]} {_fmt(v['accuracy'])} (n={v['n']})" for k, v in sft.items() if k.startswith("task/"))]
+            lines.append(
+                f"- {arm}: {sum(final) / len(final):.3f} [{min(final):.3f}, {max(final):.3f}], change "
+                f"{sum(gain) / len(gain):+.3f} [{min(gain):+.3f}, {max(gain):+.3f}]"
+            )
+    lines += [
+        "",
+        "Per task type (SFT start, HF greedy): "
+        + ", ".join(
+            f"{k.split('/', 1)[1]} {_fmt(v['accuracy'])} (n={v['n']})"
+            for k, v in sft.items()
+            if k.startswith("task/")
+        ),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -502,8 +667,11 @@ def curves(rows: list[dict], plan: Plan, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = (("reward/score/mean", "training reward"), ("reward/process/mean", "process reward T(D)"),
-              ("heldout/accuracy", "held-out accuracy"))  # fmt: skip
+    panels = (
+        ("reward/score/mean", "training reward"),
+        ("reward/process/mean", "process reward T(D)"),
+        ("heldout/accuracy", "held-out accuracy"),
+    )
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6))
     for ax, (key, title) in zip(axes, panels):
         for arm in plan.arms:
@@ -515,9 +683,14 @@ def curves(rows: list[dict], plan: Plan, path: Path) -> None:
                 continue
             steps = sorted(by_step)
             mean = [sum(by_step[s]) / len(by_step[s]) for s in steps]
-            line, = ax.plot(steps, mean, marker="o", ms=3, label=arm)
-            ax.fill_between(steps, [min(by_step[s]) for s in steps], [max(by_step[s]) for s in steps],
-                            color=line.get_color(), alpha=0.2)  # fmt: skip
+            (line,) = ax.plot(steps, mean, marker="o", ms=3, label=arm)
+            ax.fill_between(
+                steps,
+                [min(by_step[s]) for s in steps],
+                [max(by_step[s]) for s in steps],
+                color=line.get_color(),
+                alpha=0.2,
+            )
         ax.set_title(title)
         ax.set_xlabel("GRPO step")
         ax.grid(alpha=0.3)
@@ -535,8 +708,12 @@ def parse_args(argv=None):
     parser.add_argument("--out", type=Path, required=True, help="output folder (a run there continues)")
     parser.add_argument("--tiny", action="store_true", help="every stage at toy size (minutes)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument("--rollout", choices=("hf_generate", "vllm"), default=None,
-                        help="verl rollout (default: hf_generate on cpu, vllm on cuda)")
+    parser.add_argument(
+        "--rollout",
+        choices=("hf_generate", "vllm"),
+        default=None,
+        help="verl rollout (default: hf_generate on cpu, vllm on cuda)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="data and model seed")
     parser.add_argument("--stop-after", choices=("data", "model", "sft", "grpo"), default=None)
     for field in dataclasses.fields(Plan):

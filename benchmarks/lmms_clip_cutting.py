@@ -41,15 +41,19 @@ def main() -> None:
         tmp = Path(tmp)
         t0 = time.perf_counter()
         src = write_clip(tmp / "long.mp4", args.width, args.height, args.fps, args.seconds)
-        print(f"wrote a {args.seconds:g} s {args.width}x{args.height} video in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"wrote a {args.seconds:g} s {args.width}x{args.height} video in {time.perf_counter() - t0:.1f} s"
+        )
         duration = probe_video(src).duration
         cuts = []
         for q in range(args.questions):
             frame = round((q + 1) / (args.questions + 1) * duration * args.fps)
             cuts.append((frame + (0.5 if q % 2 else 0.0)) / args.fps)
         rows = []
-        for name, cut in (("before", lambda c, dst: ("encoded", cut_clips(src, {c: dst})[c])),
-                          ("now", lambda c, dst: cut_observed(src, c, dst, max_pixels=DEFAULT_CLIP_PIXELS))):  # fmt: skip
+        for name, cut in (
+            ("before", lambda c, dst: ("encoded", cut_clips(src, {c: dst})[c])),
+            ("now", lambda c, dst: cut_observed(src, c, dst, max_pixels=DEFAULT_CLIP_PIXELS)),
+        ):
             per, hows, size = [], [], 0
             for k, c in enumerate(cuts):
                 dst = tmp / f"{name}-{k}.mp4"
@@ -59,14 +63,30 @@ def main() -> None:
                 hows.append(how)
                 size += dst.stat().st_size
             rows.append((name, sum(per), max(per), per[0], hows, size))
-    table = Table(title=f"clips of a {args.seconds:g} s {args.width}x{args.height} {args.fps} fps video, "
-                        f"{args.questions} questions", title_justify="left")  # fmt: skip
-    for column in ("strategy", "all docs (s)", "slowest doc (s)", "--limit 1 (s)", "copied / encoded", "clips (MB)"):
+    table = Table(
+        title=f"clips of a {args.seconds:g} s {args.width}x{args.height} {args.fps} fps video, "
+        f"{args.questions} questions",
+        title_justify="left",
+    )
+    for column in (
+        "strategy",
+        "all docs (s)",
+        "slowest doc (s)",
+        "--limit 1 (s)",
+        "copied / encoded",
+        "clips (MB)",
+    ):
         table.add_column(column, justify="right" if column != "strategy" else "left")
     for name, total, slowest, first, hows, size in rows:
         limit1 = total if name == "before" else first  # before: every doc was cut when the task loaded
-        table.add_row(name, f"{total:.1f}", f"{slowest:.1f}", f"{limit1:.1f}",
-                      f"{hows.count('copied')} / {hows.count('encoded')}", f"{size / 1e6:.1f}")  # fmt: skip
+        table.add_row(
+            name,
+            f"{total:.1f}",
+            f"{slowest:.1f}",
+            f"{limit1:.1f}",
+            f"{hows.count('copied')} / {hows.count('encoded')}",
+            f"{size / 1e6:.1f}",
+        )
     Console().print(table)
 
 

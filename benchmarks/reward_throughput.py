@@ -52,7 +52,9 @@ class _PairwiseSimilarity:
             scores = self.scorer.score_batch(targets, preds)
         else:
             scores = [self.scorer.score(target=t, prediction=p) for t, p in zip(targets, preds)]
-        f = np.array([[s[k].fmeasure for k in KEYS] for s in scores]).reshape(len(ref_steps), len(pred_steps), 3)
+        f = np.array([[s[k].fmeasure for k in KEYS] for s in scores]).reshape(
+            len(ref_steps), len(pred_steps), 3
+        )
         return f @ (np.asarray(config.rouge_weights) / sum(config.rouge_weights))
 
 
@@ -80,8 +82,11 @@ def register_baselines() -> None:
 def make_batch(n_rollouts: int, group: int, seed: int = 0):
     """Synthetic GRPO batch: each group shares a reference; rollouts paraphrase, reorder, drop and add steps."""
     rng = np.random.default_rng(seed)
-    vocab = [f"{a}{b}" for a in ("ba", "ke", "lo", "mi", "nu", "ro", "si", "ta", "ve", "zu") for b in
-             ("d", "g", "k", "l", "m", "n", "p", "r", "s", "t", "x", "z", "ck", "sh", "th")]  # fmt: skip
+    vocab = [
+        f"{a}{b}"
+        for a in ("ba", "ke", "lo", "mi", "nu", "ro", "si", "ta", "ve", "zu")
+        for b in ("d", "g", "k", "l", "m", "n", "p", "r", "s", "t", "x", "z", "ck", "sh", "th")
+    ]
     common = ["the", "a", "is", "then", "and", "so", "it", "of", "to", "at", "after", "before", "red", "box"]
 
     def sentence(lo=8, hi=25):
@@ -91,7 +96,11 @@ def make_batch(n_rollouts: int, group: int, seed: int = 0):
     solutions, truths = [], []
     for _ in range(n_rollouts // group):
         ref = [sentence() for _ in range(int(rng.integers(10, 15)))]
-        truth = {"answer": "B", "options": ["x", "y", "z", "w"], "trace": [{"t": [k, k + 1], "text": s} for k, s in enumerate(ref)]}
+        truth = {
+            "answer": "B",
+            "options": ["x", "y", "z", "w"],
+            "trace": [{"t": [k, k + 1], "text": s} for k, s in enumerate(ref)],
+        }
         for _ in range(group):
             steps = []
             for s in ref:
@@ -114,7 +123,9 @@ def throughput(solutions, truths, repeats: int, **options) -> float:
         reference.REFERENCES.clear()  # a training batch brings new references: tokenizing them counts
         analyse.cache_clear()
         semantic._cache.clear()  # and new steps to embed
-        static_vectors.load(static_vectors.STATIC_MODEL)._rows.clear()  # with words the static model has not met yet
+        static_vectors.load(
+            static_vectors.STATIC_MODEL
+        )._rows.clear()  # with words the static model has not met yet
         t0 = time.perf_counter()
         batch.score_batch(solutions, truths, **options)
         best = min(best, time.perf_counter() - t0)
@@ -138,7 +149,9 @@ def main(argv=None) -> int:
     ap.add_argument("--rollouts", type=int, default=1024)
     ap.add_argument("--group", type=int, default=8)
     ap.add_argument("--slow-rollouts", type=int, default=64, help="rollouts timed for the pure-Python build")
-    ap.add_argument("--embedding-rollouts", type=int, default=256, help="rollouts timed with the embedding blend")
+    ap.add_argument(
+        "--embedding-rollouts", type=int, default=256, help="rollouts timed with the embedding blend"
+    )
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args(argv)
 
@@ -152,22 +165,32 @@ def main(argv=None) -> int:
     rates = {"default (facts, monotone)": throughput(solutions, truths, args.repeats)}
     static = {"semantic_weight": 0.5, "embedding_model": static_vectors.STATIC_MODEL}
     batch.score_batch(solutions[:16], truths[:16], **static)  # load the model, compile its kernel
-    rates["default + static embedding (static-minilm)"] = throughput(solutions, truths, args.repeats, **static)
+    rates["default + static embedding (static-minilm)"] = throughput(
+        solutions, truths, args.repeats, **static
+    )
     model = embedding_model()
     if model:
         k = args.embedding_rollouts
-        batch.score_batch(solutions[:8], truths[:8], semantic_weight=0.5, embedding_model=model)  # load the model
+        batch.score_batch(
+            solutions[:8], truths[:8], semantic_weight=0.5, embedding_model=model
+        )  # load the model
         device = str(semantic.model(model).device)
         rates[f"default + embedding (MiniLM, {device})"] = throughput(
-            solutions[:k], truths[:k], 2, semantic_weight=0.5, embedding_model=model)  # fmt: skip
+            solutions[:k], truths[:k], 2, semantic_weight=0.5, embedding_model=model
+        )
     rates["preset=paper (ROUGE numba, DTW)"] = throughput(solutions, truths, args.repeats, preset="paper")
-    rates["paper, rouge-score-rs"] = throughput(solutions, truths, args.repeats, preset="paper",
-                                                similarity="bench_rouge_score_rs")  # fmt: skip
+    rates["paper, rouge-score-rs"] = throughput(
+        solutions, truths, args.repeats, preset="paper", similarity="bench_rouge_score_rs"
+    )
     slow = args.slow_rollouts
-    rates["paper, rouge-score"] = throughput(solutions[:slow], truths[:slow], 1, preset="paper", similarity="bench_rouge_score")
+    rates["paper, rouge-score"] = throughput(
+        solutions[:slow], truths[:slow], 1, preset="paper", similarity="bench_rouge_score"
+    )
     paper, default = rates["preset=paper (ROUGE numba, DTW)"], rates["default (facts, monotone)"]
-    table = Table(title=f"Reward throughput, one core: {len(solutions)} rollouts in groups of {args.group}, "
-                        f"{n_pred:.1f} predicted x {n_ref:.1f} reference steps")  # fmt: skip
+    table = Table(
+        title=f"Reward throughput, one core: {len(solutions)} rollouts in groups of {args.group}, "
+        f"{n_pred:.1f} predicted x {n_ref:.1f} reference steps"
+    )
     table.add_column("reward (step similarity)")
     table.add_column("rollouts/s", justify="right")
     table.add_column("vs default", justify="right")

@@ -45,25 +45,46 @@ INDEPENDENT = Path(__file__).with_name("trace_ranking_independent.json")
 
 # (better, worse) candidate kinds; "paraphrase" stands for every faithful rewording of the set.
 PAIRS = (
-    ("reference", "one wrong fact"), ("reference", "two wrong facts"), ("paraphrase", "reversed"),
-    ("paraphrase", "shuffled"), ("paraphrase", "other video"), ("paraphrase", "negated"),
-    ("paraphrase", "generic"), ("paraphrase", "unrelated"), ("reference", "padded"), ("reference", "repeated"),
-    ("reference", "filler appended"), ("one wrong fact", "two wrong facts"), ("paraphrase", "one wrong fact"),
-)  # fmt: skip
+    ("reference", "one wrong fact"),
+    ("reference", "two wrong facts"),
+    ("paraphrase", "reversed"),
+    ("paraphrase", "shuffled"),
+    ("paraphrase", "other video"),
+    ("paraphrase", "negated"),
+    ("paraphrase", "generic"),
+    ("paraphrase", "unrelated"),
+    ("reference", "padded"),
+    ("reference", "repeated"),
+    ("reference", "filler appended"),
+    ("one wrong fact", "two wrong facts"),
+    ("paraphrase", "one wrong fact"),
+)
 STRETCH = ("paraphrase", "one wrong fact")
 PARAPHRASES = ("paraphrase", "paraphrase (terse)", "paraphrase (narrative)")
 # The independent set's own pairs: its kinds (as its file names them) against what each must beat.
 _NEGATIVE = "paraphrase_negative_words"
 INDEPENDENT_PAIRS = (
-    ("paraphrase", "reversed"), ("paraphrase", "shuffled"), ("paraphrase", "other video"), ("paraphrase", "negated"),
-    ("paraphrase", "agent_swap"), ("paraphrase", "partial"), ("paraphrase", "generic"),
-    (_NEGATIVE, "negated"), (_NEGATIVE, "reversed"), (_NEGATIVE, "other video"),
-    ("paraphrase_rare_synonyms", "reversed"), ("paraphrase_numbers_as_words", "reversed"),
-    ("paraphrase_other_time_formats", "reversed"), ("paraphrase_passive", "reversed"),
-    ("paraphrase_first_person", "reversed"), ("paraphrase_same_span_reordered", "reversed"),
-    ("paraphrase_approx_numbers", "one_wrong_fact"), ("reference", "one_wrong_fact"), ("reference", "padded"),
+    ("paraphrase", "reversed"),
+    ("paraphrase", "shuffled"),
+    ("paraphrase", "other video"),
+    ("paraphrase", "negated"),
+    ("paraphrase", "agent_swap"),
+    ("paraphrase", "partial"),
+    ("paraphrase", "generic"),
+    (_NEGATIVE, "negated"),
+    (_NEGATIVE, "reversed"),
+    (_NEGATIVE, "other video"),
+    ("paraphrase_rare_synonyms", "reversed"),
+    ("paraphrase_numbers_as_words", "reversed"),
+    ("paraphrase_other_time_formats", "reversed"),
+    ("paraphrase_passive", "reversed"),
+    ("paraphrase_first_person", "reversed"),
+    ("paraphrase_same_span_reordered", "reversed"),
+    ("paraphrase_approx_numbers", "one_wrong_fact"),
+    ("reference", "one_wrong_fact"),
+    ("reference", "padded"),
     ("paraphrase", "paraphrase_one_wrong_fact"),
-)  # fmt: skip
+)
 INDEPENDENT_STRETCH = ("paraphrase", "paraphrase_one_wrong_fact")
 
 GENERIC = [
@@ -81,27 +102,55 @@ UNRELATED = [
     "Glaciers carve U-shaped valleys over thousands of years.",
 ]
 FILLER = [
-    "Let me think about this a bit more.", "The picture quality is fine.", "Nothing else seems important here.",
-    "I should be careful with the details.", "The camera does not move.", "The background stays the same.",
-]  # fmt: skip
+    "Let me think about this a bit more.",
+    "The picture quality is fine.",
+    "Nothing else seems important here.",
+    "I should be careful with the details.",
+    "The camera does not move.",
+    "The background stays the same.",
+]
 
 # The benchmark's own rewordings (not the reward's synonym list): phrase -> replacement, applied in order.
 _REWORD = [
-    (r"\bthe video\b", "the clip"), (r"\bvideo\b", "clip"), (r"\bturns\b", "goes"), (r"\bmoves\b", "shifts"),
-    (r"\bappears\b", "pops up"), (r"\bdisappears\b", "is gone"), (r"\bchanges\b", "alters"),
-    (r"\bbetween (\S+ s) and (\S+ s)\b", r"from \1 to \2"), (r"\babout\b", "roughly"), (r"\bso\b", "therefore"),
-    (r"\bis lit\b", "is on"), (r"\blamp\b", "bulb"), (r"\bstays\b", "persists"), (r"\breaches\b", "gets to"),
-    (r"\bper second\b", "each second"), (r"\ba second\b", "every second"), (r"\bthe cut\b", "the cut-off point"),
-    (r"\buntil\b", "up to"), (r"\bstarts\b", "commences"), (r"(\d) s\b", r"\1 seconds"), (r"(\d)%", r"\1 percent"),
-    (r"\bleft to right\b", "from the left"), (r"\bgains\b", "rises by"), (r"\bcrosses\b", "goes past"),
-    (r"\bthen\b", "after that"), (r"\bnext\b", "following"), (r"\bwhich\b", "that"), (r"\bshows\b", "displays"),
-    (r"\bsquare\(s\)", "squares"), (r"\bchange\(s\)", "changes"), (r"\bmakes\b", "gives"),
-]  # fmt: skip
+    (r"\bthe video\b", "the clip"),
+    (r"\bvideo\b", "clip"),
+    (r"\bturns\b", "goes"),
+    (r"\bmoves\b", "shifts"),
+    (r"\bappears\b", "pops up"),
+    (r"\bdisappears\b", "is gone"),
+    (r"\bchanges\b", "alters"),
+    (r"\bbetween (\S+ s) and (\S+ s)\b", r"from \1 to \2"),
+    (r"\babout\b", "roughly"),
+    (r"\bso\b", "therefore"),
+    (r"\bis lit\b", "is on"),
+    (r"\blamp\b", "bulb"),
+    (r"\bstays\b", "persists"),
+    (r"\breaches\b", "gets to"),
+    (r"\bper second\b", "each second"),
+    (r"\ba second\b", "every second"),
+    (r"\bthe cut\b", "the cut-off point"),
+    (r"\buntil\b", "up to"),
+    (r"\bstarts\b", "commences"),
+    (r"(\d) s\b", r"\1 seconds"),
+    (r"(\d)%", r"\1 percent"),
+    (r"\bleft to right\b", "from the left"),
+    (r"\bgains\b", "rises by"),
+    (r"\bcrosses\b", "goes past"),
+    (r"\bthen\b", "after that"),
+    (r"\bnext\b", "following"),
+    (r"\bwhich\b", "that"),
+    (r"\bshows\b", "displays"),
+    (r"\bsquare\(s\)", "squares"),
+    (r"\bchange\(s\)", "changes"),
+    (r"\bmakes\b", "gives"),
+]
 _STOP = set("the a an is are of to and that this it its in on at by with so then which there be".split())
 _LEAD = re.compile(r"^(At|By|Around|Near|Between|From|After|Before|Up to|In) ([^,:]+)[,:] (.+)$")
 _AUX = re.compile(r"\b(is|are|was|were|can|will|has|have)\b")
-_VERB = re.compile(r"\b(turns|moves|appears|disappears|changes|crosses|passes|reaches|gains|shows|makes|stays|"
-                   r"lasts|ends|starts|runs|repeats|comes|goes|slides|replaces|needs|begins|fills|meets|leaves)\b")
+_VERB = re.compile(
+    r"\b(turns|moves|appears|disappears|changes|crosses|passes|reaches|gains|shows|makes|stays|"
+    r"lasts|ends|starts|runs|repeats|comes|goes|slides|replaces|needs|begins|fills|meets|leaves)\b"
+)
 _COLOURS = "red green blue yellow orange purple pink cyan white black brown grey".split()
 
 
@@ -123,7 +172,13 @@ def reword(text: str) -> str:
 
 def narrative(steps: list[str]) -> list[str]:
     """Rewordings told as a story, with connectives between the steps."""
-    lead = ["Watching the frames, I notice that", "After that,", "Later,", "I also see that", "Putting it together,"]
+    lead = [
+        "Watching the frames, I notice that",
+        "After that,",
+        "Later,",
+        "I also see that",
+        "Putting it together,",
+    ]
     out = []
     for k, s in enumerate(steps):
         body = reword(s)
@@ -186,7 +241,9 @@ def _shuffled(steps: list[str], rng: np.random.Generator) -> list[str] | None:
         return None
     for _ in range(50):
         order = rng.permutation(len(steps))
-        if not np.array_equal(order, np.arange(len(steps))) and not np.array_equal(order, np.arange(len(steps))[::-1]):
+        if not np.array_equal(order, np.arange(len(steps))) and not np.array_equal(
+            order, np.arange(len(steps))[::-1]
+        ):
             return [steps[k] for k in order]
     return None
 
@@ -204,10 +261,17 @@ def derived(ref: list[str], other: list[str], rng: np.random.Generator) -> dict[
     for k in rng.permutation(len(ref))[: min(2, len(ref))]:
         neg[int(k)] = negate(ref[int(k)])
     return {
-        "reference": ref, "reversed": ref[::-1] if len(ref) > 1 else None, "shuffled": _shuffled(ref, rng),
-        "other video": other, "negated": neg, "generic": GENERIC, "unrelated": UNRELATED, "padded": _padded(ref),
-        "repeated": ref * 3, "filler appended": ref + FILLER[len(ref) % 3 : len(ref) % 3 + 2 + len(ref) % 2],
-    }  # fmt: skip
+        "reference": ref,
+        "reversed": ref[::-1] if len(ref) > 1 else None,
+        "shuffled": _shuffled(ref, rng),
+        "other video": other,
+        "negated": neg,
+        "generic": GENERIC,
+        "unrelated": UNRELATED,
+        "padded": _padded(ref),
+        "repeated": ref * 3,
+        "filler appended": ref + FILLER[len(ref) % 3 : len(ref) % 3 + 2 + len(ref) % 2],
+    }
 
 
 def synthetic_items(n_videos: int, seed: int) -> list[dict]:
@@ -226,8 +290,11 @@ def synthetic_items(n_videos: int, seed: int) -> list[dict]:
             cands["paraphrase (narrative)"] = narrative(ref)
             cands["one wrong fact"] = wrong_facts(ref, 1, rng)
             cands["two wrong facts"] = wrong_facts(ref, 2, rng) if len(ref) > 1 else None
-            truth = {"answer": "A", "options": [q.correct, *q.distractors],
-                     "trace": [{"t": [s.t0, s.t1], "text": s.text} for s in q.steps]}  # fmt: skip
+            truth = {
+                "answer": "A",
+                "options": [q.correct, *q.distractors],
+                "trace": [{"t": [s.t0, s.t1], "text": s.text} for s in q.steps],
+            }
             items.append({"truth": truth, "candidates": cands})
     return items
 
@@ -243,16 +310,26 @@ def real_items(path: Path = REAL, seed: int = 0) -> list[dict]:
         cands = derived(ref, [t[2] for t in other["trace"]], rng)
         one, two = list(ref), list(ref)
         for n, (old, new) in enumerate(sc["wrong"]):
-            for target in ([one, two] if n == 0 else [two]):
+            for target in [one, two] if n == 0 else [two]:
                 i = next(i for i, s in enumerate(target) if old in s)
                 target[i] = target[i].replace(old, new, 1)
         negated = list(ref)
         for i, text in sc["negated"].items():
             negated[int(i)] = text
-        cands.update({"paraphrase": sc["paraphrase"], "paraphrase (terse)": sc["terse"], "one wrong fact": one,
-                      "two wrong facts": two, "negated": negated})  # fmt: skip
-        truth = {"answer": sc["answer"], "options": sc["options"],
-                 "trace": [{"t": [t[0], t[1]], "text": t[2]} for t in sc["trace"]]}  # fmt: skip
+        cands.update(
+            {
+                "paraphrase": sc["paraphrase"],
+                "paraphrase (terse)": sc["terse"],
+                "one wrong fact": one,
+                "two wrong facts": two,
+                "negated": negated,
+            }
+        )
+        truth = {
+            "answer": sc["answer"],
+            "options": sc["options"],
+            "trace": [{"t": [t[0], t[1]], "text": t[2]} for t in sc["trace"]],
+        }
         items.append({"truth": truth, "candidates": cands})
     return items
 
@@ -267,10 +344,18 @@ def independent_items(path: Path = INDEPENDENT, seed: int = 0) -> list[dict]:
         ref = [t[2] for t in sc["trace"]]
         same = [o for o in scenes[k + 1 :] + scenes[:k] if o["lang"] == sc["lang"]]
         cands = derived(ref, [t[2] for t in same[0]["trace"]], rng)
-        del cands["negated"], cands["padded"], cands["generic"], cands["filler appended"]  # the file has its own
+        del (
+            cands["negated"],
+            cands["padded"],
+            cands["generic"],
+            cands["filler appended"],
+        )  # the file has its own
         cands.update(sc["candidates"])
-        truth = {"answer": sc["answer"], "options": sc["options"],
-                 "trace": [{"t": [t[0], t[1]], "text": t[2]} for t in sc["trace"]]}  # fmt: skip
+        truth = {
+            "answer": sc["answer"],
+            "options": sc["options"],
+            "trace": [{"t": [t[0], t[1]], "text": t[2]} for t in sc["trace"]],
+        }
         items.append({"truth": truth, "candidates": cands})
     return items
 
@@ -360,13 +445,26 @@ def main(argv=None) -> int:
                 options["embedding_model"] = embedding_model(options["embedding_model"])
             results[c] = evaluate(items, options, set_pairs)
         n_cands = sum(len([v for v in it["candidates"].values() if v]) for it in items)
-        pairs = [(f"{b} > {w}" + (" (stretch)" if (b, w) == stretch else ""), [results[c][0].get((b, w)) for c in args.configs])
-                 for b, w in set_pairs]  # fmt: skip
-        _table(f"{name}: {len(items)} references, {n_cands} candidates — share of pairs ordered right", pairs,
-               args.configs, args.markdown)  # fmt: skip
+        pairs = [
+            (
+                f"{b} > {w}" + (" (stretch)" if (b, w) == stretch else ""),
+                [results[c][0].get((b, w)) for c in args.configs],
+            )
+            for b, w in set_pairs
+        ]
+        _table(
+            f"{name}: {len(items)} references, {n_cands} candidates — share of pairs ordered right",
+            pairs,
+            args.configs,
+            args.markdown,
+        )
         kinds = list(dict.fromkeys(k for it in items for k, v in it["candidates"].items() if v))
-        _table(f"{name}: mean process reward per candidate", [(k, [results[c][1].get(k) for c in args.configs]) for k in kinds],
-               args.configs, args.markdown)  # fmt: skip
+        _table(
+            f"{name}: mean process reward per candidate",
+            [(k, [results[c][1].get(k) for c in args.configs]) for k in kinds],
+            args.configs,
+            args.markdown,
+        )
     return 0
 
 

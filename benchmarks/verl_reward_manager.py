@@ -61,15 +61,19 @@ def main() -> None:
         manager = load_reward_manager(cfg, tokenizer)
 
         async def all_rollouts(manager=manager):
-            return await asyncio.gather(
-                *(manager.run_single(batch[k : k + 1]) for k in range(len(batch)))
-            )
+            return await asyncio.gather(*(manager.run_single(batch[k : k + 1]) for k in range(len(batch))))
 
         start = time.perf_counter()
         out = manager.loop.run_until_complete(all_rollouts())
         seconds = time.perf_counter() - start
-        rows.append((name, len(out) / seconds, reference.REFERENCES.loads / args.groups,
-                     sum(o["reward_score"] for o in out) / len(out)))  # fmt: skip
+        rows.append(
+            (
+                name,
+                len(out) / seconds,
+                reference.REFERENCES.loads / args.groups,
+                sum(o["reward_score"] for o in out) / len(out),
+            )
+        )
 
     table = Table(title=f"{args.groups} groups x n={args.n} = {len(batch)} rollouts through run_single")
     for column in ("manager", "rollouts / s", "reference preparations / group", "mean score"):

@@ -43,8 +43,9 @@ def messages(path: Path, cut: float) -> list[dict]:
 
 def replay(dataset_cls, config, paths, cut: float, n: int):
     async def group(path):
-        return await asyncio.gather(*(dataset_cls.process_multi_modal_info(messages(path, cut), 14, config)
-                                      for _ in range(n)))  # fmt: skip
+        return await asyncio.gather(
+            *(dataset_cls.process_multi_modal_info(messages(path, cut), 14, config) for _ in range(n))
+        )
 
     async def all_groups():
         return await asyncio.gather(*(group(p) for p in paths))
@@ -109,8 +110,10 @@ def main() -> None:
             late = sum(i / meta["fps"] >= cut - 1e-9 for i in meta["frames_indices"])
             rows.append((name, calls[key] / args.groups, seconds, tuple(frames.shape), late))
 
-    table = Table(title=f"{args.groups} GRPO groups x n={args.n} rollouts, {args.width}x{args.height} @ {args.fps} fps, "
-                  f"{args.seconds:g} s videos cut at {cut:g} s ({backend} for qwen-vl-utils)")  # fmt: skip
+    table = Table(
+        title=f"{args.groups} GRPO groups x n={args.n} rollouts, {args.width}x{args.height} @ {args.fps} fps, "
+        f"{args.seconds:g} s videos cut at {cut:g} s ({backend} for qwen-vl-utils)"
+    )
     for column in (
         "dataset class",
         "decodes / group",
@@ -122,8 +125,10 @@ def main() -> None:
     for name, per_group, seconds, shape, late in rows:
         table.add_row(name, f"{per_group:.1f}", f"{seconds:.2f}", str(shape), str(late))
     console.print(table)
-    console.print(f"decodes per group: {rows[0][1] / rows[1][1]:.1f}x fewer, wall time {rows[0][2] / rows[1][2]:.1f}x "
-                  "faster with MossVideoDataset")  # fmt: skip
+    console.print(
+        f"decodes per group: {rows[0][1] / rows[1][1]:.1f}x fewer, wall time {rows[0][2] / rows[1][2]:.1f}x "
+        "faster with MossVideoDataset"
+    )
 
 
 if __name__ == "__main__":

@@ -74,26 +74,59 @@ def main() -> None:
         load_frames(clips["mini 112px 4fps"], nframes=2)
         console.print(f"decoding helper process start: {time.perf_counter() - start:.2f} s (once per thread)")
 
-        table = Table(title=f"frames/s, median of {args.repeat} (ratio = load_frames / fetch_video)",
-                      title_justify="left")  # fmt: skip
-        columns = ["clip", "frames", "pixel cap", "cut", "fetch_video (decord)", "load_frames decord",
-                   "decord in-process", "pyav", "pyav in-process"]  # fmt: skip
+        table = Table(
+            title=f"frames/s, median of {args.repeat} (ratio = load_frames / fetch_video)",
+            title_justify="left",
+        )
+        columns = [
+            "clip",
+            "frames",
+            "pixel cap",
+            "cut",
+            "fetch_video (decord)",
+            "load_frames decord",
+            "decord in-process",
+            "pyav",
+            "pyav in-process",
+        ]
         for col in columns:
             table.add_column(col, justify="left" if col == "clip" else "right")
         for name, path in clips.items():
-            for nframes, max_pixels, cut in ((8, 448 * 448, None), (16, 448 * 448, None), (16, 448 * 448, 0.5)):
+            for nframes, max_pixels, cut in (
+                (8, 448 * 448, None),
+                (16, 448 * 448, None),
+                (16, 448 * 448, 0.5),
+            ):
                 duration = load_frames(path, nframes=2).duration
                 until = None if cut is None else cut * duration
-                element = {"video": str(path), "nframes": nframes, "max_pixels": max_pixels, "min_pixels": 28 * 28}
+                element = {
+                    "video": str(path),
+                    "nframes": nframes,
+                    "max_pixels": max_pixels,
+                    "min_pixels": 28 * 28,
+                }
                 if until is not None:
                     element["video_end"] = until
                 qwen = nframes / timed(lambda: fetch_video(element), args.repeat)
-                row = [name, str(nframes), f"{max_pixels // 1000}k", "-" if cut is None else f"{cut:.0%}",
-                       f"{qwen:.0f}"]  # fmt: skip
+                row = [
+                    name,
+                    str(nframes),
+                    f"{max_pixels // 1000}k",
+                    "-" if cut is None else f"{cut:.0%}",
+                    f"{qwen:.0f}",
+                ]
                 for backend, timeout in (("decord", 60.0), ("decord", None), ("pyav", 60.0), ("pyav", None)):
-                    ours = nframes / timed(lambda: load_frames(path, nframes=nframes, max_pixels=max_pixels,
-                                                               until=until, backend=backend, timeout=timeout),
-                                           args.repeat)  # fmt: skip
+                    ours = nframes / timed(
+                        lambda: load_frames(
+                            path,
+                            nframes=nframes,
+                            max_pixels=max_pixels,
+                            until=until,
+                            backend=backend,
+                            timeout=timeout,
+                        ),
+                        args.repeat,
+                    )
                     row.append(f"{ours:.0f} ({ours / qwen:.2f}x)")
                 table.add_row(*row)
         console.print(table)

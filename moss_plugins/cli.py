@@ -26,7 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         added = importlib.import_module(name).register(sub)
-        if name == "moss_plugins.data.cli":  # each framework owns its row format: export is added above the adapters
+        if (
+            name == "moss_plugins.data.cli"
+        ):  # each framework owns its row format: export is added above the adapters
             importlib.import_module("moss_plugins.export_cli").add_command(added)
     return parser
 
@@ -59,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:
         if not is_ordinary(e):
             raise
-        print(f"moss: error: {error_line(e)}", file=sys.stderr)  # plain print: brackets in messages stay literal
+        print(
+            f"moss: error: {error_line(e)}", file=sys.stderr
+        )  # plain print: brackets in messages stay literal
         return 2
 
 

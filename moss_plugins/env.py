@@ -11,8 +11,14 @@ from pathlib import Path
 CACHE_ENV = "MOSS_PLUGINS_CACHE"
 
 
-def env_number(name: str, default: float, error: type[Exception], kind: type = float, least: float = 0.0,
-               env: Mapping[str, str] | None = None):  # fmt: skip
+def env_number(
+    name: str,
+    default: float,
+    error: type[Exception],
+    kind: type = float,
+    least: float = 0.0,
+    env: Mapping[str, str] | None = None,
+):
     """``$name`` as ``kind`` (int or float), finite and at least ``least``; ``default`` when unset or blank;
     ``error`` (the caller's configuration error) naming the variable and the rule otherwise."""
     raw = (os.environ if env is None else env).get(name, "").strip()
@@ -39,8 +45,10 @@ def cache_folder(*parts: str) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise CacheError(f"cannot create the cache folder {folder} ({e.strerror or e}); set {CACHE_ENV} to a "
-                         "writable folder") from None  # fmt: skip
+        raise CacheError(
+            f"cannot create the cache folder {folder} ({e.strerror or e}); set {CACHE_ENV} to a "
+            "writable folder"
+        ) from None
     return folder
 
 

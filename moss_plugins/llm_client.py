@@ -70,7 +70,13 @@ class AttemptFailed(Exception):
     ``status``, ``message`` and ``headers`` say which."""
 
     def __init__(self, reason: str, status: int | None = None, message: str = "", headers: Any = None):
-        detail = f"HTTP {status}: {message}" if status is not None else f"{reason}: {message}" if message else reason
+        detail = (
+            f"HTTP {status}: {message}"
+            if status is not None
+            else f"{reason}: {message}"
+            if message
+            else reason
+        )
         super().__init__(detail)
         self.reason, self.status, self.message, self.headers = reason, status, message, headers
 
@@ -104,9 +110,16 @@ class Endpoint:
     model_source: str = "the model"
 
     @classmethod
-    def resolve(cls, model: str, base_url: str | None = None, url_env: Sequence[str] = (), key_env: str = "OPENAI_API_KEY",
-                url_source: str = "the base URL", model_source: str = "the model",
-                env: Mapping[str, str] | None = None) -> Endpoint:  # fmt: skip
+    def resolve(
+        cls,
+        model: str,
+        base_url: str | None = None,
+        url_env: Sequence[str] = (),
+        key_env: str = "OPENAI_API_KEY",
+        url_source: str = "the base URL",
+        model_source: str = "the model",
+        env: Mapping[str, str] | None = None,
+    ) -> Endpoint:
         """``base_url``, else the first of the ``url_env`` variables set, else OpenAI's API; the key from
         ``$key_env``, which only OpenAI's API requires (the client needs one: ``EMPTY`` for servers without)."""
         env = os.environ if env is None else env
@@ -114,13 +127,17 @@ class Endpoint:
         url = url.rstrip("/").removesuffix("/chat/completions")
         key = env.get(key_env, "")
         if not key and url == OPENAI_URL:
-            raise LLMConfigError(f"set ${key_env} to use OpenAI's API, or give {url_source} for another "
-                                 "OpenAI-compatible server")  # fmt: skip
+            raise LLMConfigError(
+                f"set ${key_env} to use OpenAI's API, or give {url_source} for another "
+                "OpenAI-compatible server"
+            )
         return cls(model, url, key or "EMPTY", key_env, url_source, model_source)
 
     def rejection(self, status: int, message: str) -> LLMConfigError:
-        return LLMConfigError(f"{self.base_url}: HTTP {status} for model {self.model!r}: {message}. "
-                              f"Check {self.url_source}, {self.model_source} and ${self.key_env}.")  # fmt: skip
+        return LLMConfigError(
+            f"{self.base_url}: HTTP {status} for model {self.model!r}: {message}. "
+            f"Check {self.url_source}, {self.model_source} and ${self.key_env}."
+        )
 
 
 @dataclass(frozen=True)
@@ -170,9 +187,14 @@ async def request_completion(http: httpx.AsyncClient, endpoint: Endpoint, **requ
     :func:`read_body`."""
     import httpx
 
-    headers = {"Authorization": f"Bearer {endpoint.api_key}", "Accept-Encoding": ", ".join(ACCEPTED_ENCODINGS)}
+    headers = {
+        "Authorization": f"Bearer {endpoint.api_key}",
+        "Accept-Encoding": ", ".join(ACCEPTED_ENCODINGS),
+    }
     try:
-        async with http.stream("POST", f"{endpoint.base_url}/chat/completions", json=request, headers=headers) as r:
+        async with http.stream(
+            "POST", f"{endpoint.base_url}/chat/completions", json=request, headers=headers
+        ) as r:
             body = await read_body(r)
     except httpx.TimeoutException:
         raise AttemptFailed(TIMEOUT) from None
@@ -194,7 +216,9 @@ async def read_body(response: httpx.Response, limit: int = MAX_REPLY_BYTES) -> b
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("identity", *ACCEPTED_ENCODINGS):
         raise AttemptFailed(NOT_JSON, message=f"a body in {encoding!r}, which was not asked for")
-    inflate = zlib.decompressobj(zlib.MAX_WBITS | 32) if encoding != "identity" else None  # gzip or zlib header
+    inflate = (
+        zlib.decompressobj(zlib.MAX_WBITS | 32) if encoding != "identity" else None
+    )  # gzip or zlib header
     body = bytearray()
     async for chunk in response.aiter_raw():
         while chunk:
@@ -252,7 +276,9 @@ class RateLimiter:
     """Starts at most ``per_minute`` requests a minute (None: no limit), evenly spaced; ``hold`` pauses
     everyone (a 429). Used from one event loop."""
 
-    def __init__(self, per_minute: float | None, clock: Callable[[], float], sleep: Callable[[float], Awaitable]):
+    def __init__(
+        self, per_minute: float | None, clock: Callable[[], float], sleep: Callable[[float], Awaitable]
+    ):
         self.interval = 60.0 / per_minute if per_minute else 0.0
         self.clock, self.sleep = clock, sleep
         self._next = float("-inf")
@@ -281,9 +307,17 @@ class LLMClient:
     and each way a request failed.
     """
 
-    def __init__(self, endpoint: Endpoint | None, policy: Policy, temperature: float = 0.0, max_tokens: int = 1024,
-                 send: Send | None = None, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable] = asyncio.sleep, rng: random.Random | None = None):  # fmt: skip
+    def __init__(
+        self,
+        endpoint: Endpoint | None,
+        policy: Policy,
+        temperature: float = 0.0,
+        max_tokens: int = 1024,
+        send: Send | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ):
         self.endpoint, self.policy = endpoint, policy
         self.http = None
         if send is None:
@@ -292,8 +326,14 @@ class LLMClient:
             self.http = httpx.AsyncClient(timeout=policy.timeout, follow_redirects=True)
 
             async def send(messages: list[dict]) -> str:
-                return await request_completion(self.http, endpoint, model=endpoint.model, messages=messages,
-                                                temperature=temperature, max_tokens=max_tokens)  # fmt: skip
+                return await request_completion(
+                    self.http,
+                    endpoint,
+                    model=endpoint.model,
+                    messages=messages,
+                    temperature=temperature,
+                    max_tokens=max_tokens,
+                )
 
         self._send = send
         self.limiter = RateLimiter(policy.requests_per_minute, clock, sleep)
@@ -372,7 +412,9 @@ class ReplyCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._db() as db:
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, reply TEXT NOT NULL, at REAL)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, reply TEXT NOT NULL, at REAL)"
+            )
 
     @contextlib.contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:

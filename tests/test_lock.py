@@ -61,13 +61,24 @@ def test_the_environment_is_the_locked_one():
     if not (ROOT / ".venv").is_dir() or Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
         pytest.skip("not running in ./dev.sh's .venv")
     installed = {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions()}
-    wrong = {name: (version, installed.get(name)) for name, version in locked_here().items()
-             if installed.get(name) != version}  # fmt: skip
+    wrong = {
+        name: (version, installed.get(name))
+        for name, version in locked_here().items()
+        if installed.get(name) != version
+    }
     assert not wrong, f"installed versions differ from requirements.lock (locked, installed): {wrong}"
 
 
 def test_verls_trainer_finds_what_it_imports_to_start():
     """main_ppo's default (v1) trainer imports these inside its Ray task runner, after start-up has passed."""
     pytest.importorskip("verl")
-    for module in ("transfer_queue", "verl.trainer.ppo.v1", "fastapi", "uvicorn", "zmq", "msgspec", "cachetools"):
+    for module in (
+        "transfer_queue",
+        "verl.trainer.ppo.v1",
+        "fastapi",
+        "uvicorn",
+        "zmq",
+        "msgspec",
+        "cachetools",
+    ):
         __import__(module)

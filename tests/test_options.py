@@ -12,24 +12,59 @@ from moss_plugins.reward import ConfigError, RewardConfig
 from moss_plugins.verl.frames import VideoOptions
 
 
-@pytest.mark.parametrize(("make", "error", "line"), [
-    (lambda: RewardConfig(max_jump=0), ConfigError, "reward option max_jump=0: must be an integer in [1, 64]"),
-    (lambda: RewardConfig.from_kwargs(alhpa=1), ConfigError, "unknown reward option(s) ['alhpa']; valid options: "),
-    (lambda: VideoOptions(fps=0), ValueError, "data.moss_video.fps=0: must be a number > 0"),
-    (lambda: VideoOptions(min_frames=8, max_frames=4), ValueError,
-     "data.moss_video.max_frames=4: must be >= min_frames (8) and >= 2"),
-    (lambda: VideoOptions.from_data_config({"moss_video": {"fsp": 2}}), ValueError,
-     "data.moss_video: unknown option(s) ['fsp']; valid options: "),
-    (lambda: BuildConfig(test_fraction=1.0), BuildError, "build option test_fraction=1.0: must be a number in [0, 1)"),
-    (lambda: BuildConfig(tasks=("nope",)), BuildError, "build option tasks=('nope',): must be some of "),
-    (lambda: SynthConfig(tasks_per_video=0), SynthConfigError, "--tasks-per-video=0: must be an integer in [1, "),
-    (lambda: SynthConfig(size=(31, 64)), SynthConfigError, "--size=(31, 64): must be WxH with even sides of 32 to "),
-    (lambda: generate(0, 0, "unused"), SynthConfigError, "--n=0: must be an integer in [1, "),
-    (lambda: RewriteConfig(model=" "), RewriteConfigError,
-     "rewrite option model=' ': a model name is required with --rewrite (--model NAME)"),
-    (lambda: RewriteConfig(model="m", max_concurrency=0), RewriteConfigError,
-     "rewrite option max_concurrency=0: must be an integer >= 1"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("make", "error", "line"),
+    [
+        (
+            lambda: RewardConfig(max_jump=0),
+            ConfigError,
+            "reward option max_jump=0: must be an integer in [1, 64]",
+        ),
+        (
+            lambda: RewardConfig.from_kwargs(alhpa=1),
+            ConfigError,
+            "unknown reward option(s) ['alhpa']; valid options: ",
+        ),
+        (lambda: VideoOptions(fps=0), ValueError, "data.moss_video.fps=0: must be a number > 0"),
+        (
+            lambda: VideoOptions(min_frames=8, max_frames=4),
+            ValueError,
+            "data.moss_video.max_frames=4: must be >= min_frames (8) and >= 2",
+        ),
+        (
+            lambda: VideoOptions.from_data_config({"moss_video": {"fsp": 2}}),
+            ValueError,
+            "data.moss_video: unknown option(s) ['fsp']; valid options: ",
+        ),
+        (
+            lambda: BuildConfig(test_fraction=1.0),
+            BuildError,
+            "build option test_fraction=1.0: must be a number in [0, 1)",
+        ),
+        (lambda: BuildConfig(tasks=("nope",)), BuildError, "build option tasks=('nope',): must be some of "),
+        (
+            lambda: SynthConfig(tasks_per_video=0),
+            SynthConfigError,
+            "--tasks-per-video=0: must be an integer in [1, ",
+        ),
+        (
+            lambda: SynthConfig(size=(31, 64)),
+            SynthConfigError,
+            "--size=(31, 64): must be WxH with even sides of 32 to ",
+        ),
+        (lambda: generate(0, 0, "unused"), SynthConfigError, "--n=0: must be an integer in [1, "),
+        (
+            lambda: RewriteConfig(model=" "),
+            RewriteConfigError,
+            "rewrite option model=' ': a model name is required with --rewrite (--model NAME)",
+        ),
+        (
+            lambda: RewriteConfig(model="m", max_concurrency=0),
+            RewriteConfigError,
+            "rewrite option max_concurrency=0: must be an integer >= 1",
+        ),
+    ],
+)
 def test_a_bad_option_is_one_line_naming_where_what_and_the_rule(make, error, line):
     with pytest.raises(error) as raised:
         make()

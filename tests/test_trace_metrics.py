@@ -20,7 +20,11 @@ from moss_plugins.evaluation.trace_metrics import (
 EXAMPLE = next(e for e in load_examples() if e["id"] == "traffic-light")  # the bundled example of `moss demo`
 OPTIONS = EXAMPLE["options"]
 REF = [step["text"] for step in EXAMPLE["ground_truth"]["trace"]]
-TRUTH = {"answer": "B", "options": OPTIONS, "trace": [{"t": [k, k + 1], "text": s} for k, s in enumerate(REF)]}
+TRUTH = {
+    "answer": "B",
+    "options": OPTIONS,
+    "trace": [{"t": [k, k + 1], "text": s} for k, s in enumerate(REF)],
+}
 
 
 def test_the_reference_itself_scores_one_on_every_metric():
@@ -42,7 +46,9 @@ def test_right_steps_with_the_wrong_answer_are_inconsistent():
 
 
 def test_temporal_order_is_left_out_when_fewer_than_two_steps_are_covered():
-    m = reference_metrics(format_response(["Something unrelated happens in a kitchen.", REF[2]], "B"), TRUTH)["metrics"]
+    m = reference_metrics(format_response(["Something unrelated happens in a kitchen.", REF[2]], "B"), TRUTH)[
+        "metrics"
+    ]
     assert m["step_coverage"] == pytest.approx(1 / 5)
     assert "temporal_order" not in m
 
@@ -87,7 +93,9 @@ def test_answer_consistency_reads_the_last_step_that_names_an_option():
     assert answer_consistency(segment_steps(text), "B", OPTIONS) == 1.0
     assert answer_consistency(segment_steps(text), "C", OPTIONS) == 0.0
     assert answer_consistency(segment_steps(text), None, OPTIONS) == 0.0
-    assert answer_consistency(segment_steps(format_response(["No colours at all."], "B")), "B", OPTIONS) == 0.0
+    assert (
+        answer_consistency(segment_steps(format_response(["No colours at all."], "B")), "B", OPTIONS) == 0.0
+    )
 
 
 def test_free_form_answer_consistency():
@@ -97,8 +105,17 @@ def test_free_form_answer_consistency():
 
 
 def test_reference_free_metrics():
-    m = reference_free_metrics(format_response(["The cup is moved.", "So the answer is the blue cup."], "B"), "B", ["red cup", "blue cup"])
-    assert m["metrics"] == {"accuracy": 1.0, "format_rate": 1.0, "answer_consistency": 1.0, "trace_length": 2.0}
+    m = reference_free_metrics(
+        format_response(["The cup is moved.", "So the answer is the blue cup."], "B"),
+        "B",
+        ["red cup", "blue cup"],
+    )
+    assert m["metrics"] == {
+        "accuracy": 1.0,
+        "format_rate": 1.0,
+        "answer_consistency": 1.0,
+        "trace_length": 2.0,
+    }
     assert set(m["metrics"]) == set(REFERENCE_FREE_METRICS)
     bad = reference_free_metrics("B", "B", ["red cup", "blue cup"])["metrics"]
     assert bad["format_rate"] == 0.0 and bad["accuracy"] == 0.0

@@ -14,6 +14,14 @@ def mini_split_dir() -> Path:
 
 
 __all__ = [
-    "SPLITS", "TASK_TYPES", "LoadReport", "Sample", "TraceStep", "ValidationError", "iter_samples",
-    "load_samples", "mini_split_dir", "save_samples",
-]  # fmt: skip
+    "SPLITS",
+    "TASK_TYPES",
+    "LoadReport",
+    "Sample",
+    "TraceStep",
+    "ValidationError",
+    "iter_samples",
+    "load_samples",
+    "mini_split_dir",
+    "save_samples",
+]

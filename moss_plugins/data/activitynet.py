@@ -29,8 +29,11 @@ def looks_like(data: Any) -> bool:
 
 def read(data: Any, path: Path, root: Path) -> Iterator[VideoAnnotation]:
     if not isinstance(data, Mapping):
-        raise ValidationError("an ActivityNet Captions file holds one JSON object {video_id: {duration, timestamps, "
-                              f"sentences}}, got a {type(data).__name__}", where=str(path))  # fmt: skip
+        raise ValidationError(
+            "an ActivityNet Captions file holds one JSON object {video_id: {duration, timestamps, "
+            f"sentences}}, got a {type(data).__name__}",
+            where=str(path),
+        )
     split, finder = split_from_name(path), VideoFinder(root)
     for video_id, entry in data.items():
         where = f"{path}:key {video_id}"
@@ -41,13 +44,23 @@ def read(data: Any, path: Path, root: Path) -> Iterator[VideoAnnotation]:
         kept, changes = tidy(segments, duration)
         bare = video_id.removeprefix("v_")
         stems = list(dict.fromkeys([video_id, f"v_{bare}", bare]))
-        yield VideoAnnotation(video_id, finder.find("", stems), kept, duration, where, split=split, changes=changes,
-                              fit_to_video=True)  # fmt: skip
+        yield VideoAnnotation(
+            video_id,
+            finder.find("", stems),
+            kept,
+            duration,
+            where,
+            split=split,
+            changes=changes,
+            fit_to_video=True,
+        )
 
 
 def _parse(entry: Any) -> tuple[list[Segment], float]:
     if not isinstance(entry, Mapping):
-        raise ValidationError(f"must be an object with duration, timestamps and sentences, got {type(entry).__name__}")
+        raise ValidationError(
+            f"must be an object with duration, timestamps and sentences, got {type(entry).__name__}"
+        )
     duration = check_number(entry.get("duration"), "duration")
     if duration <= 0:
         raise ValidationError(f"must be > 0 seconds, got {duration}", "duration")
@@ -55,8 +68,10 @@ def _parse(entry: Any) -> tuple[list[Segment], float]:
     if not isinstance(stamps, list):
         raise ValidationError(f"must be a list of [start, end] in seconds, got {stamps!r:.60}", "timestamps")
     if not isinstance(sentences, list) or len(sentences) != len(stamps):
-        raise ValidationError(f"must be a list of one sentence per timestamp ({len(stamps)}), got {sentences!r:.60}",
-                              "sentences")  # fmt: skip
+        raise ValidationError(
+            f"must be a list of one sentence per timestamp ({len(stamps)}), got {sentences!r:.60}",
+            "sentences",
+        )
     segments = []
     for k, (span, sentence) in enumerate(zip(stamps, sentences)):
         if not isinstance(span, list) or len(span) != 2:

@@ -76,7 +76,10 @@ def read_annotations(
             if ann.safe_id in seen:
                 raise ValidationError(
                     f"video id {ann.video_id!r} already used at {seen[ann.safe_id]}; give each video a distinct "
-                    "id", id_field, ann.where)  # fmt: skip
+                    "id",
+                    id_field,
+                    ann.where,
+                )
             seen[ann.safe_id] = ann.where
             videos.append(ann)
     return videos
@@ -104,7 +107,8 @@ def _file_videos(path: Path, fmt: str, root: Path) -> Iterator[tuple[VideoAnnota
             raise ValidationError(
                 "a .json annotation file must hold a list of videos (or use .jsonl), a YouCook2 {'database': ...} "
                 "object or an ActivityNet Captions {video_id: {duration, timestamps, sentences}} object",
-                where=str(path))  # fmt: skip
+                where=str(path),
+            )
         rows = ((f"{path}:item {k}", item) for k, item in enumerate(data))
     for where, row in rows:
         try:
@@ -122,7 +126,8 @@ def _parse(row: Any, fmt: str, root: Path, where: str) -> VideoAnnotation:
         if not fmt:
             raise ValidationError(
                 "neither 'segments' (segments layout) nor 'captions' (ShareGPT4Video layout) is present",
-                "segments")  # fmt: skip
+                "segments",
+            )
     return _parse_segments(row, root, where) if fmt == "segments" else _parse_sharegpt4video(row, root, where)
 
 
@@ -157,7 +162,9 @@ def _parse_segments(row: Mapping, root: Path, where: str) -> VideoAnnotation:
 
 def _parse_sharegpt4video(row: Mapping, root: Path, where: str) -> VideoAnnotation:
     video_id = check_str(row.get("video_id"), "video_id")
-    video = check_str(row["video_path"], "video_path") if row.get("video_path") is not None else f"{video_id}.mp4"
+    video = (
+        check_str(row["video_path"], "video_path") if row.get("video_path") is not None else f"{video_id}.mp4"
+    )
     stamps = row.get("timestamp")
     if not isinstance(stamps, list) or len(stamps) < 2:
         raise ValidationError(
@@ -209,13 +216,16 @@ def _checked(segments: list[tuple[Segment, str]], duration: float | None) -> tup
     if len(segments) < 2:
         raise ValidationError(
             f"needs at least 2 segments (something observed, something to predict), got {len(segments)}",
-            "segments")  # fmt: skip
+            "segments",
+        )
     prev_end = 0.0
     for seg, name in segments:
         if seg.start < prev_end:
             raise ValidationError(
                 f"starts at {seg.start} s, before the previous segment ends ({prev_end} s): segments must be in "
-                "time order and must not overlap", name)  # fmt: skip
+                "time order and must not overlap",
+                name,
+            )
         if duration is not None and seg.end > duration:
             raise ValidationError(f"ends at {seg.end} s, after the video's duration ({duration} s)", name)
         prev_end = seg.end

@@ -19,8 +19,9 @@ from ..sample import SPLITS
 K = TypeVar("K", bound=Hashable)
 
 
-def assign_splits(strata: Iterable[Sequence[K]], ratio: Mapping[str, float],
-                  permute: Callable[[list[K]], Sequence[K]]) -> dict[K, str]:
+def assign_splits(
+    strata: Iterable[Sequence[K]], ratio: Mapping[str, float], permute: Callable[[list[K]], Sequence[K]]
+) -> dict[K, str]:
     """item -> split: each stratum in the order ``permute`` (a seeded random permutation) gives it, the strata one
     after another, and each item to the split furthest behind its share of ``ratio``; so the proportions are
     exact overall and, to within one item, in every stratum. A split with a share gets at least one item when
@@ -44,8 +45,9 @@ def assign_splits(strata: Iterable[Sequence[K]], ratio: Mapping[str, float],
     return out
 
 
-def balanced_positions(count: int, n_options: int, block: int,
-                       shuffle: Callable[[list[int]], Sequence[int]]) -> list[int]:
+def balanced_positions(
+    count: int, n_options: int, block: int, shuffle: Callable[[list[int]], Sequence[int]]
+) -> list[int]:
     """Positions (0 = A) of ``count`` correct answers among ``n_options`` options: every run of ``block``
     consecutive samples uses each position equally often (to within one, when ``block`` is not a multiple of
     ``n_options``), in the order ``shuffle`` (a seeded random permutation of a list) gives that run."""

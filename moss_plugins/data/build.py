@@ -145,8 +145,9 @@ class BuildReport:
     def to_json(self) -> dict:
         return {
             f.name: dict(v) if isinstance(v := getattr(self, f.name), Counter) else v
-            for f in fields(self) if f.name != "written"
-        }  # fmt: skip
+            for f in fields(self)
+            if f.name != "written"
+        }
 
 
 def build_video(job: VideoJob, ctx: BuildContext) -> VideoResult:
@@ -172,16 +173,20 @@ def build_video(job: VideoJob, ctx: BuildContext) -> VideoResult:
         segments, result.changes = fit(ann.segments, info.end)
         ann = replace(ann, segments=segments)
     elif ann.segments[-1].end > info.end + tolerance:  # segment times are on the container's clock, like cuts
-        result.error = (f"segments: they end at {ann.segments[-1].end} s, after {ann.video} ends "
-                        f"({info.end:.2f} s); are the times in seconds?")  # fmt: skip
+        result.error = (
+            f"segments: they end at {ann.segments[-1].end} s, after {ann.video} ends "
+            f"({info.end:.2f} s); are the times in seconds?"
+        )
         return result
     rng = _rng(config.seed, "video", ann.video_id)
     candidates = _candidates(ann, config, info.start, info.end)
     if not candidates:
         result.dropped["no cut leaves enough observed and future segments"] += 1
         return result
-    chosen = sorted(rng.sample(candidates, min(config.max_per_video, len(candidates))),
-                    key=lambda c: (c[0], BUILD_TASKS.index(c[1])))  # fmt: skip
+    chosen = sorted(
+        rng.sample(candidates, min(config.max_per_video, len(candidates))),
+        key=lambda c: (c[0], BUILD_TASKS.index(c[1])),
+    )
     for k, task in chosen:
         try:
             result.samples.append(_sample(ann, k, task, job.split, ctx, rng))
@@ -238,14 +243,29 @@ def _sample(
         options = _caption_options(answer, same_video, ann.video_id, ctx.pools.get(split, ()), config, rng)
         answer_segments = [target]
     observed = condense(segs[:k], config.max_trace_steps - 1, config.max_trace_chars - len(inference))
-    meta = {"video_id": ann.video_id, "annotation": _short_where(ann.where), "cut_segment": k,
-            "n_segments": len(segs), "answer_segments": answer_segments, "source_video": str(ann.video),
-            "trace_source": "captions", **({"video_meta": ann.meta} if ann.meta else {})}  # fmt: skip
+    meta = {
+        "video_id": ann.video_id,
+        "annotation": _short_where(ann.where),
+        "cut_segment": k,
+        "n_segments": len(segs),
+        "answer_segments": answer_segments,
+        "source_video": str(ann.video),
+        "trace_source": "captions",
+        **({"video_meta": ann.meta} if ann.meta else {}),
+    }
     return Sample(
-        id=f"{config.source}-{ann.safe_id}-c{k}-{task}", video="", question=question, options=tuple(options),
-        answer="A", task_type=task, observed_until=cut, trace=(*observed, TraceStep((cut, cut), inference, {})),
-        split=split, source=config.source, meta=meta,
-    )  # fmt: skip
+        id=f"{config.source}-{ann.safe_id}-c{k}-{task}",
+        video="",
+        question=question,
+        options=tuple(options),
+        answer="A",
+        task_type=task,
+        observed_until=cut,
+        trace=(*observed, TraceStep((cut, cut), inference, {})),
+        split=split,
+        source=config.source,
+        meta=meta,
+    )
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -261,10 +281,15 @@ def condense(segments: Sequence[Segment], max_steps: int, max_chars: int) -> tup
     chunks = [segments[a : a + size] for a in range(0, len(segments), size)]
     limit = max(40, min(DEFAULT_MAX_STEP_CHARS, max_chars // len(chunks) - 1))
     return tuple(
-        TraceStep((c[0].start, c[-1].end), _shorten(" Then ".join(s.caption.rstrip(".") for s in c) + ".", limit)
-                  if len(c) > 1 else _shorten(c[0].caption, limit), {})
+        TraceStep(
+            (c[0].start, c[-1].end),
+            _shorten(" Then ".join(s.caption.rstrip(".") for s in c) + ".", limit)
+            if len(c) > 1
+            else _shorten(c[0].caption, limit),
+            {},
+        )
         for c in chunks
-    )  # fmt: skip
+    )
 
 
 def _event_order(future: Sequence[Segment], stop: str, config: BuildConfig, rng: random.Random):
@@ -288,8 +313,14 @@ def _order_text(labels: Sequence[int]) -> str:
     return ", then ".join(str(j + 1) for j in labels)
 
 
-def _caption_options(answer: str, same_video: list[str], video_id: str, pool: Sequence[tuple[str, str]],
-                     config: BuildConfig, rng: random.Random) -> list[str]:  # fmt: skip
+def _caption_options(
+    answer: str,
+    same_video: list[str],
+    video_id: str,
+    pool: Sequence[tuple[str, str]],
+    config: BuildConfig,
+    rng: random.Random,
+) -> list[str]:
     """The answer first, then distractors none of which is (near-)identical to an option already chosen."""
     chosen = [answer]
 
@@ -326,15 +357,26 @@ def _place_media(ann: VideoAnnotation, samples: list[Sample], ctx: BuildContext)
         return samples
     out = ctx.out_dir.resolve()
     if ctx.config.cut_clips:
-        clips = {s.observed_until: out / "clips" / ann.safe_id / f"until_{round(s.observed_until * 1000):08d}ms.mp4"
-                 for s in samples}  # fmt: skip
+        clips = {
+            s.observed_until: out
+            / "clips"
+            / ann.safe_id
+            / f"until_{round(s.observed_until * 1000):08d}ms.mp4"
+            for s in samples
+        }
         remove_stale_temps(out / "clips" / ann.safe_id)
         written = cut_clips(ann.video, clips)
         empty = [c for c, n in written.items() if n == 0]
         if empty:
             raise ClipError(f"{ann.video}: no frame before {empty[0]} s to put in a clip")
-        return [replace(s, video=clips[s.observed_until].relative_to(out).as_posix(),
-                        meta={**s.meta, "clip_frames": written[s.observed_until]}) for s in samples]  # fmt: skip
+        return [
+            replace(
+                s,
+                video=clips[s.observed_until].relative_to(out).as_posix(),
+                meta={**s.meta, "clip_frames": written[s.observed_until]},
+            )
+            for s in samples
+        ]
     src = ann.video.resolve()
     if src.is_relative_to(out):
         rel = src.relative_to(out).as_posix()
@@ -369,7 +411,9 @@ def assign_letters(samples: Sequence[Sample], seed: int) -> list[Sample]:
     out = list(samples)
     for (split, task, n), indices in groups.items():
         rng = _rng(seed, "letters", split, task, str(n))
-        for i, pos in zip(indices, balanced_positions(len(indices), n, n, lambda xs: rng.sample(xs, len(xs)))):
+        for i, pos in zip(
+            indices, balanced_positions(len(indices), n, n, lambda xs: rng.sample(xs, len(xs)))
+        ):
             options, answer = place_answer(samples[i].options[0], samples[i].options[1:], pos)
             out[i] = replace(samples[i], options=options, answer=answer)
     return out
@@ -418,12 +462,27 @@ def build_dataset(
         elif ann.video.is_file():
             usable.append(ann)
         elif ann.video.is_symlink():
-            _fail(report, config, ValidationError(f"video file {ann.video} is a symlink that leads to no file (a "
-                                                  "loop, or a missing target)", "video", ann.where))  # fmt: skip
+            _fail(
+                report,
+                config,
+                ValidationError(
+                    f"video file {ann.video} is a symlink that leads to no file (a "
+                    "loop, or a missing target)",
+                    "video",
+                    ann.where,
+                ),
+            )
         else:
-            _fail(report, config, ValidationError(f"video file {ann.video} does not exist (paths are relative "
-                                                  "to --video-root, by default the annotation file's folder)",
-                                                  "video", ann.where))  # fmt: skip
+            _fail(
+                report,
+                config,
+                ValidationError(
+                    f"video file {ann.video} does not exist (paths are relative "
+                    "to --video-root, by default the annotation file's folder)",
+                    "video",
+                    ann.where,
+                ),
+            )
     # The dataset's own split where it has one; --test-fraction splits the rest.
     splits = video_splits([a.video_id for a in usable if a.split is None], config.test_fraction, config.seed)
     splits.update({a.video_id: a.split for a in usable if a.split is not None})
@@ -456,8 +515,11 @@ def build_dataset(
         report.files.append(str(path))
     # What was written must load; raises naming the file and line otherwise. Checked on the rows in memory (not
     # by reading --out, which may hold other files), in the order load_samples reads the files.
-    report.written = validate_rows((f"{path}:{k}", s.to_json(), "jsonl") for path in sorted(written)
-                                   for k, s in enumerate(written[path], 1)).samples  # fmt: skip
+    report.written = validate_rows(
+        (f"{path}:{k}", s.to_json(), "jsonl")
+        for path in sorted(written)
+        for k, s in enumerate(written[path], 1)
+    ).samples
     for s in samples:
         report.samples[s.split] += 1
         report.tasks[s.task_type] += 1
@@ -482,13 +544,17 @@ def _check_outputs(annotations: Sequence[VideoAnnotation], out: Path, config: Bu
     for name in ("train.jsonl", "test.jsonl", "build_report.json"):
         what, _ = inputs.get((out / name).resolve(), (None, None))
         if what:
-            raise BuildError(f"--out {out}: writing {name} there would overwrite the {what} {(out / name).resolve()}; "
-                             "choose another output folder")  # fmt: skip
+            raise BuildError(
+                f"--out {out}: writing {name} there would overwrite the {what} {(out / name).resolve()}; "
+                "choose another output folder"
+            )
     clips = (out / "clips").resolve()
     for video, (what, _) in inputs.items():
         if what == "video" and video.is_relative_to(clips):
-            raise BuildError(f"--out {out}: the video {video} lies in {clips}, which the build rewrites; choose "
-                             "another output folder")  # fmt: skip
+            raise BuildError(
+                f"--out {out}: the video {video} lies in {clips}, which the build rewrites; choose "
+                "another output folder"
+            )
     if config.cut_clips:
         return
     resolved_out = out.resolve()
@@ -499,8 +565,10 @@ def _check_outputs(annotations: Sequence[VideoAnnotation], out: Path, config: Bu
         dst = _entry(resolved_out / "videos" / f"{a.safe_id}{src.suffix}")
         what, where = inputs.get(dst, (None, None))
         if what and dst.resolve() != src:  # a link to this very video is only renewed
-            raise BuildError(f"{a.where}: placing its video at {dst} would replace the {what} that {where} reads; "
-                             "give one of them another id, or choose another output folder")  # fmt: skip
+            raise BuildError(
+                f"{a.where}: placing its video at {dst} would replace the {what} that {where} reads; "
+                "give one of them another id, or choose another output folder"
+            )
 
 
 def _resolved(ann: VideoAnnotation) -> Path | None:

@@ -33,7 +33,9 @@ from ..sample import ValidationError, check_list, check_span, check_str
 from .paths import confined
 
 CAPTIONS_KEY = "captions"
-STATES_KEY = "states"  # meta.states: a file of per-frame ground-truth states beside the video (synthetic sets)
+STATES_KEY = (
+    "states"  # meta.states: a file of per-frame ground-truth states beside the video (synthetic sets)
+)
 # A continuously changing scene (a filling tank) differs in every frame: at most this many lines (2 per second
 # of an 8 s clip), so the longest prompt of the bundled split stays near 1,000 tokens.
 MAX_LINES = 16
@@ -51,7 +53,9 @@ def observed_captions(sample, media_root: str | Path) -> list[dict]:
             stat = path.stat()
             states, fps = _read_states(str(path), stat.st_mtime_ns, stat.st_size)
         except (OSError, ValueError, KeyError, TypeError) as e:
-            raise ValidationError(f"sample {sample.id!r}: per-frame states {path} unreadable: {e!r}") from None
+            raise ValidationError(
+                f"sample {sample.id!r}: per-frame states {path} unreadable: {e!r}"
+            ) from None
         return state_captions(states, fps, sample.observed_until)
     if (sample.meta or {}).get("trace_source") == "captions":
         until = sample.observed_until
@@ -147,8 +151,10 @@ def render_captions(captions: Any, until: float | None = None, where: str = "cap
                 f"{where}: extra_info.{CAPTIONS_KEY}[{k}] must be {{'t': [start, end], 'text': ...}} ({e})"
             ) from None
         if until is not None and (start >= until or end > until):
-            raise ValidationError(f"{where}: extra_info.{CAPTIONS_KEY}[{k}] spans [{start}, {end}] s, past the cut at "
-                             f"{until} s: captions may only describe what is visible before it")  # fmt: skip
+            raise ValidationError(
+                f"{where}: extra_info.{CAPTIONS_KEY}[{k}] spans [{start}, {end}] s, past the cut at "
+                f"{until} s: captions may only describe what is visible before it"
+            )
         when = secs(start) if start == end else f"{secs(start, unit='')}-{secs(end)}"
         lines.append(f"[{when}] {text.strip()}")
     cut = "" if until is None else f"\nThe video is cut at {secs(until)}."
@@ -165,5 +171,9 @@ def captions_prompt(content: str, captions: Any, until: float | None, where: str
 def text_prompt(sample, media_root: str | Path) -> str:
     """:func:`captions_prompt` of a sample's user turn (:func:`moss_plugins.output_format.video_prompt`, as
     ``moss data export --format verl`` writes it) with the captions of what it shows before its cut."""
-    return captions_prompt(video_prompt(sample.question, sample.options), observed_captions(sample, media_root),
-                           sample.observed_until, where=sample.id)  # fmt: skip
+    return captions_prompt(
+        video_prompt(sample.question, sample.options),
+        observed_captions(sample, media_root),
+        sample.observed_until,
+        where=sample.id,
+    )

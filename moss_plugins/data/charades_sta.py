@@ -45,8 +45,16 @@ def read(path: Path, root: Path) -> Iterator[VideoAnnotation]:
     split, finder = split_from_name(path), VideoFinder(root)
     for video_id, segments in by_video.items():
         kept, changes = tidy(segments, None)
-        yield VideoAnnotation(video_id, finder.find("", [video_id]), kept, None, first_line[video_id], split=split,
-                              changes=changes, fit_to_video=True)  # fmt: skip
+        yield VideoAnnotation(
+            video_id,
+            finder.find("", [video_id]),
+            kept,
+            None,
+            first_line[video_id],
+            split=split,
+            changes=changes,
+            fit_to_video=True,
+        )
 
 
 def _seconds(text: str, field: str, where: str) -> float:

@@ -119,8 +119,12 @@ def copy_prefix(src: str | Path, n_packets: int, dst: str | Path) -> int:
                     break
                 if packet.size == 0:
                     continue
-                if not packet.duration and step:  # else the clip ends where its last frame starts: its edit list
-                    packet.duration = step  # (an encoder delay, B-frames) then hides that frame from every reader
+                if (
+                    not packet.duration and step
+                ):  # else the clip ends where its last frame starts: its edit list
+                    packet.duration = (
+                        step  # (an encoder delay, B-frames) then hides that frame from every reader
+                    )
                 packet.stream = ostream
                 out.mux(packet)
                 written += 1
@@ -135,8 +139,9 @@ def _frame_step(stream) -> int:
     return max(1, round(1 / (rate * stream.time_base))) if rate and stream.time_base else 0
 
 
-def cut_observed(src: str | Path, cut: float, dst: str | Path, max_pixels: int | None = None,
-                 progress: bool = False) -> tuple[str, int]:  # fmt: skip
+def cut_observed(
+    src: str | Path, cut: float, dst: str | Path, max_pixels: int | None = None, progress: bool = False
+) -> tuple[str, int]:
     """Write the frames of ``src`` before ``cut`` to ``dst``: their packets copied when a prefix holds exactly
     them, else re-encoded at most at ``max_pixels``. Returns ("copied" | "encoded", frames or packets)."""
     n = copyable_prefix(src, cut)
@@ -157,8 +162,14 @@ def fit_size(width: int, height: int, max_pixels: int | None) -> tuple[int, int]
     return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
 
 
-def cut_clips(src: str | Path, cuts: Mapping[float, str | Path], codec: str | None = None,
-              max_pixels: int | None = None, progress: bool = False, preset: str = "veryfast") -> dict[float, int]:  # fmt: skip
+def cut_clips(
+    src: str | Path,
+    cuts: Mapping[float, str | Path],
+    codec: str | None = None,
+    max_pixels: int | None = None,
+    progress: bool = False,
+    preset: str = "veryfast",
+) -> dict[float, int]:
     """Write, for each ``cut -> dst``, the frames of ``src`` with timestamp < cut; one decoding pass for all.
 
     Returns the number of frames written per cut. ``codec``: by default the one the synthetic videos use
@@ -183,8 +194,14 @@ def cut_clips(src: str | Path, cuts: Mapping[float, str | Path], codec: str | No
             stream.thread_type = "AUTO"
             width, height = fit_size(stream.codec_context.width, stream.codec_context.height, max_pixels)
             fps = float(stream.average_rate or stream.guessed_rate or 0) or None
-            bar = stack.enter_context(tqdm(total=round(max(cuts) * fps) if fps else None, unit="frame",
-                                           desc=f"cutting {Path(src).name}", disable=not progress))  # fmt: skip
+            bar = stack.enter_context(
+                tqdm(
+                    total=round(max(cuts) * fps) if fps else None,
+                    unit="frame",
+                    desc=f"cutting {Path(src).name}",
+                    disable=not progress,
+                )
+            )
             for cut, dst in cuts.items():
                 tmp = stack.enter_context(atomic_path(dst))  # each clip appears whole or not at all
                 out = av.open(str(tmp), "w")

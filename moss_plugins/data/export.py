@@ -29,8 +29,9 @@ class Exported:
     loaded: LoadReport  # what was read, with the rows skipped as invalid (if allowed)
 
 
-def read_samples(source: str | Path, split: str | None = None, skip_invalid: bool = False
-                 ) -> tuple[list[Sample], Path, LoadReport]:  # fmt: skip
+def read_samples(
+    source: str | Path, split: str | None = None, skip_invalid: bool = False
+) -> tuple[list[Sample], Path, LoadReport]:
     """The samples of a JSONL/parquet file or a folder of them (optionally one split only), their media root
     (the folder holding the file(s): ``sample.video`` is relative to it, and may not leave it) and the load
     report."""
@@ -45,7 +46,9 @@ def read_samples(source: str | Path, split: str | None = None, skip_invalid: boo
         raise ExportError(f"{source}: no samples{f' in split {split!r} (it has {have})' if split else ''}")
     for sample in samples:
         if not confined_path(root, sample.video, "video", source, sample).is_file():
-            raise ExportError(f"{source}: sample {sample.id!r}: video {sample.video!r} is not a file under {root}")
+            raise ExportError(
+                f"{source}: sample {sample.id!r}: video {sample.video!r} is not a file under {root}"
+            )
     return samples, root, report
 
 
@@ -87,5 +90,3 @@ def place(src: Path, dst: Path, link: bool, copy=shutil.copyfile) -> None:
             os.symlink(src, tmp)
         else:
             copy(src, tmp)
-
-

@@ -41,12 +41,17 @@ def jsonl_rows(path: str | Path) -> Iterator[tuple[str, Any]]:
         for lineno, raw in enumerate(f, 1):
             where = f"{path}:{lineno}"
             if lineno == 1 and b"\0" in raw:
-                raise ValidationError("not a JSONL file but binary data (a video? give the JSONL that lists it)",
-                                      where=str(path))  # fmt: skip
+                raise ValidationError(
+                    "not a JSONL file but binary data (a video? give the JSONL that lists it)",
+                    where=str(path),
+                )
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
-                yield where, ValidationError(f"not UTF-8 text, got byte {raw[e.start]:#04x} at column {e.start + 1}")
+                yield (
+                    where,
+                    ValidationError(f"not UTF-8 text, got byte {raw[e.start]:#04x} at column {e.start + 1}"),
+                )
                 continue
             if not line.strip():
                 continue
@@ -56,13 +61,13 @@ def jsonl_rows(path: str | Path) -> Iterator[tuple[str, Any]]:
                 yield where, ValidationError(f"not valid JSON ({e})")
 
 
-
 def strict_jsonl_rows(path: str | Path) -> Iterator[tuple[str, Any]]:
     """:func:`jsonl_rows` for callers that stop at the first unreadable line (its located ValidationError)."""
     for where, row in jsonl_rows(path):
         if isinstance(row, ValidationError):
             raise row.located(where)
         yield where, row
+
 
 def _rows(path: Path) -> Iterator[tuple[str, object, str]]:
     """(location, raw row, form) triples; a row that is not even JSON yields a ValidationError as its value."""
@@ -91,16 +96,20 @@ def iter_samples(path: str | Path) -> Iterator[Sample]:
             raise e.located(where) from None
 
 
-def load_samples(path: str | Path, skip_invalid: bool = False,
-                 check: Callable[[Sample, Path], None] | None = None) -> LoadReport:  # fmt: skip
+def load_samples(
+    path: str | Path, skip_invalid: bool = False, check: Callable[[Sample, Path], None] | None = None
+) -> LoadReport:
     """All samples of a JSONL or parquet file (``path``), or of every ``*.jsonl`` in a folder.
 
     ``check(sample, media_root)``, when given, runs on every valid sample; the ValidationError it raises is
     located and skipped or raised like a schema error (``moss data validate`` opens the videos this way)."""
     files = input_files(path)
     root = media_root(path)
-    return validate_rows((row for file in files for row in _rows(file)), skip_invalid,
-                         None if check is None else lambda sample: check(sample, root))  # fmt: skip
+    return validate_rows(
+        (row for file in files for row in _rows(file)),
+        skip_invalid,
+        None if check is None else lambda sample: check(sample, root),
+    )
 
 
 def input_files(path: str | Path) -> list[Path]:
@@ -116,13 +125,19 @@ def input_files(path: str | Path) -> list[Path]:
         raise FileNotFoundError(f"{path}: no *.jsonl or *.parquet files in this folder")
     for file in files:  # found by name: a FIFO or a device there would block the read or never end
         if not file.is_file():
-            raise ValidationError("not a regular file (a FIFO, a device or a folder named like a data file); "
-                                  "move it out of the folder or give the files one by one", where=str(file))  # fmt: skip
+            raise ValidationError(
+                "not a regular file (a FIFO, a device or a folder named like a data file); "
+                "move it out of the folder or give the files one by one",
+                where=str(file),
+            )
     return files
 
 
-def validate_rows(rows: Iterable[tuple[str, object, str]], skip_invalid: bool = False,
-                  check: Callable[[Sample], None] | None = None) -> LoadReport:  # fmt: skip
+def validate_rows(
+    rows: Iterable[tuple[str, object, str]],
+    skip_invalid: bool = False,
+    check: Callable[[Sample], None] | None = None,
+) -> LoadReport:
     """Samples of (location, raw row, form) triples, as :func:`load_samples` reads them from files (``form``: how
     the row is encoded, :data:`moss_plugins.sample.JSON_TEXT_FIELDS`): each row validated
     (and ``check``-ed), ids unique across all of them; a bad row raises naming its location, or is skipped
@@ -144,7 +159,9 @@ def validate_rows(rows: Iterable[tuple[str, object, str]], skip_invalid: bool = 
             e = e.located(where)
             if not skip_invalid:
                 raise e from None
-            report.skipped[f"{e.field or 'row'}: {e.message.split(', got ')[0][:80]}"] += 1  # by reason, not value
+            report.skipped[f"{e.field or 'row'}: {e.message.split(', got ')[0][:80]}"] += (
+                1  # by reason, not value
+            )
             if len(report.first_errors) < 5:
                 report.first_errors.append(str(e))
     return report

@@ -71,7 +71,9 @@ def remove_stale_temps(folder: str | Path, also: re.Pattern | None = None) -> li
     for path in folder.iterdir():
         m = _TEMP_RE.match(path.name) or (also.search(path.name) if also else None)
         if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
-            if path.is_dir() and not path.is_symlink():  # a folder written whole, then renamed (``also`` only)
+            if (
+                path.is_dir() and not path.is_symlink()
+            ):  # a folder written whole, then renamed (``also`` only)
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 with contextlib.suppress(FileNotFoundError):

@@ -94,13 +94,25 @@ class RewriteConfig:
 
     def endpoint(self) -> Endpoint:
         """Where the requests go; :class:`RewriteConfigError` now when OpenAI's API would get no key."""
-        return Endpoint.resolve(self.model, self.base_url, ("OPENAI_API_BASE", "OPENAI_BASE_URL"), self.api_key_env,
-                                url_source="--base-url", model_source="--model")  # fmt: skip
+        return Endpoint.resolve(
+            self.model,
+            self.base_url,
+            ("OPENAI_API_BASE", "OPENAI_BASE_URL"),
+            self.api_key_env,
+            url_source="--base-url",
+            model_source="--model",
+        )
 
     def client(self, **injected) -> LLMClient:
         """The chat client for one :func:`rewrite_traces` call (``injected``: ``clock``, ``sleep``, ``rng``)."""
-        policy = Policy(self.max_retries + 1, self.backoff_base, self.backoff_max, self.timeout, self.max_concurrency,
-                        self.requests_per_minute)  # fmt: skip
+        policy = Policy(
+            self.max_retries + 1,
+            self.backoff_base,
+            self.backoff_max,
+            self.timeout,
+            self.max_concurrency,
+            self.requests_per_minute,
+        )
         return LLMClient(self.endpoint(), policy, self.temperature, self.max_tokens, **injected)
 
 
@@ -142,8 +154,11 @@ def parse_reply(reply: str, observed_until: float, n_observed: int) -> tuple[Tra
         if not isinstance(item, dict):
             raise RejectedReply("a step is not an object")
         span = item.get("t")
-        if (not isinstance(span, list) or len(span) != 2
-                or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in span)):  # fmt: skip
+        if (
+            not isinstance(span, list)
+            or len(span) != 2
+            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in span)
+        ):
             raise RejectedReply("a step has no [start, end] time span")
         t0, t1 = float(span[0]), float(span[1])
         if not 0 <= t0 <= t1 <= observed_until + 1e-6:
@@ -178,8 +193,9 @@ class RewriteReport:
         return {k: dict(v) if isinstance(v, Counter) else v for k, v in self.__dict__.items()}
 
 
-def rewrite_traces(samples: Sequence[Sample], config: RewriteConfig, client: LLMClient | None = None,
-                   progress: bool = True) -> tuple[list[Sample], RewriteReport]:  # fmt: skip
+def rewrite_traces(
+    samples: Sequence[Sample], config: RewriteConfig, client: LLMClient | None = None, progress: bool = True
+) -> tuple[list[Sample], RewriteReport]:
     """Samples whose observed steps (all trace steps but the last, the inference at the cut) are rewritten.
     ``client``: one made by ``config.client()`` for this call (it is closed with this call's event loop)."""
     return _rewrite(samples, config, ReplyCache(config.cache_path), client, progress)
@@ -221,8 +237,9 @@ def _rewrite(samples, config, cache, client, progress):
     return out, report
 
 
-async def _request_all(client: LLMClient, cache: ReplyCache, todo: dict, report: RewriteReport,
-                       progress: bool) -> None:  # fmt: skip
+async def _request_all(
+    client: LLMClient, cache: ReplyCache, todo: dict, report: RewriteReport, progress: bool
+) -> None:
     from tqdm.auto import tqdm
 
     async def one(key):

@@ -54,7 +54,9 @@ class VideoAnnotation:
     meta: dict = field(default_factory=dict)
     split: str | None = None  # the dataset's own split ("train" or "test"); None: assigned by the build
     changes: dict = field(default_factory=dict)  # what :func:`tidy` changed, by reason (dataset imports)
-    fit_to_video: bool = False  # the build applies :func:`fit` with the probed end instead of refusing the video
+    fit_to_video: bool = (
+        False  # the build applies :func:`fit` with the probed end instead of refusing the video
+    )
 
     @property
     def safe_id(self) -> str:
@@ -143,7 +145,9 @@ class VideoFinder:
         if files is None:
             files = self._folders[folder] = {}
             try:
-                entries = sorted(os.scandir(self.root / folder), key=lambda e: (e.name.rsplit(".", 1)[-1] != "mp4", e.name))
+                entries = sorted(
+                    os.scandir(self.root / folder), key=lambda e: (e.name.rsplit(".", 1)[-1] != "mp4", e.name)
+                )
             except OSError:  # no such folder: every video in it is missing
                 entries = []
             for entry in entries:

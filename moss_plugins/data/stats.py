@@ -42,11 +42,22 @@ def print_stats(console, samples: list[Sample]) -> None:
         overview.add_column(col, justify="left" if col == "split" else "right")
     for s in splits:
         xs = [x for x in samples if x.split == s]
-        overview.add_row(s, str(len(xs)), str(len({x.video for x in xs})), f"{sum(len(x.trace) for x in xs) / len(xs):.1f}",
-                         f"{sum(x.observed_until for x in xs) / len(xs):.2f}")  # fmt: skip
+        overview.add_row(
+            s,
+            str(len(xs)),
+            str(len({x.video for x in xs})),
+            f"{sum(len(x.trace) for x in xs) / len(xs):.1f}",
+            f"{sum(x.observed_until for x in xs) / len(xs):.2f}",
+        )
     console.print(overview)
-    console.print(count_table(samples, "task types", lambda x: x.task_type,
-                              [t for t in TASK_TYPES if any(x.task_type == t for x in samples)]))  # fmt: skip
+    console.print(
+        count_table(
+            samples,
+            "task types",
+            lambda x: x.task_type,
+            [t for t in TASK_TYPES if any(x.task_type == t for x in samples)],
+        )
+    )
     console.print(count_table(samples, "answer letters", lambda x: x.answer))
     kinds = {x.meta.get("scene") for x in samples}
     if kinds != {None}:
@@ -68,7 +79,9 @@ def video_durations(samples: list[Sample], media_root: Path, progress: bool = Tr
         if isinstance(x.meta.get("duration"), (int, float)):
             out.setdefault(x.video, float(x.meta["duration"]))
     missing = sorted({x.video for x in samples} - set(out))
-    for video in tqdm(missing, desc="reading video durations", unit="video", disable=not progress or not missing):
+    for video in tqdm(
+        missing, desc="reading video durations", unit="video", disable=not progress or not missing
+    ):
         out[video] = probe_video(confined(media_root, video, "video")).end
     return out
 
@@ -86,8 +99,13 @@ def plot_stats(samples: list[Sample], durations: dict[str, float], path: Path, t
     ax = axes[0, 0]
     lengths = [len(x.trace) for x in samples]
     bins = np.arange(min(lengths), max(lengths) + 2) - 0.5
-    ax.hist([[len(x.trace) for x in samples if x.split == s] for s in splits], bins=bins, stacked=True,
-            label=splits, color=[colors[s] for s in splits])  # fmt: skip
+    ax.hist(
+        [[len(x.trace) for x in samples if x.split == s] for s in splits],
+        bins=bins,
+        stacked=True,
+        label=splits,
+        color=[colors[s] for s in splits],
+    )
     ax.set(title="reference trace length", xlabel="steps", ylabel="samples")
     ax.legend()
     ax = axes[0, 1]
@@ -95,13 +113,27 @@ def plot_stats(samples: list[Sample], durations: dict[str, float], path: Path, t
     observed = [x.observed_until for x in samples]
     top = max(video_lengths + observed)
     bins = np.linspace(0, top * 1.02, 25)
-    ax.hist(video_lengths, bins=bins, alpha=0.6, label=f"video end ({len(video_lengths)} videos)", color="#8172B3")
-    ax.hist(observed, bins=bins, alpha=0.6, label=f"observed until, the cut ({len(observed)} samples)", color="#C44E52")
+    ax.hist(
+        video_lengths, bins=bins, alpha=0.6, label=f"video end ({len(video_lengths)} videos)", color="#8172B3"
+    )
+    ax.hist(
+        observed,
+        bins=bins,
+        alpha=0.6,
+        label=f"observed until, the cut ({len(observed)} samples)",
+        color="#C44E52",
+    )
     ax.set(title="durations", xlabel="seconds", ylabel="count")
     ax.legend()
-    for ax, key, name, order in ((axes[1, 0], "task_type", "task types", list(TASK_TYPES)),
-                                 (axes[1, 1], "answer", "answer letters", None)):  # fmt: skip
-        labels = [v for v in (order or sorted({getattr(x, key) for x in samples})) if any(getattr(x, key) == v for x in samples)]
+    for ax, key, name, order in (
+        (axes[1, 0], "task_type", "task types", list(TASK_TYPES)),
+        (axes[1, 1], "answer", "answer letters", None),
+    ):
+        labels = [
+            v
+            for v in (order or sorted({getattr(x, key) for x in samples}))
+            if any(getattr(x, key) == v for x in samples)
+        ]
         bottom = np.zeros(len(labels))
         for s in splits:
             c = Counter(getattr(x, key) for x in samples if x.split == s)
@@ -136,7 +168,12 @@ def run(args) -> int:
         return 1
     print_stats(console, report.samples)
     png = Path(args.png) if args.png else Path("outputs") / f"{source.resolve().name or 'data'}-stats.png"
-    plot_stats(report.samples, video_durations(report.samples, media_root(source)), png, f"{source}: {len(report.samples)} samples")
+    plot_stats(
+        report.samples,
+        video_durations(report.samples, media_root(source)),
+        png,
+        f"{source}: {len(report.samples)} samples",
+    )
     console.print(f"[green]wrote[/] {escape(str(png))}")
     return 0
 
@@ -145,5 +182,7 @@ def add_command(sub) -> None:
     p = sub.add_parser("stats", help="counts per split, task type and answer letter, and a PNG of histograms")
     p.add_argument("path", metavar="DIR", help="a MOSS-Video folder (or one JSONL/parquet file)")
     p.add_argument("--png", help="where to write the histograms (default: outputs/<folder name>-stats.png)")
-    p.add_argument("--skip-invalid", action="store_true", help="skip invalid rows (counted) instead of stopping")
+    p.add_argument(
+        "--skip-invalid", action="store_true", help="skip invalid rows (counted) instead of stopping"
+    )
     p.set_defaults(func=run)

@@ -41,7 +41,9 @@ def run(args) -> int:
     failed = False
     for path in args.paths:
         try:
-            report = load_samples(path, skip_invalid=True, check=None if args.skip_videos else check_sample_video)
+            report = load_samples(
+                path, skip_invalid=True, check=None if args.skip_videos else check_sample_video
+            )
         except FileNotFoundError as e:
             console.print(f"[red]{escape(str(e))}")
             failed = True

@@ -161,7 +161,9 @@ def _load(request: _Request, backend: str, timeout: float | None) -> VideoFrames
 # --- decoding (runs in the helper process, or in the caller when timeout=None) -------------------------
 
 
-def select_indices(times: np.ndarray, fps: float | None, nframes: int | None, until: float | None) -> np.ndarray:
+def select_indices(
+    times: np.ndarray, fps: float | None, nframes: int | None, until: float | None
+) -> np.ndarray:
     """Indices into ``times`` (sorted frame start times) of the frames to return; none at or after ``until``."""
     n_valid = len(times) if until is None else int(np.searchsorted(times, until, side="left"))
     if n_valid == 0:
@@ -173,7 +175,9 @@ def select_indices(times: np.ndarray, fps: float | None, nframes: int | None, un
     frame_step = (times[-1] - times[0]) / max(len(times) - 1, 1)
     end = until if until is not None else times[-1] + frame_step
     targets = times[0] + np.arange(math.ceil((end - times[0]) * fps - 1e-9), dtype=np.float64) / fps
-    idx = np.searchsorted(times, targets[targets < end], side="right") - 1  # the frame on screen at each target
+    idx = (
+        np.searchsorted(times, targets[targets < end], side="right") - 1
+    )  # the frame on screen at each target
     return np.unique(np.clip(idx, 0, n_valid - 1))
 
 
@@ -183,7 +187,9 @@ def output_size(height: int, width: int, max_pixels: int | None) -> tuple[int, i
         return height, width
     scale = math.sqrt(max_pixels / (height * width))
     h = max(1, math.floor(height * scale))
-    w = max(1, min(math.floor(width * scale), max_pixels // h))  # a side clamped to 1 px must not break the cap
+    w = max(
+        1, min(math.floor(width * scale), max_pixels // h)
+    )  # a side clamped to 1 px must not break the cap
     return max(1, min(h, max_pixels // w)), w
 
 
@@ -193,18 +199,26 @@ def _decode(request: _Request, backend: str):
     try:
         table = frame_table(request.path)
         frames, times = decode(
-            request.path, table, lambda t: select_indices(t, request.fps, request.nframes, request.until),
-            lambda h, w: output_size(h, w, request.max_pixels))  # fmt: skip
+            request.path,
+            table,
+            lambda t: select_indices(t, request.fps, request.nframes, request.until),
+            lambda h, w: output_size(h, w, request.max_pixels),
+        )
     except _DecodeFailure as e:
         raise _DecodeFailure(e.kind, f"{backend}: {e.message}") from None
     except ImportError as e:
         raise _DecodeFailure("config", f"the {backend} backend is not installed ({e})") from None
     except Exception as e:  # decoders raise many types (DECORDError, av.FFmpegError, RuntimeError, ...)
         reason = (str(e).strip().splitlines() or [""])[0][:300]  # decord appends a C++ stack trace
-        raise _DecodeFailure("corrupt", f"{backend} cannot decode it ({type(e).__name__}: {reason})") from None
+        raise _DecodeFailure(
+            "corrupt", f"{backend} cannot decode it ({type(e).__name__}: {reason})"
+        ) from None
     if len(frames) == 0:
-        raise _DecodeFailure("empty", f"no frame starts before until={request.until} s "
-                                      f"(the first one starts at {float(table.times[0]):g} s)")
+        raise _DecodeFailure(
+            "empty",
+            f"no frame starts before until={request.until} s "
+            f"(the first one starts at {float(table.times[0]):g} s)",
+        )
     return frames, times, table.fps, table.end
 
 
@@ -273,8 +287,15 @@ def _frame_table(path: str, size: int, mtime_ns: int) -> FrameTable:
         time_base = Fraction(stream.time_base.numerator, stream.time_base.denominator)
         span = float(seconds(int(pts[-1] - pts[0]), time_base))
         fps = float(stream.average_rate or 0.0) or (len(pts) - 1) / max(span, 1e-9)
-        return FrameTable(pts, keyframes, time_base, fps, stream.codec_context.width, stream.codec_context.height,
-                          int(stream.frames or 0))  # fmt: skip
+        return FrameTable(
+            pts,
+            keyframes,
+            time_base,
+            fps,
+            stream.codec_context.width,
+            stream.codec_context.height,
+            int(stream.frames or 0),
+        )
 
 
 def _decode_decord(path: str, table: FrameTable, pick: Callable, size: Callable):
@@ -300,8 +321,11 @@ def _decode_decord(path: str, table: FrameTable, pick: Callable, size: Callable)
         vr = decord.VideoReader(path, width=out_w, height=out_h, num_threads=1)
     frames = vr.get_batch(idx.tolist()).asnumpy()  # get_batch seeks accurately (decodes from the keyframe)
     if frames.shape[1:] != (out_h, out_w, 3):  # decord 0.6 turns frames with rotation metadata (or fails)
-        raise _DecodeFailure("corrupt", f"decord returns {frames.shape[2]}x{frames.shape[1]} frames of a stream "
-                                        f"stored as {table.width}x{table.height} (rotation metadata?)")  # fmt: skip
+        raise _DecodeFailure(
+            "corrupt",
+            f"decord returns {frames.shape[2]}x{frames.shape[1]} frames of a stream "
+            f"stored as {table.width}x{table.height} (rotation metadata?)",
+        )
     return frames, times[idx]
 
 
@@ -316,11 +340,15 @@ def _decode_pyav(path: str, table: FrameTable, pick: Callable, size: Callable):
         stream = container.streams.video[0]
         out_h, out_w = size(table.height, table.width)
         stream.thread_type = "AUTO"
-        frames = _decode_by_pts(container, stream, sorted({int(pts[i]) for i in idx}), table.keyframes, out_h, out_w)
+        frames = _decode_by_pts(
+            container, stream, sorted({int(pts[i]) for i in idx}), table.keyframes, out_h, out_w
+        )
     return np.stack([frames[int(pts[i])] for i in idx]), times[idx]
 
 
-def _decode_by_pts(container, stream, wanted: list[int], keyframes: list[int], height: int, width: int) -> dict:
+def _decode_by_pts(
+    container, stream, wanted: list[int], keyframes: list[int], height: int, width: int
+) -> dict:
     """{pts: RGB frame} for the ``wanted`` pts (sorted). Each decoded frame is identified by its own pts, so a
     seek that lands elsewhere can only miss a frame, never substitute a later one. Seeks only when the next
     wanted frame lies beyond a keyframe not yet reached; a frame a seek missed is decoded again from the start."""
@@ -349,7 +377,9 @@ def _decode_by_pts(container, stream, wanted: list[int], keyframes: list[int], h
         run(missing, seek=False)
         missing = [p for p in wanted if p not in out]
     if missing:
-        raise _DecodeFailure("corrupt", f"{len(missing)} frame(s) listed in the container could not be decoded")
+        raise _DecodeFailure(
+            "corrupt", f"{len(missing)} frame(s) listed in the container could not be decoded"
+        )
     return out
 
 
@@ -371,8 +401,13 @@ class _Worker:
     def __init__(self):
         self.owner = os.getpid()
         self.proc = _SPAWNER.submit(
-            subprocess.Popen, [sys.executable, "-c", _BOOT, os.path.abspath(__file__)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0, close_fds=True).result()  # fmt: skip
+            subprocess.Popen,
+            [sys.executable, "-c", _BOOT, os.path.abspath(__file__)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            bufsize=0,
+            close_fds=True,
+        ).result()
         _grow_pipe(self.proc.stdout.fileno())
 
     def alive(self) -> bool:
@@ -382,19 +417,29 @@ class _Worker:
         deadline = time.monotonic() + timeout
         try:
             _send(self.proc.stdin, (request.__dict__, backend))
-            header = pickle.loads(_read(self.proc.stdout.fileno(), _HEADER.unpack(
-                _read(self.proc.stdout.fileno(), _HEADER.size, deadline))[0], deadline))  # fmt: skip
+            header = pickle.loads(
+                _read(
+                    self.proc.stdout.fileno(),
+                    _HEADER.unpack(_read(self.proc.stdout.fileno(), _HEADER.size, deadline))[0],
+                    deadline,
+                )
+            )
             if "error" in header:
                 raise _DecodeFailure(*header["error"])
             frames = np.empty(header["shape"], dtype=np.uint8)
             _read(self.proc.stdout.fileno(), frames.nbytes, deadline, into=frames)
         except TimeoutError:
             self.stop(kill=True)
-            raise VideoTimeoutError(request.path, f"the {backend} decoder did not finish within {timeout:g} s "
-                                    "(killed; pass a larger timeout= if the file is just large)") from None
+            raise VideoTimeoutError(
+                request.path,
+                f"the {backend} decoder did not finish within {timeout:g} s "
+                "(killed; pass a larger timeout= if the file is just large)",
+            ) from None
         except (EOFError, BrokenPipeError):
             code = self.stop(kill=True)
-            raise VideoCorruptError(request.path, f"the {backend} decoder crashed on it (exit code {code})") from None
+            raise VideoCorruptError(
+                request.path, f"the {backend} decoder crashed on it (exit code {code})"
+            ) from None
         return frames, np.asarray(header["times"], dtype=np.float64), header["fps"], header["duration"]
 
     def stop(self, kill: bool = False) -> int | None:
@@ -487,10 +532,13 @@ def _grow_pipe(fd: int) -> None:
 
 def _send(stream, obj, payload: np.ndarray | None = None) -> None:
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    for chunk in (_HEADER.pack(len(data)) + data, b"" if payload is None else memoryview(payload.reshape(-1))):
+    for chunk in (
+        _HEADER.pack(len(data)) + data,
+        b"" if payload is None else memoryview(payload.reshape(-1)),
+    ):
         view = memoryview(chunk)
         while len(view):  # unbuffered pipes may take a write only in part
-            view = view[stream.write(view):]
+            view = view[stream.write(view) :]
 
 
 def _read(fd: int, n: int, deadline: float | None, into: np.ndarray | None = None):
@@ -541,7 +589,11 @@ def _serve() -> None:
             _send(proto_out, {"error": (e.kind, e.message)})
             continue
         frames = np.ascontiguousarray(frames, dtype=np.uint8)
-        _send(proto_out, {"shape": frames.shape, "times": times.tolist(), "fps": fps, "duration": duration}, frames)
+        _send(
+            proto_out,
+            {"shape": frames.shape, "times": times.tolist(), "fps": fps, "duration": duration},
+            frames,
+        )
 
 
 if __name__ == "__moss_video_worker__":

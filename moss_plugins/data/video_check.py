@@ -39,8 +39,15 @@ class _Probe:
 _probes: OrderedDict[tuple, _Probe] = OrderedDict()
 
 
-def check_video(path, until: float | None = None, *, field: str = "video", until_field: str = "observed_until",
-                timeout: float | None = DEFAULT_TIMEOUT, backend: str = "auto") -> None:  # fmt: skip
+def check_video(
+    path,
+    until: float | None = None,
+    *,
+    field: str = "video",
+    until_field: str = "observed_until",
+    timeout: float | None = DEFAULT_TIMEOUT,
+    backend: str = "auto",
+) -> None:
     """Raise :class:`ValidationError` (``field``, or ``until_field`` for a cut with no frame before it) unless
     ``path`` is a regular, non-empty video file whose frames are of a sane size and aspect ratio and whose
     frames before ``until`` (all of them when None) decode."""
@@ -56,8 +63,11 @@ def check_video(path, until: float | None = None, *, field: str = "video", until
     if probe.error:
         raise ValidationError(probe.error, field)
     if until is not None and not until > probe.first:
-        raise ValidationError(f"no frame of {path} starts before the cut at {until} s (the first one starts at "
-                              f"{probe.first:g} s; cuts are on the video's own clock)", until_field)  # fmt: skip
+        raise ValidationError(
+            f"no frame of {path} starts before the cut at {until} s (the first one starts at "
+            f"{probe.first:g} s; cuts are on the video's own clock)",
+            until_field,
+        )
     cut = math.inf if until is None else float(until)
     if cut in probe.cut_errors:
         raise ValidationError(probe.cut_errors[cut], field)
@@ -78,20 +88,28 @@ def _probe(path: str, key: tuple) -> _Probe:
     probe = _Probe()
     try:
         table = frame_table(path)
-    except Exception as e:  # PyAV raises many types for files it cannot read (InvalidDataError, EOFError, ...)
-        reason = getattr(e, "message", None) or getattr(e, "strerror", None) or str(e).strip() or type(e).__name__
+    except (
+        Exception
+    ) as e:  # PyAV raises many types for files it cannot read (InvalidDataError, EOFError, ...)
+        reason = (
+            getattr(e, "message", None) or getattr(e, "strerror", None) or str(e).strip() or type(e).__name__
+        )
         probe.error = f"not a readable video ({reason.splitlines()[0][:200]}): {path}"
     else:
         probe.first = float(table.times[0])
         w, h = table.width, table.height
         if table.declared_frames > len(table.pts):
-            probe.error = (f"truncated: the container lists {table.declared_frames} frames, the file holds "
-                           f"{len(table.pts)}: {path}")  # fmt: skip
+            probe.error = (
+                f"truncated: the container lists {table.declared_frames} frames, the file holds "
+                f"{len(table.pts)}: {path}"
+            )
         elif w < 1 or h < 1 or max(w, h) > MAX_SIDE:
             probe.error = f"frames are {w}x{h} px, a usable video has 1 to {MAX_SIDE} px a side: {path}"
         elif max(w, h) / min(w, h) > MAX_ASPECT:
-            probe.error = (f"frames are {w}x{h} px, an aspect ratio of {max(w, h) / min(w, h):.0f}:1 (the Qwen2-VL "
-                           f"and Qwen2.5-VL processors refuse more than {MAX_ASPECT:.0f}:1): {path}")  # fmt: skip
+            probe.error = (
+                f"frames are {w}x{h} px, an aspect ratio of {max(w, h) / min(w, h):.0f}:1 (the Qwen2-VL "
+                f"and Qwen2.5-VL processors refuse more than {MAX_ASPECT:.0f}:1): {path}"
+            )
     _probes[key] = probe
     if len(_probes) > _CACHE_SIZE:
         _probes.popitem(last=False)

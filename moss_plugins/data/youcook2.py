@@ -31,8 +31,9 @@ def looks_like(data: Any) -> bool:
 
 def read(data: Any, path: Path, root: Path) -> Iterator[VideoAnnotation]:
     if not looks_like(data):
-        raise ValidationError("a YouCook2 file holds one JSON object {'database': {video_id: {...}}}",
-                              "database", str(path))  # fmt: skip
+        raise ValidationError(
+            "a YouCook2 file holds one JSON object {'database': {video_id: {...}}}", "database", str(path)
+        )
     finder = VideoFinder(root)
     for video_id, entry in data["database"].items():
         where = f"{path}:key {video_id}"
@@ -51,19 +52,32 @@ def read(data: Any, path: Path, root: Path) -> Iterator[VideoAnnotation]:
             raise e.located(where) from None
         kept, changes = tidy(segments, duration)
         meta = {k: entry[k] for k in ("recipe_type", "video_url") if isinstance(entry.get(k), str)}
-        yield VideoAnnotation(video_id, finder.find(f"{subset}/{recipe}", [video_id]), kept, duration, where, meta,
-                              split=SPLITS[subset], changes=changes, fit_to_video=True)  # fmt: skip
+        yield VideoAnnotation(
+            video_id,
+            finder.find(f"{subset}/{recipe}", [video_id]),
+            kept,
+            duration,
+            where,
+            meta,
+            split=SPLITS[subset],
+            changes=changes,
+            fit_to_video=True,
+        )
 
 
 def _segments(items: Any) -> list[Segment]:
     if not isinstance(items, list):
-        raise ValidationError(f"must be a list of {{'segment': [start, end], 'sentence': ...}}, got {items!r:.60}",
-                              "annotations")  # fmt: skip
+        raise ValidationError(
+            f"must be a list of {{'segment': [start, end], 'sentence': ...}}, got {items!r:.60}",
+            "annotations",
+        )
     segments = []
     for k, item in enumerate(items):
         name = f"annotations[{k}]"
         if not isinstance(item, Mapping):
-            raise ValidationError(f"must be an object with 'segment' and 'sentence', got {type(item).__name__}", name)
+            raise ValidationError(
+                f"must be an object with 'segment' and 'sentence', got {type(item).__name__}", name
+            )
         span = item.get("segment")
         if not isinstance(span, list) or len(span) != 2:
             raise ValidationError(f"must be [start, end] in seconds, got {span!r:.60}", f"{name}.segment")

@@ -27,8 +27,10 @@ def demo(console) -> None:
             read_annotations(src), Path(tmp) / "out", BuildConfig(seed=0, test_fraction=0.25)
         )
         samples = report.written
-    console.print(f"built {sum(report.samples.values())} samples ({dict(report.samples)}; task types "
-                  f"{dict(report.tasks)}; answer letters {dict(sorted(report.letters.items()))})")  # fmt: skip
+    console.print(
+        f"built {sum(report.samples.values())} samples ({dict(report.samples)}; task types "
+        f"{dict(report.tasks)}; answer letters {dict(sorted(report.letters.items()))})"
+    )
     shown = {}
     for s in sorted(samples, key=lambda s: -s.meta["cut_segment"]):  # the longest observed part per task type
         shown.setdefault(s.task_type, s)
@@ -45,7 +47,9 @@ def demo(console) -> None:
             ("the reference trace", s.trace),
             ("the right letter after only the last step", s.trace[-1:]),
         ):
-            r = compute_score("moss_video", format_response([step.text for step in steps], s.answer), s.ground_truth())
+            r = compute_score(
+                "moss_video", format_response([step.text for step in steps], s.answer), s.ground_truth()
+            )
             console.print(
                 f"  as a rollout, {label} scores {r['score']:.3f} (acc {r['acc']:.0f}, process {r['process']:.3f})"
             )

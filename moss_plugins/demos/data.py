@@ -33,8 +33,10 @@ def run(console) -> None:
     root = mini_split_dir()
     report = load_samples(root)  # validates every row; a bad one stops here with its file, line and field
     samples = report.samples
-    console.print(f"bundled mini split [bold]{root}[/]: {report.summary()}, every row valid; "
-                  f"regenerate with `moss data synth --n 24 --seed 0 --split-ratio 0.5:0:0.5 --out DIR`")  # fmt: skip
+    console.print(
+        f"bundled mini split [bold]{root}[/]: {report.summary()}, every row valid; "
+        f"regenerate with `moss data synth --n 24 --seed 0 --split-ratio 0.5:0:0.5 --out DIR`"
+    )
     print_stats(console, samples)
     png = plot_stats(samples, video_durations(samples, root, progress=False), STATS_PNG, "bundled mini split")
     console.print(f"histograms: {png}")
@@ -46,33 +48,51 @@ def run(console) -> None:
     by_task = defaultdict(list)
     for s, r, w in zip(samples, right, wrong):
         by_task[s.task_type].append((r, w))
-    table = Table(title="reward of each sample's own reference trace vs. a wrong one (another video's trace of "
-                  "the same scene kind and task, wrong letter)", title_justify="left")  # fmt: skip
-    for col in ("task type", "samples", "reference score (min)", "wrong score (max)", "reference process",
-                "wrong process", "reference > wrong"):  # fmt: skip
+    table = Table(
+        title="reward of each sample's own reference trace vs. a wrong one (another video's trace of "
+        "the same scene kind and task, wrong letter)",
+        title_justify="left",
+    )
+    for col in (
+        "task type",
+        "samples",
+        "reference score (min)",
+        "wrong score (max)",
+        "reference process",
+        "wrong process",
+        "reference > wrong",
+    ):
         table.add_column(col, justify="left" if col == "task type" else "right")
     for task in TASK_TYPES:
         pairs = by_task.get(task, [])
         if not pairs:
             continue
         rs, ws = [p[0] for p in pairs], [p[1] for p in pairs]
-        table.add_row(task, str(len(pairs)),
-                      f"{_mean(rs, 'score'):.3f} ({min(r['score'] for r in rs):.3f})",
-                      f"{_mean(ws, 'score'):.3f} ({max(w['score'] for w in ws):.3f})",
-                      f"{_mean(rs, 'process'):.3f}", f"{_mean(ws, 'process'):.3f}",
-                      f"{sum(r['score'] > w['score'] for r, w in pairs)}/{len(pairs)}")  # fmt: skip
+        table.add_row(
+            task,
+            str(len(pairs)),
+            f"{_mean(rs, 'score'):.3f} ({min(r['score'] for r in rs):.3f})",
+            f"{_mean(ws, 'score'):.3f} ({max(w['score'] for w in ws):.3f})",
+            f"{_mean(rs, 'process'):.3f}",
+            f"{_mean(ws, 'process'):.3f}",
+            f"{sum(r['score'] > w['score'] for r, w in pairs)}/{len(pairs)}",
+        )
     console.print(table)
     separated = sum(r["score"] > w["score"] for r, w in zip(right, wrong))
-    console.print(f"the reward ranks the reference above the wrong trace for {separated}/{len(samples)} samples; "
-                  f"mean score {_mean(right, 'score'):.3f} vs {_mean(wrong, 'score'):.3f}")  # fmt: skip
+    console.print(
+        f"the reward ranks the reference above the wrong trace for {separated}/{len(samples)} samples; "
+        f"mean score {_mean(right, 'score'):.3f} vs {_mean(wrong, 'score'):.3f}"
+    )
 
     s = samples[0]
     console.print(f"\n[bold]example[/] {s.id} (cut at {s.observed_until} s): {s.question}")
     for letter, option in zip(LETTERS, s.options):
         console.print(f"  {letter}. {option}{'  <- answer' if letter == s.answer else ''}")
     for label, response, result in (("reference", references[0], right[0]), ("wrong", wrongs[0], wrong[0])):
-        console.print(f"[bold]{label}[/] score {result['score']:.3f} (acc {result['acc']:.0f}, process "
-                      f"{result['process']:.3f}):\n[dim]{response}[/]")  # fmt: skip
+        console.print(
+            f"[bold]{label}[/] score {result['score']:.3f} (acc {result['acc']:.0f}, process "
+            f"{result['process']:.3f}):\n[dim]{response}[/]"
+        )
 
 
 def _mean(results: list[dict], key: str) -> float:

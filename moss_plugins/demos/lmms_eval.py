@@ -47,8 +47,14 @@ def run(console) -> None:
     console.print(f"HTML report: {row['report,none']}\nalignment of one sample: {png}")
 
 
-SHORT = {"accuracy": "acc", "format_rate": "format", "trace_dtw": "dtw", "step_coverage": "coverage",
-         "temporal_order": "order", "answer_consistency": "consist."}  # fmt: skip
+SHORT = {
+    "accuracy": "acc",
+    "format_rate": "format",
+    "trace_dtw": "dtw",
+    "step_coverage": "coverage",
+    "temporal_order": "order",
+    "answer_consistency": "consist.",
+}
 
 
 def metrics_tables(row: dict) -> tuple[Table, Table]:
@@ -77,5 +83,13 @@ def alignment_picture(samples: Path, out: Path) -> Path:
 
     item = items_from_samples(samples)[0]
     scores = " · ".join(f"{k} {v:.2f}" for k, v in item["metrics"].items())
-    return save_alignment_png(out, item["pred_steps"], item["ref_steps"], item["similarity"], item["path"],
-                              title=f"{item['id']}: {item['question']}", subtitle=scores, threshold=COVERAGE_THRESHOLD)  # fmt: skip
+    return save_alignment_png(
+        out,
+        item["pred_steps"],
+        item["ref_steps"],
+        item["similarity"],
+        item["path"],
+        title=f"{item['id']}: {item['question']}",
+        subtitle=scores,
+        threshold=COVERAGE_THRESHOLD,
+    )

@@ -37,17 +37,23 @@ def run(console) -> None:
     console.print(
         "[bold]python -m verl.trainer.main_ppo reward=moss_dtw data=moss_video --cfg job[/] composes:"
     )
-    console.print(f"  reward.reward_manager = {manager_cfg.source}:{manager_cfg.name}   "
-                  f"reward.moss_dtw = {OmegaConf.to_container(config.reward.moss_dtw)}")  # fmt: skip
-    console.print(f"  data.custom_cls = {config.data.custom_cls.path}:{config.data.custom_cls.name}   "
-                  f"data.moss_video = {OmegaConf.to_container(video)}")  # fmt: skip
+    console.print(
+        f"  reward.reward_manager = {manager_cfg.source}:{manager_cfg.name}   "
+        f"reward.moss_dtw = {OmegaConf.to_container(config.reward.moss_dtw)}"
+    )
+    console.print(
+        f"  data.custom_cls = {config.data.custom_cls.path}:{config.data.custom_cls.name}   "
+        f"data.moss_video = {OmegaConf.to_container(video)}"
+    )
 
     with tempfile.TemporaryDirectory(prefix="moss-verl-demo-") as tmp:
         files = export_verl(mini_split_dir(), Path(tmp) / "data").files
         model = HFModelConfig(path=str(tiny.build("qwen2_5_vl", Path(tmp) / "qwen")))
         dataset = create_rl_dataset(str(files["train"]), config.data, model.tokenizer, model.processor)
-        console.print(f"\n{type(dataset).__name__} from verl's create_rl_dataset: {len(dataset)} rows of the mini "
-                      f"split (every row checked), local {type(model.processor).__name__} (no download)")  # fmt: skip
+        console.print(
+            f"\n{type(dataset).__name__} from verl's create_rl_dataset: {len(dataset)} rows of the mini "
+            f"split (every row checked), local {type(model.processor).__name__} (no download)"
+        )
         row = dataset[0]
         messages, truth, extra = row["raw_prompt"], row["reward_model"]["ground_truth"], row["extra_info"]
 
@@ -63,10 +69,12 @@ def run(console) -> None:
         text = model.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         inputs = build_multimodal_processor_inputs(model.processor, text=[text], videos=[(frames, meta)])
         n_video = int((inputs["input_ids"] == model.processor.video_token_id).sum())
-        console.print(f"one GRPO group = 8 rollout calls of process_multi_modal_info -> [bold]{CACHE.loads} decode[/] "
-                      f"({CACHE.requests} requests); {extra['id']}: {tuple(frames.shape)} frames (T, C, H, W) at "
-                      f"{', '.join(f'{t:g}' for t in times)} s, all before the cut at {extra['observed_until']:g} s; "
-                      f"{n_video} video tokens of {inputs['input_ids'].shape[1]}")  # fmt: skip
+        console.print(
+            f"one GRPO group = 8 rollout calls of process_multi_modal_info -> [bold]{CACHE.loads} decode[/] "
+            f"({CACHE.requests} requests); {extra['id']}: {tuple(frames.shape)} frames (T, C, H, W) at "
+            f"{', '.join(f'{t:g}' for t in times)} s, all before the cut at {extra['observed_until']:g} s; "
+            f"{n_video} video tokens of {inputs['input_ids'].shape[1]}"
+        )
         png = _frames_png(frames, times, row, OUT / f"{extra['id']}.png")
         console.print(f"frames the policy sees vs the masked future: {png}")
 
@@ -75,8 +83,10 @@ def run(console) -> None:
         )
 
         text_only = render_captions(extra["captions"], extra["observed_until"])
-        console.print("\nthe same sample for the text-only recipe (Phi-2, data.moss_video.video_as=captions): the "
-                      "<video> placeholder becomes")  # fmt: skip
+        console.print(
+            "\nthe same sample for the text-only recipe (Phi-2, data.moss_video.video_as=captions): the "
+            "<video> placeholder becomes"
+        )
         console.print(f"[dim]{text_only}")
 
 
@@ -112,21 +122,35 @@ def _score_group(console, manager, truth) -> None:
         "empty": "",
         "special tokens": "<|vision_start|><|video_pad|>" * 4,
     }
-    batch = rollout_batch(manager.tokenizer, list(group.values()), [truth] * len(group),
-                          response_length=manager.options.max_response_tokens)  # fmt: skip
+    batch = rollout_batch(
+        manager.tokenizer,
+        list(group.values()),
+        [truth] * len(group),
+        response_length=manager.options.max_response_tokens,
+    )
 
     async def all_rows():
         return await asyncio.gather(*(manager.run_single(batch[k : k + 1]) for k in range(len(batch))))
 
     results = manager.loop.run_until_complete(all_rows())
-    table = Table(title="one GRPO group scored by MossDTWRewardManager.run_single (reward_extra_info)",
-                  title_justify="left")  # fmt: skip
+    table = Table(
+        title="one GRPO group scored by MossDTWRewardManager.run_single (reward_extra_info)",
+        title_justify="left",
+    )
     for column in ("rollout", "score", "acc", "format", "process", "padding", "truncated", "reason"):
         table.add_column(column, justify="left" if column in ("rollout", "reason") else "right")
     for label, out in zip(group, results):
         r = out["reward_extra_info"]
-        table.add_row(label, f"{out['reward_score']:.3f}", f"{r['acc']:.0f}", f"{r['format']:.0f}",
-                      f"{r['process']:.2f}", f"{r['padding']:.2f}", f"{r['truncated']:.0f}", r["reason"])  # fmt: skip
+        table.add_row(
+            label,
+            f"{out['reward_score']:.3f}",
+            f"{r['acc']:.0f}",
+            f"{r['format']:.0f}",
+            f"{r['process']:.2f}",
+            f"{r['padding']:.2f}",
+            f"{r['truncated']:.0f}",
+            r["reason"],
+        )
     console.print(table)
 
 
@@ -152,8 +176,11 @@ def _frames_png(frames, times, row, path: Path) -> Path:
     for k, (frame, t) in enumerate(later):
         axes[1, k].imshow(frame, alpha=0.35)
         axes[1, k].set_title(f"{t:.2f} s", fontsize=7, color="firebrick")
-    fig.suptitle(f"{video['id']}: what the policy sees (top, cut at {cut:g} s) and the masked future (bottom)\n"
-                 f"Q: {video['question']}", fontsize=8)  # fmt: skip
+    fig.suptitle(
+        f"{video['id']}: what the policy sees (top, cut at {cut:g} s) and the masked future (bottom)\n"
+        f"Q: {video['question']}",
+        fontsize=8,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)

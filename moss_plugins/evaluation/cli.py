@@ -72,7 +72,9 @@ def _plugins(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("score", help="score model outputs (JSONL of solution + ground_truth) with the reward")
     p.add_argument("file")
-    p.add_argument("--set", nargs="*", metavar="KEY=JSON", help="reward options, e.g. alpha=3 gate_process=true")
+    p.add_argument(
+        "--set", nargs="*", metavar="KEY=JSON", help="reward options, e.g. alpha=3 gate_process=true"
+    )
     p.add_argument("--summary", action="store_true", help="print the mean of each component to stderr")
     p.set_defaults(func=_score)
     p = sub.add_parser("plugins", help="list the installed segmenters, similarities and reward terms")

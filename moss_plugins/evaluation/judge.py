@@ -117,20 +117,30 @@ class Settings:
         model = env.get("MODEL_VERSION", DEFAULT_MODEL)
         endpoint = None
         if api_type == "openai":
-            endpoint = Endpoint.resolve(model, url_env=("OPENAI_API_URL",), url_source="OPENAI_API_URL",
-                                        model_source="MODEL_VERSION", env=env)  # fmt: skip
+            endpoint = Endpoint.resolve(
+                model,
+                url_env=("OPENAI_API_URL",),
+                url_source="OPENAI_API_URL",
+                model_source="MODEL_VERSION",
+                env=env,
+            )
         cache_path = Path(env.get("MOSS_JUDGE_CACHE") or cache_root() / "judge.sqlite").expanduser()
         return cls(api_type, model, endpoint, cache_path, policy)
 
 
-def build_messages(question: str, options: Sequence[str] | None, output: str, reference: Sequence | None = None) -> list[dict]:
+def build_messages(
+    question: str, options: Sequence[str] | None, output: str, reference: Sequence | None = None
+) -> list[dict]:
     """The judge prompt. ``reference`` is the reference trace (step texts or ``{"text": ...}`` steps)."""
     parts = [f"Question: {question.strip()}"]
     if options:
         parts.append("Options:\n" + format_options(options))
     if reference:
         steps = [s["text"] if isinstance(s, dict) else str(s) for s in reference]
-        parts.append("Reference reasoning (what happens in the video, in order):\n" + "\n".join(f"- {s}" for s in steps))
+        parts.append(
+            "Reference reasoning (what happens in the video, in order):\n"
+            + "\n".join(f"- {s}" for s in steps)
+        )
     parts.append(f"Model output:\n{output.strip() or '(empty)'}")
     ref_clause = " and with the reference" if reference else ""
     parts.append(RUBRIC.format(ref_clause=ref_clause, ref_clause2=" or the reference" if reference else ""))
@@ -147,7 +157,11 @@ def parse_verdict(content: str) -> tuple[int, bool | None, str]:
             rating = int(round(float(data["consistency"])))
             supports = data.get("supports_answer")
             if 1 <= rating <= 5:
-                return rating, supports if isinstance(supports, bool) else None, str(data.get("explanation", ""))
+                return (
+                    rating,
+                    supports if isinstance(supports, bool) else None,
+                    str(data.get("explanation", "")),
+                )
         except TooDeep as e:
             raise ValueError(f"the judge's reply is {e}") from None
         except (ValueError, KeyError, TypeError):
@@ -167,8 +181,10 @@ class Judge:
         try:
             self.cache = ReplyCache(settings.cache_path)
         except (OSError, sqlite3.Error) as e:
-            raise JudgeConfigError(f"MOSS_JUDGE_CACHE={settings.cache_path}: the verdict cache cannot be opened there "
-                                   f"({e}); set MOSS_JUDGE_CACHE, or {CACHE_ENV}, to a writable place") from None  # fmt: skip
+            raise JudgeConfigError(
+                f"MOSS_JUDGE_CACHE={settings.cache_path}: the verdict cache cannot be opened there "
+                f"({e}); set MOSS_JUDGE_CACHE, or {CACHE_ENV}, to a writable place"
+            ) from None
         self._loop = LoopThread()
         send = None if settings.endpoint is not None else _provider(settings)
         self.client = LLMClient(settings.endpoint, settings.policy, max_tokens=MAX_TOKENS, send=send)
@@ -195,8 +211,10 @@ PROVIDER: Callable[[Settings], Send] | None = None
 
 def _provider(settings: Settings) -> Send:
     if PROVIDER is None:
-        raise JudgeConfigError(f"API_TYPE={settings.api_type!r} is served by lmms-eval's judge providers: run the "
-                               "judge tasks in lmms-eval, or set API_TYPE=openai for any OpenAI-compatible server")  # fmt: skip
+        raise JudgeConfigError(
+            f"API_TYPE={settings.api_type!r} is served by lmms-eval's judge providers: run the "
+            "judge tasks in lmms-eval, or set API_TYPE=openai for any OpenAI-compatible server"
+        )
     return PROVIDER(settings)
 
 
@@ -214,5 +232,7 @@ def default_judge() -> Judge:
         return _JUDGES[settings]
 
 
-def judge_trace(question: str, options: Sequence[str] | None, output: str, reference: Sequence | None = None) -> Verdict:
+def judge_trace(
+    question: str, options: Sequence[str] | None, output: str, reference: Sequence | None = None
+) -> Verdict:
     return default_judge().judge(build_messages(question, options, output, reference))

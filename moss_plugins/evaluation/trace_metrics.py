@@ -42,7 +42,14 @@ COVERAGE_THRESHOLD = 0.5  # step similarity; a restatement scores ~1, a paraphra
 # The reward preset the reference metrics use (lmms-eval runs the tasks in-process, so the environment is how a
 # user chooses it): "default" or "paper".
 PRESET_ENV = "MOSS_REWARD_PRESET"
-REFERENCE_METRICS = ("accuracy", "format_rate", "trace_dtw", "step_coverage", "temporal_order", "answer_consistency")
+REFERENCE_METRICS = (
+    "accuracy",
+    "format_rate",
+    "trace_dtw",
+    "step_coverage",
+    "temporal_order",
+    "answer_consistency",
+)
 REFERENCE_FREE_METRICS = ("accuracy", "format_rate", "answer_consistency", "trace_length")
 BOOTSTRAP_ITERS = int(os.environ.get("MOSS_BOOTSTRAP_ITERS", "2000"))
 BOOTSTRAP_SEED = int(os.environ.get("MOSS_BOOTSTRAP_SEED", "0"))
@@ -111,7 +118,9 @@ def option_mentions(text: str, options: Sequence[str]) -> list[tuple[int, str]]:
     kept = {
         (start, letter)
         for start, end, letter in spans
-        if not any(o[0] <= start and end <= o[1] and o[2] != letter and o[1] - o[0] > end - start for o in spans)
+        if not any(
+            o[0] <= start and end <= o[1] and o[2] != letter and o[1] - o[0] > end - start for o in spans
+        )
     }
     return sorted(kept)
 
@@ -133,10 +142,14 @@ def answer_consistency(steps: Sequence[str], pred_answer: str | None, options: S
                 return float(mentions[-1][1] == pred_answer)
         return 0.0
     answer = normalize(pred_answer)
-    return float(bool(answer) and re.search(rf"(?<!\w){re.escape(answer)}(?!\w)", normalize(steps[-1])) is not None)
+    return float(
+        bool(answer) and re.search(rf"(?<!\w){re.escape(answer)}(?!\w)", normalize(steps[-1])) is not None
+    )
 
 
-def coverage_and_order(similarity: np.ndarray, threshold: float = COVERAGE_THRESHOLD) -> tuple[float, float | None]:
+def coverage_and_order(
+    similarity: np.ndarray, threshold: float = COVERAGE_THRESHOLD
+) -> tuple[float, float | None]:
     """``step_coverage`` and ``temporal_order`` from a [n_ref, n_pred] similarity matrix (see the module doc)."""
     n_ref = similarity.shape[0]
     if n_ref == 0 or similarity.shape[1] == 0:
@@ -153,8 +166,12 @@ def coverage_and_order(similarity: np.ndarray, threshold: float = COVERAGE_THRES
     return coverage, float(order)
 
 
-def reference_metrics(text: str, ground_truth: Mapping[str, Any], threshold: float = COVERAGE_THRESHOLD,
-                      preset: str | None = None) -> dict:  # fmt: skip
+def reference_metrics(
+    text: str,
+    ground_truth: Mapping[str, Any],
+    threshold: float = COVERAGE_THRESHOLD,
+    preset: str | None = None,
+) -> dict:
     """The MOSS-Video metrics of one model output (``temporal_order`` absent when undefined) and details
     for reports: the parsed answer, the steps and the alignment. ``preset``: the reward's, else
     :data:`PRESET_ENV` or the default."""
@@ -190,13 +207,17 @@ def reference_free_metrics(text: str, answer: str, options: Sequence[str] | None
     metrics = {
         "accuracy": float(is_correct(pred, answer, options)),
         "format_rate": float(format_ok(text, steps)),
-        "answer_consistency": answer_consistency(steps, pred, options if is_choice(answer, options) else None),
+        "answer_consistency": answer_consistency(
+            steps, pred, options if is_choice(answer, options) else None
+        ),
         "trace_length": float(len(steps)),
     }
     return {"metrics": metrics, "details": {"pred_answer": pred, "pred_steps": steps}}
 
 
-def bootstrap_ci(values: Sequence[float], level: float = 0.95, iters: int = BOOTSTRAP_ITERS, seed: int = BOOTSTRAP_SEED) -> list[float]:
+def bootstrap_ci(
+    values: Sequence[float], level: float = 0.95, iters: int = BOOTSTRAP_ITERS, seed: int = BOOTSTRAP_SEED
+) -> list[float]:
     """Percentile bootstrap confidence interval ``[low, high]`` of the mean, seeded (reproducible), rounded to
     4 decimals (lmms-eval prints the list as is)."""
     x = np.asarray(values, dtype=np.float64)

@@ -41,7 +41,9 @@ class SceneBaseline(lmms):
 
     def _answer(self, chat_messages: ChatMessages, task_type: str | None) -> str:
         _, videos, _ = chat_messages.extract_media()
-        text = "\n".join(c.text for m in chat_messages.messages if m.role == "user" for c in m.content if c.type == "text")
+        text = "\n".join(
+            c.text for m in chat_messages.messages if m.role == "user" for c in m.content if c.type == "text"
+        )
         if not videos:
             return format_response(["There is no video to read.", "So I guess the first option."], "A")
         return respond(videos[0], text, task_type, max_frames=self.max_frames)

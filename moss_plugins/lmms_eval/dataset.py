@@ -49,8 +49,12 @@ from .rows import LMMS_JSON_FIELDS, sample_from_lmms_row
 DATA_ENV = "MOSS_VIDEO_LMMS_DIR"
 CLIP_CACHE_ENV = "MOSS_VIDEO_CLIP_CACHE_GB"  # clips kept at most (GB); least recently used are removed first
 DEFAULT_CLIP_CACHE_GB = 20.0
-CLIP_PIXELS_ENV = "MOSS_VIDEO_CLIP_MAX_PIXELS"  # re-encoded clip frames at most this many pixels (0: source size)
-DEFAULT_CLIP_PIXELS = 768 * 28 * 28  # qwen-vl-utils' default cap on a video frame (768 tokens of 28x28 pixels)
+CLIP_PIXELS_ENV = (
+    "MOSS_VIDEO_CLIP_MAX_PIXELS"  # re-encoded clip frames at most this many pixels (0: source size)
+)
+DEFAULT_CLIP_PIXELS = (
+    768 * 28 * 28
+)  # qwen-vl-utils' default cap on a video frame (768 tokens of 28x28 pixels)
 _OLD_TEMP = re.compile(r"\.tmp(\d+)\.mp4$")  # what versions before atomic_path left behind when killed
 _OLD_TEMP_DIR = re.compile(r"\.tmp(\d+)$")  # an export of the bundled split being written (default_data_dir)
 ROW_FIELDS = ("id", "video", "question", "options", "answer", "task_type", "observed_until", "trace", "split")
@@ -85,8 +89,10 @@ def default_data_dir() -> Path:
             except OSError:  # another process (an lmms-eval rank) won the race; its export is identical
                 shutil.rmtree(tmp, ignore_errors=True)
     except OSError as e:
-        raise DatasetError(f"the bundled mini split cannot be exported into the cache: {e} (set {CACHE_ENV} to a "
-                           f"writable folder, or {DATA_ENV} to an export)") from None  # fmt: skip
+        raise DatasetError(
+            f"the bundled mini split cannot be exported into the cache: {e} (set {CACHE_ENV} to a "
+            f"writable folder, or {DATA_ENV} to an export)"
+        ) from None
     return target
 
 
@@ -134,7 +140,9 @@ def _row(row: object, where: str) -> dict:
         raise DatasetError(f"{where}: a row must be a JSON object, got {type(row).__name__}")
     missing = [k for k in ROW_FIELDS if k not in row]
     if missing:
-        raise DatasetError(f"{where}: missing field(s) {missing}; re-export with `moss data export --format lmms`")
+        raise DatasetError(
+            f"{where}: missing field(s) {missing}; re-export with `moss data export --format lmms`"
+        )
     for key in LMMS_JSON_FIELDS:  # JSON strings in the export (free-form nested objects)
         if key in row and not isinstance(row[key], str):
             row[key] = json.dumps(row[key], ensure_ascii=False)
@@ -161,8 +169,9 @@ def clip_settings() -> tuple[int | None, int]:
     return pixels or None, int(env_number(CLIP_CACHE_ENV, DEFAULT_CLIP_CACHE_GB, DatasetError) * 1e9)
 
 
-def observed_clip(video: Path, until: float, cache: Path, max_pixels: int | None = None,
-                  max_bytes: int | None = None) -> Path:  # fmt: skip
+def observed_clip(
+    video: Path, until: float, cache: Path, max_pixels: int | None = None, max_bytes: int | None = None
+) -> Path:
     """``video`` itself when it has no frame at or after ``until``, else a clip of it cut there, made once and
     kept in ``cache`` (at most ``max_bytes`` of clips: the least recently used go first)."""
     st = video.stat()
@@ -212,11 +221,21 @@ def observed_video(doc: dict) -> str:
 
     max_pixels, max_bytes = clip_settings()
     try:
-        return str(observed_clip(Path(doc["video_path"]), float(doc["observed_until"]), cache_folder("clips"),
-                                 max_pixels, max_bytes))  # fmt: skip
+        return str(
+            observed_clip(
+                Path(doc["video_path"]),
+                float(doc["observed_until"]),
+                cache_folder("clips"),
+                max_pixels,
+                max_bytes,
+            )
+        )
     except (ClipError, OSError) as e:
-        raise reported(DatasetError(f"moss_video doc {doc.get('id')!r}: cannot cut its clip at "
-                                    f"{doc['observed_until']} s: {e}")) from None  # fmt: skip
+        raise reported(
+            DatasetError(
+                f"moss_video doc {doc.get('id')!r}: cannot cut its clip at {doc['observed_until']} s: {e}"
+            )
+        ) from None
 
 
 _REPORTED: set[str] = set()
@@ -230,7 +249,9 @@ def reported(error: Exception) -> Exception:
         from loguru import logger
 
         _REPORTED.add(str(error))
-        logger.error(f"{error} (lmms-eval retries this, then exits 0 with this task missing from the results)")
+        logger.error(
+            f"{error} (lmms-eval retries this, then exits 0 with this task missing from the results)"
+        )
     return error
 
 
@@ -252,7 +273,9 @@ def load_docs(split: str, folder: Path | None = None) -> list[dict]:
             check_video(video, row["observed_until"])
         except ValidationError as e:
             raise DatasetError(f"{where}: {e} (fix the row or the video, then re-export)") from None
-        st = video.stat()  # its last frame, while check_video's frame table is still cached (observed_clip asks)
+        st = (
+            video.stat()
+        )  # its last frame, while check_video's frame table is still cached (observed_clip asks)
         _last_frame(str(video), st.st_size, st.st_mtime_ns)
         row["video_path"] = str(video)
     return rows
@@ -264,7 +287,9 @@ def process_docs(dataset: Iterable[dict]):
 
     pointers = list(dataset)
     if len(pointers) != 1 or set(pointers[0]) != {"split"}:
-        raise reported(DatasetError("moss_video's data_files must be its one-row pointer file ({\"split\": ...})"))
+        raise reported(
+            DatasetError('moss_video\'s data_files must be its one-row pointer file ({"split": ...})')
+        )
     try:
         return datasets.Dataset.from_list(load_docs(pointers[0]["split"]))
     except DatasetError as e:

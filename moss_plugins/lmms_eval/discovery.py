@@ -105,14 +105,20 @@ def register_tasks(task_manager_cls) -> bool:
         log.error(
             "moss-plugins: lmms-eval %s changed TaskManager.initialize_tasks (no include_path argument); automatic "
             "task discovery was tested with lmms-eval %s. Install that range (pip install 'moss-plugins[eval]') "
-            "or %s.", version, TESTED_RANGE_TEXT, fallback_hint(),
-        )  # fmt: skip
+            "or %s.",
+            version,
+            TESTED_RANGE_TEXT,
+            fallback_hint(),
+        )
         return False
     if not in_tested_range(version):
         log.warning(
             "moss-plugins: task discovery was tested with lmms-eval %s, found %s; if `lmms-eval tasks list` does "
-            "not show moss_video, %s.", TESTED_RANGE_TEXT, version, fallback_hint(),
-        )  # fmt: skip
+            "not show moss_video, %s.",
+            TESTED_RANGE_TEXT,
+            version,
+            fallback_hint(),
+        )
 
     @functools.wraps(original)
     def initialize_tasks(self, include_path=None, *args, **kwargs):

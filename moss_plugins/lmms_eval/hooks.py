@@ -35,7 +35,9 @@ def _report(output: str, scored: dict, extra: Mapping) -> dict:
     return {**extra, "output": output[:MAX_OUTPUT_CHARS], "metrics": scored["metrics"], **scored["details"]}
 
 
-def _judged(out: dict, report: dict, question: str, options, output: str, group: str | None, reference=None) -> None:
+def _judged(
+    out: dict, report: dict, question: str, options, output: str, group: str | None, reference=None
+) -> None:
     verdict = judge.judge_trace(question, options, output, reference=reference)
     if verdict.score is not None:
         out.update(lmms_results({"judge_consistency": verdict.score}, group))
@@ -47,13 +49,24 @@ def moss_video_results(doc: Mapping, output: str, use_judge: bool = False) -> di
     truth = ground_truth(doc)
     scored = reference_metrics(output, truth)
     out = lmms_results(scored["metrics"], doc["task_type"])
-    report = _report(output, scored, {
-        "benchmark": f"moss_video_{doc['split']}", "id": doc["id"], "task_type": doc["task_type"],
-        "question": doc["question"], "options": truth["options"], "answer": doc["answer"],
-        "observed_until": doc["observed_until"], "video": doc.get("video_path"),  # the report shows frames before the cut
-    })  # fmt: skip
+    report = _report(
+        output,
+        scored,
+        {
+            "benchmark": f"moss_video_{doc['split']}",
+            "id": doc["id"],
+            "task_type": doc["task_type"],
+            "question": doc["question"],
+            "options": truth["options"],
+            "answer": doc["answer"],
+            "observed_until": doc["observed_until"],
+            "video": doc.get("video_path"),  # the report shows frames before the cut
+        },
+    )
     if use_judge:
-        _judged(out, report, doc["question"], truth["options"], output, doc["task_type"], reference=truth["trace"])
+        _judged(
+            out, report, doc["question"], truth["options"], output, doc["task_type"], reference=truth["trace"]
+        )
     out["report"] = report
     return out
 
@@ -71,10 +84,19 @@ def reference_free_results(
 ) -> dict:
     scored = reference_free_metrics(output, answer, options)
     out = lmms_results(scored["metrics"], group)
-    report = _report(output, scored, {
-        "benchmark": benchmark, "id": doc_id, "task_type": group, "question": question,
-        "options": list(options or []), "answer": answer, "video": video,
-    })  # fmt: skip
+    report = _report(
+        output,
+        scored,
+        {
+            "benchmark": benchmark,
+            "id": doc_id,
+            "task_type": group,
+            "question": question,
+            "options": list(options or []),
+            "answer": answer,
+            "video": video,
+        },
+    )
     if use_judge:
         _judged(out, report, question, options, output, group)
     out["report"] = report

@@ -19,9 +19,13 @@ def lmms_eval_provider(settings: Settings) -> Send:
     from lmms_eval.llm_judge import Request, ServerConfig, get_server
 
     config = ServerConfig(
-        model_name=settings.model, temperature=0.0, max_tokens=MAX_TOKENS, timeout=math.ceil(settings.policy.timeout),
-        num_retries=1, retry_delay=0,
-    )  # fmt: skip
+        model_name=settings.model,
+        temperature=0.0,
+        max_tokens=MAX_TOKENS,
+        timeout=math.ceil(settings.policy.timeout),
+        num_retries=1,
+        retry_delay=0,
+    )
     server = get_server(settings.api_type, config)
 
     async def send(messages: list[dict]) -> str:

@@ -16,4 +16,8 @@ def manifests():
     from . import autoload
 
     autoload.install()  # registers the tasks now or when lmms_eval.tasks is imported (not importing it here)
-    return [ModelManifest(model_id=BASELINE_MODEL, chat_class_path="moss_plugins.lmms_eval.baseline.SceneBaseline")]
+    return [
+        ModelManifest(
+            model_id=BASELINE_MODEL, chat_class_path="moss_plugins.lmms_eval.baseline.SceneBaseline"
+        )
+    ]

@@ -49,8 +49,14 @@ def ground_truth(doc: dict) -> dict:
     return {"answer": row["answer"], "options": list(row["options"]), "trace": row["trace"]}
 
 
-def export_lmms(source: str | Path, out: str | Path, split: str | None = None, skip_invalid: bool = False,
-                link: bool = False, progress: bool = False) -> Exported:  # fmt: skip
+def export_lmms(
+    source: str | Path,
+    out: str | Path,
+    split: str | None = None,
+    skip_invalid: bool = False,
+    link: bool = False,
+    progress: bool = False,
+) -> Exported:
     """Write an lmms-eval task folder: ``out/<split>.jsonl`` per split and the videos under ``out/videos/``
     (copied, or symlinked with ``link=True``). ``out`` may not overlap the input folder; every file is written
     whole or not at all, the videos first, so a folder with a ``<split>.jsonl`` has all its videos."""
@@ -69,7 +75,9 @@ def export_lmms(source: str | Path, out: str | Path, split: str | None = None, s
                 continue
             rel, src = export_path(rel_src), src.resolve()
             if targets.setdefault(rel, src) != src:
-                raise ExportError(f"two different files would both be exported as {rel}: {targets[rel]} and {src}")
+                raise ExportError(
+                    f"two different files would both be exported as {rel}: {targets[rel]} and {src}"
+                )
     for folder in {out, *((out / rel).parent for rel in targets)}:
         remove_stale_temps(folder)
     for rel, src in tqdm(sorted(targets.items()), desc="copying videos", unit="video", disable=not progress):

@@ -68,7 +68,9 @@ class GroupScores:
         return Path(TASKS_DIR) / self.folder / f"_{self.name}_aggregate.yaml"
 
     def render(self) -> str:
-        entries = (f"  - metric: {m}\n    aggregation: mean\n    weight_by_size: true\n" for m in self.metrics)
+        entries = (
+            f"  - metric: {m}\n    aggregation: mean\n    weight_by_size: true\n" for m in self.metrics
+        )
         return "".join([HEADER, "aggregate_metric_list:\n", *entries])
 
 

@@ -29,8 +29,28 @@ from .segment import segment_steps
 from .tokenize import tokenize
 
 __all__ = [
-    "RESULT_KEYS", "Alignment", "ConfigError", "GroundTruth", "GroundTruthError", "PluginError", "Reference",
-    "RewardConfig", "TermContext", "TraceStep", "compute_score", "monotone_alignment", "parse_choice",
-    "parse_ground_truth", "prepare_reference", "process_reward", "rouge_f", "score_and_align", "score_batch",
-    "score_solution", "segment_steps", "similarity_matrix", "subsequence_dtw", "tokenize",
-]  # fmt: skip
+    "RESULT_KEYS",
+    "Alignment",
+    "ConfigError",
+    "GroundTruth",
+    "GroundTruthError",
+    "PluginError",
+    "Reference",
+    "RewardConfig",
+    "TermContext",
+    "TraceStep",
+    "compute_score",
+    "monotone_alignment",
+    "parse_choice",
+    "parse_ground_truth",
+    "prepare_reference",
+    "process_reward",
+    "rouge_f",
+    "score_and_align",
+    "score_batch",
+    "score_solution",
+    "segment_steps",
+    "similarity_matrix",
+    "subsequence_dtw",
+    "tokenize",
+]

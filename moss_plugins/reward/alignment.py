@@ -47,10 +47,14 @@ class Alignment:
 def align_steps(steps: list[str], ref: Reference, config: RewardConfig) -> Alignment:
     """Similarity matrix and alignment of the steps (no steps: every reference step unmatched, cost 1)."""
     if not steps:
-        return Alignment([], ref.truth.step_texts, np.zeros((ref.n_steps, 0)), float(ref.n_steps), _NO_PATH, _NO_PATH)
+        return Alignment(
+            [], ref.truth.step_texts, np.zeros((ref.n_steps, 0)), float(ref.n_steps), _NO_PATH, _NO_PATH
+        )
     sim, flipped = step_similarity(steps, ref, config)
     order = time_order(sim, ref) if config.time_order else None
-    aligned, flips = (sim, flipped) if order is None else (sim[order], None if flipped is None else flipped[order])
+    aligned, flips = (
+        (sim, flipped) if order is None else (sim[order], None if flipped is None else flipped[order])
+    )
     cost = np.maximum(1.0 - aligned, 0.0)
     if config.alignment == "dtw":
         distance, rows, cols = _dtw(cost, config.max_jump)

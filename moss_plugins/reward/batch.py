@@ -62,5 +62,7 @@ def score_batch(
         texts = [t for ref in prepared.values() for t in ref.truth.step_texts]
         texts += [t for solution, ref in zip(solutions, refs) for t in steps_or_none(solution, ref, config)]
         semantic.prefetch(config.embedding_model, texts)
-    return [score_solution(solution, ref, config, extra_infos[k] if extra_infos is not None else None)
-            for k, (solution, ref) in enumerate(zip(solutions, refs))]  # fmt: skip
+    return [
+        score_solution(solution, ref, config, extra_infos[k] if extra_infos is not None else None)
+        for k, (solution, ref) in enumerate(zip(solutions, refs))
+    ]

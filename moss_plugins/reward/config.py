@@ -48,9 +48,16 @@ def name_of(kind: str) -> Rule:
 
 
 def rouge_weights(value: Any) -> tuple[float, float, float]:
-    if not (isinstance(value, (list, tuple)) and len(value) == 3 and all(is_number(w) for w in value)
-            and all(0 <= w <= MAX_WEIGHT for w in value) and sum(value) > 0):  # fmt: skip
-        raise ValueError(f"must be three numbers in [0, {MAX_WEIGHT:g}] (ROUGE-1, ROUGE-2, ROUGE-L), not all zero")
+    if not (
+        isinstance(value, (list, tuple))
+        and len(value) == 3
+        and all(is_number(w) for w in value)
+        and all(0 <= w <= MAX_WEIGHT for w in value)
+        and sum(value) > 0
+    ):
+        raise ValueError(
+            f"must be three numbers in [0, {MAX_WEIGHT:g}] (ROUGE-1, ROUGE-2, ROUGE-L), not all zero"
+        )
     return tuple(float(w) for w in value)
 
 
@@ -80,7 +87,9 @@ def plugin_options(value: Any) -> tuple[tuple[str, str], ...]:
     try:
         blocks = sorted((name, block) for name, block in pairs)
     except (TypeError, ValueError):
-        raise ValueError("must be a mapping of component names to their options, e.g. {embedding: {model: ...}}") from None
+        raise ValueError(
+            "must be a mapping of component names to their options, e.g. {embedding: {model: ...}}"
+        ) from None
     canonical = []
     for name, block in blocks:
         name_of("component")(name)
@@ -90,20 +99,39 @@ def plugin_options(value: Any) -> tuple[tuple[str, str], ...]:
                 raise TypeError
             canonical.append((name, json.dumps(block, sort_keys=True, allow_nan=False)))
         except (TypeError, ValueError):
-            raise ValueError(f"[{name!r}] must be a mapping of option names to JSON values, not {block!r:.80}") from None
+            raise ValueError(
+                f"[{name!r}] must be a mapping of option names to JSON values, not {block!r:.80}"
+            ) from None
     return tuple(canonical)
+
 
 # What each preset sets for the options left at None. "paper" is MOSS-ChatV's reward exactly as this package
 # computed it before the default changed (ROUGE-1/2/L step cost, subsequence DTW with jump step 2): for
 # reproducing the paper. "default" fixes what that reward pays for (docs/reward.md, "The default and the paper preset").
 PRESETS: dict[str, dict[str, Any]] = {
-    "default": {"similarity": "facts", "alignment": "monotone", "polarity": True, "time_weight": 0.5,
-                "order_penalty": 1.0, "negation_penalty": 1.0, "caps_follow_reference": True, "time_order": True,
-                "filler_similarity": 0.2},
-    "paper": {"similarity": "rouge", "alignment": "dtw", "polarity": False, "time_weight": 0.0,
-              "order_penalty": 0.0, "negation_penalty": 0.0, "caps_follow_reference": False, "time_order": False,
-              "filler_similarity": 0.0},
-}  # fmt: skip
+    "default": {
+        "similarity": "facts",
+        "alignment": "monotone",
+        "polarity": True,
+        "time_weight": 0.5,
+        "order_penalty": 1.0,
+        "negation_penalty": 1.0,
+        "caps_follow_reference": True,
+        "time_order": True,
+        "filler_similarity": 0.2,
+    },
+    "paper": {
+        "similarity": "rouge",
+        "alignment": "dtw",
+        "polarity": False,
+        "time_weight": 0.0,
+        "order_penalty": 0.0,
+        "negation_penalty": 0.0,
+        "caps_follow_reference": False,
+        "time_order": False,
+        "filler_similarity": 0.0,
+    },
+}
 
 # Every option and its check (moss_plugins/options.py). A new option joins with one line; a test holds every
 # field to having one.
@@ -212,13 +240,17 @@ class RewardConfig:
             try:
                 registry.component(kind, name, self.options(name))
             except registry.OptionsError as e:
-                raise ConfigError(f"reward option plugins.{name}={json.loads(self.options(name))!r:.80}: {e}") from None
+                raise ConfigError(
+                    f"reward option plugins.{name}={json.loads(self.options(name))!r:.80}: {e}"
+                ) from None
             except KeyError as e:
                 raise ConfigError(f"reward option {option}={name!r:.80}: {e.args[0]}") from None
         unused = sorted({name for name, _ in self.plugins} - {name for _, _, name in selected})
         if unused:
-            raise ConfigError(f"reward option plugins.{unused[0]}: no selected segmenter, similarity or reward term "
-                              f"is called {unused[0]!r} (selected: {', '.join(sorted({n for _, _, n in selected}))})")
+            raise ConfigError(
+                f"reward option plugins.{unused[0]}: no selected segmenter, similarity or reward term "
+                f"is called {unused[0]!r} (selected: {', '.join(sorted({n for _, _, n in selected}))})"
+            )
 
     def options(self, name: str) -> str:
         """The options block of component ``name`` as canonical JSON text ("{}" when the configuration gives none)."""

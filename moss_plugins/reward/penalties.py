@@ -12,8 +12,9 @@ from .kernels import monotone_matching
 from .similarity import RESTATES
 
 
-def distance_penalty(sim: np.ndarray, rows: np.ndarray, cols: np.ndarray, flipped: np.ndarray | None,
-                     config: RewardConfig) -> float:
+def distance_penalty(
+    sim: np.ndarray, rows: np.ndarray, cols: np.ndarray, flipped: np.ndarray | None, config: RewardConfig
+) -> float:
     """What the trace asserts against the reference, in reference steps (added to the alignment's distance).
 
     Order: each predicted step that restates a reference step in the wrong place costs ``order_penalty`` times
@@ -70,7 +71,11 @@ def padding(steps: list[str], sim: np.ndarray, config: RewardConfig) -> float:
     [n_ref, n_pred] in the order the alignment used."""
     unused = filler = 0.0
     if steps:
-        related = sim.max(axis=0) >= config.filler_similarity if config.filler_similarity else np.ones(len(steps), np.bool_)
+        related = (
+            sim.max(axis=0) >= config.filler_similarity
+            if config.filler_similarity
+            else np.ones(len(steps), np.bool_)
+        )
         lengths = np.fromiter((len(s) for s in steps), np.int64, len(steps))
         unused, filler = _unmatched_share(sim, lengths, related)
     return max(filler, padding_share(unused, config.padding_tolerance))

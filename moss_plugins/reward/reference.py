@@ -77,7 +77,11 @@ def _capped(config: RewardConfig, n_steps: int, longest: int, chars: int) -> Rew
     # Not through RewardConfig's checks: their bounds are on what an option may ask for, while these caps follow
     # the data (a long reference costs what it costs; `moss data validate` warns about such traces).
     capped = copy.copy(config)
-    for name, value in (("max_steps", 2 * n_steps), ("max_step_chars", 2 * longest), ("max_trace_chars", 3 * chars)):
+    for name, value in (
+        ("max_steps", 2 * n_steps),
+        ("max_step_chars", 2 * longest),
+        ("max_trace_chars", 3 * chars),
+    ):
         object.__setattr__(capped, name, max(getattr(config, name), value))
     return capped
 

@@ -29,7 +29,11 @@ GROUPS = {
     "similarity": "moss_plugins.similarities",
     "reward_term": "moss_plugins.reward_terms",
 }
-_HOOKS = {"segmenter": "moss_segmenters", "similarity": "moss_similarities", "reward_term": "moss_reward_terms"}
+_HOOKS = {
+    "segmenter": "moss_segmenters",
+    "similarity": "moss_similarities",
+    "reward_term": "moss_reward_terms",
+}
 NO_OPTIONS = "{}"  # the canonical options block of a component the configuration gives none
 _CONTRACT = "moss_plugins/reward/hookspecs.py"
 
@@ -47,7 +51,9 @@ class _Manager(pluggy.PluginManager):
         super().__init__(hookspecs.PROJECT)
         self.add_hookspecs(hookspecs)
         self.register(builtin, name=BUILTIN)
-        self.loaded: dict[tuple[str, str], str] = {}  # (group, entry point name) -> name of the plugin it loaded
+        self.loaded: dict[
+            tuple[str, str], str
+        ] = {}  # (group, entry point name) -> name of the plugin it loaded
         self.dists: dict[str, str] = {}  # plugin name -> its distribution, for installed plugins
 
     def register(self, plugin, name=None):
@@ -80,8 +86,11 @@ def _check_hooks(pm: _Manager, plugin: object) -> None:
     """What pluggy checks only on request: every hook the plugin marks exists (and it marks at least one)."""
     pm.check_pending()
     if not pm.get_hookcallers(plugin):
-        raise pluggy.PluginValidationError(plugin, "it implements no hook: mark its hook functions with "
-                                                   f"@moss_plugins.reward.hookspecs.hookimpl ({_CONTRACT})")  # fmt: skip
+        raise pluggy.PluginValidationError(
+            plugin,
+            "it implements no hook: mark its hook functions with "
+            f"@moss_plugins.reward.hookspecs.hookimpl ({_CONTRACT})",
+        )
 
 
 def _discard(pm: _Manager, plugin: object) -> None:
@@ -99,12 +108,16 @@ def _load(pm: _Manager, kind: str, ep: importlib.metadata.EntryPoint) -> None:
         pm.load_setuptools_entrypoints(GROUPS[kind], name=ep.name)
         plugin = ep.load()  # imported already: the object pluggy registered
         if not pm.is_registered(plugin):
-            raise PluginError(f"{where} was not loaded: another plugin is registered under the name {ep.name!r} "
-                              f"({pm.get_plugin(ep.name)!r}). Rename one of the two entry points.")  # fmt: skip
+            raise PluginError(
+                f"{where} was not loaded: another plugin is registered under the name {ep.name!r} "
+                f"({pm.get_plugin(ep.name)!r}). Rename one of the two entry points."
+            )
         _check_hooks(pm, plugin)
     except pluggy.PluginValidationError as e:
         _discard(pm, e.plugin)
-        raise PluginError(f"{where} breaks the plugin contract ({_CONTRACT}): {_one_line(e)}. {fix}") from None
+        raise PluginError(
+            f"{where} breaks the plugin contract ({_CONTRACT}): {_one_line(e)}. {fix}"
+        ) from None
     except PluginError:
         raise
     except Exception as e:
@@ -121,8 +134,10 @@ def _named(pm: _Manager, kind: str, impl: pluggy.HookImpl) -> Mapping:
     if named is None:
         return {}
     if not isinstance(named, Mapping):
-        raise PluginError(f"plugin {_provider(pm, impl.plugin_name)!r}: hook {_HOOKS[kind]} returned a "
-                          f"{type(named).__name__}, not {{name: {_label(kind)}}} ({_CONTRACT})")  # fmt: skip
+        raise PluginError(
+            f"plugin {_provider(pm, impl.plugin_name)!r}: hook {_HOOKS[kind]} returned a "
+            f"{type(named).__name__}, not {{name: {_label(kind)}}} ({_CONTRACT})"
+        )
     return named
 
 
@@ -142,7 +157,9 @@ def _provided(pm: _Manager, kind: str, name: str) -> list[tuple[str, object]]:
 
 def _clash(kind: str, name: str, providers: list[str]) -> PluginError:
     both = " and ".join(repr(p) for p in providers)
-    return PluginError(f"{_label(kind)} name {name!r} is provided by both {both}: uninstall all but one of them")
+    return PluginError(
+        f"{_label(kind)} name {name!r} is provided by both {both}: uninstall all but one of them"
+    )
 
 
 def available(kind: str) -> dict[str, str]:
@@ -192,10 +209,12 @@ def _shape(kind: str, obj: object) -> str | None:
     return "function" if callable(obj) and _fits(obj, 2 if kind == "segmenter" else 1) else None
 
 
-_EXPECTED = {"segmenter": "fn(text, config) -> steps",
-             "similarity": "fn(pred_steps, ref_steps) or an object with prepare(ref_steps) and "
-                           "matrix(prepared, pred_steps, config)",
-             "reward_term": "fn(ctx) -> float"}  # fmt: skip
+_EXPECTED = {
+    "segmenter": "fn(text, config) -> steps",
+    "similarity": "fn(pred_steps, ref_steps) or an object with prepare(ref_steps) and "
+    "matrix(prepared, pred_steps, config)",
+    "reward_term": "fn(ctx) -> float",
+}
 
 
 @functools.lru_cache(maxsize=256)
@@ -233,7 +252,9 @@ class _CheckedSimilarity:
         n_ref, inner = prepared
         sim = np.asarray(self.impl.matrix(inner, pred_steps, config), dtype=np.float64)
         if sim.shape != (n_ref, len(pred_steps)):
-            raise PluginError(f"similarity {self.name!r} returned shape {sim.shape}, expected {(n_ref, len(pred_steps))}")
+            raise PluginError(
+                f"similarity {self.name!r} returned shape {sim.shape}, expected {(n_ref, len(pred_steps))}"
+            )
         return np.clip(np.nan_to_num(sim, nan=0.0), 0.0, 1.0)
 
 
@@ -255,8 +276,10 @@ def _component(kind: str, name: str, options: str, pm: _Manager, generation: int
                 _load(pm, kind, ep)
     found = _provided(pm, kind, name)
     if not found and ep:
-        raise PluginError(f"{_label(kind)} plugin {ep.name!r} ({ep.value}) from distribution {_dist(ep)!r} does not "
-                          f"return {name!r} from its {_HOOKS[kind]} hook ({_CONTRACT})")  # fmt: skip
+        raise PluginError(
+            f"{_label(kind)} plugin {ep.name!r} ({ep.value}) from distribution {_dist(ep)!r} does not "
+            f"return {name!r} from its {_HOOKS[kind]} hook ({_CONTRACT})"
+        )
     if not found:
         raise _unknown(kind, name)
     if len(found) > 1:
@@ -265,12 +288,15 @@ def _component(kind: str, name: str, options: str, pm: _Manager, generation: int
     if isinstance(obj, type):
         obj = _instance(obj, options)
     elif options != NO_OPTIONS:
-        raise OptionsError(f"{_label(kind)} {name!r} takes no options (a component with options is a class; "
-                           f"{_CONTRACT})")  # fmt: skip
+        raise OptionsError(
+            f"{_label(kind)} {name!r} takes no options (a component with options is a class; {_CONTRACT})"
+        )
     shape = _shape(kind, obj)
     if shape is None:
-        raise PluginError(f"{_label(kind)} {name!r} from {_provider(pm, plugin)!r} is a {type(obj).__name__} that "
-                          f"does not fit {_EXPECTED[kind]} ({_CONTRACT})")  # fmt: skip
+        raise PluginError(
+            f"{_label(kind)} {name!r} from {_provider(pm, plugin)!r} is a {type(obj).__name__} that "
+            f"does not fit {_EXPECTED[kind]} ({_CONTRACT})"
+        )
     if kind != "similarity" or plugin == BUILTIN:
         return obj
     return _CheckedSimilarity(name, obj if shape == "object" else _FunctionSimilarity(obj))
@@ -316,6 +342,8 @@ def register(plugin: object, name: str | None = None) -> str:
             _check_hooks(pm, plugin)
         except pluggy.PluginValidationError as e:
             _discard(pm, e.plugin)
-            raise PluginError(f"plugin {name!r} breaks the plugin contract ({_CONTRACT}): {_one_line(e)}") from None
+            raise PluginError(
+                f"plugin {name!r} breaks the plugin contract ({_CONTRACT}): {_one_line(e)}"
+            ) from None
         _generation += 1
     return name

@@ -142,7 +142,9 @@ def _f1_matrix(r_ids, r_off, r_uni, r_bi, r_bi_off, masks, vocab_size, pred_flat
         for i in range(n_ref):
             m = r_off[i + 1] - r_off[i]
             out[i, j, 0] = _f1(intersection(r_uni[r_off[i] : r_off[i + 1]], pu), n, m)
-            out[i, j, 1] = _f1(intersection(r_bi[r_bi_off[i] : r_bi_off[i + 1]], pb), max(n - 1, 0), max(m - 1, 0))
+            out[i, j, 1] = _f1(
+                intersection(r_bi[r_bi_off[i] : r_bi_off[i + 1]], pb), max(n - 1, 0), max(m - 1, 0)
+            )
             if m <= 64:
                 common = _lcs_bits(masks[i], p_ids, lo, hi, m)
             else:
@@ -181,7 +183,9 @@ class RougeIndex:
 def normalized_weights(weights: tuple[float, float, float]) -> np.ndarray:
     w = np.asarray(weights, dtype=np.float64)
     if w.shape != (3,) or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-        raise ValueError(f"rouge_weights must be three non-negative numbers, not all zero; got {list(weights)!r}")
+        raise ValueError(
+            f"rouge_weights must be three non-negative numbers, not all zero; got {list(weights)!r}"
+        )
     w = w / w.sum()
     w.flags.writeable = False
     return w

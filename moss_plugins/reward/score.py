@@ -37,9 +37,18 @@ MAX_ANSWER_BLOCKS = 8
 
 # Every result has exactly these keys (plus one per configured extra term), whatever the input.
 RESULT_KEYS = (
-    "score", "acc", "format", "process", "padding", "dtw_distance", "dtw_normalized",
-    "n_pred_steps", "n_ref_steps", "pred_answer", "reason",
-)  # fmt: skip
+    "score",
+    "acc",
+    "format",
+    "process",
+    "padding",
+    "dtw_distance",
+    "dtw_normalized",
+    "n_pred_steps",
+    "n_ref_steps",
+    "pred_answer",
+    "reason",
+)
 
 
 def compute_score(
@@ -59,7 +68,9 @@ def compute_score(
     return score_solution(solution_str, prepare_reference(ground_truth, config), config, extra_info)
 
 
-def _score(text: str, ref: Reference, config: RewardConfig, extra_info: Mapping | None) -> tuple[dict, Alignment]:
+def _score(
+    text: str, ref: Reference, config: RewardConfig, extra_info: Mapping | None
+) -> tuple[dict, Alignment]:
     truth = ref.truth
     steps = segment(text, ref, config)
     blocks = answer_blocks(text, limit=MAX_ANSWER_BLOCKS + 1)
@@ -77,13 +88,23 @@ def _score(text: str, ref: Reference, config: RewardConfig, extra_info: Mapping 
     score -= config.padding_weight * padding
 
     result = {
-        "score": 0.0, "acc": acc, "format": float(fmt), "process": process, "padding": padding,
-        "dtw_distance": float(distance), "dtw_normalized": normalized, "n_pred_steps": len(steps),
-        "n_ref_steps": ref.n_steps, "pred_answer": pred or "", "reason": _reasons(text, blocks, pred, fmt, len(steps)),
-    }  # fmt: skip
+        "score": 0.0,
+        "acc": acc,
+        "format": float(fmt),
+        "process": process,
+        "padding": padding,
+        "dtw_distance": float(distance),
+        "dtw_normalized": normalized,
+        "n_pred_steps": len(steps),
+        "n_ref_steps": ref.n_steps,
+        "pred_answer": pred or "",
+        "reason": _reasons(text, blocks, pred, fmt, len(steps)),
+    }
     observers = registry.observers()
     if config.extra_terms or observers:
-        ctx = TermContext(text, steps, truth, alignment if steps else None, pred, acc, float(fmt), process, extra_info)
+        ctx = TermContext(
+            text, steps, truth, alignment if steps else None, pred, acc, float(fmt), process, extra_info
+        )
         for name, weight in config.extra_terms:
             value = float(registry.reward_term(name, config)(ctx))
             result[name] = value
@@ -146,7 +167,9 @@ def _as_text(solution: Any) -> str:
 def _failed(ref: Reference, config: RewardConfig, error: BaseException) -> dict:
     log.warning("moss reward: scoring a model output failed; it gets 0 (%r)", error, exc_info=True)
     result = dict.fromkeys(RESULT_KEYS, 0.0)
-    result.update(n_pred_steps=0, n_ref_steps=ref.n_steps, pred_answer="", reason=f"error:{type(error).__name__}")
+    result.update(
+        n_pred_steps=0, n_ref_steps=ref.n_steps, pred_answer="", reason=f"error:{type(error).__name__}"
+    )
     result["dtw_distance"], result["dtw_normalized"] = float(ref.n_steps), 1.0
     for name, _ in config.extra_terms:
         result[name] = 0.0
@@ -160,7 +183,9 @@ def _score_guarded(solution: Any, reference: Reference, config: RewardConfig, ex
         return _failed(reference, config, e), align_steps([], reference, config)
 
 
-def score_solution(solution: Any, reference: Reference, config: RewardConfig, extra_info: Mapping | None = None) -> dict:
+def score_solution(
+    solution: Any, reference: Reference, config: RewardConfig, extra_info: Mapping | None = None
+) -> dict:
     """Score one model output against a prepared reference; never raises on the output."""
     return _score_guarded(solution, reference, config, extra_info)[0]
 
@@ -174,7 +199,9 @@ def load_models(config: RewardConfig) -> None:
         semantic.model(config.embedding_model)
 
 
-def score_and_align(solution: Any, ground_truth: Any, config: RewardConfig | None = None) -> tuple[dict, Alignment]:
+def score_and_align(
+    solution: Any, ground_truth: Any, config: RewardConfig | None = None
+) -> tuple[dict, Alignment]:
     """:func:`compute_score`'s result and the alignment it was computed from (one segmentation, one alignment)."""
     config = config or RewardConfig()
     load_models(config)

@@ -38,7 +38,9 @@ ABOUT_THE_SAME = 0.25
 RESTATES = 0.5
 
 
-def step_similarity(steps: list[str], ref: Reference, config: RewardConfig) -> tuple[np.ndarray, np.ndarray | None]:
+def step_similarity(
+    steps: list[str], ref: Reference, config: RewardConfig
+) -> tuple[np.ndarray, np.ndarray | None]:
     """[n_ref, n_pred]: the configured similarity, rescaled as the module says; also, for the cells where the
     polarity conflicts (None when none does), the similarity before that rescaling (what a negated step
     contradicts)."""

@@ -107,8 +107,10 @@ def load(name: str) -> StaticVectors:
     """The static model ``name`` (:data:`STATIC_MODEL` or a model2vec folder), loaded once per process."""
     folder = SHIPPED if name == STATIC_MODEL else Path(name)
     if not (folder / "model.safetensors").is_file():
-        raise OSError(f"embedding_model {name!r}: no static vectors at {folder}/model.safetensors "
-                      "(python -m moss_plugins.reward.distill re-makes the shipped ones)")  # fmt: skip
+        raise OSError(
+            f"embedding_model {name!r}: no static vectors at {folder}/model.safetensors "
+            "(python -m moss_plugins.reward.distill re-makes the shipped ones)"
+        )
     return StaticVectors(folder)
 
 

@@ -63,9 +63,15 @@ def _free_port() -> int:
 
 
 @contextmanager
-def local_cluster(workers: int = 1, cpus_per_node: int = 1, gpus_per_node: int = 0, object_store_mb: int = 80,
-                  env: Mapping | None = None, token: str | None = None,
-                  start_timeout_s: float = 120) -> Iterator[Cluster]:  # fmt: skip
+def local_cluster(
+    workers: int = 1,
+    cpus_per_node: int = 1,
+    gpus_per_node: int = 0,
+    object_store_mb: int = 80,
+    env: Mapping | None = None,
+    token: str | None = None,
+    start_timeout_s: float = 120,
+) -> Iterator[Cluster]:
     """A head and ``workers`` worker nodes on 127.0.0.1 with ``cpus_per_node`` CPUs, ``gpus_per_node`` logical
     GPUs (verl's CPU backend schedules its workers on them) and a small object store each; the custom resources
     are ``node0`` (the head), ``node1``, .... ``env`` is added to the nodes' environment (their workers inherit
@@ -75,8 +81,13 @@ def local_cluster(workers: int = 1, cpus_per_node: int = 1, gpus_per_node: int =
     processes), then SIGKILL to its process group if it has not finished within ``STOP_TIMEOUT_S``."""
     if not RAY.is_file():
         raise FileNotFoundError(f"{RAY}: the ray command is not installed in this environment")
-    cluster_env = {**os.environ, **(env or {}), "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token or secrets.token_hex(32),
-                   "RAY_USAGE_STATS_ENABLED": "0"}  # fmt: skip
+    cluster_env = {
+        **os.environ,
+        **(env or {}),
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN": token or secrets.token_hex(32),
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }
     cluster_env.pop("RAY_ADDRESS", None)
     port = _free_port()
     address = f"127.0.0.1:{port}"
@@ -84,19 +95,36 @@ def local_cluster(workers: int = 1, cpus_per_node: int = 1, gpus_per_node: int =
     temps: list[Path] = []
     try:
         for k in range(workers + 1):
-            temp = Path(tempfile.mkdtemp(prefix=f"moss-ray{k}-", dir="/tmp"))  # short: Ray's sockets live here
+            temp = Path(
+                tempfile.mkdtemp(prefix=f"moss-ray{k}-", dir="/tmp")
+            )  # short: Ray's sockets live here
             temps.append(temp)
-            args = [str(RAY), "start", "--block", "--node-ip-address=127.0.0.1", f"--num-cpus={cpus_per_node}",
-                    f"--num-gpus={gpus_per_node}", f'--resources={{"node{k}": 1}}', f"--object-store-memory={object_store_mb << 20}",
-                    f"--temp-dir={temp}", f"--dashboard-agent-listen-port={_free_port()}", "--disable-usage-stats"]  # fmt: skip
+            args = [
+                str(RAY),
+                "start",
+                "--block",
+                "--node-ip-address=127.0.0.1",
+                f"--num-cpus={cpus_per_node}",
+                f"--num-gpus={gpus_per_node}",
+                f'--resources={{"node{k}": 1}}',
+                f"--object-store-memory={object_store_mb << 20}",
+                f"--temp-dir={temp}",
+                f"--dashboard-agent-listen-port={_free_port()}",
+                "--disable-usage-stats",
+            ]
             if k == 0:
-                args += ["--head", f"--port={port}", "--include-dashboard=false",
-                         f"--ray-client-server-port={_free_port()}"]  # fmt: skip
+                args += [
+                    "--head",
+                    f"--port={port}",
+                    "--include-dashboard=false",
+                    f"--ray-client-server-port={_free_port()}",
+                ]
             else:
                 args += [f"--address={address}"]
             with (temp / "ray-start.log").open("wb") as log:  # the child keeps its own descriptor
-                process = subprocess.Popen(args, env=cluster_env, stdout=log, stderr=subprocess.STDOUT,
-                                           start_new_session=True)  # fmt: skip
+                process = subprocess.Popen(
+                    args, env=cluster_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
             nodes.append(Node(f"node{k}", process, temp))
             if k == 0:  # the others join it: wait until it runs
                 _wait_for_nodes(address, cluster_env, nodes, start_timeout_s, status=False)
@@ -109,7 +137,9 @@ def local_cluster(workers: int = 1, cpus_per_node: int = 1, gpus_per_node: int =
             shutil.rmtree(temp, ignore_errors=True)
 
 
-def _wait_for_nodes(address: str, env: Mapping, nodes: list[Node], timeout_s: float, status: bool = True) -> None:
+def _wait_for_nodes(
+    address: str, env: Mapping, nodes: list[Node], timeout_s: float, status: bool = True
+) -> None:
     """Until every node's ``ray start`` says it started, then (``status``) until ``ray status`` lists them all as
     active (each ``ray status`` costs seconds, so it is asked only then); raises with a node's log if one exits
     first."""
@@ -118,19 +148,26 @@ def _wait_for_nodes(address: str, env: Mapping, nodes: list[Node], timeout_s: fl
         for node in nodes:
             if node.process.poll() is not None:
                 log = (node.temp_dir / "ray-start.log").read_text(errors="replace")
-                raise RuntimeError(f"ray start for {node.name} exited with {node.process.returncode}:\n{log[-3000:]}")
-        if not all("Ray runtime started" in (n.temp_dir / "ray-start.log").read_text(errors="replace") for n in nodes):
+                raise RuntimeError(
+                    f"ray start for {node.name} exited with {node.process.returncode}:\n{log[-3000:]}"
+                )
+        if not all(
+            "Ray runtime started" in (n.temp_dir / "ray-start.log").read_text(errors="replace") for n in nodes
+        ):
             time.sleep(0.2)
             continue
         if not status:
             return
-        listed = subprocess.run([str(RAY), "status", f"--address={address}"], env=env, capture_output=True,
-                                text=True, timeout=60)  # fmt: skip
+        listed = subprocess.run(
+            [str(RAY), "status", f"--address={address}"], env=env, capture_output=True, text=True, timeout=60
+        )
         active = listed.stdout.split("Pending:")[0] if "Active:" in listed.stdout else ""
         if len(re.findall(r"\bnode_[0-9a-f]{8,}", active)) >= len(nodes):
             return
         time.sleep(1)
-    raise TimeoutError(f"the Ray cluster at {address} did not reach {len(nodes)} nodes within {timeout_s:.0f} s")
+    raise TimeoutError(
+        f"the Ray cluster at {address} did not reach {len(nodes)} nodes within {timeout_s:.0f} s"
+    )
 
 
 def _stop(process: subprocess.Popen) -> None:

@@ -21,8 +21,14 @@ def wrong_letter(ground_truth: Any) -> str:
     return next(letter for letter in LETTERS[:n] if letter != truth.answer)
 
 
-def rollout_batch(tokenizer, responses, ground_truths, response_length: int | None = None, eos: bool = True,
-                  prompt: str = "What will happen next?"):  # fmt: skip
+def rollout_batch(
+    tokenizer,
+    responses,
+    ground_truths,
+    response_length: int | None = None,
+    eos: bool = True,
+    prompt: str = "What will happen next?",
+):
     """A verl ``DataProto`` of rollouts as the reward loop receives them: right-padded ``prompts | responses``, the
     attention mask over the valid tokens, and each row's ``data_source``/``reward_model``/``extra_info``.
 
@@ -32,11 +38,14 @@ def rollout_batch(tokenizer, responses, ground_truths, response_length: int | No
     import torch
     from verl import DataProto
 
-    prompt_ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
-                                               tokenize=False)  # fmt: skip
+    prompt_ids = tokenizer.apply_chat_template(
+        [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
+    )
     prompt_ids = tokenizer(prompt_ids, add_special_tokens=False)["input_ids"]
-    ids = [tokenizer(r, add_special_tokens=False)["input_ids"] + ([tokenizer.eos_token_id] if eos else [])
-           for r in responses]  # fmt: skip
+    ids = [
+        tokenizer(r, add_special_tokens=False)["input_ids"] + ([tokenizer.eos_token_id] if eos else [])
+        for r in responses
+    ]
     width = response_length or max(len(i) for i in ids)
     ids = [i[:width] for i in ids]
     n = len(ids)
@@ -47,11 +56,18 @@ def rollout_batch(tokenizer, responses, ground_truths, response_length: int | No
         mask[k, : len(prompt_ids) + len(i)] = 1
     prompts = torch.tensor([prompt_ids] * n, dtype=torch.long)
     return DataProto.from_dict(
-        tensors={"prompts": prompts, "responses": response, "attention_mask": mask,
-                 "input_ids": torch.cat([prompts, response], dim=1), "position_ids": torch.cumsum(mask, dim=1) - 1},
+        tensors={
+            "prompts": prompts,
+            "responses": response,
+            "attention_mask": mask,
+            "input_ids": torch.cat([prompts, response], dim=1),
+            "position_ids": torch.cumsum(mask, dim=1) - 1,
+        },
         non_tensors={
             "data_source": np.array(["moss_video"] * n, dtype=object),
-            "reward_model": np.array([{"style": "rule", "ground_truth": g} for g in ground_truths], dtype=object),
+            "reward_model": np.array(
+                [{"style": "rule", "ground_truth": g} for g in ground_truths], dtype=object
+            ),
             "extra_info": np.array([{"index": k} for k in range(n)], dtype=object),
         },
-    )  # fmt: skip
+    )

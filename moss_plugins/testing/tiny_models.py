@@ -24,10 +24,21 @@ FAMILIES = ("qwen2_5_vl", "phi2")
 
 # Qwen2.5-VL's added tokens, in the hub tokenizer's order.
 QWEN_SPECIAL = (
-    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>",
-    "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>",
-    "<|image_pad|>", "<|video_pad|>",
-)  # fmt: skip
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+)
 
 # The Qwen2.5-VL chat format (system turn by default; each image/video item becomes vision_start, pad, vision_end).
 QWEN_CHAT_TEMPLATE = (
@@ -63,7 +74,11 @@ def corpus() -> list[str]:
     lines = [REASONING_INSTRUCTION, FREE_FORM_INSTRUCTION, "<think>", "</think>", "<answer>", "</answer>"]
     for example in load_examples():
         lines.append(build_prompt(example["question"], example["options"]))
-        lines.append(format_response([s["text"] for s in example["ground_truth"]["trace"]], example["ground_truth"]["answer"]))
+        lines.append(
+            format_response(
+                [s["text"] for s in example["ground_truth"]["trace"]], example["ground_truth"]["answer"]
+            )
+        )
         lines += [c["output"] for c in example["candidates"]]
     for sample in load_samples(mini_split_dir()).samples:
         lines.append(text_prompt(sample, mini_split_dir()))
@@ -127,25 +142,49 @@ def _model_config(family: str, tokenizer):
             t: tokenizer.convert_tokens_to_ids(t)
             for t in ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>")
         }
-        text = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
-                "num_key_value_heads": 2, "vocab_size": len(tokenizer), "bos_token_id": tokenizer.convert_tokens_to_ids(
-                "<|endoftext|>"), "eos_token_id": tokenizer.eos_token_id, "rope_scaling": {"type": "mrope",
-                "mrope_section": [4, 2, 2]}}  # fmt: skip  (M-RoPE sections cover half a head: 64 / 4 heads / 2)
-        vision = {"depth": 2, "hidden_size": 64, "intermediate_size": 128, "num_heads": 4, "out_hidden_size": 64,
-                  "fullatt_block_indexes": [1], "window_size": 112}  # fmt: skip
+        text = {
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "vocab_size": len(tokenizer),
+            "bos_token_id": tokenizer.convert_tokens_to_ids("<|endoftext|>"),
+            "eos_token_id": tokenizer.eos_token_id,
+            "rope_scaling": {"type": "mrope", "mrope_section": [4, 2, 2]},
+        }  # (M-RoPE sections cover half a head: 64 / 4 heads / 2)
+        vision = {
+            "depth": 2,
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_heads": 4,
+            "out_hidden_size": 64,
+            "fullatt_block_indexes": [1],
+            "window_size": 112,
+        }
         return Qwen2_5_VLConfig(
-            text_config=text, vision_config=vision, image_token_id=ids["<|image_pad|>"],
-            video_token_id=ids["<|video_pad|>"], vision_start_token_id=ids["<|vision_start|>"],
+            text_config=text,
+            vision_config=vision,
+            image_token_id=ids["<|image_pad|>"],
+            video_token_id=ids["<|video_pad|>"],
+            vision_start_token_id=ids["<|vision_start|>"],
             vision_end_token_id=ids["<|vision_end|>"],
-            bos_token_id=text["bos_token_id"], eos_token_id=text["eos_token_id"],
+            bos_token_id=text["bos_token_id"],
+            eos_token_id=text["eos_token_id"],
             architectures=["Qwen2_5_VLForConditionalGeneration"],
-        )  # fmt: skip
+        )
     from transformers import PhiConfig
 
     return PhiConfig(
-        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, architectures=["PhiForCausalLM"],
-    )  # fmt: skip
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        architectures=["PhiForCausalLM"],
+    )
 
 
 def word_tokenizer(lines, vocab_size: int, chat_template: str | None = None):
@@ -158,21 +197,38 @@ def word_tokenizer(lines, vocab_size: int, chat_template: str | None = None):
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(r"\d+(?:\.\d+)?|\n| ?\p{L}+| ?[^\s\p{L}\d]+|[^\S\n]+"), behavior="isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])  # fmt: skip
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(
+                Regex(r"\d+(?:\.\d+)?|\n| ?\p{L}+| ?[^\s\p{L}\d]+|[^\S\n]+"), behavior="isolated"
+            ),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                  special_tokens=["<|endoftext|>"], show_progress=False)  # fmt: skip
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        special_tokens=["<|endoftext|>"],
+        show_progress=False,
+    )
     tok.train_from_iterator(lines, trainer=trainer)
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>"
+    )
     tokenizer.chat_template = chat_template
     return tokenizer
 
 
-def phi(path: str | Path, lines, vocab_size: int, layers: int, hidden: int, chat_template: str | None = None,
-        seed: int = 0) -> Path:  # fmt: skip
+def phi(
+    path: str | Path,
+    lines,
+    vocab_size: int,
+    layers: int,
+    hidden: int,
+    chat_template: str | None = None,
+    seed: int = 0,
+) -> Path:
     """A Phi model (``PhiForCausalLM``, Phi-2's architecture, randomly initialised, seeded) of the given size with a
     :func:`word_tokenizer` trained on ``lines``: small enough to train on a CPU, in a folder verl and
     ``from_pretrained`` load like a hub checkpoint. (Not Qwen2: ``AutoTokenizer`` forces Qwen2's own tokenizer
@@ -183,10 +239,17 @@ def phi(path: str | Path, lines, vocab_size: int, layers: int, hidden: int, chat
     path = Path(path)
     tokenizer = word_tokenizer(lines, vocab_size, chat_template)
     config = PhiConfig(
-        vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=4 * hidden, num_hidden_layers=layers,
-        num_attention_heads=max(1, hidden // 64), max_position_embeddings=2048, bos_token_id=tokenizer.eos_token_id,
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, architectures=["PhiForCausalLM"],
-    )  # fmt: skip
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=4 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=max(1, hidden // 64),
+        max_position_embeddings=2048,
+        bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        architectures=["PhiForCausalLM"],
+    )
     torch.manual_seed(seed)
     tokenizer.save_pretrained(path)
     PhiForCausalLM(config).save_pretrained(path)
@@ -214,7 +277,10 @@ def build(family: str, path: str | Path, weights: bool = False, seed: int = 0) -
         from transformers import AutoModelForCausalLM, Qwen2_5_VLForConditionalGeneration
 
         torch.manual_seed(seed)
-        model = (Qwen2_5_VLForConditionalGeneration(config) if family == "qwen2_5_vl"
-                 else AutoModelForCausalLM.from_config(config))  # fmt: skip
+        model = (
+            Qwen2_5_VLForConditionalGeneration(config)
+            if family == "qwen2_5_vl"
+            else AutoModelForCausalLM.from_config(config)
+        )
         model.save_pretrained(path)
     return path

@@ -20,8 +20,15 @@ from verl.experimental.agent_loop.single_turn_agent_loop import SingleTurnAgentL
 NAME = "moss_single_turn"
 # Tokens that stand for pixels: only the processor may put them in a sequence. Qwen2-VL/2.5-VL/3-VL spellings,
 # and the <image>/<video> placeholders of LLaVA-style models (TinyLLaVA-Video).
-PLACEHOLDERS = ("<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>",
-                "<image>", "<video>")  # fmt: skip
+PLACEHOLDERS = (
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+    "<image>",
+    "<video>",
+)
 # vLLM clamps logit_bias to [-100, 100] in its OpenAI server; -100 makes a token's probability ~e^-100.
 BAN = -100.0
 

@@ -34,8 +34,12 @@ PLAIN_GROUPS = ("reward=moss_dtw", "data=moss_video")
 
 # The documented variants (recipe READMEs, "Variants"): LoRA as verl's Qwen2.5-VL LoRA example sets it, and the
 # override that keeps the vision tower out of LoRA, i.e. frozen.
-LORA = ("actor_rollout_ref.model.lora_rank=64", "actor_rollout_ref.model.lora_alpha=32",
-        "actor_rollout_ref.model.target_modules=all-linear", "actor_rollout_ref.actor.optim.lr=3e-6")  # fmt: skip
+LORA = (
+    "actor_rollout_ref.model.lora_rank=64",
+    "actor_rollout_ref.model.lora_alpha=32",
+    "actor_rollout_ref.model.target_modules=all-linear",
+    "actor_rollout_ref.actor.optim.lr=3e-6",
+)
 LORA_FROZEN_VISION = "actor_rollout_ref.model.exclude_modules=.*visual.*"
 
 
@@ -108,10 +112,16 @@ def check_dataset(config, model, console: Console) -> None:
     limit = config.data.max_prompt_length
     templater = model.processor or model.tokenizer
     text_tokens = max(
-        len(model.tokenizer(templater.apply_chat_template(dataset[k]["raw_prompt"], add_generation_prompt=True,
-                                                          tokenize=False), add_special_tokens=False)["input_ids"])
+        len(
+            model.tokenizer(
+                templater.apply_chat_template(
+                    dataset[k]["raw_prompt"], add_generation_prompt=True, tokenize=False
+                ),
+                add_special_tokens=False,
+            )["input_ids"]
+        )
         for k in tqdm(range(len(dataset)), desc="prompt lengths", leave=False)
-    )  # fmt: skip
+    )
     budget = 0
     if model.processor is not None:  # the rollout's view of the first prompt: decoded frames + processor
         messages = list(batch["raw_prompt"][0])
@@ -120,13 +130,19 @@ def check_dataset(config, model, console: Console) -> None:
         text = model.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         inputs = build_multimodal_processor_inputs(model.processor, text=[text], videos=videos)
         budget = dataset.video_options.max_video_tokens(patch)
-        console.print(f"  first prompt as the rollout builds it: {inputs['input_ids'].shape[1]} tokens, video "
-                      f"{tuple(videos[0][0].shape)} (T, C, H, W), frames before the cut only")  # fmt: skip
-    console.print(f"  {type(dataset).__name__}: {len(dataset)} rows; longest prompt {text_tokens} text tokens (stand-in "
-                  f"tokenizer) + at most {budget} video tokens (caps); limit data.max_prompt_length={limit}")  # fmt: skip
+        console.print(
+            f"  first prompt as the rollout builds it: {inputs['input_ids'].shape[1]} tokens, video "
+            f"{tuple(videos[0][0].shape)} (T, C, H, W), frames before the cut only"
+        )
+    console.print(
+        f"  {type(dataset).__name__}: {len(dataset)} rows; longest prompt {text_tokens} text tokens (stand-in "
+        f"tokenizer) + at most {budget} video tokens (caps); limit data.max_prompt_length={limit}"
+    )
     if text_tokens + budget > limit:
-        raise CheckFailed(f"prompts need up to {text_tokens + budget} tokens, over data.max_prompt_length={limit}: "
-                          "raise it, or lower data.moss_video.max_frames / max_pixels")  # fmt: skip
+        raise CheckFailed(
+            f"prompts need up to {text_tokens + budget} tokens, over data.max_prompt_length={limit}: "
+            "raise it, or lower data.moss_video.max_frames / max_pixels"
+        )
     max_model_len = config.actor_rollout_ref.rollout.max_model_len
     if max_model_len is not None and max_model_len < limit + config.data.max_response_length:
         raise CheckFailed(f"rollout.max_model_len={max_model_len} < max_prompt_length + max_response_length")
@@ -156,8 +172,15 @@ def check_reward(config, tokenizer, files: list[str], console: Console, n: int =
         table.add_column(column, justify="left" if column in ("id", "response", "reason") else "right")
     for k, r in enumerate(results):
         sample_id, label = rows[k // 2]["extra_info"]["id"], ("reference", "wrong letter")[k % 2]
-        table.add_row(sample_id, label, f"{r['score']:.3f}", f"{r['acc']:.0f}", f"{r['format']:.0f}",
-                      f"{r['process']:.2f}", r["reason"])  # fmt: skip
+        table.add_row(
+            sample_id,
+            label,
+            f"{r['score']:.3f}",
+            f"{r['acc']:.0f}",
+            f"{r['format']:.0f}",
+            f"{r['process']:.2f}",
+            r["reason"],
+        )
         if label == "reference" and (r["acc"], r["format"], r["process"], r["reason"]) != (
             1.0,
             1.0,
@@ -195,8 +218,11 @@ def run_check(recipe: Path, family: str, overrides: list[str], console: Console)
         config = compose(recipe, overrides, console)
         console.print("3. validating the data files")
         train = _files(config.data.train_files)
-        validate_data(sorted(set(train + _files(config.data.val_files))), config.data.moss_video.video_as == "frames",
-                      console)  # fmt: skip
+        validate_data(
+            sorted(set(train + _files(config.data.val_files))),
+            config.data.moss_video.video_as == "frames",
+            console,
+        )
         console.print("4. tokenizer, processor and dataset as verl's trainer builds them")
         # verl's HFModelConfig, built as the trainer builds it.
         model = omega_conf_to_dataclass(config.actor_rollout_ref.model)
@@ -217,8 +243,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--family", choices=tiny.FAMILIES, required=True, help="the model family of the recipe"
     )
-    parser.add_argument("overrides", nargs="*", help="Hydra overrides, as run.sh passes them to main_ppo (without "
-                        "data.train_files: the bundled mini split, exported)")  # fmt: skip
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        help="Hydra overrides, as run.sh passes them to main_ppo (without "
+        "data.train_files: the bundled mini split, exported)",
+    )
     # Intermixed: run.sh passes RECIPE --family F, then overrides; plain parse_args gives all positionals to the
     # first group it meets and rejects the overrides after --family as "unrecognized arguments".
     args = parser.parse_intermixed_args(argv)

@@ -12,8 +12,9 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 
-def compose_job(overrides: Sequence[str] = (), config_dir: str | Path | None = None,
-                config_name: str = "config") -> DictConfig:  # fmt: skip
+def compose_job(
+    overrides: Sequence[str] = (), config_dir: str | Path | None = None, config_name: str = "config"
+) -> DictConfig:
     """Run verl's own entry point with ``--cfg job`` (in this process: no Ray, no training) and parse its output.
 
     ``config_dir``/``config_name`` select a recipe config (``--config-path``/``--config-name``); without them,

@@ -143,9 +143,12 @@ class HFGenerateServer:
                 _collapse_pads(prompt_ids, self.model.config), skip_special_tokens=False
             )
             features = build_multimodal_processor_inputs(
-                self.processor, text=[text], images=image_data, videos=video_data, **(
-                    {"mm_processor_kwargs": mm_processor_kwargs} if mm_processor_kwargs else {})
-            )  # fmt: skip
+                self.processor,
+                text=[text],
+                images=image_data,
+                videos=video_data,
+                **({"mm_processor_kwargs": mm_processor_kwargs} if mm_processor_kwargs else {}),
+            )
             inputs.update({k: v for k, v in features.items() if k not in ("input_ids", "attention_mask")})
         inputs["attention_mask"] = torch.ones_like(inputs["input_ids"])
         return inputs
@@ -167,22 +170,42 @@ class HFGenerateServer:
         eos = self.tokenizer.eos_token_id
         with torch.no_grad():
             out = self.model.generate(
-                **inputs, max_new_tokens=self._max_tokens(len(prompt_ids), params), eos_token_id=eos,
+                **inputs,
+                max_new_tokens=self._max_tokens(len(prompt_ids), params),
+                eos_token_id=eos,
                 pad_token_id=self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos,
-                output_scores=True, return_dict_in_generate=True, **sampling_kwargs(params),
-            )  # fmt: skip
+                output_scores=True,
+                return_dict_in_generate=True,
+                **sampling_kwargs(params),
+            )
         tokens = out.sequences[0, len(prompt_ids) :].tolist()
         log_probs = None
-        if params.get("logprobs"):  # verl asks with calculate_log_probs (a bool); a full-vocabulary softmax per token
+        if params.get(
+            "logprobs"
+        ):  # verl asks with calculate_log_probs (a bool); a full-vocabulary softmax per token
             log_probs = [
                 torch.log_softmax(score[0].float(), dim=-1)[token].item()
                 for score, token in zip(out.scores, tokens)
             ]
-        return TokenOutput(token_ids=tokens, log_probs=log_probs, stop_reason="completed",
-                           extra_fields={"global_steps": self.global_steps})  # fmt: skip
+        return TokenOutput(
+            token_ids=tokens,
+            log_probs=log_probs,
+            stop_reason="completed",
+            extra_fields={"global_steps": self.global_steps},
+        )
 
-    async def generate(self, prompt_ids, sampling_params, request_id, image_data=None, video_data=None,
-                       audio_data=None, mm_processor_kwargs=None, priority=0, **kwargs):  # fmt: skip
+    async def generate(
+        self,
+        prompt_ids,
+        sampling_params,
+        request_id,
+        image_data=None,
+        video_data=None,
+        audio_data=None,
+        mm_processor_kwargs=None,
+        priority=0,
+        **kwargs,
+    ):
         async with self.lock:  # one generation at a time: the CPU cores are the batch
             output = await asyncio.to_thread(
                 self._generate, list(prompt_ids), sampling_params, image_data, video_data, mm_processor_kwargs
@@ -269,8 +292,14 @@ def _adapter_class():
         async def release(self):
             return None
 
-        async def update_weights(self, weights, global_steps: int | None = None, wire_format: str = "named_tensors",
-                                 peft_config=None, **kwargs):  # fmt: skip
+        async def update_weights(
+            self,
+            weights,
+            global_steps: int | None = None,
+            wire_format: str = "named_tensors",
+            peft_config=None,
+            **kwargs,
+        ):
             if wire_format != "named_tensors":
                 raise NotImplementedError(f"{ROLLOUT} rollout takes named tensors, not {wire_format!r}")
             if peft_config is not None:

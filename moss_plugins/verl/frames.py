@@ -53,10 +53,17 @@ class VideoOptions:
     def __post_init__(self):
         check(self, RULES, WHERE, ValueError)
         if self.max_frames < max(self.min_frames, FRAME_FACTOR):
-            raise refuse(WHERE, "max_frames", self.max_frames,
-                         f"must be >= min_frames ({self.min_frames}) and >= {FRAME_FACTOR}", ValueError)  # fmt: skip
+            raise refuse(
+                WHERE,
+                "max_frames",
+                self.max_frames,
+                f"must be >= min_frames ({self.min_frames}) and >= {FRAME_FACTOR}",
+                ValueError,
+            )
         if self.max_pixels < self.min_pixels:
-            raise refuse(WHERE, "max_pixels", self.max_pixels, f"must be >= min_pixels ({self.min_pixels})", ValueError)
+            raise refuse(
+                WHERE, "max_pixels", self.max_pixels, f"must be >= min_pixels ({self.min_pixels})", ValueError
+            )
 
     @classmethod
     def from_data_config(cls, config: Any) -> VideoOptions:
@@ -64,7 +71,9 @@ class VideoOptions:
         from omegaconf import OmegaConf
 
         block = config.get("moss_video") if config is not None else None
-        values = OmegaConf.to_container(block, resolve=True) if OmegaConf.is_config(block) else dict(block or {})
+        values = (
+            OmegaConf.to_container(block, resolve=True) if OmegaConf.is_config(block) else dict(block or {})
+        )
         known(cls, values, ValueError, where="data.moss_video: ")
         return cls(**values)
 
@@ -103,8 +112,16 @@ def load_video(item: Mapping, options: VideoOptions, patch_size: int = 14):
     path = os.fspath(item["video"]).removeprefix("file://")
     until = video_item_end(item, path)
     stat = os.stat(path)  # also: a missing file fails here, before the cache, with the path in the message
-    key = (os.path.realpath(path), stat.st_mtime_ns, until, options.nframes(until), options.min_pixels,
-           options.max_pixels, patch_size, options.backend)  # fmt: skip
+    key = (
+        os.path.realpath(path),
+        stat.st_mtime_ns,
+        until,
+        options.nframes(until),
+        options.min_pixels,
+        options.max_pixels,
+        patch_size,
+        options.backend,
+    )
     return CACHE.get(key, lambda: _decode(path, until, options, patch_size), options.cache_size)
 
 
@@ -116,12 +133,23 @@ def _decode(path: str, until: float, options: VideoOptions, patch_size: int):
 
     from moss_plugins.data.video import load_frames  # looked up per call (tests patch it)
 
-    video = load_frames(path, nframes=options.nframes(until), max_pixels=options.max_pixels, until=until,
-                        timeout=options.timeout, backend=options.backend)  # fmt: skip
+    video = load_frames(
+        path,
+        nframes=options.nframes(until),
+        max_pixels=options.max_pixels,
+        until=until,
+        timeout=options.timeout,
+        backend=options.backend,
+    )
     frames = torch.from_numpy(video.frames).permute(0, 3, 1, 2)
     height, width = frames.shape[-2:]
-    size = smart_resize(height, width, factor=patch_size * SPATIAL_MERGE, min_pixels=options.min_pixels,
-                        max_pixels=options.max_pixels)  # fmt: skip
+    size = smart_resize(
+        height,
+        width,
+        factor=patch_size * SPATIAL_MERGE,
+        min_pixels=options.min_pixels,
+        max_pixels=options.max_pixels,
+    )
     if tuple(size) != (height, width):
         frames = F.resize(frames, list(size), interpolation=InterpolationMode.BICUBIC, antialias=True)
     fps = float(video.source_fps)

@@ -64,8 +64,13 @@ def read_options(config: DictConfig) -> Options:
         reward = RewardConfig.from_kwargs(**values)
     except ConfigError as e:
         raise ConfigError(f"{OPTIONS_KEY}: {e}") from None
-    penalty = check_value(f"{OPTIONS_KEY}.", "truncation_penalty", manager.get("truncation_penalty", 0.0), number(0),
-                          ConfigError)  # fmt: skip
+    penalty = check_value(
+        f"{OPTIONS_KEY}.",
+        "truncation_penalty",
+        manager.get("truncation_penalty", 0.0),
+        number(0),
+        ConfigError,
+    )
     limit = OmegaConf.select(config, "actor_rollout_ref.rollout.response_length", default=None)
     if limit is None:
         limit = OmegaConf.select(config, "data.max_response_length", default=None)
@@ -125,7 +130,9 @@ class MossDTWRewardManager(RewardManagerBase):
         """Score one response given as token ids (synchronous; ``run_single`` runs it in an executor)."""
         options = self.options
         text = self.decode(response_ids)
-        reference = prepare_reference(ground_truth, options.reward)  # once per group, also across executor threads
+        reference = prepare_reference(
+            ground_truth, options.reward
+        )  # once per group, also across executor threads
         extra = extra_info if isinstance(extra_info, dict) else None
         result = score_solution(text or "", reference, options.reward, extra)
         if text is None:  # scored as the empty output it decodes to, and said why
@@ -134,7 +141,9 @@ class MossDTWRewardManager(RewardManagerBase):
         if truncated:
             result["score"] -= options.truncation_penalty
             result["reason"] = "truncated" if result["reason"] == "ok" else f"{result['reason']},truncated"
-        result.update(zip(EXTRA_KEYS, (float(truncated), len(response_ids), result["pred_answer"]), strict=True))
+        result.update(
+            zip(EXTRA_KEYS, (float(truncated), len(response_ids), result["pred_answer"]), strict=True)
+        )
         return result
 
     def decode(self, response_ids: list[int]) -> str | None:

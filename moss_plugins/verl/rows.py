@@ -41,12 +41,22 @@ ABILITY = "video_temporal_reasoning"
 
 
 def verl_row(sample: Sample, index: int, media_root: Path) -> dict:
-    video = {"video": str((media_root / sample.video).resolve()), "video_start": 0.0,
-             "video_end": sample.observed_until}  # fmt: skip
-    extra_info = {"index": index, "id": sample.id, "split": sample.split, "task_type": sample.task_type,
-                  "observed_until": sample.observed_until, "question": sample.question,
-                  "options": list(sample.options), "answer": sample.answer,
-                  CAPTIONS_KEY: observed_captions(sample, media_root)}  # fmt: skip
+    video = {
+        "video": str((media_root / sample.video).resolve()),
+        "video_start": 0.0,
+        "video_end": sample.observed_until,
+    }
+    extra_info = {
+        "index": index,
+        "id": sample.id,
+        "split": sample.split,
+        "task_type": sample.task_type,
+        "observed_until": sample.observed_until,
+        "question": sample.question,
+        "options": list(sample.options),
+        "answer": sample.answer,
+        CAPTIONS_KEY: observed_captions(sample, media_root),
+    }
     return {
         "data_source": DATA_SOURCE,
         "prompt": [{"role": "user", "content": video_prompt(sample.question, sample.options)}],
@@ -70,25 +80,36 @@ def sample_from_verl_row(row: Mapping, video_key: str = "videos") -> Sample:
         raise ValidationError(str(e), "reward_model.ground_truth") from None
     extra = row.get("extra_info")
     if not isinstance(extra, Mapping):
-        raise ValidationError("must be an object with the sample's fields (id, observed_until, ...)", "extra_info")
+        raise ValidationError(
+            "must be an object with the sample's fields (id, observed_until, ...)", "extra_info"
+        )
     videos = _plain(row.get(video_key)) or []
     if len(videos) != 1 or not isinstance(videos[0], Mapping):
         raise ValidationError(f"needs exactly one video, got {len(videos)}", video_key)
     try:
-        sample = Sample.from_json({
-            "id": extra.get("id"), "video": os.path.basename(os.fspath(videos[0].get("video") or "")),
-            "question": extra.get("question"), "options": _plain(extra.get("options")), "answer": extra.get("answer"),
-            "task_type": extra.get("task_type"), "observed_until": extra.get("observed_until"),
-            "split": extra.get("split"), "source": str(row.get("data_source") or ""),
-            "trace": [{"t": list(s.t or (0.0, 0.0)), "text": s.text} for s in truth.trace],
-        })  # fmt: skip
+        sample = Sample.from_json(
+            {
+                "id": extra.get("id"),
+                "video": os.path.basename(os.fspath(videos[0].get("video") or "")),
+                "question": extra.get("question"),
+                "options": _plain(extra.get("options")),
+                "answer": extra.get("answer"),
+                "task_type": extra.get("task_type"),
+                "observed_until": extra.get("observed_until"),
+                "split": extra.get("split"),
+                "source": str(row.get("data_source") or ""),
+                "trace": [{"t": list(s.t or (0.0, 0.0)), "text": s.text} for s in truth.trace],
+            }
+        )
     except ValidationError as e:
         head = e.field.split("[")[0].split(".")[0]
         where = {"trace": "reward_model.ground_truth", "video": f"{video_key}[0]"}.get(head, "extra_info")
         raise ValidationError(e.message, f"{where}.{e.field}") from None
     if truth.answer != sample.answer:
-        raise ValidationError(f"{truth.answer!r} differs from extra_info.answer {extra.get('answer')!r}",
-                              "reward_model.ground_truth.answer")  # fmt: skip
+        raise ValidationError(
+            f"{truth.answer!r} differs from extra_info.answer {extra.get('answer')!r}",
+            "reward_model.ground_truth.answer",
+        )
     return sample
 
 
@@ -121,8 +142,10 @@ def check_row(
             )
         path = os.fspath(videos[0].get("video") or "").removeprefix("file://")
         if not os.path.exists(path):
-            raise ValidationError(f"{path!r} is not a file (export paths are absolute: re-export if the videos "
-                                  "moved)", f"{video_key}[0].video")  # fmt: skip
+            raise ValidationError(
+                f"{path!r} is not a file (export paths are absolute: re-export if the videos moved)",
+                f"{video_key}[0].video",
+            )
         # The check `moss data validate` runs (decodes, frames before the cut, sane shape); once per video.
         check_video(path, end, field=f"{video_key}[0].video", until_field=f"{video_key}[0].video_end")
     else:
@@ -132,8 +155,13 @@ def check_row(
             raise ValidationError(str(e).split(": ", 1)[-1], f"extra_info.{CAPTIONS_KEY}") from None
 
 
-def export_verl(source: str | Path, out: str | Path, split: str | None = None, skip_invalid: bool = False,
-                progress: bool = False) -> Exported:  # fmt: skip
+def export_verl(
+    source: str | Path,
+    out: str | Path,
+    split: str | None = None,
+    skip_invalid: bool = False,
+    progress: bool = False,
+) -> Exported:
     """Write verl parquet: one file if ``out`` ends in ``.parquet``, else ``out/<split>.parquet`` per split."""
     from tqdm.auto import tqdm
 
@@ -144,8 +172,10 @@ def export_verl(source: str | Path, out: str | Path, split: str | None = None, s
     written = {}
     for name, group in groups.items():
         path = out if out.suffix == ".parquet" else out / f"{name}.parquet"
-        rows = [verl_row(s, k, root) for k, s in enumerate(tqdm(group, desc=f"{name} rows", unit="row",
-                                                                disable=not progress))]  # fmt: skip
+        rows = [
+            verl_row(s, k, root)
+            for k, s in enumerate(tqdm(group, desc=f"{name} rows", unit="row", disable=not progress))
+        ]
         written[name] = write_parquet(rows, path)
     return Exported(written, report)
 

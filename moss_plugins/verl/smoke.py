@@ -39,22 +39,40 @@ from ..testing import tiny_models as tiny
 
 # The CPU settings (verl keys; --check knows them all) laid over the recipe's config.
 SMOKE = (
-    "trainer.device=cpu", "trainer.n_gpus_per_node=1", "trainer.nnodes=1", "trainer.logger=[console]",
-    "trainer.total_training_steps=2", "trainer.val_before_train=false", "trainer.test_freq=2",
+    "trainer.device=cpu",
+    "trainer.n_gpus_per_node=1",
+    "trainer.nnodes=1",
+    "trainer.logger=[console]",
+    "trainer.total_training_steps=2",
+    "trainer.val_before_train=false",
+    "trainer.test_freq=2",
     "trainer.save_freq=-1",
-    "data.train_batch_size=2", "data.val_batch_size=4", "data.val_max_samples=4", "data.max_response_length=64",
-    "data.dataloader_num_workers=0", "data.moss_video.max_frames=4", "data.moss_video.min_frames=4",
-    "data.moss_video.max_pixels=12544", "data.moss_video.min_pixels=12544",
-    "actor_rollout_ref.rollout.name=hf_generate", "actor_rollout_ref.rollout.n=4",
-    "actor_rollout_ref.rollout.tensor_model_parallel_size=1", "actor_rollout_ref.rollout.agent.num_workers=1",
-    "actor_rollout_ref.actor.strategy=fsdp2", "actor_rollout_ref.actor.ppo_mini_batch_size=2",
-    "actor_rollout_ref.model.use_remove_padding=false", "actor_rollout_ref.model.enable_gradient_checkpointing=false",
+    "data.train_batch_size=2",
+    "data.val_batch_size=4",
+    "data.val_max_samples=4",
+    "data.max_response_length=64",
+    "data.dataloader_num_workers=0",
+    "data.moss_video.max_frames=4",
+    "data.moss_video.min_frames=4",
+    "data.moss_video.max_pixels=12544",
+    "data.moss_video.min_pixels=12544",
+    "actor_rollout_ref.rollout.name=hf_generate",
+    "actor_rollout_ref.rollout.n=4",
+    "actor_rollout_ref.rollout.tensor_model_parallel_size=1",
+    "actor_rollout_ref.rollout.agent.num_workers=1",
+    "actor_rollout_ref.actor.strategy=fsdp2",
+    "actor_rollout_ref.actor.ppo_mini_batch_size=2",
+    "actor_rollout_ref.model.use_remove_padding=false",
+    "actor_rollout_ref.model.enable_gradient_checkpointing=false",
     "+actor_rollout_ref.model.override_config.attn_implementation=sdpa",
-    "reward.num_workers=1", "transfer_queue.backend.SimpleStorage.num_data_storage_units=1",
-    "ray_kwargs.ray_init.num_cpus=8", "+ray_kwargs.ray_init.num_gpus=1",
-    "+ray_kwargs.ray_init.address=local", "+ray_kwargs.ray_init.object_store_memory=200000000",
+    "reward.num_workers=1",
+    "transfer_queue.backend.SimpleStorage.num_data_storage_units=1",
+    "ray_kwargs.ray_init.num_cpus=8",
+    "+ray_kwargs.ray_init.num_gpus=1",
+    "+ray_kwargs.ray_init.address=local",
+    "+ray_kwargs.ray_init.object_store_memory=200000000",
     "+ray_kwargs.ray_init.include_dashboard=false",
-)  # fmt: skip
+)
 
 # ray.init settings of SMOKE that a cluster sets itself (ray.init refuses them when it joins one).
 CLUSTER_OWNS = ("num_cpus", "num_gpus", "object_store_memory", "include_dashboard")
@@ -120,9 +138,14 @@ def build_inputs(family: str, out: Path, overrides: list[str]) -> list[str]:
 
     model_dir = tiny.build(family, out / "model", weights=True)
     data = mini_split_overrides(out / "data", overrides)
-    return [f"actor_rollout_ref.model.path={model_dir}", *data, *SMOKE,
-            f"trainer.default_local_dir={out / 'checkpoints'}", f"trainer.validation_data_dir={out / 'val'}",
-            *overrides]  # fmt: skip
+    return [
+        f"actor_rollout_ref.model.path={model_dir}",
+        *data,
+        *SMOKE,
+        f"trainer.default_local_dir={out / 'checkpoints'}",
+        f"trainer.validation_data_dir={out / 'val'}",
+        *overrides,
+    ]
 
 
 def _tree(pids: list[int]) -> set[int]:
@@ -153,30 +176,51 @@ def _kill(pids: set[int]) -> None:
         proc.kill()
 
 
-def run_main_ppo(recipe: Path, args: list[str], out: Path, cpu: bool = True, echo: bool = True,
-                 nodes: int = 1) -> dict:  # fmt: skip
+def run_main_ppo(
+    recipe: Path, args: list[str], out: Path, cpu: bool = True, echo: bool = True, nodes: int = 1
+) -> dict:
     """``main_ppo`` with ``recipe``'s config and ``args`` (on the CPU backend when ``cpu``; across ``nodes`` Ray
     nodes started on this machine when more than one), its log appended to ``out/train.log``, its process
     tree's memory sampled and what outlives it ended; returns the summary (exit code, wall time, steps and
     their times, peak memory), also written to ``out/summary.json``."""
     log_path, rollout_log = out / "train.log", out / "rollout.jsonl"
     rollout_log.unlink(missing_ok=True)
-    env = {**os.environ, "MOSS_CPU_ROLLOUT_LOG": str(rollout_log), "HF_HUB_OFFLINE": "1",
-           "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "RAY_DEDUP_LOGS": "0",
-           "RAY_USAGE_STATS_ENABLED": "0", **({"VERL_PLATFORM": "cpu"} if cpu else {})}  # fmt: skip
+    env = {
+        **os.environ,
+        "MOSS_CPU_ROLLOUT_LOG": str(rollout_log),
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "RAY_DEDUP_LOGS": "0",
+        "RAY_USAGE_STATS_ENABLED": "0",
+        **({"VERL_PLATFORM": "cpu"} if cpu else {}),
+    }
     start = time.time()
     with contextlib.ExitStack() as stack:
         node_pids = []
         if nodes > 1:  # the nodes' workers run verl: they need the same environment as the trainer
             from ..testing.ray_cluster import local_cluster
 
-            cluster = stack.enter_context(local_cluster(nodes - 1, cpus_per_node=8, gpus_per_node=1,
-                                                        object_store_mb=200, env=env))  # fmt: skip
+            cluster = stack.enter_context(
+                local_cluster(nodes - 1, cpus_per_node=8, gpus_per_node=1, object_store_mb=200, env=env)
+            )
             env, node_pids = dict(cluster.env), [n.process.pid for n in cluster.nodes]
-            args = [*args, f"trainer.nnodes={nodes}", f"ray_kwargs.ray_init.address={cluster.address}",
-                    *(f"~ray_kwargs.ray_init.{k}" for k in CLUSTER_OWNS)]  # fmt: skip
-        cmd = [sys.executable, "-m", "verl.trainer.main_ppo", "--config-path", str(recipe), "--config-name", "config",
-               *args]  # fmt: skip
+            args = [
+                *args,
+                f"trainer.nnodes={nodes}",
+                f"ray_kwargs.ray_init.address={cluster.address}",
+                *(f"~ray_kwargs.ray_init.{k}" for k in CLUSTER_OWNS),
+            ]
+        cmd = [
+            sys.executable,
+            "-m",
+            "verl.trainer.main_ppo",
+            "--config-path",
+            str(recipe),
+            "--config-name",
+            "config",
+            *args,
+        ]
         with open(log_path, "a") as log:  # a resumed run continues the same log
             proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             memory = TreeMemory([proc.pid, *node_pids])
@@ -192,10 +236,16 @@ def run_main_ppo(recipe: Path, args: list[str], out: Path, cpu: bool = True, ech
     steps = step_metrics(log_path.read_text())
     times = [float(m["timing_s/step"]) for m in steps.values() if "timing_s/step" in m]
     summary = {
-        "recipe": recipe.name, "nodes": nodes, "exit_code": code, "wall_s": round(wall, 1), "steps": sorted(steps),
-        "step_s": [round(t, 1) for t in times], "peak_rss_gb": round(memory.peak_rss / 1e9, 2),
-        "peak_pss_gb": round(memory.peak_pss / 1e9, 2), "out": str(out),
-    }  # fmt: skip
+        "recipe": recipe.name,
+        "nodes": nodes,
+        "exit_code": code,
+        "wall_s": round(wall, 1),
+        "steps": sorted(steps),
+        "step_s": [round(t, 1) for t in times],
+        "peak_rss_gb": round(memory.peak_rss / 1e9, 2),
+        "peak_pss_gb": round(memory.peak_pss / 1e9, 2),
+        "out": str(out),
+    }
     processes = [{"name": n, "rss_mb": r >> 20, "pss_mb": p >> 20} for n, r, p in memory.at_peak]
     (out / "summary.json").write_text(json.dumps({**summary, "processes_at_peak": processes}, indent=1))
     return summary
@@ -231,8 +281,12 @@ def main(argv: list[str] | None = None) -> int:
         "--family", choices=tiny.FAMILIES, required=True, help="the model family of the recipe"
     )
     parser.add_argument("--out", type=Path, help="output folder (default: a new temporary folder, kept)")
-    parser.add_argument("--nodes", type=int, default=1,
-                        help="Ray nodes to start on this machine with `ray start` and train across (trainer.nnodes)")  # fmt: skip
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="Ray nodes to start on this machine with `ray start` and train across (trainer.nnodes)",
+    )
     args, overrides = parser.parse_known_args(argv)
     if args.nodes < 1:
         parser.error(f"--nodes must be >= 1, got {args.nodes}")

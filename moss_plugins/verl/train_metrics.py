@@ -78,10 +78,14 @@ class MossSyncTrainer(PPOTrainerSync):
 
     def _compute_metrics(self, batch, metrics, timing_raw, global_steps, epoch):
         super()._compute_metrics(batch, metrics, timing_raw, global_steps, epoch)
-        keys = [key for key, tag in zip(batch.keys, batch.tags, strict=True) if not tag.get("is_padding", False)]
+        keys = [
+            key for key, tag in zip(batch.keys, batch.tags, strict=True) if not tag.get("is_padding", False)
+        ]
         if not keys:
             return
-        data = tq.kv_batch_get(keys=keys, partition_id=batch.partition_id, select_fields=["uid", "extra_fields"])
+        data = tq.kv_batch_get(
+            keys=keys, partition_id=batch.partition_id, select_fields=["uid", "extra_fields"]
+        )
         extra = _values(data["extra_fields"])
         infos = [e.get("reward_extra_info", {}) if isinstance(e, dict) else {} for e in extra]
         metrics.update(reward_metrics(infos, _values(data["uid"])))

@@ -56,19 +56,32 @@ def alignment_figure(
     pred_labels = [_wrap(f"P{j + 1}", t, width=56, max_lines=4) for j, t in enumerate(pred_steps)]
     cell = 0.55
     map_w = max(3.0, cell * n_pred + 1.2)
-    height = max(3.2, cell * max(n_ref, 1) * 1.25 + 2.0, 0.22 * sum(lab.count("\n") + 1.4 for lab in pred_labels) + 1.6)
+    height = max(
+        3.2, cell * max(n_ref, 1) * 1.25 + 2.0, 0.22 * sum(lab.count("\n") + 1.4 for lab in pred_labels) + 1.6
+    )
 
     with plt.rc_context({"font.family": _font_family(), "font.size": 9}):
         fig = plt.figure(figsize=(5.2 + map_w + 4.6, height), dpi=110)
-        grid = fig.add_gridspec(2, 3, width_ratios=[5.2, map_w, 4.6], height_ratios=[1, 0.035], wspace=0.04, hspace=0.12)
-        ax_ref, ax, ax_pred, ax_bar = (fig.add_subplot(grid[cell]) for cell in ((0, 0), (0, 1), (slice(None), 2), (1, 1)))
+        grid = fig.add_gridspec(
+            2, 3, width_ratios=[5.2, map_w, 4.6], height_ratios=[1, 0.035], wspace=0.04, hspace=0.12
+        )
+        ax_ref, ax, ax_pred, ax_bar = (
+            fig.add_subplot(grid[cell]) for cell in ((0, 0), (0, 1), (slice(None), 2), (1, 1))
+        )
 
         if n_pred:
             image = ax.imshow(sim, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
             for i in range(n_ref):
                 for j in range(n_pred):
-                    ax.text(j, i, f"{sim[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                            color="black" if sim[i, j] > 0.6 else "white")  # fmt: skip
+                    ax.text(
+                        j,
+                        i,
+                        f"{sim[i, j]:.2f}",
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="black" if sim[i, j] > 0.6 else "white",
+                    )
                     if threshold is not None and sim[i, j] >= threshold:
                         ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="white", lw=1.2))
             if path:
@@ -76,7 +89,9 @@ def alignment_figure(
                 ax.plot(cols, rows, color="#ff3b30", lw=2.2, marker="o", ms=6, mfc="none", mew=2)
             bar = fig.colorbar(image, cax=ax_bar, orientation="horizontal")
             legend = "step similarity · red: alignment path"
-            bar.set_label(legend + (f" · outlined: >= {threshold:g}" if threshold is not None else ""), fontsize=8)
+            bar.set_label(
+                legend + (f" · outlined: >= {threshold:g}" if threshold is not None else ""), fontsize=8
+            )
         else:
             ax.text(0.5, 0.5, "no model steps", ha="center", va="center", transform=ax.transAxes)
             ax_bar.axis("off")

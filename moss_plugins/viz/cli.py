@@ -1,8 +1,8 @@
 """``moss viz``: pictures of model traces against their references.
 
-    moss viz alignment --samples RUN/..._samples_moss_video.jsonl --index 3 -o align.png
-    moss viz alignment --data test.jsonl --id synth-s0-00004-next_state --trace "<think>Step 1: ...</think>..." -o align.png
-    moss viz report RUN/..._samples_moss_video.jsonl -o report.html
+moss viz alignment --samples RUN/..._samples_moss_video.jsonl --index 3 -o align.png
+moss viz alignment --data test.jsonl --id synth-s0-00004-next_state --trace "<think>Step 1: ...</think>..." -o align.png
+moss viz report RUN/..._samples_moss_video.jsonl -o report.html
 """
 
 from __future__ import annotations
@@ -57,15 +57,26 @@ def _alignment(args) -> int:
         raise SystemExit("give either --samples (lmms-eval logged samples) or --data with --id and --trace")
     if args.data is not None and args.trace is None:
         raise SystemExit("--data needs --trace (the model output, or @file)")
-    item = _from_samples(args.samples, args.index, args.id) if args.samples else _from_data(args.data, args.id, args.trace)
+    item = (
+        _from_samples(args.samples, args.index, args.id)
+        if args.samples
+        else _from_data(args.data, args.id, args.trace)
+    )
     if not item.get("ref_steps"):
-        raise SystemExit(f"sample {item.get('id')!r} has no reference trace to align with (a reference-free task)")
+        raise SystemExit(
+            f"sample {item.get('id')!r} has no reference trace to align with (a reference-free task)"
+        )
     scores = " · ".join(f"{k} {v:.2f}" for k, v in item.get("metrics", {}).items())
     out = save_alignment_png(
-        args.output, item["pred_steps"], item["ref_steps"], item["similarity"] or [[]] * len(item["ref_steps"]),
-        item["path"], title=f"{item.get('id', '')}: {item.get('question', '')}", subtitle=scores,
+        args.output,
+        item["pred_steps"],
+        item["ref_steps"],
+        item["similarity"] or [[]] * len(item["ref_steps"]),
+        item["path"],
+        title=f"{item.get('id', '')}: {item.get('question', '')}",
+        subtitle=scores,
         threshold=COVERAGE_THRESHOLD,
-    )  # fmt: skip
+    )
     print(out)
     return 0
 
@@ -85,9 +96,14 @@ def register(sub) -> None:
     p = sub.add_parser("viz", help="pictures: trace/reference alignment PNG, HTML report of an lmms-eval run")
     viz = p.add_subparsers(dest="viz_command", required=True, metavar="COMMAND")
 
-    a = viz.add_parser("alignment", help="step-similarity heatmap of a model trace against its reference, with the reward's "
-                                                "alignment path (MOSS_REWARD_PRESET=paper: the paper's)")
-    a.add_argument("--samples", help="lmms-eval --log_samples file of moss_video (*_samples_moss_video*.jsonl)")
+    a = viz.add_parser(
+        "alignment",
+        help="step-similarity heatmap of a model trace against its reference, with the reward's "
+        "alignment path (MOSS_REWARD_PRESET=paper: the paper's)",
+    )
+    a.add_argument(
+        "--samples", help="lmms-eval --log_samples file of moss_video (*_samples_moss_video*.jsonl)"
+    )
     a.add_argument("--index", type=int, help="which logged sample (0-based; default 0)")
     a.add_argument("--id", help="sample id (in --samples or --data)")
     a.add_argument("--data", help="MOSS-Video JSONL or lmms export split with the reference")
@@ -95,7 +111,9 @@ def register(sub) -> None:
     a.add_argument("-o", "--output", default="alignment.png", help="PNG to write (default: alignment.png)")
     a.set_defaults(func=_alignment)
 
-    r = viz.add_parser("report", help="HTML report (frames, trace beside reference, scores) of logged samples")
+    r = viz.add_parser(
+        "report", help="HTML report (frames, trace beside reference, scores) of logged samples"
+    )
     r.add_argument("samples", help="lmms-eval --log_samples file of moss_video, mvbench_moss or mmvu_moss")
     r.add_argument("-o", "--output", help="HTML to write (default: next to the samples file)")
     r.set_defaults(func=_report)

@@ -78,7 +78,9 @@ def frame_strip(video: str | None, until: float | None = None, n: int = FRAMES_P
         buf = io.BytesIO()
         Image.fromarray(frame).save(buf, format="JPEG", quality=85)
         data = base64.b64encode(buf.getvalue()).decode("ascii")
-        figures.append(f'<figure><img src="data:image/jpeg;base64,{data}"><figcaption>{t:.2f} s</figcaption></figure>')
+        figures.append(
+            f'<figure><img src="data:image/jpeg;base64,{data}"><figcaption>{t:.2f} s</figcaption></figure>'
+        )
     return '<div class="strip">' + "".join(figures) + "</div>"
 
 
@@ -122,15 +124,30 @@ def sample_card(item: Mapping, with_frames: bool = True) -> str:
     metrics = item.get("metrics", {})
     chips = "".join(f"<span>{_esc(k)} {v:.2f}</span>" for k, v in metrics.items())
     pred_steps, ref_steps = item.get("pred_steps") or [], item.get("ref_steps") or []
-    model = "<ol>" + "".join(f"<li>{_esc(s)}</li>" for s in pred_steps) + "</ol>" if pred_steps else '<div class="muted">(no steps)</div>'
-    reference = heatmap_table(pred_steps, ref_steps, item.get("similarity") or [[]] * len(ref_steps), item.get("path"))
-    right = (f'<div class="col"><b>Reference and alignment</b> <span class="muted">(cell: step similarity; '
-             f"outlined: alignment path)</span>{reference}</div>") if ref_steps else ""  # fmt: skip
+    model = (
+        "<ol>" + "".join(f"<li>{_esc(s)}</li>" for s in pred_steps) + "</ol>"
+        if pred_steps
+        else '<div class="muted">(no steps)</div>'
+    )
+    reference = heatmap_table(
+        pred_steps, ref_steps, item.get("similarity") or [[]] * len(ref_steps), item.get("path")
+    )
+    right = (
+        (
+            f'<div class="col"><b>Reference and alignment</b> <span class="muted">(cell: step similarity; '
+            f"outlined: alignment path)</span>{reference}</div>"
+        )
+        if ref_steps
+        else ""
+    )
     judge = item.get("judge")
     judge_html = ""
     if judge:
-        verdict = (f"{_esc(judge['consistency'])}/5" if judge.get("consistency")
-                   else f"no verdict ({_esc(judge.get('error', ''))})")  # fmt: skip
+        verdict = (
+            f"{_esc(judge['consistency'])}/5"
+            if judge.get("consistency")
+            else f"no verdict ({_esc(judge.get('error', ''))})"
+        )
         judge_html = f'<div class="judge"><b>Judge</b> ({_esc(judge.get("model", ""))}): {verdict} {_esc(judge.get("explanation", ""))}</div>'
     frames = frame_strip(item.get("video"), item.get("observed_until")) if with_frames else ""
     title = " · ".join(_esc(x) for x in (item.get("id"), item.get("task_type")) if x)
@@ -174,7 +191,11 @@ def render_report(items: Sequence[Mapping], title: str, ci, max_cards: int = 100
     """The report as one HTML string. ``ci(values) -> [low, high]`` gives the confidence intervals."""
     stats = summary(items, ci)
     cards = "".join(sample_card(item) for item in items[:max_cards])
-    more = f'<p class="muted">{len(items) - max_cards} more samples are in the logged samples.</p>' if len(items) > max_cards else ""
+    more = (
+        f'<p class="muted">{len(items) - max_cards} more samples are in the logged samples.</p>'
+        if len(items) > max_cards
+        else ""
+    )
     return (
         f'<!doctype html><html><head><meta charset="utf-8"><title>{_esc(title)}</title><style>{CSS}</style></head>'
         f'<body><h1>{_esc(title)}</h1><div class="muted">{_esc(subtitle)}</div><div class="muted">{len(items)} samples · mean, 95% '
@@ -204,8 +225,10 @@ def items_from_samples(path: str | Path) -> list[dict]:
     items = []
     for where, sample in strict_jsonl_rows(path):
         if not isinstance(sample, dict) or "report" not in sample:
-            raise ValidationError("no 'report' field; is this a moss_video, mvbench_moss or mmvu_moss samples file?",
-                                  where=where)  # fmt: skip
+            raise ValidationError(
+                "no 'report' field; is this a moss_video, mvbench_moss or mmvu_moss samples file?",
+                where=where,
+            )
         try:
             items.append(check_item(sample["report"]))
         except ValidationError as e:
@@ -222,7 +245,9 @@ def check_item(item: Any) -> dict:
     from ..sample import ValidationError
 
     def wrong(field: str, want: str, value: Any) -> ValidationError:
-        return ValidationError(f"must be {want}, got {type(value).__name__}: {value!r:.60}", f"report.{field}")
+        return ValidationError(
+            f"must be {want}, got {type(value).__name__}: {value!r:.60}", f"report.{field}"
+        )
 
     if not isinstance(item, dict):
         raise wrong("", "an object", item)
@@ -241,19 +266,30 @@ def check_item(item: Any) -> dict:
         raise wrong("metrics", "an object of numbers", metrics)
     n_ref, n_pred = len(item.get("ref_steps") or []), len(item.get("pred_steps") or [])
     similarity = item.get("similarity") or []
-    if similarity and not (isinstance(similarity, list) and len(similarity) == n_ref and all(
-            isinstance(row, list) and len(row) == n_pred and all(map(_number, row)) for row in similarity)):  # fmt: skip
-        raise wrong("similarity", f"a {n_ref} x {n_pred} list of numbers (reference x model steps)", similarity)
+    if similarity and not (
+        isinstance(similarity, list)
+        and len(similarity) == n_ref
+        and all(isinstance(row, list) and len(row) == n_pred and all(map(_number, row)) for row in similarity)
+    ):
+        raise wrong(
+            "similarity", f"a {n_ref} x {n_pred} list of numbers (reference x model steps)", similarity
+        )
     path = item.get("path") or []
     if not isinstance(path, list) or not all(
-            isinstance(p, list) and len(p) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in p)
-            and 0 <= p[0] < n_ref and 0 <= p[1] < n_pred for p in path):  # fmt: skip
+        isinstance(p, list)
+        and len(p) == 2
+        and all(isinstance(x, int) and not isinstance(x, bool) for x in p)
+        and 0 <= p[0] < n_ref
+        and 0 <= p[1] < n_pred
+        for p in path
+    ):
         raise wrong("path", "a list of [reference step, model step] index pairs", path)
     judge = item.get("judge") or {}
     if not isinstance(judge, dict):
         raise wrong("judge", "an object", judge)
-    if judge.get("consistency") is not None and not (isinstance(judge["consistency"], int)
-                                                     and not isinstance(judge["consistency"], bool)):  # fmt: skip
+    if judge.get("consistency") is not None and not (
+        isinstance(judge["consistency"], int) and not isinstance(judge["consistency"], bool)
+    ):
         raise wrong("judge.consistency", "a whole number", judge["consistency"])
     return item
 

@@ -24,9 +24,15 @@ def doc_to_text(doc, lmms_eval_specific_kwargs=None):
 
 def _results(doc, output, use_judge):
     return reference_free_results(
-        "mmvu_moss", output, doc["question"], options(doc), doc["answer"], doc_id=str(doc.get("id", "")),
-        group=doc["question_type"], use_judge=use_judge,
-    )  # fmt: skip
+        "mmvu_moss",
+        output,
+        doc["question"],
+        options(doc),
+        doc["answer"],
+        doc_id=str(doc.get("id", "")),
+        group=doc["question_type"],
+        use_judge=use_judge,
+    )
 
 
 process_results, process_results_with_judge = result_hooks(_results)

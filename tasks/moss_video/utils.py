@@ -8,7 +8,9 @@ from moss_plugins.evaluation.trace_metrics import bootstrap_ci  # noqa: F401  (t
 
 
 def doc_to_visual(doc):
-    return [observed_video(doc)]  # frames before observed_until only, cut on first use (moss_plugins.lmms_eval.dataset)
+    return [
+        observed_video(doc)
+    ]  # frames before observed_until only, cut on first use (moss_plugins.lmms_eval.dataset)
 
 
 def doc_to_text(doc):

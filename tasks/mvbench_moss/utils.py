@@ -13,7 +13,13 @@ def doc_to_text(doc, lmms_eval_specific_kwargs=None):
 def _results(doc, output, use_judge):
     answer = LETTERS[list(doc["candidates"]).index(doc["answer"])]
     return reference_free_results(
-        "mvbench_moss", output, doc["question"], doc["candidates"], answer, doc_id=doc.get("video", ""), use_judge=use_judge
+        "mvbench_moss",
+        output,
+        doc["question"],
+        doc["candidates"],
+        answer,
+        doc_id=doc.get("video", ""),
+        use_judge=use_judge,
     )
 
 

@@ -9,8 +9,15 @@ import numpy as np
 import pytest
 
 
-def write_video(path: Path, n: int, fps: int, size=(64, 48), color_of: Callable[[int], tuple] | None = None,
-                codec: str = "libx264", options: dict | None = None) -> Path:  # fmt: skip
+def write_video(
+    path: Path,
+    n: int,
+    fps: int,
+    size=(64, 48),
+    color_of: Callable[[int], tuple] | None = None,
+    codec: str = "libx264",
+    options: dict | None = None,
+) -> Path:
     """``n`` flat frames; frame k is ``color_of(k)`` (default: grey level 20 + 2k, so a frame's index can be
     read back from its pixels)."""
     import av

@@ -21,8 +21,16 @@ from moss_plugins.testing.annotated_videos import write_annotated_videos
 
 FPS = 8
 OBJECTS = ["cup", "ball", "lamp", "door", "box", "plant", "kettle", "chair"]
-ACTIONS = ["is lifted off the table", "rolls to the left", "turns on", "opens slowly", "is painted red",
-           "falls over", "fills with water", "spins in place"]  # fmt: skip
+ACTIONS = [
+    "is lifted off the table",
+    "rolls to the left",
+    "turns on",
+    "opens slowly",
+    "is painted red",
+    "falls over",
+    "fills with water",
+    "spins in place",
+]
 
 
 def caption(video: int, k: int) -> str:
@@ -146,8 +154,10 @@ def test_distractors_come_from_the_same_video_and_other_videos(built):
 
 def test_near_copy_of_the_answer_is_never_an_option(tmp_path):
     """Segment 1 differs from segment 3 by one word; any question whose answer is one never offers the other."""
-    near = ["The red ball rolls slowly to the left edge of the old wooden table",
-            "The red ball rolls slowly to the right edge of the old wooden table"]  # fmt: skip
+    near = [
+        "The red ball rolls slowly to the left edge of the old wooden table",
+        "The red ball rolls slowly to the right edge of the old wooden table",
+    ]
     captions = [[caption(v, 0), near[0], caption(v, 2), near[1], caption(v, 4)] for v in range(6)]
     src = write_annotated_videos(tmp_path, captions)
     build_dataset(read_annotations(src), tmp_path / "out", BuildConfig(test_fraction=0.0))
@@ -173,21 +183,31 @@ def test_cut_clips_hold_no_frame_from_the_future(tmp_path):
 def test_sharegpt4video_layout(tmp_path):
     """Keyframe timestamps + per-interval differential captions; the whole-video caption never appears."""
     write_annotated_videos(tmp_path, [["frame"] * 6], names=["clip"])
-    row = {"video_id": "abc", "video_path": "clip.mp4", "zip_folder": "mixkit_1.zip", "keyframe": [0, 16, 32, 48],
-           "timestamp": [0.0, 2.0, 4.0, 6.0],
-           "captions": [{"idx": "0", "content": "A kettle stands on a cold stove."},
-                        {"idx": "1", "content": "Someone lights the burner under the kettle."},
-                        {"idx": "2", "content": "Steam starts to rise from the spout."},
-                        {"idx": "3", "content": "The kettle whistles and the burner is turned off."},
-                        {"idx": "-1", "content": "SUMMARY of the whole video"}]}  # fmt: skip
+    row = {
+        "video_id": "abc",
+        "video_path": "clip.mp4",
+        "zip_folder": "mixkit_1.zip",
+        "keyframe": [0, 16, 32, 48],
+        "timestamp": [0.0, 2.0, 4.0, 6.0],
+        "captions": [
+            {"idx": "0", "content": "A kettle stands on a cold stove."},
+            {"idx": "1", "content": "Someone lights the burner under the kettle."},
+            {"idx": "2", "content": "Steam starts to rise from the spout."},
+            {"idx": "3", "content": "The kettle whistles and the burner is turned off."},
+            {"idx": "-1", "content": "SUMMARY of the whole video"},
+        ],
+    }
     (tmp_path / "sg.jsonl").write_text(json.dumps(row) + "\n")
     (ann,) = read_annotations(tmp_path / "sg.jsonl")
     assert [(s.start, s.end) for s in ann.segments] == [(0, 0), (0, 2), (2, 4), (4, 6)]
     assert ann.video_id == "abc" and ann.meta == {"zip_folder": "mixkit_1.zip"}
     build_dataset([ann], tmp_path / "out", BuildConfig(test_fraction=0.0))
     samples = load_samples(tmp_path / "out").samples
-    assert {(s.observed_until, s.task_type) for s in samples} == {(2.0, "next_state"), (2.0, "final_state"),
-                                                                   (4.0, "next_state")}  # fmt: skip
+    assert {(s.observed_until, s.task_type) for s in samples} == {
+        (2.0, "next_state"),
+        (2.0, "final_state"),
+        (4.0, "next_state"),
+    }
     text = (tmp_path / "out" / "train.jsonl").read_text()
     assert "SUMMARY" not in text
 
@@ -195,19 +215,49 @@ def test_sharegpt4video_layout(tmp_path):
 @pytest.mark.parametrize(
     ("row", "field"),
     [
-        ({"video": "v.mp4", "segments": [{"t": [0, 1], "caption": "a"}, {"t": [0.5, 2], "caption": "b"}]}, "segments[1].t"),
-        ({"video": "v.mp4", "segments": [{"t": [0, 1], "caption": "a"}, {"t": [1, 2], "caption": ""}]}, "segments[1].caption"),
+        (
+            {"video": "v.mp4", "segments": [{"t": [0, 1], "caption": "a"}, {"t": [0.5, 2], "caption": "b"}]},
+            "segments[1].t",
+        ),
+        (
+            {"video": "v.mp4", "segments": [{"t": [0, 1], "caption": "a"}, {"t": [1, 2], "caption": ""}]},
+            "segments[1].caption",
+        ),
         ({"video": "v.mp4", "segments": [{"t": [0, 1], "caption": "a"}]}, "segments"),
-        ({"video": "v.mp4", "segments": [{"t": [0, 1], "caption": "a"}, {"t": [1, "x"], "caption": "b"}]}, "segments[1].t[1]"),
-        ({"video": "v.mp4", "duration": 1.5, "segments": [{"t": [0, 1], "caption": "a"}, {"t": [1, 2], "caption": "b"}]}, "segments[1].t"),
+        (
+            {"video": "v.mp4", "segments": [{"t": [0, 1], "caption": "a"}, {"t": [1, "x"], "caption": "b"}]},
+            "segments[1].t[1]",
+        ),
+        (
+            {
+                "video": "v.mp4",
+                "duration": 1.5,
+                "segments": [{"t": [0, 1], "caption": "a"}, {"t": [1, 2], "caption": "b"}],
+            },
+            "segments[1].t",
+        ),
         ({"video": "v.mp4", "segmnts": []}, "segments"),
-        ({"video": "v.mp4", "segments": [{"t": [0, 1], "caption": "a"}, {"t": [1, 2], "caption": "b"}], "meta": []}, "meta"),
+        (
+            {
+                "video": "v.mp4",
+                "segments": [{"t": [0, 1], "caption": "a"}, {"t": [1, 2], "caption": "b"}],
+                "meta": [],
+            },
+            "meta",
+        ),
         ({"video": "v.mp4", "segments": [], "extra": 1}, "extra"),
         ({"video_id": "x", "timestamp": [0, 2], "captions": [{"idx": "0", "content": "a"}]}, "captions"),
-        ({"video_id": "x", "timestamp": [0, 2], "captions": [{"idx": "0", "content": "a"}, {"idx": "5", "content": "b"}]}, "captions[1].idx"),
+        (
+            {
+                "video_id": "x",
+                "timestamp": [0, 2],
+                "captions": [{"idx": "0", "content": "a"}, {"idx": "5", "content": "b"}],
+            },
+            "captions[1].idx",
+        ),
         ({"video_id": "x", "timestamp": [0, "soon"], "captions": []}, "timestamp[1]"),
     ],
-)  # fmt: skip
+)
 def test_annotation_errors_name_file_line_and_field(tmp_path, row, field):
     good = {"video": "ok.mp4", "segments": [{"t": [0, 1], "caption": "a"}, {"t": [1, 2], "caption": "b"}]}
     path = tmp_path / "ann.jsonl"
@@ -275,8 +325,25 @@ def test_bad_configuration_is_rejected():
 
 def test_cli_build(tmp_path, capsys):
     src = write_annotated(tmp_path / "src", 3)
-    assert main(["data", "build", str(src), "--out", str(tmp_path / "out"), "--tasks", "next_state",
-                 "--max-per-video", "2", "--test-fraction", "0.34", "--copy-videos"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "data",
+                "build",
+                str(src),
+                "--out",
+                str(tmp_path / "out"),
+                "--tasks",
+                "next_state",
+                "--max-per-video",
+                "2",
+                "--test-fraction",
+                "0.34",
+                "--copy-videos",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "6 samples" in out and "train: 4, test: 2" in out
     samples = load_samples(tmp_path / "out").samples

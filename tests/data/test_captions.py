@@ -54,13 +54,26 @@ def test_the_future_cannot_change_the_captions(sample, tmp_path):
 
 def test_traces_built_from_segment_captions_give_their_observed_segments_not_the_inference():
     sample = Sample(
-        id="cat", video="cat.mp4", question="What happens next?", options=("It eats", "It sleeps"), answer="A",
-        task_type="next_state", observed_until=8.0, split="train", source="captions", meta={"trace_source": "captions"},
-        trace=(TraceStep((0.0, 4.0), "A cat sits beside an empty bowl."), TraceStep((4.0, 8.0), "A hand pours food."),
-               TraceStep((8.0, 8.0), "So what happens next is: the cat eats.")),
-    )  # fmt: skip
-    assert observed_captions(sample, ".") == [{"t": [0.0, 4.0], "text": "A cat sits beside an empty bowl."},
-                                              {"t": [4.0, 8.0], "text": "A hand pours food."}]  # fmt: skip
+        id="cat",
+        video="cat.mp4",
+        question="What happens next?",
+        options=("It eats", "It sleeps"),
+        answer="A",
+        task_type="next_state",
+        observed_until=8.0,
+        split="train",
+        source="captions",
+        meta={"trace_source": "captions"},
+        trace=(
+            TraceStep((0.0, 4.0), "A cat sits beside an empty bowl."),
+            TraceStep((4.0, 8.0), "A hand pours food."),
+            TraceStep((8.0, 8.0), "So what happens next is: the cat eats."),
+        ),
+    )
+    assert observed_captions(sample, ".") == [
+        {"t": [0.0, 4.0], "text": "A cat sits beside an empty bowl."},
+        {"t": [4.0, 8.0], "text": "A hand pours food."},
+    ]
     assert observed_captions(dataclasses.replace(sample, meta={}), ".") == []  # no source: no captions
 
 

@@ -38,11 +38,19 @@ def test_each_layout_maps_to_the_segments_worked_out_by_hand(built):
     assert list(by_id) == ["v_bikes", "v_tiny", "v_carphone", "yc_bikes", "yc_carphone", "BK01", "CP01"]
     spans = {k: [(s.start, s.end) for s in a.segments] for k, a in by_id.items()}
     assert spans["v_bikes"] == [(0, 2), (2, 4.1), (4.1, 6.5), (6.5, 9), (9, 10)]
-    assert by_id["v_bikes"].segments[2].caption == ("A car's red brake light glows close to the camera. The traffic "
-                                                    "crawls past the camera.")  # fmt: skip
+    assert by_id["v_bikes"].segments[2].caption == (
+        "A car's red brake light glows close to the camera. The traffic crawls past the camera."
+    )
     assert spans["v_carphone"] == [(0, 1.2), (1.2, 2.5), (2.5, 4.0)]
     assert spans["yc_bikes"] == [(0, 1.5), (1.5, 3), (3, 5)]
-    assert spans["BK01"] == [(0, 2), (2, 4), (4, 6), (6, 7.5), (7.5, 9), (9, 9.5)]  # the video's end comes later
+    assert spans["BK01"] == [
+        (0, 2),
+        (2, 4),
+        (4, 6),
+        (6, 7.5),
+        (7.5, 9),
+        (9, 9.5),
+    ]  # the video's end comes later
     assert spans["CP01"] == [(0, 1.5), (1.5, 3), (3, 4)]
     assert by_id["yc_bikes"].video.suffix in (".webm", ".mkv") and by_id["BK01"].video.suffix == ".mov"
     assert by_id["v_carphone"].video.name == "carphone.mp4"  # found without the v_ prefix
@@ -53,8 +61,14 @@ def test_one_build_keeps_each_datasets_split_and_counts_every_policy_change(buil
     assert report.segment_policy == POLICY
     samples = load_samples(out).samples
     split = {s.meta["video_id"]: s.split for s in samples}
-    assert split == {"v_bikes": "train", "v_carphone": "test", "yc_bikes": "train", "yc_carphone": "test",
-                     "BK01": "train", "CP01": "test"}  # not --test-fraction's  # fmt: skip
+    assert split == {
+        "v_bikes": "train",
+        "v_carphone": "test",
+        "yc_bikes": "train",
+        "yc_carphone": "test",
+        "BK01": "train",
+        "CP01": "test",
+    }  # not --test-fraction's
     assert report.videos_per_split == Counter({"train": 3, "test": 3})
     assert set(report.task_videos) == {"next_state", "final_state", "event_order"}
     assert report.task_videos["next_state"] == 6 and sum(report.tasks.values()) == len(samples)
@@ -67,5 +81,7 @@ def test_samples_are_valid_and_cut_inside_each_real_video(built):
         info = probe_video(out / s.video)
         assert info.start + 1.0 <= s.observed_until < info.end, s.id
         assert all(step.t[1] <= s.observed_until for step in s.trace), s.id
-        if s.meta["video_id"] == "BK01":  # Charades' durations come from the video: 8 s, not the 9.5 s written
+        if (
+            s.meta["video_id"] == "BK01"
+        ):  # Charades' durations come from the video: 8 s, not the 9.5 s written
             assert s.meta["n_segments"] == 5

@@ -18,7 +18,17 @@ from moss_plugins.output_format import build_prompt, format_response
 from moss_plugins.reward import compute_score
 
 VERL_COLUMNS = ["data_source", "prompt", "videos", "ability", "reward_model", "extra_info"]
-EXTRA_INFO = {"index", "id", "split", "task_type", "observed_until", "question", "options", "answer", "captions"}
+EXTRA_INFO = {
+    "index",
+    "id",
+    "split",
+    "task_type",
+    "observed_until",
+    "question",
+    "options",
+    "answer",
+    "captions",
+}
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +37,10 @@ def mini():
 
 
 def test_verl_rows_follow_the_contract_and_the_reference_trace_scores_full(tmp_path, mini):
-    assert main(["data", "export", "--format", "verl", "--in", str(mini_split_dir()), "--out", str(tmp_path)]) == 0
+    assert (
+        main(["data", "export", "--format", "verl", "--in", str(mini_split_dir()), "--out", str(tmp_path)])
+        == 0
+    )
     seen = set()
     for split in ("train", "test"):
         frame = pd.read_parquet(tmp_path / f"{split}.parquet")
@@ -37,9 +50,15 @@ def test_verl_rows_follow_the_contract_and_the_reference_trace_scores_full(tmp_p
             sample = mini[info["id"]]
             seen.add(sample.id)
             assert set(info) == EXTRA_INFO and info["index"] == k and info["split"] == split == sample.split
-            assert (info["task_type"], info["answer"], info["question"]) == (sample.task_type, sample.answer,
-                                                                             sample.question)  # fmt: skip
-            assert list(info["options"]) == list(sample.options) and info["observed_until"] == sample.observed_until
+            assert (info["task_type"], info["answer"], info["question"]) == (
+                sample.task_type,
+                sample.answer,
+                sample.question,
+            )
+            assert (
+                list(info["options"]) == list(sample.options)
+                and info["observed_until"] == sample.observed_until
+            )
             assert row["data_source"] == "moss_video" and row["ability"] == "video_temporal_reasoning"
             (message,) = row["prompt"]
             assert message["role"] == "user"
@@ -51,9 +70,15 @@ def test_verl_rows_follow_the_contract_and_the_reference_trace_scores_full(tmp_p
             assert row["reward_model"]["style"] == "rule"
             truth = row["reward_model"]["ground_truth"]  # numpy arrays inside, as verl hands them over
             assert truth["answer"] == sample.answer
-            assert [(list(s["t"]), s["text"]) for s in truth["trace"]] == [(list(s.t), s.text) for s in sample.trace]
-            result = compute_score("moss_video", format_response([s.text for s in sample.trace], sample.answer), truth)
-            assert (result["acc"], result["format"], result["process"], result["padding"]) == (1, 1, 1, 0), result
+            assert [(list(s["t"]), s["text"]) for s in truth["trace"]] == [
+                (list(s.t), s.text) for s in sample.trace
+            ]
+            result = compute_score(
+                "moss_video", format_response([s.text for s in sample.trace], sample.answer), truth
+            )
+            assert (result["acc"], result["format"], result["process"], result["padding"]) == (1, 1, 1, 0), (
+                result
+            )
             assert all(c["t"][1] <= sample.observed_until for c in info["captions"])  # only the visible part
     assert seen == set(mini)
 
@@ -66,7 +91,10 @@ def test_verl_single_file_and_one_split(tmp_path, mini):
 
 
 def test_lmms_folder_reads_back_to_the_same_samples(tmp_path, mini):
-    assert main(["data", "export", "--format", "lmms", "--in", str(mini_split_dir()), "--out", str(tmp_path)]) == 0
+    assert (
+        main(["data", "export", "--format", "lmms", "--in", str(mini_split_dir()), "--out", str(tmp_path)])
+        == 0
+    )
     assert sorted(p.name for p in tmp_path.glob("*.jsonl")) == ["test.jsonl", "train.jsonl"]
     n = 0
     for split in ("train", "test"):
@@ -76,7 +104,9 @@ def test_lmms_folder_reads_back_to_the_same_samples(tmp_path, mini):
             back = sample_from_lmms_row(row)
             source = mini[back.id]
             assert (tmp_path / back.video).read_bytes() == (mini_split_dir() / source.video).read_bytes()
-            assert (tmp_path / back.meta["states"]).read_bytes() == (mini_split_dir() / source.meta["states"]).read_bytes()
+            assert (tmp_path / back.meta["states"]).read_bytes() == (
+                mini_split_dir() / source.meta["states"]
+            ).read_bytes()
             assert back.to_json() == source.to_json()  # the synthetic videos keep their paths (videos/...)
             n += 1
     assert n == len(mini)
@@ -106,7 +136,9 @@ def test_lmms_paths_outside_videos_are_kept_under_videos_and_symlinks(tmp_path, 
     rows = [json.loads(line) for path in out.glob("*.jsonl") for line in path.read_text("utf-8").splitlines()]
     assert sorted(r["video"] for r in rows) == sorted(f"videos/clips/a/{Path(s.video).name}" for s in samples)
     for r in rows:
-        assert (out / r["video"]).is_symlink() and (out / r["video"]).resolve().parent == (src / "clips" / "a")
+        assert (out / r["video"]).is_symlink() and (out / r["video"]).resolve().parent == (
+            src / "clips" / "a"
+        )
 
 
 def test_missing_video_and_empty_split_are_errors(tmp_path, mini):
@@ -127,8 +159,22 @@ def test_skip_invalid_is_reported(tmp_path, mini, capsys):
     (folder / "test.jsonl").write_text("\n".join([json.dumps(bad), *lines[1:]]) + "\n", "utf-8")
     with pytest.raises(Exception, match="test.jsonl:1: answer"):
         export_verl(folder, tmp_path / "a.parquet")
-    assert main(["data", "export", "--format", "verl", "--in", str(folder), "--out", str(tmp_path / "b.parquet"),
-                 "--skip-invalid"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "data",
+                "export",
+                "--format",
+                "verl",
+                "--in",
+                str(folder),
+                "--out",
+                str(tmp_path / "b.parquet"),
+                "--skip-invalid",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "59 samples; skipped 1 invalid" in out and "test.jsonl:1: answer" in out
     assert len(pd.read_parquet(tmp_path / "b.parquet")) == 59

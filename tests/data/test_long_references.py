@@ -21,16 +21,23 @@ def caption(video: int, k: int) -> str:
 
 def _long_truth(n_steps: int) -> dict:
     rng = random.Random(0)
-    words = "cup ball lamp door box plant kettle chair opens closes rolls falls lifts spins fills turns".split()
-    return {"answer": "A", "options": ["x", "y"],
-            "trace": [{"t": [k, k + 1], "text": " ".join(rng.choices(words, k=8))} for k in range(n_steps)]}
+    words = (
+        "cup ball lamp door box plant kettle chair opens closes rolls falls lifts spins fills turns".split()
+    )
+    return {
+        "answer": "A",
+        "options": ["x", "y"],
+        "trace": [{"t": [k, k + 1], "text": " ".join(rng.choices(words, k=8))} for k in range(n_steps)],
+    }
 
 
 def test_the_default_reward_reads_a_long_reference_in_full():
     truth = _long_truth(300)
     restated = format_response([s["text"] for s in truth["trace"]], "A")
     assert compute_score(None, restated, truth)["process"] == 1.0
-    paper = compute_score(None, restated, truth, preset="paper")  # the paper's caps: 64 steps of 20,000 characters
+    paper = compute_score(
+        None, restated, truth, preset="paper"
+    )  # the paper's caps: 64 steps of 20,000 characters
     assert paper["n_pred_steps"] == DEFAULT_MAX_STEPS and paper["process"] < 0.5
 
 
@@ -46,7 +53,9 @@ def test_condense_keeps_order_times_and_the_caps():
 
 def test_build_condenses_long_videos_and_validate_warns_about_long_traces(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "400")
-    src = write_annotated_videos(tmp_path / "src", [[caption(v, k) for k in range(150)] for v in range(2)], fps=2)
+    src = write_annotated_videos(
+        tmp_path / "src", [[caption(v, k) for k in range(150)] for v in range(2)], fps=2
+    )
     build_dataset(read_annotations(src), tmp_path / "out", BuildConfig(seed=1, max_per_video=3))
     samples = load_samples(tmp_path / "out").samples
     assert samples and max(len(s.trace) for s in samples) <= BuildConfig().max_trace_steps
@@ -57,13 +66,29 @@ def test_build_condenses_long_videos_and_validate_warns_about_long_traces(tmp_pa
         assert compute_score(None, out, truth, preset="paper")["process"] == 1.0
     assert main(["data", "validate", str(tmp_path / "out")]) == 0
     assert "warning" not in capsys.readouterr().out
-    assert main(["data", "build", str(src), "--out", str(tmp_path / "out8"), "--max-trace-steps", "8",
-                 "--max-per-video", "2"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "data",
+                "build",
+                str(src),
+                "--out",
+                str(tmp_path / "out8"),
+                "--max-trace-steps",
+                "8",
+                "--max-per-video",
+                "2",
+            ]
+        )
+        == 0
+    )
     assert max(len(s.trace) for s in load_samples(tmp_path / "out8").samples) <= 8
 
     row = json.loads((tmp_path / "out" / "train.jsonl").read_text("utf-8").splitlines()[0])
     cut = row["observed_until"]
-    row["trace"] = [{"t": [0, cut], "text": f"step {k}"} for k in range(DEFAULT_MAX_STEPS + 1)] + row["trace"][-1:]
+    row["trace"] = [{"t": [0, cut], "text": f"step {k}"} for k in range(DEFAULT_MAX_STEPS + 1)] + row[
+        "trace"
+    ][-1:]
     (tmp_path / "out" / "long.jsonl").write_text(json.dumps(row) + "\n", "utf-8")
     assert main(["data", "validate", str(tmp_path / "out" / "long.jsonl")]) == 0  # a warning, not an error
     out = capsys.readouterr().out

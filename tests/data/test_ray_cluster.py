@@ -32,15 +32,31 @@ def two_nodes():
 def test_build_on_two_nodes_runs_on_both_and_equals_the_in_process_build(two_nodes, tmp_path):
     src = write_annotated(tmp_path / "src", 8, n_segments=5)
     build_dataset(read_annotations(src), tmp_path / "local", BuildConfig(seed=2, cut_clips=True))
-    cmd = [str(Path(sys.executable).parent / "moss"), "data", "build", str(src), "--out", str(tmp_path / "ray"),
-           "--seed", "2", "--cut-clips", "--ray", "--address", two_nodes.address, "--chunk-size", "1"]  # fmt: skip
+    cmd = [
+        str(Path(sys.executable).parent / "moss"),
+        "data",
+        "build",
+        str(src),
+        "--out",
+        str(tmp_path / "ray"),
+        "--seed",
+        "2",
+        "--cut-clips",
+        "--ray",
+        "--address",
+        two_nodes.address,
+        "--chunk-size",
+        "1",
+    ]
     run = subprocess.run(cmd, env=two_nodes.env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert f"per-video work on Ray ({two_nodes.address})" in run.stdout
     for name in ("train.jsonl", "test.jsonl"):
         assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
     clips = sorted(p.relative_to(tmp_path / "local") for p in (tmp_path / "local" / "clips").rglob("*.mp4"))
-    assert clips and clips == sorted(p.relative_to(tmp_path / "ray") for p in (tmp_path / "ray" / "clips").rglob("*.mp4"))
+    assert clips and clips == sorted(
+        p.relative_to(tmp_path / "ray") for p in (tmp_path / "ray" / "clips").rglob("*.mp4")
+    )
     for clip in clips:  # the same encoder on the same frames, whichever node ran it
         assert (tmp_path / "ray" / clip).read_bytes() == (tmp_path / "local" / clip).read_bytes(), clip
     runs = [node.task_runs("_run_chunk") for node in two_nodes.nodes]
@@ -59,8 +75,13 @@ def test_a_driver_without_the_token_or_the_token_mode_is_refused(two_nodes, tmp_
     well as the token: Ray switches token mode on by itself only for a head it starts or finds locally."""
     env = {k: v for k, v in two_nodes.env.items() if k != drop}
     code = f"import ray\nray.init(address={two_nodes.address!r})\nprint('connected', ray.cluster_resources())"
-    run = subprocess.run([sys.executable, "-c", code], env={**env, "HOME": str(tmp_path)}, capture_output=True,
-                         text=True, timeout=120)  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode != 0 and "connected" not in run.stdout, run.stdout[-2000:]
     assert "InvalidAuthToken" in run.stderr or "token" in run.stderr.lower(), run.stderr[-2000:]
     if drop == "RAY_AUTH_MODE":  # the hand trial's error: the token was there, the mode was not

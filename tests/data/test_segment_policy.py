@@ -48,8 +48,10 @@ def test_out_of_range_segments_are_clipped_or_dropped_with_a_known_duration():
 def test_without_a_duration_fit_applies_the_probed_end_later():
     kept, changes = tidy([S(0, 2, "a"), S(2, 7, "b"), S(7, 8, "c")], None)
     assert spans(kept) == [(0, 2), (2, 7), (7, 8)] and not changes
-    assert fit(kept, 6.0) == ((S(0, 2, "a"), S(2, 6.0, "b")),
-                              Counter({"clipped: at the video's end": 1, "dropped: past the video's end": 1}))  # fmt: skip
+    assert fit(kept, 6.0) == (
+        (S(0, 2, "a"), S(2, 6.0, "b")),
+        Counter({"clipped: at the video's end": 1, "dropped: past the video's end": 1}),
+    )
 
 
 def test_exact_duplicates_are_dropped_even_when_not_adjacent():
@@ -65,10 +67,12 @@ def test_a_small_overlap_is_trimmed_so_the_cut_shows_none_of_the_later_segment()
 
 @pytest.mark.parametrize(
     ("second", "merged"),
-    [(S(1, 3, "b"), (0, 4)),  # inside the first
-     (S(1, 6, "b"), (0, 6)),  # overlap 3 s of a 4 s segment
-     (S(0, 4, "b"), (0, 4))],  # the same span described twice
-)  # fmt: skip
+    [
+        (S(1, 3, "b"), (0, 4)),  # inside the first
+        (S(1, 6, "b"), (0, 6)),  # overlap 3 s of a 4 s segment
+        (S(0, 4, "b"), (0, 4)),
+    ],  # the same span described twice
+)
 def test_a_large_overlap_merges_both_in_time_order(second, merged):
     kept, changes = tidy([S(0, 4, "a"), second, S(8, 9, "c")], None)
     assert spans(kept) == [merged, (8, 9)] and kept[0].caption == "a. b"
@@ -83,9 +87,16 @@ def test_merging_the_same_caption_keeps_it_once_and_chains_continue_from_the_mer
 
 @pytest.mark.parametrize(
     ("name", "split"),
-    [("train.json", "train"), ("val_1.json", "test"), ("val_2.json", "test"), ("charades_sta_train.txt", "train"),
-     ("charades_sta_test.txt", "test"), ("my_captions.json", None), ("youcookii_annotations_trainval.json", None)],
-)  # fmt: skip
+    [
+        ("train.json", "train"),
+        ("val_1.json", "test"),
+        ("val_2.json", "test"),
+        ("charades_sta_train.txt", "train"),
+        ("charades_sta_test.txt", "test"),
+        ("my_captions.json", None),
+        ("youcookii_annotations_trainval.json", None),
+    ],
+)
 def test_split_from_the_file_name(name, split, tmp_path):
     assert split_from_name(tmp_path / name) == split
 

@@ -18,8 +18,16 @@ def test_stats_tables_and_png(tmp_path, capsys):
     png = tmp_path / "stats.png"
     assert main(["data", "stats", str(mini_split_dir()), "--png", str(png)]) == 0
     out = capsys.readouterr().out
-    for needle in ("samples per split", "task types", "answer letters", "scene kinds", "next_state", "15 (25%)",
-                   "12 (20%)", "traffic_light"):  # fmt: skip
+    for needle in (
+        "samples per split",
+        "task types",
+        "answer letters",
+        "scene kinds",
+        "next_state",
+        "15 (25%)",
+        "12 (20%)",
+        "traffic_light",
+    ):
         assert needle in out
     with Image.open(png) as image:
         assert image.format == "PNG" and image.width > 800 and image.height > 600

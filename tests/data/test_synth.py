@@ -19,7 +19,16 @@ from moss_plugins.data.synth.generate import video_splits, make_scene, tasks_for
 from moss_plugins.data.synth.base import Scene
 from moss_plugins.data.video import load_frames
 
-MINI_COMMAND = ["data", "synth", "--n", "24", "--seed", "0", "--split-ratio", "0.5:0:0.5"]  # as docs/data.md says
+MINI_COMMAND = [
+    "data",
+    "synth",
+    "--n",
+    "24",
+    "--seed",
+    "0",
+    "--split-ratio",
+    "0.5:0:0.5",
+]  # as docs/data.md says
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -38,7 +47,7 @@ def mini():
 def _encoder(mp4: bytes) -> bytes:
     """The x264 build string the encoder writes into the stream ("x264 - core 165 - ...")."""
     start = mp4.find(b"x264 - core")
-    return mp4[start: mp4.find(b" - ", start + 12)]
+    return mp4[start : mp4.find(b" - ", start + 12)]
 
 
 def test_the_bundled_mini_split_is_what_the_documented_command_writes(tmp_path):
@@ -48,9 +57,14 @@ def test_the_bundled_mini_split_is_what_the_documented_command_writes(tmp_path):
     assert sum(len(b) for b in bundled.values()) < 2_000_000  # "a few MB at most"
     for name, data in ours.items():
         if not name.endswith(".mp4") or _encoder(data) == _encoder(bundled[name]):
-            assert data == bundled[name], name  # same JSON bytes; same video bytes from the same encoder build
+            assert data == bundled[name], (
+                name
+            )  # same JSON bytes; same video bytes from the same encoder build
         else:  # another PyAV wheel bundles another x264: the frames must still agree
-            a, b = (load_frames(folder / name, timeout=None).frames.astype(int) for folder in (tmp_path, mini_split_dir()))
+            a, b = (
+                load_frames(folder / name, timeout=None).frames.astype(int)
+                for folder in (tmp_path, mini_split_dir())
+            )
             assert np.abs(a - b).mean() < 2, name
 
 
@@ -85,8 +99,13 @@ def test_traces_use_only_the_visible_part(mini):
     for s in samples:
         assert all(step.t[0] <= step.t[1] <= s.observed_until for step in s.trace), s.id
         cut = s.meta["cut_frame"]
-        assert s.observed_until == (cut - 0.5) / s.meta["fps"]  # halfway between the last shown and first masked
-        assert s.trace[-1].t == ((cut - 1) / s.meta["fps"], s.observed_until)  # ends with the inference at the cut
+        assert (
+            s.observed_until == (cut - 0.5) / s.meta["fps"]
+        )  # halfway between the last shown and first masked
+        assert s.trace[-1].t == (
+            (cut - 1) / s.meta["fps"],
+            s.observed_until,
+        )  # ends with the inference at the cut
 
 
 def test_answers_agree_with_the_per_frame_ground_truth(mini):
@@ -103,8 +122,11 @@ def test_answers_agree_with_the_per_frame_ground_truth(mini):
             assert int(answer) == sum(a[key] != b[key] for a, b in pairwise(frames[:cut]))
         elif kind == "counter" and task in ("state_at_cut", "final_state", "next_state"):
             values = [f["value"] for f in frames]
-            expected = {"state_at_cut": values[cut - 1], "final_state": values[-1],
-                        "next_state": next(v for v in values[cut:] if v != values[cut - 1])}[task]  # fmt: skip
+            expected = {
+                "state_at_cut": values[cut - 1],
+                "final_state": values[-1],
+                "next_state": next(v for v in values[cut:] if v != values[cut - 1]),
+            }[task]
             assert int(answer) == expected
         elif kind == "slots" and task in ("state_at_cut", "final_state"):
             assert int(answer) == (frames[cut - 1] if task == "state_at_cut" else last)["count"]
@@ -160,10 +182,18 @@ def _read(kind: str, frame: np.ndarray, meta: dict) -> dict:
         for x0, y0, x1, y1 in C.DIGIT_BOXES:  # the middle of each segment: lit or not
             th, ym = C.SEGMENT_WIDTH * (x1 - x0), (y0 + y1) / 2
             tv = th * w / h
-            centres = {"a": ((x0 + x1) / 2, y0 + tv / 2), "b": (x1 - th / 2, (y0 + ym) / 2),
-                       "c": (x1 - th / 2, (ym + y1) / 2), "d": ((x0 + x1) / 2, y1 - tv / 2),
-                       "e": (x0 + th / 2, (ym + y1) / 2), "f": (x0 + th / 2, (y0 + ym) / 2), "g": ((x0 + x1) / 2, ym)}  # fmt: skip
-            lit = "".join(sorted(s for s, (x, y) in centres.items() if _nearest(_at(frame, x, y)) in C.PALETTE))
+            centres = {
+                "a": ((x0 + x1) / 2, y0 + tv / 2),
+                "b": (x1 - th / 2, (y0 + ym) / 2),
+                "c": (x1 - th / 2, (ym + y1) / 2),
+                "d": ((x0 + x1) / 2, y1 - tv / 2),
+                "e": (x0 + th / 2, (ym + y1) / 2),
+                "f": (x0 + th / 2, (y0 + ym) / 2),
+                "g": ((x0 + x1) / 2, ym),
+            }
+            lit = "".join(
+                sorted(s for s, (x, y) in centres.items() if _nearest(_at(frame, x, y)) in C.PALETTE)
+            )
             value = 10 * value + next(d for d, segs in C.SEGMENTS.items() if "".join(sorted(segs)) == lit)
         return {"value": value}
     if kind == "container":
@@ -175,7 +205,7 @@ def _read(kind: str, frame: np.ndarray, meta: dict) -> dict:
         return levels
     if kind == "moving":  # left-to-right order of the colours' centroids
         names = {o["color"]: f"{o['color']} {o['shape']}" for o in meta["params"]["objects"]}
-        band = frame[int(0.35 * h): int(0.65 * h)]
+        band = frame[int(0.35 * h) : int(0.65 * h)]
         labels = _nearest(band)
         xs = {c: np.nonzero(labels == c)[1].mean() for c in names if (labels == c).any()}
         return {"order": [names[c] for c in sorted(xs, key=xs.get)]}
@@ -205,8 +235,11 @@ def test_every_frame_reads_back_to_its_ground_truth_state(mini):
 # --- configuration and the command line ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("config", [SynthConfig(fps=2, duration=(20, 24)), SynthConfig(fps=8, size=(64, 48)),
-                                    SynthConfig(duration=(6, 7))], ids=["2fps-long", "8fps-small", "short"])  # fmt: skip
+@pytest.mark.parametrize(
+    "config",
+    [SynthConfig(fps=2, duration=(20, 24)), SynthConfig(fps=8, size=(64, 48)), SynthConfig(duration=(6, 7))],
+    ids=["2fps-long", "8fps-small", "short"],
+)
 def test_every_kind_answers_every_task_at_other_rates_and_lengths(config):
     for index in range(len(KINDS) * 2):
         scene, questions = make_scene(11, index, config)
@@ -218,18 +251,29 @@ def test_a_scene_kind_that_misses_a_task_type_is_refused_when_it_is_defined():
     from moss_plugins.data.synth.counter import Counter as CounterScene
     from moss_plugins.data.synth.cyclic import ColorCycle, CyclicScene
 
-    with pytest.raises(TypeError, match=r"scene kind 'half'.* has no ask_next_state, ask_event_order, ask_change_count:"):
-        type("Half", (Scene,), {"kind": "half", "ask_next_state": None, "ask_final_state": lambda s, r: None,
-                                "ask_state_at_cut": lambda s, r: None})  # fmt: skip
+    with pytest.raises(
+        TypeError, match=r"scene kind 'half'.* has no ask_next_state, ask_event_order, ask_change_count:"
+    ):
+        type(
+            "Half",
+            (Scene,),
+            {
+                "kind": "half",
+                "ask_next_state": None,
+                "ask_final_state": lambda s, r: None,
+                "ask_state_at_cut": lambda s, r: None,
+            },
+        )
     with pytest.raises(TypeError, match=r"scene kind 'typo'.*: ask_next_sate asks no task type"):
         type("Typo", (CounterScene,), {"kind": "typo", "ask_next_sate": lambda s, r: None})
-    with pytest.raises(TypeError, match=r"scene kind 'mute'.*question_texts has .*needs one entry per task type"):
+    with pytest.raises(
+        TypeError, match=r"scene kind 'mute'.*question_texts has .*needs one entry per task type"
+    ):
         type("Mute", (CyclicScene,), {"kind": "mute", "question_texts": {"next_state": ("?",)}})
     type("Family", (CyclicScene,), {})  # no kind: a family of kinds, checked in its kinds
     assert set(ColorCycle.askers) == set(TASK_TYPES)
     with pytest.raises(ValueError, match="'colour_count' is not a task type"):
         make_scene(11, 1, SynthConfig())[0].question("colour_count", np.random.default_rng(0))
-
 
 
 def test_splits_are_exact_and_stratified_by_kind():
@@ -248,15 +292,43 @@ def test_tasks_rotate_over_videos():
 
 def test_cli_options(tmp_path, capsys):
     out = tmp_path / "s"
-    assert main(["data", "synth", "--n", "3", "--seed", "1", "--out", str(out), "--split-ratio", "1:0:0",
-                 "--tasks-per-video", "2", "--fps", "5", "--size", "96x64", "--duration", "9:10"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "data",
+                "synth",
+                "--n",
+                "3",
+                "--seed",
+                "1",
+                "--out",
+                str(out),
+                "--split-ratio",
+                "1:0:0",
+                "--tasks-per-video",
+                "2",
+                "--fps",
+                "5",
+                "--size",
+                "96x64",
+                "--duration",
+                "9:10",
+            ]
+        )
+        == 0
+    )
     assert "videos/s" in capsys.readouterr().out
     assert sorted(p.name for p in out.glob("*.jsonl")) == ["train.jsonl"]
     samples = load_samples(out).samples
     assert len(samples) == 6 and {s.meta["fps"] for s in samples} == {5}
     frames = load_frames(out / samples[0].video, timeout=None)
     assert frames.frames.shape[1:3] == (64, 96) and 9 <= frames.duration <= 10
-    for bad in (["--split-ratio", "1:1"], ["--size", "33x32"], ["--tasks-per-video", "6"], ["--duration", "2:3"]):
+    for bad in (
+        ["--split-ratio", "1:1"],
+        ["--size", "33x32"],
+        ["--tasks-per-video", "6"],
+        ["--duration", "2:3"],
+    ):
         try:
             code = main(["data", "synth", "--n", "1", "--out", str(tmp_path / "bad"), *bad])
         except SystemExit as e:  # argparse's own checks

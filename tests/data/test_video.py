@@ -32,9 +32,22 @@ ENCODINGS = {
     "x264 lossy": ("libx264", {"crf": "30"}),
     "mpeg4": ("mpeg4", {"qscale": "3"}),
 }
-SAMPLINGS = [{}, {"fps": 2}, {"fps": 3.7}, {"fps": 50}, {"nframes": 1}, {"nframes": 5}, {"nframes": 36},
-             {"nframes": 100}, {"max_pixels": 700}]  # fmt: skip
-UNTILS = [CUT / FPS, CUT / FPS - 0.05, (CUT - 1) / FPS + 0.001]  # on the first masked frame, between, just after
+SAMPLINGS = [
+    {},
+    {"fps": 2},
+    {"fps": 3.7},
+    {"fps": 50},
+    {"nframes": 1},
+    {"nframes": 5},
+    {"nframes": 36},
+    {"nframes": 100},
+    {"max_pixels": 700},
+]
+UNTILS = [
+    CUT / FPS,
+    CUT / FPS - 0.05,
+    (CUT - 1) / FPS + 0.001,
+]  # on the first masked frame, between, just after
 
 
 def _color(k: int) -> tuple:
@@ -44,8 +57,10 @@ def _color(k: int) -> tuple:
 @pytest.fixture(scope="module")
 def leak_videos(tmp_path_factory, video_writer):
     root = tmp_path_factory.mktemp("leak")
-    return {name: video_writer(root / f"{k}.mp4", N, FPS, color_of=_color, codec=codec, options=options)
-            for k, (name, (codec, options)) in enumerate(ENCODINGS.items())}  # fmt: skip
+    return {
+        name: video_writer(root / f"{k}.mp4", N, FPS, color_of=_color, codec=codec, options=options)
+        for k, (name, (codec, options)) in enumerate(ENCODINGS.items())
+    }
 
 
 def _is_magenta(frame: np.ndarray) -> bool:
@@ -59,7 +74,10 @@ def test_the_masked_future_never_leaks(leak_videos, backend, encoding):
     path = leak_videos[encoding]
     lossless = "lossless" in encoding
     times = load_frames(path, backend=backend, timeout=None).timestamps
-    for until in [*UNTILS, float(times[CUT])]:  # the last one: frame CUT's start exactly as this backend reads it
+    for until in [
+        *UNTILS,
+        float(times[CUT]),
+    ]:  # the last one: frame CUT's start exactly as this backend reads it
         visible = int((times < until).sum())
         assert visible == CUT  # frames 0..CUT-1 start before every one of these cuts
         for sampling in SAMPLINGS:
@@ -77,7 +95,9 @@ def test_the_masked_future_never_leaks(leak_videos, backend, encoding):
             if "nframes" in sampling:
                 assert len(got.frames) == sampling["nframes"], where
                 if sampling["nframes"] > 1:
-                    assert indices[0] == 0 and indices[-1] == visible - 1, where  # the last visible frame is kept
+                    assert indices[0] == 0 and indices[-1] == visible - 1, (
+                        where
+                    )  # the last visible frame is kept
             elif "fps" in sampling:
                 targets = np.arange(0, until, 1 / sampling["fps"])
                 expected = np.unique(np.minimum(np.floor(targets * FPS + 1e-9).astype(int), visible - 1))
@@ -94,7 +114,9 @@ def test_through_the_decoder_process_the_result_is_the_same(leak_videos):
     for backend in ("decord", "pyav"):
         direct = load_frames(path, nframes=7, until=3.0, max_pixels=900, backend=backend, timeout=None)
         worker = load_frames(path, nframes=7, until=3.0, max_pixels=900, backend=backend, timeout=30)
-        assert np.array_equal(direct.frames, worker.frames) and np.array_equal(direct.timestamps, worker.timestamps)
+        assert np.array_equal(direct.frames, worker.frames) and np.array_equal(
+            direct.timestamps, worker.timestamps
+        )
         assert worker.source_fps == pytest.approx(FPS) and worker.duration == pytest.approx(N / FPS)
         assert worker.backend == backend
 
@@ -126,8 +148,19 @@ def test_output_size_caps_pixels_and_keeps_the_aspect_ratio():
     assert output_size(1, 5000, 10) == (1, 10)
 
 
-@pytest.mark.parametrize("kwargs", [{"fps": 1, "nframes": 2}, {"fps": 0}, {"nframes": 0}, {"nframes": 2.5},
-                                    {"until": 0}, {"max_pixels": 0}, {"timeout": 0}, {"backend": "cv2"}])  # fmt: skip
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"fps": 1, "nframes": 2},
+        {"fps": 0},
+        {"nframes": 0},
+        {"nframes": 2.5},
+        {"until": 0},
+        {"max_pixels": 0},
+        {"timeout": 0},
+        {"backend": "cv2"},
+    ],
+)
 def test_bad_arguments_are_value_errors(video_factory, kwargs):
     with pytest.raises(ValueError):
         load_frames(video_factory(n=4, fps=4), **kwargs)
@@ -173,13 +206,17 @@ def hanging_video(tmp_path):
 def test_a_hanging_decoder_is_killed_at_the_timeout(hanging_video, video_factory, backend):
     with pytest.raises(VideoTimeoutError, match=f"{hanging_video}.*did not finish within 1 s"):
         load_frames(hanging_video, timeout=1, backend=backend)
-    assert len(load_frames(video_factory(n=4, fps=4), timeout=30, backend=backend).frames) == 4  # a fresh helper
+    assert (
+        len(load_frames(video_factory(n=4, fps=4), timeout=30, backend=backend).frames) == 4
+    )  # a fresh helper
 
 
 def test_auto_tries_pyav_after_decord_hangs(hanging_video):
     with pytest.raises(VideoTimeoutError) as err:
         load_frames(hanging_video, timeout=0.5)
-    assert "pyav decoder did not finish" in str(err.value) and "decord decoder did not finish" in str(err.value)
+    assert "pyav decoder did not finish" in str(err.value) and "decord decoder did not finish" in str(
+        err.value
+    )
 
 
 def _idle_helper() -> video._Worker:
@@ -220,7 +257,9 @@ def test_threads_share_the_helpers_and_forked_children_get_their_own(video_facto
     for t in threads:
         t.join()
     assert all(np.array_equal(results[0], r) for r in results.values())
-    with multiprocessing.get_context("fork").Pool(1) as pool:  # the child must not talk to the parent's helper
+    with multiprocessing.get_context("fork").Pool(
+        1
+    ) as pool:  # the child must not talk to the parent's helper
         shape, pid = pool.apply(_load_in_child, (path,))
     assert shape == (6, 48, 64, 3) and pid != os.getpid()
     assert parent_helper.alive() and parent_helper in video._IDLE
@@ -234,12 +273,18 @@ def _gone(pid: int) -> bool:
         return True
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the helper's parent-death signal is Linux only")
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the helper's parent-death signal is Linux only"
+)
 def test_a_helper_stuck_in_a_hanging_decode_dies_with_its_parent(hanging_video):
-    code = ("import sys; from moss_plugins.data import video\nwith video._checked_out() as w: pass\n"
-            "print(w.proc.pid, flush=True); "
-            "video.load_frames(sys.argv[1], timeout=600, backend='pyav')")  # fmt: skip
-    parent = subprocess.Popen([sys.executable, "-c", code, str(hanging_video)], stdout=subprocess.PIPE, text=True)
+    code = (
+        "import sys; from moss_plugins.data import video\nwith video._checked_out() as w: pass\n"
+        "print(w.proc.pid, flush=True); "
+        "video.load_frames(sys.argv[1], timeout=600, backend='pyav')"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code, str(hanging_video)], stdout=subprocess.PIPE, text=True
+    )
     helper = int(parent.stdout.readline())
     assert not _gone(helper)
     parent.kill()

@@ -15,8 +15,12 @@ def signal_when_marked(script: str, marker: Path, args: list[str], sig: int) -> 
     """``python -c script marker *args``; once ``marker`` exists, send ``sig`` and wait for the process to end.
     The snippet touches the marker where the test wants it interrupted (mid-copy, mid-cut) and then hangs."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-c", script, str(marker), *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(marker), *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while not marker.exists():

@@ -21,8 +21,11 @@ CAPTIONS = [[f"video {v} shows event {k} here" for k in range(5)] for v in range
 
 def tree(folder: Path) -> dict[str, bytes | str]:
     """Every entry under ``folder``: file bytes, or ``-> target`` for a symlink."""
-    return {str(p.relative_to(folder)): f"-> {os.readlink(p)}" if p.is_symlink() else p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_symlink() or p.is_file()}  # fmt: skip
+    return {
+        str(p.relative_to(folder)): f"-> {os.readlink(p)}" if p.is_symlink() else p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_symlink() or p.is_file()
+    }
 
 
 def one_line_error(capsys, argv) -> str:
@@ -54,9 +57,18 @@ def kettle_in_place(tmp_path: Path, link: bool = False) -> tuple[Path, Path]:
         kettle.symlink_to(src / "a.mp4")
     else:
         shutil.move(src / "a.mp4", kettle)
-    rows = [{"video": str(kettle), "id": "a", "segments": [{"t": [k, k + 1], "caption": c} for k, c in enumerate(CAPTIONS[0])]},
-            {"video": str(src / "b.mp4"), "id": "kettle",
-             "segments": [{"t": [k, k + 1], "caption": c} for k, c in enumerate(CAPTIONS[1])]}]  # fmt: skip
+    rows = [
+        {
+            "video": str(kettle),
+            "id": "a",
+            "segments": [{"t": [k, k + 1], "caption": c} for k, c in enumerate(CAPTIONS[0])],
+        },
+        {
+            "video": str(src / "b.mp4"),
+            "id": "kettle",
+            "segments": [{"t": [k, k + 1], "caption": c} for k, c in enumerate(CAPTIONS[1])],
+        },
+    ]
     ann = src / "annotations.jsonl"
     ann.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return ann, out

@@ -17,7 +17,10 @@ from moss_plugins.cli import main
 from moss_plugins.data import mini_split_dir
 
 MINI = mini_split_dir()
-GOOD_SCORE_ROW = {"solution": "<think>Step 1: x.</think><answer>B</answer>", "ground_truth": {"answer": "B", "trace": ["x"]}}
+GOOD_SCORE_ROW = {
+    "solution": "<think>Step 1: x.</think><answer>B</answer>",
+    "ground_truth": {"answer": "B", "trace": ["x"]},
+}
 
 
 @pytest.fixture(autouse=True)
@@ -79,10 +82,11 @@ def test_a_bad_line_is_named_by_file_and_line(tmp_path, capsys, command, bad):
     rows = [GOOD_SCORE_ROW] * 3 if command == "score" else mini_rows()
     path = write_jsonl(with_videos(tmp_path / "d") / "test.jsonl", rows, {2: data})
     argv = {
-        "validate": ["data", "validate", path], "stats": ["data", "stats", path, "--png", tmp_path / "s.png"],
+        "validate": ["data", "validate", path],
+        "stats": ["data", "stats", path, "--png", tmp_path / "s.png"],
         "export": ["data", "export", "--format", "verl", "--in", path, "--out", tmp_path / "o.parquet"],
         "score": ["score", path],
-    }[command]  # fmt: skip
+    }[command]
     message = failed(capsys, *argv)
     assert f"{path}:2: " in message and expected in message
 
@@ -102,7 +106,11 @@ def test_the_lmms_eval_loader_names_a_bad_line(tmp_path, bad):
 
 
 def test_a_sharegpt4video_row_with_an_infinite_index_is_named(tmp_path, capsys):
-    row = {"video_id": "v", "timestamp": [0.0, 2.0], "captions": [{"idx": "0", "content": "a"}, {"idx": float("inf"), "content": "b"}]}
+    row = {
+        "video_id": "v",
+        "timestamp": [0.0, 2.0],
+        "captions": [{"idx": "0", "content": "a"}, {"idx": float("inf"), "content": "b"}],
+    }
     path = tmp_path / "sg.jsonl"
     path.write_text(json.dumps(row) + "\n")  # Python writes Infinity, which JSON does not have
     message = failed(capsys, "data", "build", path, "--format", "sharegpt4video", "--out", tmp_path / "out")
@@ -112,11 +120,17 @@ def test_a_sharegpt4video_row_with_an_infinite_index_is_named(tmp_path, capsys):
 # Bad files: missing, not a dataset at all, empty.
 
 
-@pytest.mark.parametrize("argv", [
-    ["score", "nope.jsonl"], ["viz", "report", "nope.jsonl"], ["data", "stats", "nope.jsonl"],
-    ["data", "export", "--format", "lmms", "--in", "nope.jsonl", "--out", "OUT"], ["data", "build", "nope.jsonl", "--out", "OUT"],
-    ["viz", "alignment", "--data", "nope.jsonl", "--id", "x", "--trace", "y"],
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["score", "nope.jsonl"],
+        ["viz", "report", "nope.jsonl"],
+        ["data", "stats", "nope.jsonl"],
+        ["data", "export", "--format", "lmms", "--in", "nope.jsonl", "--out", "OUT"],
+        ["data", "build", "nope.jsonl", "--out", "OUT"],
+        ["viz", "alignment", "--data", "nope.jsonl", "--id", "x", "--trace", "y"],
+    ],
+)
 def test_a_missing_file_is_one_line(tmp_path, capsys, monkeypatch, argv):
     monkeypatch.chdir(tmp_path)
     message = failed(capsys, *argv)
@@ -131,7 +145,9 @@ def test_a_video_given_as_a_dataset_is_refused_in_one_line(capsys, command):
     assert str(video) in message and "binary" in message and len(message.splitlines()) == 1
 
 
-@pytest.mark.parametrize("bad", [["--size", "33x32"], ["--tasks-per-video", "9"], ["--duration", "2:3"], ["--n", "0"]])
+@pytest.mark.parametrize(
+    "bad", [["--size", "33x32"], ["--tasks-per-video", "9"], ["--duration", "2:3"], ["--n", "0"]]
+)
 def test_a_bad_synth_option_is_one_line(tmp_path, capsys, bad):
     message = failed(capsys, "data", "synth", "--n", "1", "--out", tmp_path / "s", *bad)
     assert message.startswith("moss: error: ") and len(message.splitlines()) == 1
@@ -151,7 +167,9 @@ def test_invalid_rows_in_stats_export_and_build_name_line_and_field_literally(tm
     path = write_jsonl(with_videos(tmp_path / "d") / "test.jsonl", rows)
     expected = f"{path}:2: trace[0].t: must be a list [start, end] in seconds, got 5"
     assert expected in failed(capsys, "data", "stats", path, "--png", tmp_path / "s.png")
-    assert expected in failed(capsys, "data", "export", "--format", "lmms", "--in", path, "--out", tmp_path / "out")
+    assert expected in failed(
+        capsys, "data", "export", "--format", "lmms", "--in", path, "--out", tmp_path / "out"
+    )
     segments = tmp_path / "ann.jsonl"
     segments.write_text(json.dumps({"video": "v.mp4", "segments": [{"t": 5, "caption": "a"}]}) + "\n")
     message = failed(capsys, "data", "build", segments, "--out", tmp_path / "built")
@@ -171,17 +189,26 @@ def test_the_validate_summary_keeps_brackets_and_whole_lists(tmp_path, capsys):
     assert f"{path}:1: trace[0].t: must be a list [start, end] in seconds, got 5" in out
 
 
-@pytest.mark.parametrize(("option", "name"), [
-    ("alpha=x", "alpha"), ("max_jump=2.5", "max_jump"), ("gate_process=1", "gate_process"), ("alpah=1", "alpah"),
-    ("rouge_weights=5", "rouge_weights"), ("alpha", "alpha"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("option", "name"),
+    [
+        ("alpha=x", "alpha"),
+        ("max_jump=2.5", "max_jump"),
+        ("gate_process=1", "gate_process"),
+        ("alpah=1", "alpah"),
+        ("rouge_weights=5", "rouge_weights"),
+        ("alpha", "alpha"),
+    ],
+)
 def test_a_bad_score_option_is_one_line_naming_it(tmp_path, capsys, option, name):
     message = failed(capsys, "score", write_jsonl(tmp_path / "r.jsonl", [GOOD_SCORE_ROW]), "--set", option)
     assert name in message and len(message.splitlines()) == 1
 
 
 def test_a_score_option_may_be_plain_text(tmp_path, capsys):
-    code, out, _ = moss(capsys, "score", write_jsonl(tmp_path / "r.jsonl", [GOOD_SCORE_ROW]), "--set", "similarity=char3")
+    code, out, _ = moss(
+        capsys, "score", write_jsonl(tmp_path / "r.jsonl", [GOOD_SCORE_ROW]), "--set", "similarity=char3"
+    )
     assert code == 0 and json.loads(out)["reason"] == "ok"
 
 
@@ -191,8 +218,14 @@ def test_a_score_option_may_be_plain_text(tmp_path, capsys):
 @pytest.mark.parametrize("argv", [["score", "nope.jsonl"], ["data", "stats", "BAD"]])
 def test_no_traceback_reaches_stderr_of_a_real_process(tmp_path, argv):
     write_jsonl(tmp_path / "BAD", [{"a": 1}], {1: b'{"a": "\xff"}'})
-    done = subprocess.run([sys.executable, "-m", "moss_plugins.cli", *argv], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "moss_plugins.cli", *argv],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode != 0
     assert "Traceback" not in done.stderr + done.stdout
     assert len((done.stderr or done.stdout).strip().splitlines()) == 1
@@ -204,5 +237,7 @@ def test_an_unreadable_states_file_is_one_line_in_the_verl_export(tmp_path, caps
     (folder / "videos" / "broken.json").write_text("not json")
     rows[0]["meta"]["states"] = "videos/broken.json"
     path = write_jsonl(folder / "test.jsonl", rows)
-    message = failed(capsys, "data", "export", "--format", "verl", "--in", path, "--out", tmp_path / "o.parquet")
+    message = failed(
+        capsys, "data", "export", "--format", "verl", "--in", path, "--out", tmp_path / "o.parquet"
+    )
     assert f"sample {rows[0]['id']!r}: per-frame states" in message and "unreadable" in message

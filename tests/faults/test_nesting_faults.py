@@ -31,11 +31,15 @@ def deep_object(depth: int):
     return value
 
 
-@pytest.mark.parametrize("truth", [
-    nested(DEEP),
-    json.dumps({"answer": "A", "trace": ["x"]})[:-1] + ', "extra": ' + nested(DEEP) + "}",
-    {"answer": "A", "trace": ["it turns"], "extra": deep_object(DEEP)},
-], ids=["json-array", "json-field", "python-object"])  # fmt: skip
+@pytest.mark.parametrize(
+    "truth",
+    [
+        nested(DEEP),
+        json.dumps({"answer": "A", "trace": ["x"]})[:-1] + ', "extra": ' + nested(DEEP) + "}",
+        {"answer": "A", "trace": ["it turns"], "extra": deep_object(DEEP)},
+    ],
+    ids=["json-array", "json-field", "python-object"],
+)
 def test_a_ground_truth_nested_too_deep_is_a_ground_truth_error(truth):
     with pytest.raises(GroundTruthError, match="ground_truth.*nested"):
         compute_score("moss", SOLUTION, truth)
@@ -82,12 +86,26 @@ def test_a_rewriter_reply_nested_too_deep_keeps_the_caption_trace(tmp_path):
 
     deep = '{"steps": [{"t": [0, 1], "text": "x", "state": {"a": ' + nested(200_000) + "}}]}"
     observed = (TraceStep((0.0, 2.0), "a red disc"), TraceStep((2.0, 4.0), "it turns"))
-    sample = Sample(id="s", video="s.mp4", question="What next?", options=("x", "y"), answer="A",
-                    task_type="next_state", observed_until=4.0, trace=(*observed, TraceStep((4.0, 4.0), "so x")),
-                    split="train", source="test")  # fmt: skip
+    sample = Sample(
+        id="s",
+        video="s.mp4",
+        question="What next?",
+        options=("x", "y"),
+        answer="A",
+        task_type="next_state",
+        observed_until=4.0,
+        trace=(*observed, TraceStep((4.0, 4.0), "so x")),
+        split="train",
+        source="test",
+    )
     with FakeChatServer(lambda server, body, action: (200, {}, completion(deep))) as server:
-        config = RewriteConfig(model="fake", base_url=server.url, requests_per_minute=60000.0, max_retries=0,
-                               cache_path=tmp_path / "cache.sqlite")  # fmt: skip
+        config = RewriteConfig(
+            model="fake",
+            base_url=server.url,
+            requests_per_minute=60000.0,
+            max_retries=0,
+            cache_path=tmp_path / "cache.sqlite",
+        )
         out, report = rewrite_traces([sample], config, progress=False)
     assert out[0].trace == sample.trace
     assert sum(report.rejected.values()) == 1 and "nested" in next(iter(report.rejected))

@@ -61,9 +61,18 @@ def test_the_rewriter_caches_no_reply_larger_than_the_cap(tmp_path):
     from moss_plugins.data.rewrite import RewriteConfig, rewrite_traces
     from moss_plugins.sample import Sample, TraceStep
 
-    sample = Sample(id="s", video="s.mp4", question="?", options=("x", "y"), answer="A", task_type="next_state",
-                    observed_until=4.0, trace=(TraceStep((0.0, 4.0), "a red disc"), TraceStep((4.0, 4.0), "so x")),
-                    split="train", source="test")  # fmt: skip
+    sample = Sample(
+        id="s",
+        video="s.mp4",
+        question="?",
+        options=("x", "y"),
+        answer="A",
+        task_type="next_state",
+        observed_until=4.0,
+        trace=(TraceStep((0.0, 4.0), "a red disc"), TraceStep((4.0, 4.0), "so x")),
+        split="train",
+        source="test",
+    )
     reply = huge_reply(compressed=True)
     with FakeChatServer(lambda server, body, action: reply) as server:
         config = RewriteConfig(
@@ -74,11 +83,25 @@ def test_the_rewriter_caches_no_reply_larger_than_the_cap(tmp_path):
     assert (tmp_path / "c.sqlite").stat().st_size < 2**20
 
 
-@pytest.mark.parametrize(("header", "wait"), [
-    ("7", 7.0), (" 7 ", 7.0), ("0", None), ("-5", None), ("nan", None), ("NaN", None), ("inf", MAX_RETRY_AFTER),
-    ("-inf", None), ("1e308", MAX_RETRY_AFTER), ("1e400", MAX_RETRY_AFTER), ("soon", None), ("", None),
-    ("Wed, 21 Oct 2015 07:28:00 GMT", None), ("Fri, 01 Jan 9999 00:00:00 GMT", MAX_RETRY_AFTER),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("header", "wait"),
+    [
+        ("7", 7.0),
+        (" 7 ", 7.0),
+        ("0", None),
+        ("-5", None),
+        ("nan", None),
+        ("NaN", None),
+        ("inf", MAX_RETRY_AFTER),
+        ("-inf", None),
+        ("1e308", MAX_RETRY_AFTER),
+        ("1e400", MAX_RETRY_AFTER),
+        ("soon", None),
+        ("", None),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", None),
+        ("Fri, 01 Jan 9999 00:00:00 GMT", MAX_RETRY_AFTER),
+    ],
+)
 def test_retry_after_is_a_wait_within_bounds_or_none(header, wait):
     assert retry_after({"retry-after": header}) == wait
 
@@ -92,8 +115,9 @@ def test_a_429_whose_retry_after_is_nan_waits_the_backoff():
     replies = iter([(429, {"Retry-After": "nan"}, b"{}"), (200, {}, completion("the reply"))])
 
     async def run(url):
-        client = LLMClient(Endpoint.resolve("m", url, env={}), Policy(3, 1.0, 8.0, 5.0, 2), sleep=sleep,
-                           rng=random.Random(0))  # fmt: skip
+        client = LLMClient(
+            Endpoint.resolve("m", url, env={}), Policy(3, 1.0, 8.0, 5.0, 2), sleep=sleep, rng=random.Random(0)
+        )
         try:
             return await client.complete([{"role": "user", "content": "hi"}])
         finally:

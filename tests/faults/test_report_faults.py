@@ -15,12 +15,34 @@ HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
 def item(**changes) -> dict:
-    good = {"benchmark": "moss_video_test", "id": "s1", "task_type": "next_state", "question": "What next?",
-            "options": ["red", "blue"], "answer": "A", "observed_until": 2.0, "video": None, "output": "<think>x</think>",
-            "metrics": {"accuracy": 1.0}, "pred_answer": "A", "reason": "ok", "dtw_normalized": 0.0,
-            "pred_steps": ["x"], "ref_steps": ["y"], "path": [[0, 0]], "similarity": [[0.5]],
-            "judge": {"score": 0.75, "consistency": 4, "supports_answer": True, "explanation": "fine", "model": "m",
-                      "error": "", "cached": False}}  # fmt: skip
+    good = {
+        "benchmark": "moss_video_test",
+        "id": "s1",
+        "task_type": "next_state",
+        "question": "What next?",
+        "options": ["red", "blue"],
+        "answer": "A",
+        "observed_until": 2.0,
+        "video": None,
+        "output": "<think>x</think>",
+        "metrics": {"accuracy": 1.0},
+        "pred_answer": "A",
+        "reason": "ok",
+        "dtw_normalized": 0.0,
+        "pred_steps": ["x"],
+        "ref_steps": ["y"],
+        "path": [[0, 0]],
+        "similarity": [[0.5]],
+        "judge": {
+            "score": 0.75,
+            "consistency": 4,
+            "supports_answer": True,
+            "explanation": "fine",
+            "model": "m",
+            "error": "",
+            "cached": False,
+        },
+    }
     return {**good, **changes}
 
 
@@ -30,9 +52,26 @@ def samples_file(tmp_path: Path, *items) -> Path:
     return path
 
 
-@pytest.mark.parametrize("where", ["judge.consistency", "judge.explanation", "judge.model", "judge.error", "id",
-                                   "task_type", "question", "options", "answer", "pred_answer", "pred_steps",
-                                   "ref_steps", "output", "metrics", "benchmark"])  # fmt: skip
+@pytest.mark.parametrize(
+    "where",
+    [
+        "judge.consistency",
+        "judge.explanation",
+        "judge.model",
+        "judge.error",
+        "id",
+        "task_type",
+        "question",
+        "options",
+        "answer",
+        "pred_answer",
+        "pred_steps",
+        "ref_steps",
+        "output",
+        "metrics",
+        "benchmark",
+    ],
+)
 def test_every_text_of_a_samples_file_is_escaped_in_the_report(tmp_path, where):
     head, _, key = where.partition(".")
     if key:
@@ -51,11 +90,24 @@ def test_every_text_of_a_samples_file_is_escaped_in_the_report(tmp_path, where):
         assert "<script>" not in out.read_text()
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("metrics", {"accuracy": "high"}), ("metrics", [1, 2]), ("pred_steps", 5), ("ref_steps", [1, 2]),
-    ("similarity", "abc"), ("similarity", [[0.5, 0.5]]), ("path", [[1]]), ("path", [[0, 7]]), ("judge", "yes"),
-    ("options", 3), ("observed_until", "soon"), ("id", ["a"]), ("judge", {"consistency": "four"}),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("metrics", {"accuracy": "high"}),
+        ("metrics", [1, 2]),
+        ("pred_steps", 5),
+        ("ref_steps", [1, 2]),
+        ("similarity", "abc"),
+        ("similarity", [[0.5, 0.5]]),
+        ("path", [[1]]),
+        ("path", [[0, 7]]),
+        ("judge", "yes"),
+        ("options", 3),
+        ("observed_until", "soon"),
+        ("id", ["a"]),
+        ("judge", {"consistency": "four"}),
+    ],
+)
 def test_a_wrong_type_in_a_samples_file_is_one_line(tmp_path, capsys, field, value):
     path = samples_file(tmp_path, item(), item(**{field: value}))
     assert main(["viz", "report", str(path), "-o", str(tmp_path / "r.html")]) == 2

@@ -32,7 +32,8 @@ def one_line(capsys, *argv) -> str:
     text = captured.out + captured.err
     assert code == 2 and "Traceback" not in text, text[-2000:]
     lines = [line for line in captured.err.splitlines() if line.strip()] or [
-        line for line in captured.out.splitlines() if "error" in line]  # fmt: skip
+        line for line in captured.out.splitlines() if "error" in line
+    ]
     assert len(lines) == 1, text[-2000:]
     return lines[0]
 
@@ -68,11 +69,22 @@ def test_non_ascii_ids_keep_apart(tmp_path):
 # --- synth ------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("options", [
-    ["--seed", "-1"], ["--n", "0"], ["--n", "-3"], ["--workers", "0"], ["--size", "100000x100000"],
-    ["--fps", "100000"], ["--duration", "6:inf"], ["--duration", "6:1e9"], ["--split-ratio", "inf:0:1"],
-    ["--seed", str(2**64)],
-], ids=" ".join)  # fmt: skip
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--seed", "-1"],
+        ["--n", "0"],
+        ["--n", "-3"],
+        ["--workers", "0"],
+        ["--size", "100000x100000"],
+        ["--fps", "100000"],
+        ["--duration", "6:inf"],
+        ["--duration", "6:1e9"],
+        ["--split-ratio", "inf:0:1"],
+        ["--seed", str(2**64)],
+    ],
+    ids=" ".join,
+)
 def test_synth_options_out_of_range_are_one_line(tmp_path, capsys, options):
     line = one_line(capsys, "data", "synth", "--n", "1", "--out", tmp_path / "out", *options)
     assert options[0].lstrip("-").replace("-", "_") in line.replace("-", "_") or options[0] in line
@@ -115,10 +127,17 @@ def test_a_fifo_named_like_a_split_file_is_refused_not_read(tmp_path, command):
     data.mkdir()
     (data / "train.jsonl").write_text((mini_split_dir() / "test.jsonl").read_text().splitlines()[0] + "\n")
     os.mkfifo(data / "test.jsonl")
-    argv = {"validate": ["data", "validate", data],
-            "export": ["data", "export", "--format", "verl", "--in", data, "--out", tmp_path / "out"]}[command]  # fmt: skip
-    done = subprocess.run([sys.executable, "-m", "moss_plugins.cli", *map(str, argv)], capture_output=True, text=True,
-                          timeout=60, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})  # fmt: skip
+    argv = {
+        "validate": ["data", "validate", data],
+        "export": ["data", "export", "--format", "verl", "--in", data, "--out", tmp_path / "out"],
+    }[command]
+    done = subprocess.run(
+        [sys.executable, "-m", "moss_plugins.cli", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
     assert (
         done.returncode == 2 and "test.jsonl" in done.stderr + done.stdout and "Traceback" not in done.stderr
     )
@@ -173,11 +192,13 @@ def test_importing_the_reward_from_a_read_only_package_writes_no_jit_cache_into_
         root / "moss_plugins", copy / "moss_plugins", ignore=shutil.ignore_patterns("__pycache__", "mini")
     )
     reward = copy / "moss_plugins" / "reward"
-    script = (f"import os; real = os.access; os.access = lambda p, m, **k: False if os.fspath(p) == {str(reward)!r} "
-              "else real(p, m, **k)\n"
-              "from moss_plugins.reward import compute_score\n"
-              "print(compute_score(None, '<think>Step 1: x.</think><answer>A</answer>', "
-              "{'answer': 'A', 'trace': ['x']})['score'])")  # fmt: skip
+    script = (
+        f"import os; real = os.access; os.access = lambda p, m, **k: False if os.fspath(p) == {str(reward)!r} "
+        "else real(p, m, **k)\n"
+        "from moss_plugins.reward import compute_score\n"
+        "print(compute_score(None, '<think>Step 1: x.</think><answer>A</answer>', "
+        "{'answer': 'A', 'trace': ['x']})['score'])"
+    )
     env = {**os.environ, "PYTHONPATH": str(copy), "MOSS_PLUGINS_CACHE": str(tmp_path / "cache")}
     env.pop("NUMBA_CACHE_DIR", None)
     done = subprocess.run(
@@ -205,5 +226,18 @@ def test_a_parquet_row_whose_trace_is_not_a_list_is_a_validation_error(trace):
     from moss_plugins.sample import ValidationError, from_row
 
     with pytest.raises(ValidationError, match="trace"):
-        from_row({"id": "x", "trace": trace, "video": "v.mp4", "question": "q", "options": ["a", "b"], "answer": "A",
-                  "task_type": "next_state", "observed_until": 1.0, "split": "test", "source": "s"}, "parquet")  # fmt: skip
+        from_row(
+            {
+                "id": "x",
+                "trace": trace,
+                "video": "v.mp4",
+                "question": "q",
+                "options": ["a", "b"],
+                "answer": "A",
+                "task_type": "next_state",
+                "observed_until": 1.0,
+                "split": "test",
+                "source": "s",
+            },
+            "parquet",
+        )

@@ -27,8 +27,9 @@ av = pytest.importorskip("av")
 MODES = {"in-process": None, "helper": 30}
 
 
-def encode(path: Path, n: int, fps: int = 25, size=(64, 48), start: float = 0.0, options=None,
-           container_options=None) -> Path:  # fmt: skip
+def encode(
+    path: Path, n: int, fps: int = 25, size=(64, 48), start: float = 0.0, options=None, container_options=None
+) -> Path:
     """``n`` frames at ``fps`` in a 1/12800 s timeline (what ffmpeg writes for 25 fps MP4) from ``start`` s;
     frame k is grey 4 + 4k (mod 256) with a little noise, so frames differ and compress like footage."""
     time_base = Fraction(1, 12800)
@@ -40,7 +41,9 @@ def encode(path: Path, n: int, fps: int = 25, size=(64, 48), start: float = 0.0,
         stream.time_base = stream.codec_context.time_base = time_base
         stream.options = options or {}
         for k in range(n):
-            image = np.clip((4 + 4 * k) % 256 + rng.integers(-3, 4, (size[1], size[0], 3)), 0, 255).astype(np.uint8)
+            image = np.clip((4 + 4 * k) % 256 + rng.integers(-3, 4, (size[1], size[0], 3)), 0, 255).astype(
+                np.uint8
+            )
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             frame.pts, frame.time_base = round(start * 12800) + step * k, time_base
             container.mux(stream.encode(frame))
@@ -65,7 +68,11 @@ def test_a_cut_on_a_frame_excludes_that_frame_and_keeps_the_count(video_25fps, b
     for k in range(1, 79):
         cut = round(k * 0.04, 6)
         got = load_frames(video_25fps, nframes=3, until=cut, backend=backend, timeout=MODES[mode])
-        if len(got.timestamps) != 3 or got.timestamps.max() >= cut or got.timestamps[-1] != round((k - 1) * 0.04, 6):
+        if (
+            len(got.timestamps) != 3
+            or got.timestamps.max() >= cut
+            or got.timestamps[-1] != round((k - 1) * 0.04, 6)
+        ):
             problems.append((cut, got.timestamps.tolist()))
     assert not problems, f"{len(problems)} of 78 frame-aligned cuts: {problems[:3]}"
 
@@ -94,11 +101,17 @@ def test_the_builder_reads_segments_on_the_video_clock(offset_video, tmp_path):
     from moss_plugins.data.annotations import read_annotations
     from moss_plugins.data.build import BuildConfig, build_dataset
 
-    captions = ["A cup stands on a table.", "A hand lifts the cup.", "Water is poured into the cup.",
-                "The cup is set down again."]  # fmt: skip
+    captions = [
+        "A cup stands on a table.",
+        "A hand lifts the cup.",
+        "Water is poured into the cup.",
+        "The cup is set down again.",
+    ]
     (tmp_path / "late.mp4").write_bytes(offset_video.read_bytes())
     segments = [{"t": [20 + 0.5 * k, 20.5 + 0.5 * k], "caption": c} for k, c in enumerate(captions)]
-    (tmp_path / "annotations.jsonl").write_text(json.dumps({"video": "late.mp4", "segments": segments}) + "\n")
+    (tmp_path / "annotations.jsonl").write_text(
+        json.dumps({"video": "late.mp4", "segments": segments}) + "\n"
+    )
     config = BuildConfig(min_observed=0.4, test_fraction=0.0, cut_clips=True)
     build_dataset(read_annotations(tmp_path / "annotations.jsonl"), tmp_path / "out", config)
     samples = load_samples(tmp_path / "out").samples
@@ -121,14 +134,21 @@ def test_viz_reads_the_video_clock(offset_video):
 
     from moss_plugins.viz.report import frame_strip
 
-    captions = [float(t) for t in re.findall(r"<figcaption>([\d.]+) s</figcaption>", frame_strip(str(offset_video), 21.0))]
-    assert captions and all(20.0 <= t < 21.0 for t in captions), captions  # the strip shows the frames before 21 s
+    captions = [
+        float(t)
+        for t in re.findall(r"<figcaption>([\d.]+) s</figcaption>", frame_strip(str(offset_video), 21.0))
+    ]
+    assert captions and all(20.0 <= t < 21.0 for t in captions), (
+        captions
+    )  # the strip shows the frames before 21 s
 
 
 # --- bad video files: caught by validate, verl's start-up check and lmms-eval's loader -------------------
 
 TEMPLATE = json.loads((mini_split_dir() / "test.jsonl").read_text().splitlines()[0])  # cut at a few seconds
-TEMPLATE["meta"] = {k: v for k, v in TEMPLATE["meta"].items() if k != "states"}  # only the video is under test
+TEMPLATE["meta"] = {
+    k: v for k, v in TEMPLATE["meta"].items() if k != "states"
+}  # only the video is under test
 
 
 def _good(path: Path, **kwargs) -> Path:
@@ -150,8 +170,16 @@ FAULTS = {
     "empty": (lambda p: p.write_bytes(b""), "video", "empty"),
     "not a video": (lambda p: p.write_text("this is not a video\n" * 20), "video", "not a readable video"),
     "truncated, index at the end": (_truncated(0.6), "video", "not a readable video"),
-    "truncated, index first": (_truncated(0.6, container_options={"movflags": "faststart"}), "video", "truncated"),
-    "aspect ratio 250:1": (lambda p: encode(p, 130, fps=10, size=(1000, 4)), "video", "aspect ratio of 250:1"),
+    "truncated, index first": (
+        _truncated(0.6, container_options={"movflags": "faststart"}),
+        "video",
+        "truncated",
+    ),
+    "aspect ratio 250:1": (
+        lambda p: encode(p, 130, fps=10, size=(1000, 4)),
+        "video",
+        "aspect ratio of 250:1",
+    ),
     "first frame after the cut": (lambda p: _good(p, start=30.0), "observed_until", "no frame"),
 }
 
@@ -264,7 +292,10 @@ def test_short_lived_threads_leave_no_helpers_or_pipes_behind(video_25fps):
 
         def work():
             try:
-                assert len(load_frames(video_25fps, nframes=2, until=1.0, backend="pyav", timeout=30).frames) == 2
+                assert (
+                    len(load_frames(video_25fps, nframes=2, until=1.0, backend="pyav", timeout=30).frames)
+                    == 2
+                )
             except Exception as e:  # surfaced below: an exception in a thread would be lost
                 errors.append(e)
 

@@ -84,7 +84,9 @@ def run_cli(args: list[str], env: dict, cwd: Path, timeout: int = 300, python_pr
         code = f"{python_prelude}\nimport sys\nfrom lmms_eval.cli.dispatch import main\nsys.argv = ['lmms-eval', *{args!r}]\nmain()"
         cmd = [sys.executable, "-c", code]
     out = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    assert out.returncode == 0 and "Error during evaluation" not in out.stdout, out.stdout[-4000:] + out.stderr[-4000:]
+    assert out.returncode == 0 and "Error during evaluation" not in out.stdout, (
+        out.stdout[-4000:] + out.stderr[-4000:]
+    )
     return out
 
 

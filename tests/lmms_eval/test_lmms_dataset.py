@@ -59,9 +59,16 @@ def test_lmms_eval_takes_no_data_folder_at_run_time(tmp_path, monkeypatch):
 
     monkeypatch.setenv("SOME_EXPORT", str(tmp_path))
     (tmp_path / "test.jsonl").write_text('{"id": "a"}\n')
-    (tmp_path / "t.yaml").write_text("task: t\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: $SOME_EXPORT/test.jsonl\n")
-    assert load_yaml_config(str(tmp_path / "t.yaml"))["dataset_kwargs"]["data_files"]["test"] == "$SOME_EXPORT/test.jsonl"
-    rows = datasets.load_dataset("json", data_files={"test": str(tmp_path / "test.jsonl")}, cache_dir=str(tmp_path / "hf"))["test"]
+    (tmp_path / "t.yaml").write_text(
+        "task: t\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: $SOME_EXPORT/test.jsonl\n"
+    )
+    assert (
+        load_yaml_config(str(tmp_path / "t.yaml"))["dataset_kwargs"]["data_files"]["test"]
+        == "$SOME_EXPORT/test.jsonl"
+    )
+    rows = datasets.load_dataset(
+        "json", data_files={"test": str(tmp_path / "test.jsonl")}, cache_dir=str(tmp_path / "hf")
+    )["test"]
     assert str(tmp_path) not in repr(rows.info) + repr(rows.to_list())
 
 
@@ -80,17 +87,28 @@ def test_the_default_is_an_export_of_the_bundled_mini_split(monkeypatch):
     assert dataset.data_dir() == folder  # exported once
     assert (folder / "test.jsonl").stat().st_mtime_ns == written
     rows = dataset.read_rows(folder, "test")
-    mini = [json.loads(line) for line in (mini_split_dir() / "test.jsonl").read_text().splitlines() if line.strip()]
+    mini = [
+        json.loads(line)
+        for line in (mini_split_dir() / "test.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
     assert [r["id"] for r in rows] == [m["id"] for m in mini]
-    assert isinstance(rows[0]["trace"], str) and json.loads(rows[0]["trace"])[0]["text"] == mini[0]["trace"][0]["text"]
+    assert (
+        isinstance(rows[0]["trace"], str)
+        and json.loads(rows[0]["trace"])[0]["text"] == mini[0]["trace"][0]["text"]
+    )
 
 
 def test_errors_name_the_file_line_and_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv(dataset.DATA_ENV, str(tmp_path / "nope"))
-    with pytest.raises(dataset.DatasetError, match="MOSS_VIDEO_LMMS_DIR=.*nope: no such folder.*moss data export"):
+    with pytest.raises(
+        dataset.DatasetError, match="MOSS_VIDEO_LMMS_DIR=.*nope: no such folder.*moss data export"
+    ):
         dataset.data_dir()
     (tmp_path / "test.jsonl").write_text('{"id": "a"}\n')
     with pytest.raises(dataset.DatasetError, match=r"test.jsonl:1: missing field\(s\) \['video'"):
         dataset.read_rows(tmp_path, "test")
-    with pytest.raises(dataset.DatasetError, match=r"no 'train' split in this lmms export \(it has \['test'\]\)"):
+    with pytest.raises(
+        dataset.DatasetError, match=r"no 'train' split in this lmms export \(it has \['test'\]\)"
+    ):
         dataset.read_rows(tmp_path, "train")

@@ -10,8 +10,16 @@ from lmms_fixtures import offline_env, run_cli
 
 from moss_plugins.lmms_eval import TASKS_DIR, discovery
 
-OUR_TASKS = ("moss_video", "moss_video_train", "moss_video_judge", "mvbench_moss", "mvbench_moss_judge", "mmvu",
-             "mmvu_moss", "mmvu_moss_judge")  # fmt: skip
+OUR_TASKS = (
+    "moss_video",
+    "moss_video_train",
+    "moss_video_judge",
+    "mvbench_moss",
+    "mvbench_moss_judge",
+    "mmvu",
+    "mmvu_moss",
+    "mmvu_moss_judge",
+)
 
 
 def fake_task_manager():
@@ -100,9 +108,19 @@ def test_the_switch_turns_both_triggers_off_and_tasks_list_needs_the_pth(tmp_pat
     """With MOSS_LMMS_EVAL_TASKS=0 neither the .pth hook nor the entry point touches the TaskManager (the model
     stays registered). `lmms-eval tasks list` never imports lmms_eval.models, so the entry point alone cannot
     make our tasks visible there: that is why the .pth exists."""
-    out = subprocess.run([sys.executable, "-c", SWITCH_PROBE], env=offline_env(**{discovery.ENV_SWITCH: "0"}), cwd=tmp_path,
-                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", SWITCH_PROBE],
+        env=offline_env(**{discovery.ENV_SWITCH: "0"}),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     found = dict(line.split(" ", 1) for line in out.stdout.splitlines() if line.split(" ", 1)[0].isupper())
-    assert found == {"PTH_TRIGGER": "False", "TASKS_LIST_IMPORTED_MODELS": "False", "ENTRY_POINT_TRIGGER": "False",
-                     "MODEL": "True"}  # fmt: skip
+    assert found == {
+        "PTH_TRIGGER": "False",
+        "TASKS_LIST_IMPORTED_MODELS": "False",
+        "ENTRY_POINT_TRIGGER": "False",
+        "MODEL": "True",
+    }

@@ -16,12 +16,32 @@ from moss_plugins.evaluation.trace_metrics import REFERENCE_METRICS
 def test_qwen2_5_vl_backend_with_the_entry_point_alone(tiny_qwen, lmms_export, tmp_path):
     """lmms-eval's own qwen2_5_vl backend (chat path) on two docs; the .pth hook is removed first, so the tasks
     are found through the lmms_eval.models entry point only."""
-    model_args = f"pretrained={tiny_qwen},device=cpu,device_map=cpu,max_num_frames=4,max_pixels=12544,min_pixels=3136"
-    args = ["--model", "qwen2_5_vl", "--model_args", model_args, "--tasks", "moss_video", "--limit", "2",
-            "--gen_kwargs", "max_new_tokens=24", "--output_path", str(tmp_path / "out"), "--log_samples"]  # fmt: skip
+    model_args = (
+        f"pretrained={tiny_qwen},device=cpu,device_map=cpu,max_num_frames=4,max_pixels=12544,min_pixels=3136"
+    )
+    args = [
+        "--model",
+        "qwen2_5_vl",
+        "--model_args",
+        model_args,
+        "--tasks",
+        "moss_video",
+        "--limit",
+        "2",
+        "--gen_kwargs",
+        "max_new_tokens=24",
+        "--output_path",
+        str(tmp_path / "out"),
+        "--log_samples",
+    ]
     prelude = "import moss_plugins.lmms_eval.autoload as hook\nhook.uninstall()"
     cache = tmp_path / "cache"
-    run_cli(args, offline_env(MOSS_VIDEO_LMMS_DIR=lmms_export, MOSS_PLUGINS_CACHE=cache), tmp_path, python_prelude=prelude)
+    run_cli(
+        args,
+        offline_env(MOSS_VIDEO_LMMS_DIR=lmms_export, MOSS_PLUGINS_CACHE=cache),
+        tmp_path,
+        python_prelude=prelude,
+    )
     results, samples = read_run(tmp_path / "out", "moss_video")
     row = results["results"]["moss_video"]
     for metric in (m for m in REFERENCE_METRICS if m != "temporal_order"):  # a random model covers no step
@@ -59,9 +79,24 @@ def test_dataset_imports_on_real_video_through_build_validate_export_and_lmms_ev
     assert main(["data", "export", "--format", "lmms", "--in", str(built), "--out", str(export)]) == 0
     capsys.readouterr()
     test_ids = [json.loads(line)["id"] for line in (export / "test.jsonl").read_text().splitlines()]
-    assert {i.split("-")[1] for i in test_ids} == {"v_carphone", "yc_carphone", "CP01"}  # each dataset's test split
-    run_cli(["--model", "moss_baseline", "--tasks", "moss_video", "--output_path", str(tmp_path / "out"), "--log_samples"],
-            offline_env(MOSS_VIDEO_LMMS_DIR=export, MOSS_PLUGINS_CACHE=tmp_path / "cache"), tmp_path)  # fmt: skip
+    assert {i.split("-")[1] for i in test_ids} == {
+        "v_carphone",
+        "yc_carphone",
+        "CP01",
+    }  # each dataset's test split
+    run_cli(
+        [
+            "--model",
+            "moss_baseline",
+            "--tasks",
+            "moss_video",
+            "--output_path",
+            str(tmp_path / "out"),
+            "--log_samples",
+        ],
+        offline_env(MOSS_VIDEO_LMMS_DIR=export, MOSS_PLUGINS_CACHE=tmp_path / "cache"),
+        tmp_path,
+    )
     results, samples = read_run(tmp_path / "out", "moss_video")
     row = results["results"]["moss_video"]
     assert row["format_rate,none"] == 1.0 and 0.0 <= row["accuracy,none"] <= 1.0

@@ -28,7 +28,10 @@ def server(monkeypatch, tmp_path):
         yield s
 
 
-def ask(output="<think>Step 1: The light turns yellow.</think><answer>B</answer>", reference=("The light is green.",)):
+def ask(
+    output="<think>Step 1: The light turns yellow.</think><answer>B</answer>",
+    reference=("The light is green.",),
+):
     return judge.judge_trace("What comes next?", ["green", "yellow"], output, reference=list(reference))
 
 
@@ -106,9 +109,19 @@ def test_moss_video_judge_task_hook_adds_the_judge_metric(server):
 
     config = load_yaml_config(f"{TASKS_DIR}/moss_video/moss_video_judge.yaml", mode="full")
     trace = json.dumps([{"t": [0, 1], "text": "The disc is red."}, {"t": [1, 2], "text": "Red comes next."}])
-    doc = {"id": "d", "question": "Next colour?", "options": ["red", "blue"], "answer": "A", "task_type": "next_state",
-           "observed_until": 1.0, "trace": trace, "split": "test"}  # fmt: skip
-    out = config["process_results"](doc, ["<think>Step 1: The disc is red.\nStep 2: Red comes next.</think><answer>A</answer>"])
+    doc = {
+        "id": "d",
+        "question": "Next colour?",
+        "options": ["red", "blue"],
+        "answer": "A",
+        "task_type": "next_state",
+        "observed_until": 1.0,
+        "trace": trace,
+        "split": "test",
+    }
+    out = config["process_results"](
+        doc, ["<think>Step 1: The disc is red.\nStep 2: Red comes next.</think><answer>A</answer>"]
+    )
     assert out["judge_consistency"] == out["judge_consistency/next_state"] == 0.75
     assert out["report"]["judge"]["consistency"] == 4
     assert "The disc is red." in server.requests[0]["messages"][-1]["content"]

@@ -21,17 +21,25 @@ def test_wheel_contents(wheel):
         pth = z.read("moss_plugins_lmms_eval.pth").decode()
     for path in (ROOT / "tasks").rglob("*"):
         if path.is_file() and "__pycache__" not in path.parts:
-            assert f"moss_plugins/lmms_eval/tasks/{path.relative_to(ROOT / 'tasks').as_posix()}" in names, path
+            assert f"moss_plugins/lmms_eval/tasks/{path.relative_to(ROOT / 'tasks').as_posix()}" in names, (
+                path
+            )
     assert "[lmms_eval.models]\nmoss_plugins = moss_plugins.lmms_eval.plugin:manifests" in entry_points
-    assert "[lmms_eval.tasks]\nmoss_plugins = moss_plugins.lmms_eval:TASKS_DIR" in entry_points  # docs/upstream/
+    assert (
+        "[lmms_eval.tasks]\nmoss_plugins = moss_plugins.lmms_eval:TASKS_DIR" in entry_points
+    )  # docs/upstream/
     assert pth.strip() == "import moss_plugins.lmms_eval.autoload"
 
 
 @pytest.mark.slow
 def test_installed_wheel_tasks_are_listed(wheel, tmp_path):
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
-                   check=True, capture_output=True, text=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     venv_site = sysconfig.get_paths()["purelib"]
     # -S: no automatic site dirs; the wheel's folder is added first (its .pth runs), then this venv's packages
     # (lmms-eval and the rest) behind it, so moss_plugins comes from the wheel and not from the checkout.
@@ -43,10 +51,18 @@ def test_installed_wheel_tasks_are_listed(wheel, tmp_path):
         "print('PACKAGE', moss_plugins.__file__)\n"
         "print('YAML', lmms_eval.tasks.TaskManager('ERROR').task_index['moss_video']['yaml_path'])\n"
     )
-    out = subprocess.run([sys.executable, "-S", "-c", code], env=offline_env(), cwd=tmp_path, capture_output=True, text=True,
-                         timeout=300)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        env=offline_env(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     listed = {line.strip() for line in out.stdout.splitlines()}
     assert {"moss_video", "moss_video_train", "mvbench_moss", "mmvu", "mmvu_moss"} <= listed
-    found = dict(line.split(" ", 1) for line in out.stdout.splitlines() if line.startswith(("PACKAGE", "YAML")))
+    found = dict(
+        line.split(" ", 1) for line in out.stdout.splitlines() if line.startswith(("PACKAGE", "YAML"))
+    )
     assert found["PACKAGE"].startswith(str(target)) and found["YAML"].startswith(str(target))

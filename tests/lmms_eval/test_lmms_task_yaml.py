@@ -20,12 +20,22 @@ def test_every_metric_gets_its_mean_interval_breakdown_and_direction():
     family = task_yaml.Family("x", "x", ("hits", "trace_length"), ("a", "b"))
     entries = yaml.load(family.render(), Loader=FunctionTags)["metric_list"]
     assert [(e["metric"], e["aggregation"], e["higher_is_better"]) for e in entries] == [
-        ("hits", "mean", True), ("hits_ci95", "fn:utils.bootstrap_ci", True), ("hits/a", "mean", True),
-        ("hits/b", "mean", True), ("trace_length", "mean", False), ("trace_length_ci95", "fn:utils.bootstrap_ci", False),
-        ("trace_length/a", "mean", False), ("trace_length/b", "mean", False), ("report", "fn:utils.write_report", True),
-    ]  # fmt: skip
-    groups = yaml.safe_load(task_yaml.GroupScores("x", "x", ("hits", "trace_length")).render())["aggregate_metric_list"]
-    assert groups == [{"metric": m, "aggregation": "mean", "weight_by_size": True} for m in ("hits", "trace_length")]
+        ("hits", "mean", True),
+        ("hits_ci95", "fn:utils.bootstrap_ci", True),
+        ("hits/a", "mean", True),
+        ("hits/b", "mean", True),
+        ("trace_length", "mean", False),
+        ("trace_length_ci95", "fn:utils.bootstrap_ci", False),
+        ("trace_length/a", "mean", False),
+        ("trace_length/b", "mean", False),
+        ("report", "fn:utils.write_report", True),
+    ]
+    groups = yaml.safe_load(task_yaml.GroupScores("x", "x", ("hits", "trace_length")).render())[
+        "aggregate_metric_list"
+    ]
+    assert groups == [
+        {"metric": m, "aggregation": "mean", "weight_by_size": True} for m in ("hits", "trace_length")
+    ]
 
 
 def test_a_hand_edit_is_reported_as_stale(monkeypatch, tmp_path):

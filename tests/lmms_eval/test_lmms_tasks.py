@@ -11,7 +11,12 @@ from moss_plugins.lmms_eval.hooks import lmms_results
 from moss_plugins.output_format import REASONING_INSTRUCTION, build_prompt, format_response
 from moss_plugins.evaluation.trace_metrics import REFERENCE_FREE_METRICS, REFERENCE_METRICS
 
-STEPS = ("The disc is red.", "The disc turns green.", "The disc turns blue.", "The cycle is red, green, blue, so red comes next.")
+STEPS = (
+    "The disc is red.",
+    "The disc turns green.",
+    "The disc turns blue.",
+    "The cycle is red, green, blue, so red comes next.",
+)
 OUTPUT = format_response(STEPS, "A")  # the reference trace, answered right
 
 
@@ -39,7 +44,9 @@ def test_the_command_line_names_resolve(task_manager):
         assert index[name]["type"] == "task" and index[name]["yaml_path"].startswith(TASKS_DIR)
     for name in ("mmvu", "mvbench_moss", "mvbench_moss_judge"):
         assert index[name]["type"] == "group" and index[name]["yaml_path"].startswith(TASKS_DIR)
-    assert index["mvbench"]["type"] == "group" and "lmms_eval" in index["mvbench"]["yaml_path"]  # lmms-eval's own
+    assert (
+        index["mvbench"]["type"] == "group" and "lmms_eval" in index["mvbench"]["yaml_path"]
+    )  # lmms-eval's own
     assert task_manager._get_config("mmvu")["task"] == ["mmvu_val"]
     assert task_manager.match_tasks(["moss_video", "mvbench", "mmvu"]) == ["mmvu", "moss_video", "mvbench"]
 
@@ -55,23 +62,41 @@ def test_mvbench_moss_mirrors_every_mvbench_subtask(task_manager):
         b = load_yaml_config(task_manager._get_yaml_path(original), mode="simple")
         for key in ("dataset_path", "dataset_name", "test_split", "dataset_kwargs"):
             assert a[key] == b[key], (mine, key)
-        assert a["lmms_eval_specific_kwargs"]["default"]["sub_task"] == b["lmms_eval_specific_kwargs"]["default"]["sub_task"]
+        assert (
+            a["lmms_eval_specific_kwargs"]["default"]["sub_task"]
+            == b["lmms_eval_specific_kwargs"]["default"]["sub_task"]
+        )
 
 
-@pytest.mark.parametrize("name", ["moss_video", "moss_video_train", "moss_video_judge", "mvbench_moss_action_count", "mmvu_moss"])
+@pytest.mark.parametrize(
+    "name", ["moss_video", "moss_video_train", "moss_video_judge", "mvbench_moss_action_count", "mmvu_moss"]
+)
 def test_our_tasks_keep_the_raw_trace(name):
     """A task's reasoning_tags beat lmms-eval's --reasoning_tags default (which strips <think> blocks)."""
     from lmms_eval.api.reasoning import parse_reasoning_tags_config
 
     config = load(name)
-    assert parse_reasoning_tags_config(cli_value='[["<think>", "</think>"]]', task_value=config["reasoning_tags"]) is None
+    assert (
+        parse_reasoning_tags_config(
+            cli_value='[["<think>", "</think>"]]', task_value=config["reasoning_tags"]
+        )
+        is None
+    )
 
 
 def moss_doc(**overrides) -> dict:
     trace = [{"t": [0, 1], "text": t} for t in STEPS]
-    doc = {"id": "d1", "question": "Which colour comes next?", "options": ["red", "green", "blue", "yellow"],
-           "answer": "A", "task_type": "next_state", "observed_until": 1.375, "trace": json.dumps(trace),
-           "split": "test", "video_path": "/nowhere.mp4"}  # fmt: skip
+    doc = {
+        "id": "d1",
+        "question": "Which colour comes next?",
+        "options": ["red", "green", "blue", "yellow"],
+        "answer": "A",
+        "task_type": "next_state",
+        "observed_until": 1.375,
+        "trace": json.dumps(trace),
+        "split": "test",
+        "video_path": "/nowhere.mp4",
+    }
     return {**doc, **overrides}
 
 
@@ -88,7 +113,11 @@ def test_moss_video_hooks_on_a_hand_made_doc(lmms_export):
 
 
 def test_moss_video_declares_every_metric_it_can_emit():
-    expected = {f"{m}{s}" for m in (*REFERENCE_METRICS, "judge_consistency") for s in ("", "_ci95", *(f"/{t}" for t in TASK_TYPES))}
+    expected = {
+        f"{m}{s}"
+        for m in (*REFERENCE_METRICS, "judge_consistency")
+        for s in ("", "_ci95", *(f"/{t}" for t in TASK_TYPES))
+    }
     for name in ("moss_video", "moss_video_train", "moss_video_judge"):
         config = load(name)
         assert declared(config) == expected | {"report"}
@@ -98,34 +127,79 @@ def test_moss_video_declares_every_metric_it_can_emit():
 
 def test_mvbench_moss_hooks_on_a_hand_made_doc():
     config = load("mvbench_moss_action_count")
-    doc = {"video": "clip.mp4", "question": "How many times is the action done?", "candidates": ["2", "3", "4"], "answer": "3"}
+    doc = {
+        "video": "clip.mp4",
+        "question": "How many times is the action done?",
+        "candidates": ["2", "3", "4"],
+        "answer": "3",
+    }
     assert config["doc_to_text"](doc) == build_prompt(doc["question"], ["2", "3", "4"])
-    good = config["process_results"](doc, ["<think>Step 1: He claps.\nStep 2: So 3 times in all.</think><answer>B</answer>"])
-    assert {k: good[k] for k in REFERENCE_FREE_METRICS} == {"accuracy": 1.0, "format_rate": 1.0, "answer_consistency": 1.0, "trace_length": 2.0}
+    good = config["process_results"](
+        doc, ["<think>Step 1: He claps.\nStep 2: So 3 times in all.</think><answer>B</answer>"]
+    )
+    assert {k: good[k] for k in REFERENCE_FREE_METRICS} == {
+        "accuracy": 1.0,
+        "format_rate": 1.0,
+        "answer_consistency": 1.0,
+        "trace_length": 2.0,
+    }
     bare = config["process_results"](doc, ["B"])
     assert bare["accuracy"] == bare["format_rate"] == bare["answer_consistency"] == 0.0  # no <answer> block
     assert set(good) - {"report"} <= declared(config)
-    assert config["doc_to_visual"].__module__ == "lmms_eval.tasks.mvbench.utils"  # lmms-eval's own video lookup
+    assert (
+        config["doc_to_visual"].__module__ == "lmms_eval.tasks.mvbench.utils"
+    )  # lmms-eval's own video lookup
 
 
 def test_mmvu_moss_hooks_on_hand_made_docs():
     config = load("mmvu_moss")
-    mc = {"id": 7, "question_type": "multiple-choice", "question": "Which force acts?", "video_path": "Physics/a.mp4",
-          "choices": {"A": "gravity", "B": "friction", "C": "magnetism", "D": "tension", "E": ""}, "answer": "B"}  # fmt: skip
-    assert config["doc_to_text"](mc) == build_prompt(mc["question"], ["gravity", "friction", "magnetism", "tension"])
-    out = config["process_results"](mc, ["<think>Step 1: The block slows on the rough floor.\nStep 2: That is friction.</think><answer>B</answer>"])
+    mc = {
+        "id": 7,
+        "question_type": "multiple-choice",
+        "question": "Which force acts?",
+        "video_path": "Physics/a.mp4",
+        "choices": {"A": "gravity", "B": "friction", "C": "magnetism", "D": "tension", "E": ""},
+        "answer": "B",
+    }
+    assert config["doc_to_text"](mc) == build_prompt(
+        mc["question"], ["gravity", "friction", "magnetism", "tension"]
+    )
+    out = config["process_results"](
+        mc,
+        [
+            "<think>Step 1: The block slows on the rough floor.\nStep 2: That is friction.</think><answer>B</answer>"
+        ],
+    )
     assert out["accuracy"] == out["accuracy/multiple-choice"] == out["answer_consistency"] == 1.0
-    open_ended = {**mc, "question_type": "open-ended", "choices": None, "answer": "9.8 m/s^2", "question": "What is g?"}
+    open_ended = {
+        **mc,
+        "question_type": "open-ended",
+        "choices": None,
+        "answer": "9.8 m/s^2",
+        "question": "What is g?",
+    }
     assert config["doc_to_text"](open_ended) == build_prompt("What is g?")
-    out = config["process_results"](open_ended, ["<think>Step 1: Free fall.\nStep 2: g is 9.8 m/s^2.</think><answer>9.8 m/s^2</answer>"])
+    out = config["process_results"](
+        open_ended, ["<think>Step 1: Free fall.\nStep 2: g is 9.8 m/s^2.</think><answer>9.8 m/s^2</answer>"]
+    )
     assert out["accuracy/open-ended"] == 1.0 and out["answer_consistency"] == 1.0
     assert set(out) - {"report"} <= declared(config)
 
 
-MVBENCH_DOC = {"video": "clip.mp4", "question": "Which force acts?", "candidates": ["gravity", "friction"],
-               "answer": "friction"}  # fmt: skip
-MMVU_DOC = {"id": 1, "question_type": "multiple-choice", "question": "Which force acts?", "video_path": "Physics/a.mp4",
-            "choices": {"A": "gravity", "B": "friction", "C": "tension", "D": "magnetism", "E": "lift"}, "answer": "B"}  # fmt: skip
+MVBENCH_DOC = {
+    "video": "clip.mp4",
+    "question": "Which force acts?",
+    "candidates": ["gravity", "friction"],
+    "answer": "friction",
+}
+MMVU_DOC = {
+    "id": 1,
+    "question_type": "multiple-choice",
+    "question": "Which force acts?",
+    "video_path": "Physics/a.mp4",
+    "choices": {"A": "gravity", "B": "friction", "C": "tension", "D": "magnetism", "E": "lift"},
+    "answer": "B",
+}
 FORCE_OUTPUT = "  <think>Step 1: The block slows down on the rough floor.\nStep 2: That is friction.</think><answer>B</answer>\n"
 
 
@@ -138,10 +212,14 @@ def leaves(tree: dict) -> list:
 
 @pytest.mark.parametrize(
     ("name", "doc", "n_tasks", "hook"),
-    [("mvbench_moss", MVBENCH_DOC, 20, "process_results"), ("mvbench_moss_judge", MVBENCH_DOC, 20, "process_results_with_judge"),
-     ("mmvu", MMVU_DOC, 1, "mmvu_process_results"), ("mmvu_moss", MMVU_DOC, 1, "process_results"),
-     ("mmvu_moss_judge", MMVU_DOC, 1, "process_results_with_judge")],
-)  # fmt: skip
+    [
+        ("mvbench_moss", MVBENCH_DOC, 20, "process_results"),
+        ("mvbench_moss_judge", MVBENCH_DOC, 20, "process_results_with_judge"),
+        ("mmvu", MMVU_DOC, 1, "mmvu_process_results"),
+        ("mmvu_moss", MMVU_DOC, 1, "process_results"),
+        ("mmvu_moss_judge", MMVU_DOC, 1, "process_results_with_judge"),
+    ],
+)
 def test_groups_and_variants_build_through_lmms_eval(task_manager, monkeypatch, name, doc, n_tasks, hook):
     """lmms-eval builds every task of the name (includes, !function hooks, group overrides); only the Hub
     download is replaced by one hand-made doc."""
@@ -167,7 +245,11 @@ def test_groups_and_variants_build_through_lmms_eval(task_manager, monkeypatch, 
 def test_lmms_results_emits_mean_interval_and_breakdown_keys():
     out = lmms_results({"accuracy": 1.0, "trace_dtw": 0.5}, "next_state")
     assert out == {
-        "accuracy": 1.0, "accuracy_ci95": 1.0, "accuracy/next_state": 1.0,
-        "trace_dtw": 0.5, "trace_dtw_ci95": 0.5, "trace_dtw/next_state": 0.5,
-    }  # fmt: skip
+        "accuracy": 1.0,
+        "accuracy_ci95": 1.0,
+        "accuracy/next_state": 1.0,
+        "trace_dtw": 0.5,
+        "trace_dtw_ci95": 0.5,
+        "trace_dtw/next_state": 0.5,
+    }
     assert set(lmms_results({"accuracy": 1.0})) == {"accuracy", "accuracy_ci95"}

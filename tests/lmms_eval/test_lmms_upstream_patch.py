@@ -25,7 +25,9 @@ def patched(tmp_path_factory) -> Path:
         (copy / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(site / name, copy / name)
     for args in (["--dry-run"], []):
-        out = subprocess.run(["patch", "-p1", "--forward", *args, "-i", str(PATCH)], cwd=copy, capture_output=True, text=True)
+        out = subprocess.run(
+            ["patch", "-p1", "--forward", *args, "-i", str(PATCH)], cwd=copy, capture_output=True, text=True
+        )
         assert out.returncode == 0, out.stdout + out.stderr
     return copy
 
@@ -43,14 +45,20 @@ def test_the_patched_task_manager_indexes_entry_point_folders(patched, tmp_path,
     dist = tmp_path / "plugin_pkg-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: plugin-pkg\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[lmms_eval.tasks]\nplugin = plugin_pkg:TASKS_DIR\nbroken = no_such_module:X\n")
+    (dist / "entry_points.txt").write_text(
+        "[lmms_eval.tasks]\nplugin = plugin_pkg:TASKS_DIR\nbroken = no_such_module:X\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
-    spec = importlib.util.spec_from_file_location("patched_lmms_eval_tasks", patched / "lmms_eval/tasks/__init__.py")
+    spec = importlib.util.spec_from_file_location(
+        "patched_lmms_eval_tasks", patched / "lmms_eval/tasks/__init__.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
 
     assert str(tasks) in module.entry_point_task_paths()  # the broken entry point is skipped
     manager = object.__new__(module.TaskManager)  # only the indexing, of the entry-point folders alone
-    manager.logger = logging.getLogger("lmms-eval")  # (installed packages' folders, ours too, are indexed as well)
+    manager.logger = logging.getLogger(
+        "lmms-eval"
+    )  # (installed packages' folders, ours too, are indexed as well)
     index = module.TaskManager.initialize_tasks(manager, include_defaults=False)
     assert index["plugin_task"]["yaml_path"] == str(tasks / "plugin_task.yaml")

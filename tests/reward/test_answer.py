@@ -8,19 +8,44 @@ from moss_plugins.reward.answer import is_correct, parse_answer
 
 @pytest.mark.parametrize(
     "content",
-    ["B", "b", "(B)", "B.", "B)", "[B]", " B ", "Answer: B", "answer:b", "The answer is B", "The correct option is (B)",
-     "B. The light turns yellow", "(B) The light turns yellow", "B: yellow", "The light turns yellow",
-     "the light turns yellow.", "I choose B"],
-)  # fmt: skip
+    [
+        "B",
+        "b",
+        "(B)",
+        "B.",
+        "B)",
+        "[B]",
+        " B ",
+        "Answer: B",
+        "answer:b",
+        "The answer is B",
+        "The correct option is (B)",
+        "B. The light turns yellow",
+        "(B) The light turns yellow",
+        "B: yellow",
+        "The light turns yellow",
+        "the light turns yellow.",
+        "I choose B",
+    ],
+)
 def test_reads_the_chosen_letter(content):
     assert parse_choice(content, OPTIONS) == "B"
 
 
 @pytest.mark.parametrize(
     "content",
-    ["A, B, C, D", "A B C D", "A. green B. yellow", "(A) or (B)", "A/B", "E", "", "something else entirely",
-     "The light turns yellow or The light turns red"],
-)  # fmt: skip
+    [
+        "A, B, C, D",
+        "A B C D",
+        "A. green B. yellow",
+        "(A) or (B)",
+        "A/B",
+        "E",
+        "",
+        "something else entirely",
+        "The light turns yellow or The light turns red",
+    ],
+)
 def test_ambiguous_or_invalid_answers_read_as_none(content):
     assert parse_choice(content, OPTIONS) is None
 

@@ -22,14 +22,18 @@ def _groups(truth, ref_steps, n_groups=3, group=8):
 def test_batch_equals_one_by_one(truth, ref_steps):
     solutions, truths = _groups(truth, ref_steps)
     assert score_batch(solutions, truths) == [compute_score(None, s, t) for s, t in zip(solutions, truths)]
-    assert score_batch(solutions, truths, alpha=5.0) == [compute_score(None, s, t, alpha=5.0) for s, t in zip(solutions, truths)]
+    assert score_batch(solutions, truths, alpha=5.0) == [
+        compute_score(None, s, t, alpha=5.0) for s, t in zip(solutions, truths)
+    ]
 
 
 def test_each_reference_is_tokenized_once_per_group(truth, ref_steps, monkeypatch):
     references.REFERENCES.clear()
     builds = []
     real = facts_module.FactIndex.build
-    monkeypatch.setattr(facts_module.FactIndex, "build", classmethod(lambda cls, steps: builds.append(1) or real(steps)))
+    monkeypatch.setattr(
+        facts_module.FactIndex, "build", classmethod(lambda cls, steps: builds.append(1) or real(steps))
+    )
     solutions, truths = _groups(truth, ref_steps, n_groups=4, group=8)
     results = score_batch(solutions, truths)
     assert len(results) == 32 and len(builds) == 4
@@ -58,8 +62,10 @@ def test_concurrent_rollouts_of_a_group_prepare_the_reference_once(truth, ref_st
 
     monkeypatch.setattr(facts_module.FactIndex, "build", classmethod(slow_build))
     results = []
-    threads = [threading.Thread(target=lambda: results.append(compute_score(None, render(ref_steps), truth)))
-               for _ in range(8)]  # fmt: skip
+    threads = [
+        threading.Thread(target=lambda: results.append(compute_score(None, render(ref_steps), truth)))
+        for _ in range(8)
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -9,12 +9,23 @@ def test_demo_reward_stage_reports_every_example(capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")  # rich sizes its tables from it
     assert main(["demo", "--only", "reward"]) == 0
     out = capsys.readouterr()
-    for label in ("faithful", "paraphrase", "padded", "repeated", "every option", "empty think", "faithful (zh)"):
+    for label in (
+        "faithful",
+        "paraphrase",
+        "padded",
+        "repeated",
+        "every option",
+        "empty think",
+        "faithful (zh)",
+    ):
         assert label in out.out
 
 
 def test_score_command(tmp_path, truth, ref_steps, capsys):
-    rows = [{"solution": render(ref_steps), "ground_truth": truth}, {"solution": "nonsense", "ground_truth": truth}]
+    rows = [
+        {"solution": render(ref_steps), "ground_truth": truth},
+        {"solution": "nonsense", "ground_truth": truth},
+    ]
     path = tmp_path / "rollouts.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows))
     assert main(["score", str(path), "--set", "alpha=3", "--summary"]) == 0

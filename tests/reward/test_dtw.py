@@ -42,7 +42,10 @@ def test_matches_brute_force(max_jump):
 def test_free_start_and_end_and_jumps():
     # reference of 2 steps hidden inside 6 predicted steps with a distractor between them
     cost = np.array([[1, 1, 0, 1, 1, 1], [1, 1, 1, 0.9, 0, 1]], dtype=float)
-    assert subsequence_dtw(cost, max_jump=1) == (pytest.approx(0.9), [(0, 2), (1, 3)])  # earliest end wins ties
+    assert subsequence_dtw(cost, max_jump=1) == (
+        pytest.approx(0.9),
+        [(0, 2), (1, 3)],
+    )  # earliest end wins ties
     assert subsequence_dtw(cost, max_jump=2) == (0.0, [(0, 2), (1, 4)])  # skips the distractor
 
 
@@ -52,7 +55,9 @@ def test_every_reference_step_is_matched():
     assert distance == 4.0
 
 
-@pytest.mark.parametrize("bad", [np.zeros((0, 3)), np.zeros((2, 0)), np.full((2, 2), np.nan), -np.ones((1, 1)), np.zeros(3)])
+@pytest.mark.parametrize(
+    "bad", [np.zeros((0, 3)), np.zeros((2, 0)), np.full((2, 2), np.nan), -np.ones((1, 1)), np.zeros(3)]
+)
 def test_rejects_bad_cost(bad):
     with pytest.raises(ValueError):
         subsequence_dtw(bad)

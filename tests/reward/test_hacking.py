@@ -17,8 +17,16 @@ PARAPHRASE = [
     "The clip ends on green, so the next colour is yellow.",
 ]
 IRRELEVANT = [f"Side remark {k}: the sky, the trees and the buildings look unremarkable." for k in range(50)]
-CONFIGS = [{}, {"gate_process": True}, {"alpha": 0.0}, {"alpha": 5.0}, {"max_jump": 1}, {"preset": "paper"},
-           {"preset": "paper", "max_jump": 1}, {"time_weight": 0.0, "order_penalty": 0.0, "negation_penalty": 0.0}]
+CONFIGS = [
+    {},
+    {"gate_process": True},
+    {"alpha": 0.0},
+    {"alpha": 5.0},
+    {"max_jump": 1},
+    {"preset": "paper"},
+    {"preset": "paper", "max_jump": 1},
+    {"time_weight": 0.0, "order_penalty": 0.0, "negation_penalty": 0.0},
+]
 
 
 def hacks(ref_steps):
@@ -37,7 +45,9 @@ def hacks(ref_steps):
     }
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()) or "defaults")
+@pytest.mark.parametrize(
+    "config", CONFIGS, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()) or "defaults"
+)
 def test_each_hack_scores_below_the_faithful_answer(truth, ref_steps, config):
     honest = compute_score("moss_video", render(ref_steps), truth, **config)["score"]
     for name, output in hacks(ref_steps).items():
@@ -63,10 +73,18 @@ def test_the_default_also_sees_a_repeated_trace_in_the_process_reward(truth, ref
 @pytest.mark.parametrize("preset", ["default", "paper"])
 @pytest.mark.parametrize("steps", ["reference", "reversed", "paraphrase", "paraphrase reversed"])
 def test_repeating_or_padding_any_trace_never_pays(truth, ref_steps, steps, preset):
-    base = {"reference": ref_steps, "reversed": ref_steps[::-1], "paraphrase": PARAPHRASE,
-            "paraphrase reversed": PARAPHRASE[::-1]}[steps]  # fmt: skip
+    base = {
+        "reference": ref_steps,
+        "reversed": ref_steps[::-1],
+        "paraphrase": PARAPHRASE,
+        "paraphrase reversed": PARAPHRASE[::-1],
+    }[steps]
     concise = compute_score(None, render(base), truth, preset=preset)["score"]
-    for k in (2, 3, 5):  # repeats could let the alignment pick steps across copies to repair the order: still lower
+    for k in (
+        2,
+        3,
+        5,
+    ):  # repeats could let the alignment pick steps across copies to repair the order: still lower
         assert compute_score(None, render(base * k), truth, preset=preset)["score"] < concise
     for n in (5, 20, 50):
         assert compute_score(None, render(base + IRRELEVANT[:n]), truth, preset=preset)["score"] < concise

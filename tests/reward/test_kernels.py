@@ -54,8 +54,12 @@ def test_monotone_matching_is_optimal_and_each_tie_rule_keeps_its_side():
     for _ in range(100):
         cost = rng.random((int(rng.integers(1, 7)), int(rng.integers(1, 7))))
         n, m = cost.shape
-        best = min(cost[list(r), list(c)].sum() + n - k
-                   for k in range(min(n, m) + 1) for r in combinations(range(n), k) for c in combinations(range(m), k))
+        best = min(
+            cost[list(r), list(c)].sum() + n - k
+            for k in range(min(n, m) + 1)
+            for r in combinations(range(n), k)
+            for c in combinations(range(m), k)
+        )
         total, rows, cols = monotone_matching(cost, 1.0, False)
         assert np.all(np.diff(rows) > 0) and np.all(np.diff(cols) > 0)
         assert np.isclose(total, cost[rows, cols].sum() + n - rows.size) and np.isclose(total, best)

@@ -76,9 +76,13 @@ def test_the_fixture_comparison_tolerates_rounding_only():
     nudged["metrics"]["trace_dtw"] += 2 * math.ulp(want["metrics"]["trace_dtw"])
     nudged["details"]["similarity"][0][1] = round(want["details"]["similarity"][0][1] + 1e-4, 4)
     assert mismatches(nudged, want) == []
-    for path, value in [(("metrics", "trace_dtw"), want["metrics"]["trace_dtw"] + 1e-13),
-                        (("details", "path"), want["details"]["path"][:-1]), (("details", "pred_answer"), "C"),
-                        (("details", "reason"), "no_think"), (("details", "dtw_normalized"), True)]:  # fmt: skip
+    for path, value in [
+        (("metrics", "trace_dtw"), want["metrics"]["trace_dtw"] + 1e-13),
+        (("details", "path"), want["details"]["path"][:-1]),
+        (("details", "pred_answer"), "C"),
+        (("details", "reason"), "no_think"),
+        (("details", "dtw_normalized"), True),
+    ]:
         changed = json.loads(json.dumps(want))
         changed[path[0]][path[1]] = value
         assert mismatches(changed, want), path

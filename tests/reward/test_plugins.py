@@ -53,24 +53,49 @@ print(json.dumps({"available": {kind: registry.available(kind) for kind in ("seg
 def test_installed_distribution_is_discovered_and_used(tmp_path):
     """pip-installs examples/moss-embedding-plugin (a real distribution) and uses all three of its components."""
     target, source = tmp_path / "site", tmp_path / "source"
-    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))  # pip builds in place
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--target", str(target), str(source)], check=True)  # fmt: skip
+    shutil.copytree(
+        EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info")
+    )  # pip builds in place
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        check=True,
+    )
     path = os.pathsep.join(p for p in (str(target), os.environ.get("PYTHONPATH", "")) if p)
     env = {**os.environ, "PYTHONPATH": path, "MODEL": str(tmp_path / "model" / "st")}
     out = subprocess.run([sys.executable, "-c", CHECK], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads(out.stdout.splitlines()[-1])
-    example = "moss-embedding-plugin"  # the provider is the distribution (there is no plugin name apart from it)
+    example = (
+        "moss-embedding-plugin"  # the provider is the distribution (there is no plugin name apart from it)
+    )
     assert report["available"]["segmenter"] == {"default": "builtin", "sentences": example}
-    assert report["available"]["similarity"] == {"char3": "builtin", "embedding": example, "facts": "builtin",
-                                                 "rouge": "builtin"}
+    assert report["available"]["similarity"] == {
+        "char3": "builtin",
+        "embedding": example,
+        "facts": "builtin",
+        "rouge": "builtin",
+    }
     assert report["available"]["reward_term"] == {"hedging": example}
     faithful, hedged = report["faithful"], report["hedged"]
-    assert faithful["n_pred_steps"] == 2 and faithful["process"] == pytest.approx(1.0, abs=1e-5)  # same tokens: cosine 1
+    assert faithful["n_pred_steps"] == 2 and faithful["process"] == pytest.approx(
+        1.0, abs=1e-5
+    )  # same tokens: cosine 1
     assert faithful["hedging"] == 0.0 and hedged["hedging"] == 1.0
     assert hedged["process"] < faithful["process"]
-    assert faithful["score"] - hedged["score"] == pytest.approx(0.5 * (faithful["process"] - hedged["process"]) + 0.5)
+    assert faithful["score"] - hedged["score"] == pytest.approx(
+        0.5 * (faithful["process"] - hedged["process"]) + 0.5
+    )
 
 
 def test_not_installed_means_not_available():
@@ -85,7 +110,9 @@ def test_builtin_char_trigram_alternative_sees_inflections():
     rouge = compute_score(None, out, truth, preset="paper")["process"]
     char3 = compute_score(None, out, truth, preset="paper", similarity="char3")["process"]
     assert 0 < rouge < char3 < 1
-    assert compute_score(None, "<think>the door opens slowly</think><answer>B</answer>", truth, similarity="char3")["process"] == pytest.approx(1.0)
+    assert compute_score(
+        None, "<think>the door opens slowly</think><answer>B</answer>", truth, similarity="char3"
+    )["process"] == pytest.approx(1.0)
 
 
 @pytest.fixture
@@ -99,14 +126,19 @@ def site(tmp_path, monkeypatch):
             del sys.modules[name]
 
 
-def install(site: Path, dist: str, entry_points: dict[str, dict[str, str]], modules: dict[str, str] | None = None):
+def install(
+    site: Path, dist: str, entry_points: dict[str, dict[str, str]], modules: dict[str, str] | None = None
+):
     """A distribution as pip leaves it: a dist-info folder (METADATA, entry_points.txt) next to its modules."""
     info = site / f"{dist.replace('-', '_')}-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("".join(
-        f"[{group}]\n" + "".join(f"{name} = {value}\n" for name, value in named.items())
-        for group, named in entry_points.items()))  # fmt: skip
+    (info / "entry_points.txt").write_text(
+        "".join(
+            f"[{group}]\n" + "".join(f"{name} = {value}\n" for name, value in named.items())
+            for group, named in entry_points.items()
+        )
+    )
     for module, source in (modules or {}).items():
         (site / f"{module}.py").write_text(textwrap.dedent(source))
     importlib.invalidate_caches()
@@ -114,7 +146,8 @@ def install(site: Path, dist: str, entry_points: dict[str, dict[str, str]], modu
 
 TRUTH = {"answer": "B", "trace": ["the lamp is green", "then it turns yellow"]}
 OUTPUT = "<think>The lamp is green.\nThen it turns yellow.</think><answer>B</answer>"
-GOOD = {"moss_good_plugin": """
+GOOD = {
+    "moss_good_plugin": """
     import numpy as np
 
     from moss_plugins.reward.hookspecs import hookimpl
@@ -139,11 +172,14 @@ GOOD = {"moss_good_plugin": """
     @hookimpl
     def moss_reward_terms():
         return {"one": one}
-"""}  # fmt: skip
+"""
+}
 # One module provides all three components: each entry point names one, all load the same plugin.
-GOOD_ENTRY_POINTS = {"moss_plugins.similarities": {"exact": "moss_good_plugin"},
-                     "moss_plugins.segmenters": {"lines": "moss_good_plugin"},
-                     "moss_plugins.reward_terms": {"one": "moss_good_plugin"}}  # fmt: skip
+GOOD_ENTRY_POINTS = {
+    "moss_plugins.similarities": {"exact": "moss_good_plugin"},
+    "moss_plugins.segmenters": {"lines": "moss_good_plugin"},
+    "moss_plugins.reward_terms": {"one": "moss_good_plugin"},
+}
 
 
 def test_a_selected_plugin_is_loaded_once_for_all_its_components(site):
@@ -155,10 +191,18 @@ def test_a_selected_plugin_is_loaded_once_for_all_its_components(site):
     assert len(registry._pm.get_plugins()) == 2  # the built-ins and it
 
 
-@pytest.mark.parametrize(("value", "modules", "error"), [
-    ("moss_broken_missing", {}, "ModuleNotFoundError"),  # its module is not there (ImportError)
-    ("moss_broken_body", {"moss_broken_body": "raise RuntimeError('no GPU here')"}, "RuntimeError('no GPU here')"),
-], ids=["module-missing", "module-body-raises"])  # fmt: skip
+@pytest.mark.parametrize(
+    ("value", "modules", "error"),
+    [
+        ("moss_broken_missing", {}, "ModuleNotFoundError"),  # its module is not there (ImportError)
+        (
+            "moss_broken_body",
+            {"moss_broken_body": "raise RuntimeError('no GPU here')"},
+            "RuntimeError('no GPU here')",
+        ),
+    ],
+    ids=["module-missing", "module-body-raises"],
+)
 def test_a_broken_plugin_breaks_only_the_configurations_that_select_it(site, value, modules, error):
     default = compute_score(None, OUTPUT, TRUTH)
     install(site, "moss-broken", {group: {"broken": value} for group in registry.GROUPS.values()}, modules)
@@ -208,23 +252,32 @@ WRONG = {
             return {"wrong": lambda pred: [[1.0] * len(pred)]}
     """,
 }
-REFUSED = {"signature": "Argument(s) {'config'} are declared in the hookimpl but can not be found in the hookspec",
-           "unknown-hook": "unknown hook 'moss_similarity'", "no-hook": "it implements no hook",
-           "component-signature": "does not fit fn(pred_steps, ref_steps)"}  # fmt: skip
+REFUSED = {
+    "signature": "Argument(s) {'config'} are declared in the hookimpl but can not be found in the hookspec",
+    "unknown-hook": "unknown hook 'moss_similarity'",
+    "no-hook": "it implements no hook",
+    "component-signature": "does not fit fn(pred_steps, ref_steps)",
+}
 
 
 @pytest.mark.parametrize("wrong", list(WRONG))
 def test_a_plugin_that_breaks_the_contract_is_refused_at_start_up_naming_it(site, wrong):
-    install(site, "moss-wrong", {"moss_plugins.similarities": {"wrong": "moss_wrong_plugin"}},
-            {"moss_wrong_plugin": WRONG[wrong]})  # fmt: skip
+    install(
+        site,
+        "moss-wrong",
+        {"moss_plugins.similarities": {"wrong": "moss_wrong_plugin"}},
+        {"moss_wrong_plugin": WRONG[wrong]},
+    )
     assert compute_score(None, OUTPUT, TRUTH)["reason"] == "ok"  # unselected: harmless
     with pytest.raises(registry.PluginError) as raised:
         RewardConfig(similarity="wrong")  # building the configuration, before any rollout
     message = str(raised.value)
     assert "\n" not in message and REFUSED[wrong] in message
     if wrong != "component-signature":
-        assert message.startswith("similarity plugin 'wrong' (moss_wrong_plugin) from distribution 'moss-wrong' breaks "
-                                  "the plugin contract (moss_plugins/reward/hookspecs.py)")  # fmt: skip
+        assert message.startswith(
+            "similarity plugin 'wrong' (moss_wrong_plugin) from distribution 'moss-wrong' breaks "
+            "the plugin contract (moss_plugins/reward/hookspecs.py)"
+        )
         assert message.endswith("Fix or uninstall 'moss-wrong', or choose another similarity.")
         assert len(registry._pm.get_plugins()) == 1  # not left half-registered
     else:
@@ -237,8 +290,10 @@ def test_a_name_two_distributions_provide_fails_when_selected_naming_both(site):
     install(site, "moss-twin-b", twin)
     install(site, "moss-shadow", {"moss_plugins.similarities": {"rouge": "moss_twin_plugin"}})
     assert compute_score(None, OUTPUT, TRUTH)["reason"] == "ok"  # "facts", the default, is not contested
-    with pytest.raises(registry.PluginError, match="similarity name 'twin' is provided by both 'moss-twin-[ab]' and "
-                                                   "'moss-twin-[ab]'"):  # fmt: skip
+    with pytest.raises(
+        registry.PluginError,
+        match="similarity name 'twin' is provided by both 'moss-twin-[ab]' and 'moss-twin-[ab]'",
+    ):
         compute_score(None, OUTPUT, TRUTH, similarity="twin")
     with pytest.raises(registry.PluginError, match="'rouge' is provided by both 'builtin' and 'moss-shadow'"):
         compute_score(None, OUTPUT, TRUTH, preset="paper")  # a built-in name cannot be taken over either
@@ -250,8 +305,12 @@ def test_a_name_two_distributions_provide_fails_when_selected_naming_both(site):
 def test_available_reads_metadata_and_imports_nothing(site):
     install(site, "moss-good", GOOD_ENTRY_POINTS, GOOD)
     assert registry.available("segmenter") == {"default": "builtin", "lines": "moss-good"}
-    assert registry.available("similarity") == {"char3": "builtin", "exact": "moss-good", "facts": "builtin",
-                                                "rouge": "builtin"}  # fmt: skip
+    assert registry.available("similarity") == {
+        "char3": "builtin",
+        "exact": "moss-good",
+        "facts": "builtin",
+        "rouge": "builtin",
+    }
     assert registry.available("reward_term") == {"one": "moss-good"}
     assert "moss_good_plugin" not in sys.modules
     from moss_plugins.evaluation.cli import _plugins
@@ -277,21 +336,36 @@ class Provides:
 
 def test_contract_violations_are_loud(site):
     registry.register(Provides("moss_similarities", {"broken": lambda pred, ref: np.zeros((1, 1))}), "broken")
-    r = compute_score(None, "<think>a\nb</think><answer>B</answer>", {"answer": "B", "trace": ["a", "b"]}, similarity="broken")
+    r = compute_score(
+        None,
+        "<think>a\nb</think><answer>B</answer>",
+        {"answer": "B", "trace": ["a", "b"]},
+        similarity="broken",
+    )
     assert r["reason"] == "error:PluginError"  # contained in the training loop, but visible
     registry.register(Provides("moss_similarities", {"rouge": None}), "shadow")
     with pytest.raises(registry.PluginError, match="'rouge' is provided by both 'builtin' and 'shadow'"):
         registry.available("similarity")
     with pytest.raises(registry.PluginError, match="'rouge' is provided by both 'builtin' and 'shadow'"):
         RewardConfig(preset="paper")
-    install(site, "moss-odd", {"moss_plugins.reward_terms": {"odd": "moss_odd_plugin"}}, {"moss_odd_plugin": """
+    install(
+        site,
+        "moss-odd",
+        {"moss_plugins.reward_terms": {"odd": "moss_odd_plugin"}},
+        {
+            "moss_odd_plugin": """
         from moss_plugins.reward.hookspecs import hookimpl
 
         @hookimpl
         def moss_reward_terms():
             return {"odd": 3}
-    """})  # fmt: skip
-    with pytest.raises(registry.PluginError, match="reward term 'odd' from 'moss-odd' is a int that does not fit fn.ctx. -> float"):
+    """
+        },
+    )
+    with pytest.raises(
+        registry.PluginError,
+        match="reward term 'odd' from 'moss-odd' is a int that does not fit fn.ctx. -> float",
+    ):
         RewardConfig(extra_terms={"odd": 1.0})
 
     class Wrong:
@@ -299,7 +373,9 @@ def test_contract_violations_are_loud(site):
         def moss_segmenters(self, config):
             return {}
 
-    with pytest.raises(registry.PluginError, match="plugin 'wrong' breaks the plugin contract .* Argument.s. {'config'}"):
+    with pytest.raises(
+        registry.PluginError, match="plugin 'wrong' breaks the plugin contract .* Argument.s. {'config'}"
+    ):
         registry.register(Wrong(), "wrong")
     assert not registry._pm.has_plugin("wrong")
 
@@ -312,7 +388,8 @@ def test_plugin_that_fails_to_import_names_its_distribution(site):
     assert "plugin 'bad'" in str(raised.value) and "'moss-bad' failed to load" in str(raised.value)
 
 
-SAME = {"moss_cls_plugin": """
+SAME = {
+    "moss_cls_plugin": """
     import numpy as np
 
     from moss_plugins.reward.hookspecs import hookimpl
@@ -333,7 +410,8 @@ SAME = {"moss_cls_plugin": """
     @hookimpl
     def moss_similarities():
         return {"same": Same}
-"""}  # fmt: skip
+"""
+}
 
 
 def test_a_class_is_built_once_per_options_block_and_gets_its_options(site):
@@ -341,12 +419,20 @@ def test_a_class_is_built_once_per_options_block_and_gets_its_options(site):
     for _ in range(3):
         assert compute_score(None, OUTPUT, TRUTH, similarity="same")["process"] == pytest.approx(1.0)
     for _ in range(2):  # its own block, as verl passes it (reward.moss_dtw.plugins.same.value=0.0)
-        assert compute_score(None, OUTPUT, TRUTH, similarity="same", plugins={"same": {"value": 0.0}})["process"] == 0.0
+        assert (
+            compute_score(None, OUTPUT, TRUTH, similarity="same", plugins={"same": {"value": 0.0}})["process"]
+            == 0.0
+        )
     assert sys.modules["moss_cls_plugin"].Same.made == [2.0, 0.0]
-    with pytest.raises(ConfigError, match=r"reward option plugins.same=\{'valeu': 0.0\}: Same refuses these options: "
-                                          r".*unexpected keyword argument 'valeu'"):  # fmt: skip
+    with pytest.raises(
+        ConfigError,
+        match=r"reward option plugins.same=\{'valeu': 0.0\}: Same refuses these options: "
+        r".*unexpected keyword argument 'valeu'",
+    ):
         RewardConfig(similarity="same", plugins={"same": {"valeu": 0.0}})
-    with pytest.raises(ConfigError, match="plugins.smae: no selected segmenter, similarity or reward term is called 'smae'"):
+    with pytest.raises(
+        ConfigError, match="plugins.smae: no selected segmenter, similarity or reward term is called 'smae'"
+    ):
         RewardConfig(similarity="same", plugins={"smae": {"value": 0.0}})
     with pytest.raises(ConfigError, match="plugins.default=.*'default' takes no options"):
         RewardConfig(plugins={"default": {"x": 1}})  # a function component
@@ -374,7 +460,9 @@ def test_registering_a_name_again_prepares_references_for_the_new_component(site
     output = "<think>Step 1: the door opens\nStep 2: a dog barks</think><answer>B</answer>"
     registry.register(Provides("moss_similarities", {"mine": Counts()}), "mine")
     assert compute_score(None, output, truth, similarity="mine")["process"] == pytest.approx(1.0)
-    registry.register(Provides("moss_similarities", {"mine": Texts()}), "mine")  # replaces the plugin of that name
+    registry.register(
+        Provides("moss_similarities", {"mine": Texts()}), "mine"
+    )  # replaces the plugin of that name
     second = compute_score(None, output, truth, similarity="mine")
     assert second["reason"] == "ok" and second["process"] < 1.0
 
@@ -390,5 +478,5 @@ def test_the_reward_calls_observers_with_each_final_result(site):
     plain = compute_score(None, OUTPUT, TRUTH)
     registry.register(Observer(), "observer")
     assert compute_score(None, OUTPUT, TRUTH) == plain  # observing changes nothing
-    (result, steps, answer), = seen
+    ((result, steps, answer),) = seen
     assert result == plain and len(steps) == 2 and answer == "B"

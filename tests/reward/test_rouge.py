@@ -9,8 +9,32 @@ from rouge_score.rouge_scorer import RougeScorer
 from moss_plugins.reward import rouge as rouge_module
 from moss_plugins.reward import rouge_f, similarity_matrix, tokenize
 
-WORDS = ["the", "a", "ball", "Red", "LIGHT", "moves", "left", "box", "2", "3.5", "it's", "-", "e.g.", "(cup)",
-         "blue,", "x_y", "10%", "A", "is", "then", "don't", "cat!", "...", "  "]  # fmt: skip
+WORDS = [
+    "the",
+    "a",
+    "ball",
+    "Red",
+    "LIGHT",
+    "moves",
+    "left",
+    "box",
+    "2",
+    "3.5",
+    "it's",
+    "-",
+    "e.g.",
+    "(cup)",
+    "blue,",
+    "x_y",
+    "10%",
+    "A",
+    "is",
+    "then",
+    "don't",
+    "cat!",
+    "...",
+    "  ",
+]
 
 
 def _text(rng, max_words):
@@ -38,7 +62,9 @@ def test_equals_rouge_score_on_random_pairs(scorer, max_words):
 def test_rouge_f_matches_single_pair(scorer):
     a, b = "The cat sat on the mat today", "the cat was on a mat"
     s = scorer.score(target=b, prediction=a)
-    assert rouge_f(a, b) == pytest.approx((s["rouge1"].fmeasure, s["rouge2"].fmeasure, s["rougeL"].fmeasure), abs=1e-12)
+    assert rouge_f(a, b) == pytest.approx(
+        (s["rouge1"].fmeasure, s["rouge2"].fmeasure, s["rougeL"].fmeasure), abs=1e-12
+    )
 
 
 def test_tokenizer_matches_rouge_score_on_ascii():
@@ -68,8 +94,15 @@ def test_similarity_matrix_shape_range_and_weights():
     assert sim[2, 3] == 0 and similarity_matrix(["x y"], ["x y"])[0, 0] == pytest.approx(1.0)
     only_r1 = similarity_matrix(refs, preds, weights=(1, 0, 0))
     np.testing.assert_allclose(only_r1[1, 1], rouge_f(preds[1], refs[1])[0])
-    np.testing.assert_allclose(sim, (similarity_matrix(refs, preds, (1, 0, 0)) + similarity_matrix(refs, preds, (0, 1, 0))
-                                     + similarity_matrix(refs, preds, (0, 0, 1))) / 3)  # fmt: skip
+    np.testing.assert_allclose(
+        sim,
+        (
+            similarity_matrix(refs, preds, (1, 0, 0))
+            + similarity_matrix(refs, preds, (0, 1, 0))
+            + similarity_matrix(refs, preds, (0, 0, 1))
+        )
+        / 3,
+    )
     with pytest.raises(ValueError, match="rouge_weights"):
         similarity_matrix(refs, preds, weights=(0, 0, 0))
 

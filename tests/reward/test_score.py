@@ -30,21 +30,33 @@ def test_faithful_correct_answer_scores_every_component(truth, faithful):
 
 def test_weights_and_alpha_come_from_kwargs(truth, ref_steps):
     out = render(ref_steps[:3] + ["an unrelated remark about the weather"], "B")
-    r = compute_score(None, out, truth, acc_weight=2.0, format_weight=0.0, process_weight=1.0, padding_weight=0.0)
+    r = compute_score(
+        None, out, truth, acc_weight=2.0, format_weight=0.0, process_weight=1.0, padding_weight=0.0
+    )
     assert r["score"] == pytest.approx(2.0 + r["process"])
     sharp = compute_score(None, out, truth, alpha=8.0)["process"]
     lenient = compute_score(None, out, truth, alpha=0.0)["process"]
     assert 0 < sharp < lenient < 1
-    assert compute_score(None, out, truth, max_jump=1)["dtw_distance"] >= compute_score(None, out, truth, max_jump=3)["dtw_distance"]
+    assert (
+        compute_score(None, out, truth, max_jump=1)["dtw_distance"]
+        >= compute_score(None, out, truth, max_jump=3)["dtw_distance"]
+    )
 
 
 def test_process_transform():
     for alpha in (-2.0, 0.0, 0.5, 2.0, 8.0):
-        assert process_reward(0.0, alpha) == pytest.approx(1.0) and process_reward(1.0, alpha) == pytest.approx(0.0)
+        assert process_reward(0.0, alpha) == pytest.approx(1.0) and process_reward(
+            1.0, alpha
+        ) == pytest.approx(0.0)
         values = [process_reward(d, alpha) for d in np.linspace(0, 1, 21)]
         assert all(a > b for a, b in zip(values, values[1:]))  # strictly decreasing
     assert process_reward(0.3, 0.0) == pytest.approx(0.7)
-    assert process_reward(0.3, 4.0) < process_reward(0.3, 1.0) < process_reward(0.3, 0.0) < process_reward(0.3, -2.0)
+    assert (
+        process_reward(0.3, 4.0)
+        < process_reward(0.3, 1.0)
+        < process_reward(0.3, 0.0)
+        < process_reward(0.3, -2.0)
+    )
     assert process_reward(1.7, 2.0) == 0.0 and process_reward(-0.1, 2.0) == 1.0
 
 
@@ -54,19 +66,34 @@ def test_gate_pays_process_only_for_correct_answers(truth, ref_steps):
     gated = compute_score(None, wrong, truth, gate_process=True)
     assert open_gate["process"] == gated["process"] == 1.0  # reported either way
     assert open_gate["score"] - gated["score"] == pytest.approx(RewardConfig().process_weight)
-    assert compute_score(None, render(ref_steps), truth, gate_process=True)["score"] == compute_score(None, render(ref_steps), truth)["score"]
+    assert (
+        compute_score(None, render(ref_steps), truth, gate_process=True)["score"]
+        == compute_score(None, render(ref_steps), truth)["score"]
+    )
 
 
 def test_ground_truth_forms(truth, faithful):
     expected = compute_score(None, faithful, truth)["score"]
     assert compute_score(None, faithful, json.dumps(truth))["score"] == expected
-    parquet_like = {"answer": "B", "options": np.array(OPTIONS, dtype=object),
-                    "trace": np.array([{"t": np.array(s["t"]), "text": s["text"]} for s in truth["trace"]], dtype=object)}  # fmt: skip
+    parquet_like = {
+        "answer": "B",
+        "options": np.array(OPTIONS, dtype=object),
+        "trace": np.array([{"t": np.array(s["t"]), "text": s["text"]} for s in truth["trace"]], dtype=object),
+    }
     assert compute_score(None, faithful, parquet_like)["score"] == expected
-    texts_only = {"answer": "The light turns yellow", "options": OPTIONS, "trace": [s["text"] for s in truth["trace"]]}
+    texts_only = {
+        "answer": "The light turns yellow",
+        "options": OPTIONS,
+        "trace": [s["text"] for s in truth["trace"]],
+    }
     assert compute_score(None, faithful, texts_only)["score"] == expected
     free_form = {"answer": "yellow", "trace": ["the light is green", "it turns yellow next"]}
-    assert compute_score(None, "<think>the light is green\nit turns yellow next</think><answer>Yellow</answer>", free_form)["acc"] == 1.0
+    assert (
+        compute_score(
+            None, "<think>the light is green\nit turns yellow next</think><answer>Yellow</answer>", free_form
+        )["acc"]
+        == 1.0
+    )
 
 
 @pytest.mark.parametrize(
@@ -113,11 +140,26 @@ def test_bad_configuration_raises_early(truth, kwargs, message):
 def _adversarial_outputs():
     rng = random.Random(7)
     alphabet = "abc <>/thinkanswer\n\t.:-*()[]1234567890ABCD\u200b\u202e\ufeff\U0001f600杯子水é\x00\udcff"
-    yield from [None, "", " ", b"\xff\xfe<think>bytes</think>", 12345, "<think>", "</think>", "<answer>", "</answer>",
-                "<think></think><answer></answer>", "<answer>" * 100_000, "<answer>B</answer>" * 50_000,
-                "<think>" + "Step 1: x\n" * 200_000 + "</think><answer>B</answer>",
-                "<think>a</think><answer>" + "B " * 500_000 + "</answer>", "x" * 1_000_000,
-                "\n" * 1_000_000, "Step 1:" * 100_000, "<think>" + "杯" * 300_000 + "</think>"]  # fmt: skip
+    yield from [
+        None,
+        "",
+        " ",
+        b"\xff\xfe<think>bytes</think>",
+        12345,
+        "<think>",
+        "</think>",
+        "<answer>",
+        "</answer>",
+        "<think></think><answer></answer>",
+        "<answer>" * 100_000,
+        "<answer>B</answer>" * 50_000,
+        "<think>" + "Step 1: x\n" * 200_000 + "</think><answer>B</answer>",
+        "<think>a</think><answer>" + "B " * 500_000 + "</answer>",
+        "x" * 1_000_000,
+        "\n" * 1_000_000,
+        "Step 1:" * 100_000,
+        "<think>" + "杯" * 300_000 + "</think>",
+    ]
     for _ in range(300):
         yield "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 400)))
 
@@ -129,7 +171,11 @@ def test_model_output_never_raises_and_keys_are_stable(truth):
         assert tuple(r) == RESULT_KEYS, repr(out)[:80]
         assert not r["reason"].startswith("error"), (r["reason"], repr(out)[:80])
         assert all(math.isfinite(r[k]) for k in RESULT_KEYS if k not in ("pred_answer", "reason"))
-        assert 0 <= r["process"] <= 1 and 0 <= r["padding"] <= 1 and r["n_pred_steps"] <= RewardConfig().max_steps
+        assert (
+            0 <= r["process"] <= 1
+            and 0 <= r["padding"] <= 1
+            and r["n_pred_steps"] <= RewardConfig().max_steps
+        )
 
 
 def test_reasons(truth, ref_steps):

@@ -27,12 +27,16 @@ def test_step_markers_are_split_and_stripped():
 def test_inline_step_markers_start_new_steps():
     text = "<think>Step 1: the lamp is green. Step 2: it turns yellow. step 3 - red</think>"
     assert segment_steps(text) == ["the lamp is green.", "it turns yellow.", "red"]
-    assert segment_steps("Footstep 3: one thing. Another thing.") == ["Footstep 3: one thing.", "Another thing."]
+    assert segment_steps("Footstep 3: one thing. Another thing.") == [
+        "Footstep 3: one thing.",
+        "Another thing.",
+    ]
 
 
 def test_falls_back_to_sentences():
-    assert segment_steps("The ball rolls left. It hides behind the box! Where next? It reappears at 3.5 s.") == [
-        "The ball rolls left.", "It hides behind the box!", "Where next?", "It reappears at 3.5 s."]  # fmt: skip
+    assert segment_steps(
+        "The ball rolls left. It hides behind the box! Where next? It reappears at 3.5 s."
+    ) == ["The ball rolls left.", "It hides behind the box!", "Where next?", "It reappears at 3.5 s."]
     assert segment_steps("杯子是空的。水在上升。快满了") == ["杯子是空的。", "水在上升。", "快满了"]
 
 

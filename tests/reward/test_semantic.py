@@ -33,7 +33,9 @@ def options(request):
 def encodes(monkeypatch):
     calls = []
     real = semantic._encode
-    monkeypatch.setattr(semantic, "_encode", lambda name, texts: calls.append(list(texts)) or real(name, texts))
+    monkeypatch.setattr(
+        semantic, "_encode", lambda name, texts: calls.append(list(texts)) or real(name, texts)
+    )
     monkeypatch.setattr(semantic, "_cache", {})
     return calls
 
@@ -48,11 +50,19 @@ def test_one_batched_deduplicated_encode_per_batch(truth, ref_steps, encodes, op
 
 
 def test_order_and_negation_are_still_seen(truth, ref_steps, options):
-    paraphrase = ["At first the light shows green and traffic moves.", "Then it changes to yellow, cars brake.",
-                  "Next it becomes red and the cars wait at the line.", "It goes back to green: green, yellow, red.",
-                  "The clip ends on green, so the next colour is yellow."]  # fmt: skip
-    negated = [ref_steps[0], "The light does not switch from green to yellow and the cars do not slow down.",
-               "The light does not turn red and the cars do not stop before the line.", *ref_steps[3:]]
+    paraphrase = [
+        "At first the light shows green and traffic moves.",
+        "Then it changes to yellow, cars brake.",
+        "Next it becomes red and the cars wait at the line.",
+        "It goes back to green: green, yellow, red.",
+        "The clip ends on green, so the next colour is yellow.",
+    ]
+    negated = [
+        ref_steps[0],
+        "The light does not switch from green to yellow and the cars do not slow down.",
+        "The light does not turn red and the cars do not stop before the line.",
+        *ref_steps[3:],
+    ]
     blended = compute_score(None, render(paraphrase), truth, **options)["process"]
     assert compute_score(None, render(negated), truth, **options)["process"] < blended
     assert compute_score(None, render(ref_steps[::-1]), truth, **options)["process"] < blended
@@ -110,8 +120,13 @@ def test_a_paraphrase_is_closer_than_an_unrelated_sentence():
 def test_sentence_vectors_are_model2vecs_mean_of_token_vectors():
     """Built from memoised per-word sums, they equal model2vec's own encode (whole-text tokenization), also
     for punctuation glued to words, symbols, accents, Chinese, numbers and an empty text."""
-    texts = ["The cup_holder is 5°C warmer (about 2.5%) — isn't it?", "Le café déborde à 3:05.",
-             "红灯亮了，车停下。", "Step 3: the ball rolls left, then right.", ""]  # fmt: skip
+    texts = [
+        "The cup_holder is 5°C warmer (about 2.5%) — isn't it?",
+        "Le café déborde à 3:05.",
+        "红灯亮了，车停下。",
+        "Step 3: the ball rolls left, then right.",
+        "",
+    ]
     model = static_vectors.load(STATIC_MODEL)
     ours = model.sentence_vectors(texts)
     theirs = np.asarray(model.model.encode(texts, use_multiprocessing=False), np.float32)
@@ -173,5 +188,7 @@ def test_word_vectors_survive_the_memo_growing():
     from moss_plugins.reward.static_vectors import STATIC_MODEL, load, word_vectors
 
     first = len(load(STATIC_MODEL)._sums)
-    rows = [word_vectors([f"grow{k}"]) for k in range(first + 2)]  # one new word a call: the table grows mid-call
+    rows = [
+        word_vectors([f"grow{k}"]) for k in range(first + 2)
+    ]  # one new word a call: the table grows mid-call
     assert all(r.shape == rows[0].shape for r in rows)

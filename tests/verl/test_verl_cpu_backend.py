@@ -34,22 +34,52 @@ def test_the_backend_loads_only_with_verl_platform_cpu():
     env = {k: v for k, v in os.environ.items() if k != "VERL_PLATFORM"}
 
     def run(**extra):
-        out = subprocess.run([sys.executable, "-W", "ignore", "-c", probe], env={**env, **extra},
-                             capture_output=True, text=True, check=True)  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, "-W", "ignore", "-c", probe],
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return json.loads(out.stdout.strip().splitlines()[-1])
 
-    assert run(VERL_PLATFORM="cpu") == {"cpu_platform": True, "device": "cpu", "engine": True, "rollout": True,
-                                        "backend_patched": True, "pin_memory": False}  # fmt: skip
-    assert run() == {"cpu_platform": False, "device": None, "engine": False, "rollout": False,
-                     "backend_patched": False, "pin_memory": True}  # fmt: skip
+    assert run(VERL_PLATFORM="cpu") == {
+        "cpu_platform": True,
+        "device": "cpu",
+        "engine": True,
+        "rollout": True,
+        "backend_patched": True,
+        "pin_memory": False,
+    }
+    assert run() == {
+        "cpu_platform": False,
+        "device": None,
+        "engine": False,
+        "rollout": False,
+        "backend_patched": False,
+        "pin_memory": True,
+    }
 
 
 def test_vllm_sampling_params_become_generate_arguments():
     assert sampling_kwargs({"temperature": 0, "top_p": 1.0, "top_k": -1}) == {"do_sample": False}
-    kwargs = sampling_kwargs({"temperature": 1.0, "top_p": 0.9, "top_k": -1, "repetition_penalty": 1.0,
-                              "logprobs": True, "logit_bias": {7: -100.0, "9": -100}})  # fmt: skip
-    assert kwargs == {"do_sample": True, "temperature": 1.0, "top_p": 0.9, "top_k": 0,
-                      "sequence_bias": {(7,): -100.0, (9,): -100.0}}  # fmt: skip
+    kwargs = sampling_kwargs(
+        {
+            "temperature": 1.0,
+            "top_p": 0.9,
+            "top_k": -1,
+            "repetition_penalty": 1.0,
+            "logprobs": True,
+            "logit_bias": {7: -100.0, "9": -100},
+        }
+    )
+    assert kwargs == {
+        "do_sample": True,
+        "temperature": 1.0,
+        "top_p": 0.9,
+        "top_k": 0,
+        "sequence_bias": {(7,): -100.0, (9,): -100.0},
+    }
 
 
 def test_the_guard_bans_every_vision_placeholder_the_tokenizer_has(qwen_tokenizer, phi2_dir):
@@ -111,13 +141,21 @@ def rollout_server(tiny_qwen, tmp_path_factory):
     from moss_plugins.verl.compose import compose_job
     from moss_plugins.verl.cpu_rollout import HFGenerateServer
 
-    config = compose_job(["reward=moss_dtw", "data=moss_video", "actor_rollout_ref.rollout.name=hf_generate",
-                          "data.max_prompt_length=64", "data.max_response_length=24"])  # fmt: skip
+    config = compose_job(
+        [
+            "reward=moss_dtw",
+            "data=moss_video",
+            "actor_rollout_ref.rollout.name=hf_generate",
+            "data.max_prompt_length=64",
+            "data.max_response_length=24",
+        ]
+    )
     log = tmp_path_factory.mktemp("rollout") / "rollout.jsonl"
     os.environ["MOSS_CPU_ROLLOUT_LOG"] = str(log)
     try:
-        server = HFGenerateServer(omega_conf_to_dataclass(config.actor_rollout_ref.rollout),
-                                  HFModelConfig(path=str(tiny_qwen)))  # fmt: skip
+        server = HFGenerateServer(
+            omega_conf_to_dataclass(config.actor_rollout_ref.rollout), HFModelConfig(path=str(tiny_qwen))
+        )
     finally:
         del os.environ["MOSS_CPU_ROLLOUT_LOG"]
     pad = server.tokenizer.convert_tokens_to_ids("<|image_pad|>")

@@ -47,9 +47,22 @@ def media(tmp_path_factory):
     (root / "videos/v.json").write_text(json.dumps({"fps": FPS, "states": states}))
     truth = EXAMPLE["ground_truth"]
     trace = [{**step, "state": {}} for step in truth["trace"] if step["t"][0] < CUT]
-    samples = [{"id": f"s{k}", "video": "videos/v.mp4", "question": EXAMPLE["question"], "options": EXAMPLE["options"],
-                "answer": truth["answer"], "task_type": "next_state", "observed_until": CUT, "trace": trace,
-                "split": "train", "source": "test", "meta": {"states": "videos/v.json"}} for k in range(4)]  # fmt: skip
+    samples = [
+        {
+            "id": f"s{k}",
+            "video": "videos/v.mp4",
+            "question": EXAMPLE["question"],
+            "options": EXAMPLE["options"],
+            "answer": truth["answer"],
+            "task_type": "next_state",
+            "observed_until": CUT,
+            "trace": trace,
+            "split": "train",
+            "source": "test",
+            "meta": {"states": "videos/v.json"},
+        }
+        for k in range(4)
+    ]
     save_samples([Sample.from_json(s) for s in samples], root / "train.jsonl")
     return root
 
@@ -89,7 +102,9 @@ def _decode(messages, config, model):
     )
 
 
-def test_verls_factory_builds_it_and_collate_keeps_the_video_reference(job_config, model, train_file, override):
+def test_verls_factory_builds_it_and_collate_keeps_the_video_reference(
+    job_config, model, train_file, override
+):
     dataset = _dataset(override(job_config.data), model, [train_file])
     assert type(dataset) is MossVideoDataset and len(dataset) == 4
     batch = next(iter(DataLoader(dataset, batch_size=2, collate_fn=collate_fn)))
@@ -125,8 +140,15 @@ def test_no_frame_after_the_cut_reaches_the_processor(job_config, model, train_f
 
 
 def test_frames_and_pixels_are_capped(job_config, model, train_file, override):
-    config = override(job_config.data, **{"moss_video.fps": 10.0, "moss_video.max_frames": 6,
-                                          "moss_video.max_pixels": 56 * 84, "moss_video.min_pixels": 28 * 28})  # fmt: skip
+    config = override(
+        job_config.data,
+        **{
+            "moss_video.fps": 10.0,
+            "moss_video.max_frames": 6,
+            "moss_video.max_pixels": 56 * 84,
+            "moss_video.min_pixels": 28 * 28,
+        },
+    )
     dataset = _dataset(override(job_config.data), model, [train_file])
     _, ((frames, metadata),), _ = _decode(dataset[0]["raw_prompt"], config, model)
     t, c, h, w = frames.shape
@@ -149,8 +171,14 @@ def test_a_grpo_group_decodes_its_video_once(job_config, model, train_file, monk
     async def group(
         n,
     ):  # the n agent loops of a group call the hook concurrently (AgentLoopWorker._run_prompt)
-        return await asyncio.gather(*(MossVideoDataset.process_multi_modal_info(
-            messages, image_patch_size=patch, config=dataset.config) for _ in range(n)))  # fmt: skip
+        return await asyncio.gather(
+            *(
+                MossVideoDataset.process_multi_modal_info(
+                    messages, image_patch_size=patch, config=dataset.config
+                )
+                for _ in range(n)
+            )
+        )
 
     results = asyncio.run(group(8))
     assert len(calls) == 1 and CACHE.loads == 1 and CACHE.requests == 8
@@ -200,7 +228,9 @@ def _broken(video, tmp_path, field):
         ("placeholder", r"row 1: prompt: needs exactly one <video>"),
     ],
 )
-def test_bad_rows_fail_when_the_dataset_is_built(job_config, model, video, tmp_path, field, message, override):
+def test_bad_rows_fail_when_the_dataset_is_built(
+    job_config, model, video, tmp_path, field, message, override
+):
     path = tmp_path / "bad.parquet"
     pd.DataFrame([_row(video, 0), _broken(video, tmp_path, field)]).to_parquet(path)
     with pytest.raises(ValueError, match=message):

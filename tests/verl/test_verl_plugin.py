@@ -71,8 +71,13 @@ def _keys(node, prefix=""):
                 yield from _keys(value, f"{prefix}{key}.")
 
 
-@pytest.mark.parametrize(("ours", "verls", "block"), [("reward/moss_dtw.yaml", "reward/reward.yaml", "moss_dtw"),
-                                                      ("data/moss_video.yaml", "data/legacy_data.yaml", "moss_video")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("ours", "verls", "block"),
+    [
+        ("reward/moss_dtw.yaml", "reward/reward.yaml", "moss_dtw"),
+        ("data/moss_video.yaml", "data/legacy_data.yaml", "moss_video"),
+    ],
+)
 def test_our_yaml_sets_only_keys_verl_has_besides_our_block(ours, verls, block):
     import verl.trainer.config as verl_pkg
 

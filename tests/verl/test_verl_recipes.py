@@ -56,8 +56,15 @@ def _run_sh(recipe, stub, *args, **env):
 @pytest.mark.parametrize("recipe", FAMILIES)
 def test_run_sh_check_runs_the_check_for_the_recipes_family(recipe, python_stub):
     argv = _run_sh(recipe, python_stub, "--check", "trainer.n_gpus_per_node=4")
-    assert argv == ["RAY_ADDRESS=", "-m", "moss_plugins.verl.check", str(RECIPES / recipe), "--family",
-                    FAMILIES[recipe], "trainer.n_gpus_per_node=4"]  # fmt: skip
+    assert argv == [
+        "RAY_ADDRESS=",
+        "-m",
+        "moss_plugins.verl.check",
+        str(RECIPES / recipe),
+        "--family",
+        FAMILIES[recipe],
+        "trainer.n_gpus_per_node=4",
+    ]
 
 
 @pytest.mark.slow
@@ -65,25 +72,45 @@ def test_run_sh_check_takes_own_data_and_overrides_on_the_real_command_line(tmp_
     # The real launcher and the real python (not a stub): MOSS_DATA adds data.* overrides before the user's.
     data = export_verl(mini_split_dir(), tmp_path / "verl").files
     env = {**os.environ, "PYTHON": sys.executable, "MOSS_DATA": str(data["train"].parent)}
-    out = subprocess.run([RECIPES / "phi2_moss_dtw" / "run.sh", "--check", "trainer.n_gpus_per_node=4"],
-                         capture_output=True, text=True, env=env, check=False)  # fmt: skip
+    out = subprocess.run(
+        [RECIPES / "phi2_moss_dtw" / "run.sh", "--check", "trainer.n_gpus_per_node=4"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "check passed" in out.stdout and "the bundled mini split, exported" not in out.stdout
 
 
 def test_run_sh_trains_with_the_recipe_config_on_one_node_or_joins_a_ray_cluster(python_stub, tmp_path):
     one = _run_sh("qwen2_5_vl_7b_moss_dtw", python_stub, "trainer.total_epochs=1", MOSS_DATA=str(tmp_path))
-    assert one == ["RAY_ADDRESS=", "-m", "verl.trainer.main_ppo", "--config-path", str(RECIPES / "qwen2_5_vl_7b_moss_dtw"),
-                   "--config-name", "config", f"data.train_files={tmp_path}/train.parquet",
-                   f"data.val_files={tmp_path}/test.parquet", "trainer.nnodes=1", "trainer.total_epochs=1"]  # fmt: skip
+    assert one == [
+        "RAY_ADDRESS=",
+        "-m",
+        "verl.trainer.main_ppo",
+        "--config-path",
+        str(RECIPES / "qwen2_5_vl_7b_moss_dtw"),
+        "--config-name",
+        "config",
+        f"data.train_files={tmp_path}/train.parquet",
+        f"data.val_files={tmp_path}/test.parquet",
+        "trainer.nnodes=1",
+        "trainer.total_epochs=1",
+    ]
     many = _run_sh("phi2_moss_dtw", python_stub, MOSS_DATA=str(tmp_path), NNODES="3")
     assert many[0] == "RAY_ADDRESS=auto" and "trainer.nnodes=3" in many
 
 
 def test_training_without_data_says_what_to_do(python_stub):
     env = {k: v for k, v in os.environ.items() if k != "MOSS_DATA"}
-    out = subprocess.run([RECIPES / "phi2_moss_dtw" / "run.sh"], capture_output=True, text=True,
-                         env={**env, "PYTHON": str(python_stub)}, check=False)  # fmt: skip
+    out = subprocess.run(
+        [RECIPES / "phi2_moss_dtw" / "run.sh"],
+        capture_output=True,
+        text=True,
+        env={**env, "PYTHON": str(python_stub)},
+        check=False,
+    )
     assert out.returncode != 0 and "moss data export --format verl" in out.stderr
 
 
@@ -139,8 +166,11 @@ def test_freeze_vision_tower_is_refused_because_verl_never_reads_it(qwen_dir):
         "workers/config/actor.py"
     ]  # the field, nothing else
     with pytest.raises(CheckFailed, match="does nothing in verl 0.9.*exclude_modules"):
-        compose(RECIPES / "qwen2_5_vl_7b_moss_dtw", [f"actor_rollout_ref.model.path={qwen_dir}",
-                "actor_rollout_ref.actor.freeze_vision_tower=true"], Console(quiet=True))  # fmt: skip
+        compose(
+            RECIPES / "qwen2_5_vl_7b_moss_dtw",
+            [f"actor_rollout_ref.model.path={qwen_dir}", "actor_rollout_ref.actor.freeze_vision_tower=true"],
+            Console(quiet=True),
+        )
 
 
 def test_the_smoke_settings_are_keys_verl_has(qwen_dir):
@@ -148,6 +178,9 @@ def test_the_smoke_settings_are_keys_verl_has(qwen_dir):
     from moss_plugins.verl.smoke import SMOKE
 
     plain = [o for o in SMOKE if not o.startswith("+")]
-    config = compose(RECIPES / "qwen2_5_vl_7b_moss_dtw", [f"actor_rollout_ref.model.path={qwen_dir}", *plain],
-                     Console(quiet=True))  # fmt: skip
+    config = compose(
+        RECIPES / "qwen2_5_vl_7b_moss_dtw",
+        [f"actor_rollout_ref.model.path={qwen_dir}", *plain],
+        Console(quiet=True),
+    )
     assert config.actor_rollout_ref.rollout.name == "hf_generate" and config.trainer.total_training_steps == 2

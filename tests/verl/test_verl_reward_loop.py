@@ -49,9 +49,14 @@ def test_reward_loop_workers_score_with_moss_dtw(ray_local, loop_config, qwen_to
     out = manager.compute_rm_score(batch)
     rewards, extra = extract_reward(out)
     local = load_reward_manager(loop_config, qwen_tokenizer)
-    expected = [local.score(ids[mask.bool()].tolist(), rm["ground_truth"]) for ids, mask, rm in zip(
-        batch.batch["responses"], batch.batch["attention_mask"][:, batch.batch["prompts"].shape[1]:],
-        batch.non_tensor_batch["reward_model"])]  # fmt: skip
+    expected = [
+        local.score(ids[mask.bool()].tolist(), rm["ground_truth"])
+        for ids, mask, rm in zip(
+            batch.batch["responses"],
+            batch.batch["attention_mask"][:, batch.batch["prompts"].shape[1] :],
+            batch.non_tensor_batch["reward_model"],
+        )
+    ]
     valid = batch.batch["attention_mask"][:, batch.batch["prompts"].shape[1] :].sum(dim=1)
     for k, result in enumerate(expected):
         assert rewards[k].sum().item() == pytest.approx(result["score"])
@@ -61,8 +66,12 @@ def test_reward_loop_workers_score_with_moss_dtw(ray_local, loop_config, qwen_to
 
     # The streaming path the agent loop uses: one rollout per call, to any worker.
     async def stream():
-        return await asyncio.gather(*(worker.compute_score.remote(batch[k : k + 1])
-                                      for k, worker in zip(range(4), manager.reward_loop_workers * 2)))  # fmt: skip
+        return await asyncio.gather(
+            *(
+                worker.compute_score.remote(batch[k : k + 1])
+                for k, worker in zip(range(4), manager.reward_loop_workers * 2)
+            )
+        )
 
     streamed = asyncio.run(stream())
     assert [s["reward_score"] for s in streamed] == pytest.approx([e["score"] for e in expected[:4]])

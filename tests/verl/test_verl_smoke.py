@@ -26,13 +26,25 @@ def smoke(request, tmp_path_factory):
     recipe = request.param
     out = tmp_path_factory.mktemp(f"smoke-{recipe}")
     env = {**os.environ, "PYTHON": sys.executable}
-    run = subprocess.run([RECIPES / recipe / "run.sh", "--smoke", "--out", str(out)], capture_output=True,
-                         text=True, env=env, timeout=900, check=False)  # fmt: skip
+    run = subprocess.run(
+        [RECIPES / recipe / "run.sh", "--smoke", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        check=False,
+    )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     summary = json.loads((out / "summary.json").read_text())
     events = [json.loads(line) for line in (out / "rollout.jsonl").read_text().splitlines()]
-    return {"recipe": recipe, "out": out, "stdout": run.stdout, "summary": summary, "events": events,
-            "steps": step_metrics((out / "train.log").read_text())}  # fmt: skip
+    return {
+        "recipe": recipe,
+        "out": out,
+        "stdout": run.stdout,
+        "summary": summary,
+        "events": events,
+        "steps": step_metrics((out / "train.log").read_text()),
+    }
 
 
 def test_two_grpo_steps_ran_and_report_the_reward_and_its_components(smoke):
@@ -86,7 +98,9 @@ def test_the_dumped_validation_outputs_rescore_to_the_trainers_scores(smoke):
 
     from moss_plugins.reward import compute_score
 
-    options = OmegaConf.to_container(OmegaConf.load(RECIPES / smoke["recipe"] / "config.yaml").reward.moss_dtw)
+    options = OmegaConf.to_container(
+        OmegaConf.load(RECIPES / smoke["recipe"] / "config.yaml").reward.moss_dtw
+    )
     assert options == {"preset": "paper"}
     (dump,) = (smoke["out"] / "val").glob("*.jsonl")
     rows = [json.loads(line) for line in dump.read_text().splitlines()]

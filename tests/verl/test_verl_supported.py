@@ -31,9 +31,12 @@ def test_every_override_refuses_a_verl_it_was_not_written_for(monkeypatch, versi
 
     monkeypatch.setattr(verl, "__version__", version)
     before = distributed.initialize_global_process_group_ray
-    uses = {"process-group backend": cpu_backend.patch_process_group_backend,
-            "CPUOffloadPolicy": cpu_backend.patch_offload_pinning,
-            "moss_sync": _build_moss_sync, "MossVideoDataset": _build_dataset}  # fmt: skip
+    uses = {
+        "process-group backend": cpu_backend.patch_process_group_backend,
+        "CPUOffloadPolicy": cpu_backend.patch_offload_pinning,
+        "moss_sync": _build_moss_sync,
+        "MossVideoDataset": _build_dataset,
+    }
     for name, use in uses.items():
         with pytest.raises(UnsupportedVerl) as e:
             use()

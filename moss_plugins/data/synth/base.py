@@ -69,7 +69,9 @@ class Question:
 
 class Scene:
     kind: ClassVar[str]
-    askers: ClassVar[dict[str, Callable[[Scene, np.random.Generator], Question | None]]]  # task type -> ask_<task>
+    askers: ClassVar[
+        dict[str, Callable[[Scene, np.random.Generator], Question | None]]
+    ]  # task type -> ask_<task>
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -78,12 +80,16 @@ class Scene:
         where = f"scene kind {cls.kind!r} ({cls.__module__}.{cls.__qualname__})"
         missing = [t for t in TASK_TYPES if not callable(getattr(cls, f"ask_{t}", None))]
         if missing:
-            raise TypeError(f"{where} has no {', '.join(f'ask_{t}' for t in missing)}: every scene kind asks every "
-                            f"task type of moss_plugins.sample.TASK_TYPES {TASK_TYPES}")  # fmt: skip
+            raise TypeError(
+                f"{where} has no {', '.join(f'ask_{t}' for t in missing)}: every scene kind asks every "
+                f"task type of moss_plugins.sample.TASK_TYPES {TASK_TYPES}"
+            )
         unknown = [n for n in dir(cls) if n.startswith("ask_") and n.removeprefix("ask_") not in TASK_TYPES]
         if unknown:
-            raise TypeError(f"{where}: {', '.join(unknown)} asks no task type of moss_plugins.sample.TASK_TYPES "
-                            f"{TASK_TYPES}; rename it or add the task type there")  # fmt: skip
+            raise TypeError(
+                f"{where}: {', '.join(unknown)} asks no task type of moss_plugins.sample.TASK_TYPES "
+                f"{TASK_TYPES}; rename it or add the task type there"
+            )
         cls.askers = {t: getattr(cls, f"ask_{t}") for t in TASK_TYPES}
 
     def __init__(self, timing: Timing, params: dict):
@@ -120,7 +126,9 @@ class Scene:
         n = self.timing.n_frames
         return range(math.ceil(0.3 * n), n - self.timing.frames(min_hidden_s) + 1)
 
-    def pick_cut(self, rng: np.random.Generator, ok: Callable[[int], bool], min_hidden_s: float = 1.5) -> int | None:
+    def pick_cut(
+        self, rng: np.random.Generator, ok: Callable[[int], bool], min_hidden_s: float = 1.5
+    ) -> int | None:
         cuts = [c for c in self.cut_range(min_hidden_s) if ok(c)]
         return int(rng.choice(cuts)) if cuts else None
 
@@ -131,8 +139,9 @@ class Scene:
         """An inference step: made at the cut, from everything seen before it."""
         return Step(self.t(cut - 1), self.timing.observed_until(cut), text, state)
 
-    def event_order_question(self, events: list[Event], templates: Sequence[str], rng: np.random.Generator,
-                             min_gap_s: float = 0.75) -> Question | None:
+    def event_order_question(
+        self, events: list[Event], templates: Sequence[str], rng: np.random.Generator, min_gap_s: float = 0.75
+    ) -> Question | None:
         """Order of three events seen before the cut, at least ``min_gap_s`` apart (so the order is visible)."""
         gap = self.timing.frames(min_gap_s)
         events = sorted(events, key=lambda e: e.frame)
@@ -150,17 +159,41 @@ class Scene:
             return None
         seen = chosen(cut)
         start = int(rng.integers(len(seen) - 2))
-        picks = seen[start: start + 3]
+        picks = seen[start : start + 3]
         shuffled = [picks[i] for i in rng.permutation(3)]
-        steps = [Step(self.t(e.frame), self.t(e.frame), say(rng, ("At {t} {e}.", "{T} {e}.", "Around {t}, {e}."),
-                                                               t=secs(self.t(e.frame)), T=f"{secs(self.t(e.frame))}:",
-                                                               e=e.text), e.state) for e in picks]  # fmt: skip
+        steps = [
+            Step(
+                self.t(e.frame),
+                self.t(e.frame),
+                say(
+                    rng,
+                    ("At {t} {e}.", "{T} {e}.", "Around {t}, {e}."),
+                    t=secs(self.t(e.frame)),
+                    T=f"{secs(self.t(e.frame))}:",
+                    e=e.text,
+                ),
+                e.state,
+            )
+            for e in picks
+        ]
         correct, distractors = order_options([e.short for e in picks], rng, sep="; then ")
-        steps.append(self.at_cut(cut, say(rng, ("So the order is: {o}.", "In time order: {o}."), o=correct),
-                                 {"order": [e.short for e in picks]}))  # fmt: skip
+        steps.append(
+            self.at_cut(
+                cut,
+                say(rng, ("So the order is: {o}.", "In time order: {o}."), o=correct),
+                {"order": [e.short for e in picks]},
+            )
+        )
         listed = "; ".join(e.short for e in shuffled)
-        return Question("event_order", cut, say(rng, templates, events=listed), correct, distractors, tuple(steps),
-                        {"order": [e.short for e in picks]})  # fmt: skip
+        return Question(
+            "event_order",
+            cut,
+            say(rng, templates, events=listed),
+            correct,
+            distractors,
+            tuple(steps),
+            {"order": [e.short for e in picks]},
+        )
 
 
 @dataclass(frozen=True)
@@ -204,14 +237,19 @@ def window(center: int, rng: np.random.Generator, lo: int = 0, hi: int = 10**6) 
 def near_counts(value: int, rng: np.random.Generator, lo: int = 0, hi: int = 10**6) -> list[int]:
     """Counts for distractors: the rest of a random window around ``value``, then values further out."""
     return [v for v in window(value, rng, lo, hi) if v != value] + [
-        v for d in range(4, 8) for v in (value - d, value + d) if lo <= v <= hi]  # fmt: skip
+        v for d in range(4, 8) for v in (value - d, value + d) if lo <= v <= hi
+    ]
 
 
-def count_options(value: int, rng: np.random.Generator, lo: int = 0, hi: int = 10**6) -> tuple[str, ...] | None:
+def count_options(
+    value: int, rng: np.random.Generator, lo: int = 0, hi: int = 10**6
+) -> tuple[str, ...] | None:
     return distinct([str(v) for v in near_counts(value, rng, lo, hi)], str(value))
 
 
-def order_options(order: Sequence[str], rng: np.random.Generator, sep: str = ", ") -> tuple[str, tuple[str, ...]]:
+def order_options(
+    order: Sequence[str], rng: np.random.Generator, sep: str = ", "
+) -> tuple[str, tuple[str, ...]]:
     """(correct text, 3 distractor texts) for the order of three items.
 
     The six orders of three items form a ring in which neighbours differ by one swap of adjacent items; the
@@ -223,7 +261,7 @@ def order_options(order: Sequence[str], rng: np.random.Generator, sep: str = ", 
     for k in range(6):
         ring.append(p)
         i = k % 2
-        p = p[:i] + (p[i + 1], p[i]) + p[i + 2:]
+        p = p[:i] + (p[i + 1], p[i]) + p[i + 2 :]
     r = int(rng.integers(4))
     texts = [sep.join(ring[(i - r) % 6]) for i in range(4) if i != r]
     return sep.join(order), tuple(texts)

@@ -78,9 +78,17 @@ MARK_NAMES = {0.25: "1/4", 0.5: "1/2", 0.75: "3/4", 1.0: "top"}
 DIGIT_BOXES = ((0.16, 0.22, 0.46, 0.78), (0.54, 0.22, 0.84, 0.78))
 SEGMENT_WIDTH = 0.16  # fraction of the digit box width
 SEGMENTS = {  # digit -> lit segments
-    0: "abcdef", 1: "bc", 2: "abdeg", 3: "abcdg", 4: "bcfg", 5: "acdfg", 6: "acdefg", 7: "abc", 8: "abcdefg",
+    0: "abcdef",
+    1: "bc",
+    2: "abdeg",
+    3: "abcdg",
+    4: "bcfg",
+    5: "acdfg",
+    6: "acdefg",
+    7: "abc",
+    8: "abcdefg",
     9: "abcdfg",
-}  # fmt: skip
+}
 
 # --- moving: three shapes sliding horizontally at constant speeds on one band, passing each other ---------
 # Band centre y=0.5; each shape fits a square of side 0.2 (of the width) centred at its x. Depth is fixed:

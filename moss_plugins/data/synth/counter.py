@@ -26,8 +26,13 @@ class Counter(Scene):
         else:
             a = int(rng.integers(2, 6))
             steps = [a, -int(rng.integers(1, a))] if rng.random() < 0.5 else [-a, int(rng.integers(1, a))]
-        params = {"color": str(rng.choice(list(C.PALETTE))), "start": int(rng.integers(10, 90)), "steps": steps,
-                  "period": period, "first": int(rng.integers(1, period + 1))}  # fmt: skip
+        params = {
+            "color": str(rng.choice(list(C.PALETTE))),
+            "start": int(rng.integers(10, 90)),
+            "steps": steps,
+            "period": period,
+            "first": int(rng.integers(1, period + 1)),
+        }
         scene = cls(timing, params)
         values = [s["value"] for s in scene.states]
         return scene if 0 <= min(values) and max(values) <= 99 else None
@@ -49,10 +54,15 @@ class Counter(Scene):
             th = C.SEGMENT_WIDTH * (x1 - x0)
             tv = th * canvas.width / canvas.height
             ym = (y0 + y1) / 2
-            boxes = {"a": (x0 + th, y0, x1 - th, y0 + tv), "b": (x1 - th, y0 + tv, x1, ym),
-                     "c": (x1 - th, ym, x1, y1 - tv), "d": (x0 + th, y1 - tv, x1 - th, y1),
-                     "e": (x0, ym, x0 + th, y1 - tv), "f": (x0, y0 + tv, x0 + th, ym),
-                     "g": (x0 + th, ym - tv / 2, x1 - th, ym + tv / 2)}  # fmt: skip
+            boxes = {
+                "a": (x0 + th, y0, x1 - th, y0 + tv),
+                "b": (x1 - th, y0 + tv, x1, ym),
+                "c": (x1 - th, ym, x1, y1 - tv),
+                "d": (x0 + th, y1 - tv, x1 - th, y1),
+                "e": (x0, ym, x0 + th, y1 - tv),
+                "f": (x0, y0 + tv, x0 + th, ym),
+                "g": (x0 + th, ym - tv / 2, x1 - th, ym + tv / 2),
+            }
             for seg, box in boxes.items():
                 canvas.rect(*box, fill=color if seg in C.SEGMENTS[digit] else C.UNLIT)
 
@@ -69,23 +79,56 @@ class Counter(Scene):
         return self.states[k]["value"]
 
     def change_steps(self, cut: int, rng) -> list[Step]:
-        steps = [Step(0.0, 0.0, say(rng, ("At the start the display shows {v}.", "The counter starts at {v}."),
-                                    v=_fmt(self.value(0))), {"value": self.value(0)})]  # fmt: skip
+        steps = [
+            Step(
+                0.0,
+                0.0,
+                say(
+                    rng,
+                    ("At the start the display shows {v}.", "The counter starts at {v}."),
+                    v=_fmt(self.value(0)),
+                ),
+                {"value": self.value(0)},
+            )
+        ]
         for n, f in enumerate(self.changes_before(cut), 1):
             before, after = self.value(f - 1), self.value(f)
-            steps.append(Step(self.t(f), self.t(f), say(
-                rng, ("At {t} it changes from {a} to {b} ({d:+d}).", "{T} {a} becomes {b}, a step of {d:+d}.",
-                      "Change {n} at {t}: {b} (was {a})."),
-                t=secs(self.t(f)), T=secs(self.t(f)) + ":", a=_fmt(before), b=_fmt(after), d=after - before, n=n),
-                {"value": after}))  # fmt: skip
+            steps.append(
+                Step(
+                    self.t(f),
+                    self.t(f),
+                    say(
+                        rng,
+                        (
+                            "At {t} it changes from {a} to {b} ({d:+d}).",
+                            "{T} {a} becomes {b}, a step of {d:+d}.",
+                            "Change {n} at {t}: {b} (was {a}).",
+                        ),
+                        t=secs(self.t(f)),
+                        T=secs(self.t(f)) + ":",
+                        a=_fmt(before),
+                        b=_fmt(after),
+                        d=after - before,
+                        n=n,
+                    ),
+                    {"value": after},
+                )
+            )
         return steps
 
     def rule_step(self, cut: int, rng) -> Step:
         steps = self.params["steps"]
-        pattern = f"{steps[0]:+d} each time" if len(steps) == 1 else join([f"{s:+d}" for s in steps], "then") + \
-            ", alternating"  # fmt: skip
-        text = say(rng, ("It changes every {p}, by {pat}.", "So the rule is: one change every {p}, {pat}."),
-                   p=secs(self.t(self.params["period"])), pat=pattern)  # fmt: skip
+        pattern = (
+            f"{steps[0]:+d} each time"
+            if len(steps) == 1
+            else join([f"{s:+d}" for s in steps], "then") + ", alternating"
+        )
+        text = say(
+            rng,
+            ("It changes every {p}, by {pat}.", "So the rule is: one change every {p}, {pat}."),
+            p=secs(self.t(self.params["period"])),
+            pat=pattern,
+        )
         return self.at_cut(cut, text, {"period_s": self.t(self.params["period"]), "steps": list(steps)})
 
     def value_options(self, n_changes: int, rng) -> tuple[str, ...] | None:
@@ -103,26 +146,64 @@ class Counter(Scene):
         if cut is None:
             return None
         v = self.value(cut - 1)
-        steps = self.change_steps(cut, rng) + [self.at_cut(cut, say(
-            rng, ("So the last frame before the cut ({t}) shows {v}.", "At the cut ({t}) the display reads {v}."),
-            t=secs(self.t(cut - 1)), v=_fmt(v)), {"value": v})]  # fmt: skip
-        question = say(rng, ("What number does the display show in the last frame before the video is cut?",
-                             "When the video stops, what does the counter read?"))  # fmt: skip
+        steps = self.change_steps(cut, rng) + [
+            self.at_cut(
+                cut,
+                say(
+                    rng,
+                    (
+                        "So the last frame before the cut ({t}) shows {v}.",
+                        "At the cut ({t}) the display reads {v}.",
+                    ),
+                    t=secs(self.t(cut - 1)),
+                    v=_fmt(v),
+                ),
+                {"value": v},
+            )
+        ]
+        question = say(
+            rng,
+            (
+                "What number does the display show in the last frame before the video is cut?",
+                "When the video stops, what does the counter read?",
+            ),
+        )
         options = self.value_options(len(self.changes_before(cut)), rng)
         return Question("state_at_cut", cut, question, _fmt(v), options, tuple(steps), {"value": v})
 
     def ask_next_state(self, rng):
         last = self.timing.last
-        cut = self.pick_cut(rng, lambda c: self.regular(c) and any(c <= f <= last for f in self.change_frames()))
+        cut = self.pick_cut(
+            rng, lambda c: self.regular(c) and any(c <= f <= last for f in self.change_frames())
+        )
         if cut is None:
             return None
         n = len(self.changes_before(cut))
         v, nxt = self.value_after(n), self.value_after(n + 1)
-        steps = self.change_steps(cut, rng) + [self.rule_step(cut, rng), self.at_cut(cut, say(
-            rng, ("It shows {v} at the cut and the next step is {d:+d}, so it will show {w}.",
-                  "Next comes {d:+d}: {v} becomes {w}."), v=_fmt(v), d=nxt - v, w=_fmt(nxt)), {"value": nxt})]  # fmt: skip
-        question = say(rng, ("The counter keeps going after the video is cut. What number will it show next?",
-                             "After the cut, what is the next number on the display?"))  # fmt: skip
+        steps = self.change_steps(cut, rng) + [
+            self.rule_step(cut, rng),
+            self.at_cut(
+                cut,
+                say(
+                    rng,
+                    (
+                        "It shows {v} at the cut and the next step is {d:+d}, so it will show {w}.",
+                        "Next comes {d:+d}: {v} becomes {w}.",
+                    ),
+                    v=_fmt(v),
+                    d=nxt - v,
+                    w=_fmt(nxt),
+                ),
+                {"value": nxt},
+            ),
+        ]
+        question = say(
+            rng,
+            (
+                "The counter keeps going after the video is cut. What number will it show next?",
+                "After the cut, what is the next number on the display?",
+            ),
+        )
         options = self.value_options(n + 1, rng)
         return Question("next_state", cut, question, _fmt(nxt), options, tuple(steps), {"value": nxt})
 
@@ -139,40 +220,101 @@ class Counter(Scene):
         future = [f for f in self.change_frames() if f >= cut]
         steps = self.change_steps(cut, rng) + [self.rule_step(cut, rng)]
         if future:
-            steps.append(self.at_cut(cut, say(
-                rng, ("Until {l} it changes {k} more time(s), at {ts}.", ("Between the cut and {l} there are {k} more "
-                      "change(s) ({ts}).")), l=secs(self.t(last)), k=len(future),
-                ts=join([secs(self.t(f)) for f in future])), {"changes_left": len(future)}))  # fmt: skip
+            steps.append(
+                self.at_cut(
+                    cut,
+                    say(
+                        rng,
+                        (
+                            "Until {l} it changes {k} more time(s), at {ts}.",
+                            ("Between the cut and {l} there are {k} more change(s) ({ts})."),
+                        ),
+                        l=secs(self.t(last)),
+                        k=len(future),
+                        ts=join([secs(self.t(f)) for f in future]),
+                    ),
+                    {"changes_left": len(future)},
+                )
+            )
         path = [_fmt(self.value_after(j)) for j in range(n_cut, n_end + 1)]
-        steps.append(self.at_cut(cut, say(rng, ("The values go {p}, so the last frame shows {v}.",
-                                                "That gives {p}: {v} at the end."), p=" -> ".join(path), v=_fmt(v_end)),
-                                 {"value": v_end}))  # fmt: skip
-        question = say(rng, ("The full video lasts {D}. What number does the display show in its last frame, at {l}?",
-                             ("The counter keeps its rhythm after the cut. What does it show at {l}, the end of the "
-                             "video?")), D=secs(self.t(self.timing.n_frames)), l=secs(self.t(last)))  # fmt: skip
+        steps.append(
+            self.at_cut(
+                cut,
+                say(
+                    rng,
+                    ("The values go {p}, so the last frame shows {v}.", "That gives {p}: {v} at the end."),
+                    p=" -> ".join(path),
+                    v=_fmt(v_end),
+                ),
+                {"value": v_end},
+            )
+        )
+        question = say(
+            rng,
+            (
+                "The full video lasts {D}. What number does the display show in its last frame, at {l}?",
+                (
+                    "The counter keeps its rhythm after the cut. What does it show at {l}, the end of the "
+                    "video?"
+                ),
+            ),
+            D=secs(self.t(self.timing.n_frames)),
+            l=secs(self.t(last)),
+        )
         options = self.value_options(n_end, rng)
         return Question("final_state", cut, question, _fmt(v_end), options, tuple(steps), {"value": v_end})
 
     def ask_change_count(self, rng):
         frames = self.change_frames()
-        cut = self.pick_cut(rng, lambda c: (c - 1) not in frames and c not in frames and self.changes_before(c))
+        cut = self.pick_cut(
+            rng, lambda c: (c - 1) not in frames and c not in frames and self.changes_before(c)
+        )
         if cut is None:
             return None
         count = len(self.changes_before(cut))
-        steps = self.change_steps(cut, rng) + [self.at_cut(cut, say(
-            rng, ("Nothing else changes before the cut, so {n} changes.", "That is {n} changes up to the cut."),
-            n=count), {"changes": count})]  # fmt: skip
-        question = say(rng, ("How many times does the number on the display change before the video is cut?",
-                             "Before the cut, how many changes does the counter make?"))  # fmt: skip
+        steps = self.change_steps(cut, rng) + [
+            self.at_cut(
+                cut,
+                say(
+                    rng,
+                    (
+                        "Nothing else changes before the cut, so {n} changes.",
+                        "That is {n} changes up to the cut.",
+                    ),
+                    n=count,
+                ),
+                {"changes": count},
+            )
+        ]
+        question = say(
+            rng,
+            (
+                "How many times does the number on the display change before the video is cut?",
+                "Before the cut, how many changes does the counter make?",
+            ),
+        )
         options = count_options(count, rng)
         return Question("change_count", cut, question, str(count), options, tuple(steps), {"changes": count})
 
     def ask_event_order(self, rng):
         if len(self.params["steps"]) == 1:  # a constant step makes the order readable from the numbers alone
             return None
-        events = [Event(f, f"the display changes to {_fmt(self.value(f))}", f"shows {_fmt(self.value(f))}",
-                        {"value": self.value(f)}) for f in self.change_frames()]  # fmt: skip
+        events = [
+            Event(
+                f,
+                f"the display changes to {_fmt(self.value(f))}",
+                f"shows {_fmt(self.value(f))}",
+                {"value": self.value(f)},
+            )
+            for f in self.change_frames()
+        ]
         if len({e.short for e in events}) != len(events):  # a value shown twice makes "shows 12" ambiguous
             events = [e for e in events if sum(x.short == e.short for x in events) == 1]
-        return self.event_order_question(events, ("In which order does the display show these numbers: {events}?",
-                                                  "Order these readings as they appear: {events}."), rng)  # fmt: skip
+        return self.event_order_question(
+            events,
+            (
+                "In which order does the display show these numbers: {events}?",
+                "Order these readings as they appear: {events}.",
+            ),
+            rng,
+        )

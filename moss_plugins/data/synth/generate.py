@@ -34,8 +34,9 @@ from .moving import Moving
 from .render import write_mp4
 from .slots import Slots
 
-SCENES: dict[str, type[Scene]] = {cls.kind: cls for cls in (TrafficLight, ColorCycle, Container, Counter, Moving,
-                                                            Slots)}  # fmt: skip
+SCENES: dict[str, type[Scene]] = {
+    cls.kind: cls for cls in (TrafficLight, ColorCycle, Container, Counter, Moving, Slots)
+}
 KINDS = tuple(SCENES)
 MAX_DRAWS = 500  # scene draws per video before giving up (a few are usually enough)
 GENERATOR = "moss_plugins.data.synth/1"
@@ -52,15 +53,18 @@ class SynthConfigError(ValueError):
 
 def _size(value) -> tuple[int, int]:
     sides = value if isinstance(value, (list, tuple)) and len(value) == 2 else ()
-    if not sides or not all(isinstance(s, int) and not isinstance(s, bool) and 32 <= s <= MAX_SIDE and s % 2 == 0
-                            for s in sides):  # fmt: skip
+    if not sides or not all(
+        isinstance(s, int) and not isinstance(s, bool) and 32 <= s <= MAX_SIDE and s % 2 == 0 for s in sides
+    ):
         raise ValueError(f"must be WxH with even sides of 32 to {MAX_SIDE} px")
     return tuple(sides)
 
 
 def _duration(value) -> tuple[float, float]:
     # shorter videos than 6 s leave no room for a full cycle
-    span = value if isinstance(value, (list, tuple)) and len(value) == 2 and all(map(is_number, value)) else ()
+    span = (
+        value if isinstance(value, (list, tuple)) and len(value) == 2 and all(map(is_number, value)) else ()
+    )
     if not span or not 6 <= span[0] <= span[1] <= MAX_DURATION:
         raise ValueError(f"must be LO:HI seconds with 6 <= LO <= HI <= {MAX_DURATION:g}")
     return tuple(span)
@@ -92,10 +96,14 @@ class SynthConfig:
 
     def __post_init__(self):
         check(self, SYNTH_RULES, "--", SynthConfigError)
-        frame_bytes = math.ceil(self.duration[1] * self.fps) * self.size[0] * self.size[1] * 3  # rendered in memory
+        frame_bytes = (
+            math.ceil(self.duration[1] * self.fps) * self.size[0] * self.size[1] * 3
+        )  # rendered in memory
         if frame_bytes > MAX_VIDEO_BYTES:
-            raise SynthConfigError(f"--size, --fps and --duration make videos of up to {frame_bytes / 2**30:.1f} GiB "
-                                   f"of frames, rendered in memory (at most {MAX_VIDEO_BYTES / 2**30:g} GiB)")  # fmt: skip
+            raise SynthConfigError(
+                f"--size, --fps and --duration make videos of up to {frame_bytes / 2**30:.1f} GiB "
+                f"of frames, rendered in memory (at most {MAX_VIDEO_BYTES / 2**30:g} GiB)"
+            )
 
 
 def video_id(seed: int, index: int) -> str:
@@ -121,8 +129,10 @@ def make_scene(seed: int, index: int, config: SynthConfig) -> tuple[Scene, list[
         questions = [scene.question(task, rng) for task in tasks]
         if all(questions):
             return scene, questions
-    raise RuntimeError(f"no {kind} scene with answerable {tasks} questions in {MAX_DRAWS} draws (seed={seed}, "
-                       f"video {index}); lengthen the videos (--duration) or lower --fps")  # fmt: skip
+    raise RuntimeError(
+        f"no {kind} scene with answerable {tasks} questions in {MAX_DRAWS} draws (seed={seed}, "
+        f"video {index}); lengthen the videos (--duration) or lower --fps"
+    )
 
 
 def render_video(index: int, seed: int, config: SynthConfig, out: Path) -> dict:
@@ -131,10 +141,20 @@ def render_video(index: int, seed: int, config: SynthConfig, out: Path) -> dict:
     vid = video_id(seed, index)
     write_mp4(scene.render(), out / "videos" / f"{vid}.mp4", config.fps)
     t = scene.timing
-    info = {"scene": scene.kind, "video_id": vid, "fps": t.fps, "n_frames": t.n_frames, "width": t.width,
-            "height": t.height, "duration": t.n_frames / t.fps, "params": scene.params}  # fmt: skip
+    info = {
+        "scene": scene.kind,
+        "video_id": vid,
+        "fps": t.fps,
+        "n_frames": t.n_frames,
+        "width": t.width,
+        "height": t.height,
+        "duration": t.n_frames / t.fps,
+        "params": scene.params,
+    }
     states_path = out / "videos" / f"{vid}.json"
-    states_path.write_text(json.dumps({**info, "states": scene.states}, separators=(",", ":")) + "\n", "utf-8")
+    states_path.write_text(
+        json.dumps({**info, "states": scene.states}, separators=(",", ":")) + "\n", "utf-8"
+    )
     return {"info": info, "questions": questions, "timing": t}
 
 
@@ -154,37 +174,61 @@ def build_samples(videos: Sequence[dict], splits: Sequence[str], seed: int) -> d
     out = {}
     for k, (split, items) in enumerate(sorted(per_split.items())):
         rng = np.random.default_rng([seed, 2_000_003, k])
-        letters = balanced_positions(len(items), 4, len(items), rng.permutation)  # balanced over the whole split
+        letters = balanced_positions(
+            len(items), 4, len(items), rng.permutation
+        )  # balanced over the whole split
         samples = []
         for (video, q), pos in zip(items, letters):
             options, answer = place_answer(q.correct, [q.distractors[i] for i in rng.permutation(3)], pos)
             info, timing = video["info"], video["timing"]
-            samples.append(Sample.from_json({
-                "id": f"{info['video_id']}-{q.task}",
-                "video": f"videos/{info['video_id']}.mp4",
-                "question": q.text,
-                "options": list(options),
-                "answer": answer,
-                "task_type": q.task,
-                "observed_until": timing.observed_until(q.cut),
-                "trace": [{"t": [round(s.t0, 4), round(s.t1, 4)], "text": s.text, "state": s.state} for s in q.steps],
-                "split": split,
-                "source": "synthetic",
-                "meta": {**{key: v for key, v in info.items() if key != "params"}, "cut_frame": q.cut,
-                         "answer_state": q.answer_state, STATES_KEY: f"videos/{info['video_id']}.json",
-                         "params": info["params"], "seed": seed, "generator": GENERATOR},
-            }))  # fmt: skip
+            samples.append(
+                Sample.from_json(
+                    {
+                        "id": f"{info['video_id']}-{q.task}",
+                        "video": f"videos/{info['video_id']}.mp4",
+                        "question": q.text,
+                        "options": list(options),
+                        "answer": answer,
+                        "task_type": q.task,
+                        "observed_until": timing.observed_until(q.cut),
+                        "trace": [
+                            {"t": [round(s.t0, 4), round(s.t1, 4)], "text": s.text, "state": s.state}
+                            for s in q.steps
+                        ],
+                        "split": split,
+                        "source": "synthetic",
+                        "meta": {
+                            **{key: v for key, v in info.items() if key != "params"},
+                            "cut_frame": q.cut,
+                            "answer_state": q.answer_state,
+                            STATES_KEY: f"videos/{info['video_id']}.json",
+                            "params": info["params"],
+                            "seed": seed,
+                            "generator": GENERATOR,
+                        },
+                    }
+                )
+            )
         out[split] = samples
     return out
 
 
-def generate(n: int, seed: int, out: str | Path, config: SynthConfig | None = None, workers: int = 1,
-             progress: bool = True) -> dict:
+def generate(
+    n: int,
+    seed: int,
+    out: str | Path,
+    config: SynthConfig | None = None,
+    workers: int = 1,
+    progress: bool = True,
+) -> dict:
     """Write ``n`` videos and their samples under ``out``; returns {"files", "counts", "seconds", "videos_per_s"}."""
     from tqdm.auto import tqdm
 
-    for name, value, least, most in (("n", n, 1, MAX_VIDEOS), ("seed", seed, 0, MAX_SEED),
-                                     ("workers", workers, 1, MAX_WORKERS)):  # fmt: skip
+    for name, value, least, most in (
+        ("n", n, 1, MAX_VIDEOS),
+        ("seed", seed, 0, MAX_SEED),
+        ("workers", workers, 1, MAX_WORKERS),
+    ):
         check_value("--", name, value, integer(least, most), SynthConfigError)
     config = config or SynthConfig()
     out = Path(out)
@@ -203,5 +247,9 @@ def generate(n: int, seed: int, out: str | Path, config: SynthConfig | None = No
     for split in SPLITS:
         if config.split_ratio.get(split, 0) > 0:
             files[split] = save_samples(per_split.get(split, []), out / f"{split}.jsonl")
-    return {"files": files, "counts": {s: len(v) for s, v in per_split.items()}, "seconds": seconds,
-            "videos_per_s": n / seconds}  # fmt: skip
+    return {
+        "files": files,
+        "counts": {s: len(v) for s, v in per_split.items()},
+        "seconds": seconds,
+        "videos_per_s": n / seconds,
+    }

@@ -31,8 +31,9 @@ class Moving(Scene):
             lo, hi = (0.12, 0.88 - v * duration) if v > 0 else (0.12 - v * duration, 0.88)
             if lo >= hi:
                 return None
-            objects.append({"shape": shape, "color": color, "x0": round(float(rng.uniform(lo, hi)), 4),
-                            "v": round(v, 4)})  # fmt: skip
+            objects.append(
+                {"shape": shape, "color": color, "x0": round(float(rng.uniform(lo, hi)), 4), "v": round(v, 4)}
+            )
         scene = cls(timing, {"objects": objects})
         times = sorted(scene.meeting_time(i, j) for i, j in itertools.combinations(range(3), 2))
         times = [t for t in times if 0 < t < duration]
@@ -60,10 +61,16 @@ class Moving(Scene):
     def frame_state(self, k):
         t = self.t(k)
         half = C.MOVING_SIZE / 2
-        hidden = [self.name(i) for i in range(3)
-                  if any(abs(self.x(i, t) - self.x(j, t)) < half for j in range(i + 1, 3))]  # fmt: skip
-        return {"order": self.order(k), "x": {self.name(i): round(self.x(i, t), 3) for i in range(3)},
-                "hidden": hidden}  # fmt: skip
+        hidden = [
+            self.name(i)
+            for i in range(3)
+            if any(abs(self.x(i, t) - self.x(j, t)) < half for j in range(i + 1, 3))
+        ]
+        return {
+            "order": self.order(k),
+            "x": {self.name(i): round(self.x(i, t), 3) for i in range(3)},
+            "hidden": hidden,
+        }
 
     def draw(self, canvas, k):
         canvas.rect(0.5 - 1 / canvas.width, 0.15, 0.5 + 1 / canvas.width, 0.85, fill=C.SLOT)
@@ -91,8 +98,14 @@ class Moving(Scene):
             frame = int(-(-t * self.timing.fps // 1))  # first frame at or after the meeting
             if frame <= self.timing.last:
                 front, back = self.name(j), self.name(i)  # j is drawn later: in front
-                out.append(Event(frame, f"the {front} passes in front of the {back}", f"{front} meets {back}",
-                                 {"pair": sorted([front, back]), "front": front}))  # fmt: skip
+                out.append(
+                    Event(
+                        frame,
+                        f"the {front} passes in front of the {back}",
+                        f"{front} meets {back}",
+                        {"pair": sorted([front, back]), "front": front},
+                    )
+                )
         return sorted(out, key=lambda e: e.frame)
 
     def midline_crossings(self) -> list[Event]:
@@ -101,8 +114,14 @@ class Moving(Scene):
             t = (0.5 - o["x0"]) / o["v"]
             frame = int(-(-t * self.timing.fps // 1))
             if 0 < t and frame <= self.timing.last:
-                out.append(Event(frame, f"the {self.name(i)} crosses the middle line",
-                                 f"{self.name(i)} crosses the middle", {"crosses_middle": self.name(i)}))  # fmt: skip
+                out.append(
+                    Event(
+                        frame,
+                        f"the {self.name(i)} crosses the middle line",
+                        f"{self.name(i)} crosses the middle",
+                        {"crosses_middle": self.name(i)},
+                    )
+                )
         return out
 
     def calm(self, frame: int, before: int = 2, after: int = 1) -> bool:
@@ -120,25 +139,68 @@ class Moving(Scene):
         for i in range(3):
             xa, xb = self.x(i, 0.0), self.x(i, self.t(b))
             speed = abs(xb - xa) / self.t(b)
-            text = say(rng, (("The {n} moves {d}: from {a}% to {b}% of the width between 0 s and {tb}, about {s}% "
-                             "per second."), ("Between 0 s and {tb} the {n} slides {d} from {a}% to {b}% of the "
-                             "width ({s}% a second)."), ("The {n} goes {d} at a steady {s}% of the width per second "
-                             "({a}% at 0 s, {b}% at {tb}).")),
-                       n=self.name(i), d="right" if xb > xa else "left", a=round(xa * 100), b=round(xb * 100),
-                       tb=secs(self.t(b)), s=f"{speed * 100:.1f}")  # fmt: skip
-            steps.append(Step(0.0, self.t(b), text, {"object": self.name(i), "x": round(xb, 3),
-                                                     "speed_per_s": round(speed, 4)}))  # fmt: skip
+            text = say(
+                rng,
+                (
+                    (
+                        "The {n} moves {d}: from {a}% to {b}% of the width between 0 s and {tb}, about {s}% "
+                        "per second."
+                    ),
+                    (
+                        "Between 0 s and {tb} the {n} slides {d} from {a}% to {b}% of the "
+                        "width ({s}% a second)."
+                    ),
+                    (
+                        "The {n} goes {d} at a steady {s}% of the width per second "
+                        "({a}% at 0 s, {b}% at {tb})."
+                    ),
+                ),
+                n=self.name(i),
+                d="right" if xb > xa else "left",
+                a=round(xa * 100),
+                b=round(xb * 100),
+                tb=secs(self.t(b)),
+                s=f"{speed * 100:.1f}",
+            )
+            steps.append(
+                Step(
+                    0.0,
+                    self.t(b),
+                    text,
+                    {"object": self.name(i), "x": round(xb, 3), "speed_per_s": round(speed, 4)},
+                )
+            )
         return steps
 
     def history_steps(self, cut: int, rng) -> list[Step]:
-        steps = [Step(0.0, 0.0, say(rng, ("At the start the order from left to right is {o}.",
-                                          "First frame, left to right: {o}."), o=", ".join(self.order(0))),
-                      {"order": self.order(0)})]  # fmt: skip
+        steps = [
+            Step(
+                0.0,
+                0.0,
+                say(
+                    rng,
+                    ("At the start the order from left to right is {o}.", "First frame, left to right: {o}."),
+                    o=", ".join(self.order(0)),
+                ),
+                {"order": self.order(0)},
+            )
+        ]
         for e in self.meetings:
             if e.frame < cut:
-                steps.append(Step(self.t(e.frame), self.t(e.frame), say(
-                    rng, ("Around {t} {e}.", "At about {t} {e}, hiding it for a moment.", "{T} {e}."),
-                    t=secs(self.t(e.frame)), T=f"Near {secs(self.t(e.frame))}", e=e.text), e.state))  # fmt: skip
+                steps.append(
+                    Step(
+                        self.t(e.frame),
+                        self.t(e.frame),
+                        say(
+                            rng,
+                            ("Around {t} {e}.", "At about {t} {e}, hiding it for a moment.", "{T} {e}."),
+                            t=secs(self.t(e.frame)),
+                            T=f"Near {secs(self.t(e.frame))}",
+                            e=e.text,
+                        ),
+                        e.state,
+                    )
+                )
         return steps
 
     # -- questions --
@@ -149,11 +211,31 @@ class Moving(Scene):
             return None
         order = self.order(cut - 1)
         correct, distractors = order_options(order, rng)
-        steps = self.history_steps(cut, rng) + [self.at_cut(cut, say(
-            rng, ("So in the last frame ({t}) the order from left to right is {o}.",
-                  "At the cut ({t}), left to right: {o}."), t=secs(self.t(cut - 1)), o=correct), {"order": order})]  # fmt: skip
-        question = say(rng, (("In the last frame before the video is cut, what is the order of the shapes from left "
-                             "to right?"), "When the video stops, how are the shapes ordered from left to right?"))  # fmt: skip
+        steps = self.history_steps(cut, rng) + [
+            self.at_cut(
+                cut,
+                say(
+                    rng,
+                    (
+                        "So in the last frame ({t}) the order from left to right is {o}.",
+                        "At the cut ({t}), left to right: {o}.",
+                    ),
+                    t=secs(self.t(cut - 1)),
+                    o=correct,
+                ),
+                {"order": order},
+            )
+        ]
+        question = say(
+            rng,
+            (
+                (
+                    "In the last frame before the video is cut, what is the order of the shapes from left "
+                    "to right?"
+                ),
+                "When the video stops, how are the shapes ordered from left to right?",
+            ),
+        )
         return Question("state_at_cut", cut, question, correct, distractors, tuple(steps), {"order": order})
 
     def ask_next_state(self, rng):
@@ -175,29 +257,63 @@ class Moving(Scene):
         steps = self.motion_steps(cut, rng)
         for i, j in itertools.combinations(range(3), 2):
             gap = self.x(j, t_cut) - self.x(i, t_cut)
-            closing = (self.params["objects"][i]["v"] - self.params["objects"][j]["v"]) * (1 if gap > 0 else -1)
+            closing = (self.params["objects"][i]["v"] - self.params["objects"][j]["v"]) * (
+                1 if gap > 0 else -1
+            )
             pair = self.pair_text(sorted([self.name(i), self.name(j)]))
             if closing <= 0:
-                text = say(rng, ("{P} are moving apart, so they do not meet again.",
-                                 "{P} get farther apart: no meeting ahead."), P=pair.capitalize())  # fmt: skip
+                text = say(
+                    rng,
+                    (
+                        "{P} are moving apart, so they do not meet again.",
+                        "{P} get farther apart: no meeting ahead.",
+                    ),
+                    P=pair.capitalize(),
+                )
                 state = {"pair": sorted([self.name(i), self.name(j)]), "meets_at_s": None}
             else:
                 eta = t_cut + abs(gap) / closing
-                text = say(rng, (("{P} are {g}% of the width apart and close in at {c}% per second: they meet at about "
-                                 "{eta}."), "{P} close a gap of {g}% at {c}% a second, meeting near {eta}."),
-                           P=pair.capitalize(), g=round(abs(gap) * 100), c=f"{closing * 100:.1f}",
-                           eta=secs(round(eta * 4) / 4))  # fmt: skip
+                text = say(
+                    rng,
+                    (
+                        (
+                            "{P} are {g}% of the width apart and close in at {c}% per second: they meet at about "
+                            "{eta}."
+                        ),
+                        "{P} close a gap of {g}% at {c}% a second, meeting near {eta}.",
+                    ),
+                    P=pair.capitalize(),
+                    g=round(abs(gap) * 100),
+                    c=f"{closing * 100:.1f}",
+                    eta=secs(round(eta * 4) / 4),
+                )
                 if eta > self.t(last):
                     text += f" That is after the video ends at {secs(self.t(last))}."
                 state = {"pair": sorted([self.name(i), self.name(j)]), "meets_at_s": round(eta, 2)}
             steps.append(self.at_cut(cut, text, state))
-        steps.append(self.at_cut(cut, say(rng, ("So the next meeting is: {a}.", "The first of these: {a}."),
-                                          a=answer), {"next": answer}))  # fmt: skip
-        pairs = [self.pair_text(sorted([self.name(i), self.name(j)])) for i, j in itertools.combinations(range(3), 2)]
+        steps.append(
+            self.at_cut(
+                cut,
+                say(rng, ("So the next meeting is: {a}.", "The first of these: {a}."), a=answer),
+                {"next": answer},
+            )
+        )
+        pairs = [
+            self.pair_text(sorted([self.name(i), self.name(j)]))
+            for i, j in itertools.combinations(range(3), 2)
+        ]
         rng.shuffle(pairs)
         options = distinct(pairs + [NONE_AGAIN], answer)
-        question = say(rng, (("The shapes keep moving at the same speeds after the video is cut. Which two of them "
-                             "pass each other next?"), "After the cut, which pair of shapes meets next?"))  # fmt: skip
+        question = say(
+            rng,
+            (
+                (
+                    "The shapes keep moving at the same speeds after the video is cut. Which two of them "
+                    "pass each other next?"
+                ),
+                "After the cut, which pair of shapes meets next?",
+            ),
+        )
         return Question("next_state", cut, question, answer, options, tuple(steps), {"next": answer})
 
     def ask_final_state(self, rng):
@@ -209,17 +325,51 @@ class Moving(Scene):
             return None
         order = self.order(last)
         steps = self.motion_steps(cut, rng)
-        where = ", ".join(f"the {self.name(i)} at about {round(self.x(i, self.t(last)) * 100)}%" for i in range(3))
-        steps.append(self.at_cut(cut, say(rng, ("Keeping these speeds, at {l} {w}.", "Extrapolating to {l}: {w}."),
-                                          l=secs(self.t(last)), w=where),
-                                 {"x": {self.name(i): round(self.x(i, self.t(last)), 3) for i in range(3)}}))  # fmt: skip
+        where = ", ".join(
+            f"the {self.name(i)} at about {round(self.x(i, self.t(last)) * 100)}%" for i in range(3)
+        )
+        steps.append(
+            self.at_cut(
+                cut,
+                say(
+                    rng,
+                    ("Keeping these speeds, at {l} {w}.", "Extrapolating to {l}: {w}."),
+                    l=secs(self.t(last)),
+                    w=where,
+                ),
+                {"x": {self.name(i): round(self.x(i, self.t(last)), 3) for i in range(3)}},
+            )
+        )
         correct, distractors = order_options(order, rng)
-        steps.append(self.at_cut(cut, say(rng, ("So at the end the order from left to right is {o}.",
-                                                "Left to right in the last frame: {o}."), o=correct), {"order": order}))  # fmt: skip
-        question = say(rng, (("The full video lasts {D}. What is the order of the shapes from left to right in its last "
-                             "frame, at {l}?"), ("The shapes keep their speeds after the cut. How are they ordered "
-                             "from left to right at {l}, the end of the video?")),
-                       D=secs(self.t(self.timing.n_frames)), l=secs(self.t(last)))  # fmt: skip
+        steps.append(
+            self.at_cut(
+                cut,
+                say(
+                    rng,
+                    (
+                        "So at the end the order from left to right is {o}.",
+                        "Left to right in the last frame: {o}.",
+                    ),
+                    o=correct,
+                ),
+                {"order": order},
+            )
+        )
+        question = say(
+            rng,
+            (
+                (
+                    "The full video lasts {D}. What is the order of the shapes from left to right in its last "
+                    "frame, at {l}?"
+                ),
+                (
+                    "The shapes keep their speeds after the cut. How are they ordered "
+                    "from left to right at {l}, the end of the video?"
+                ),
+            ),
+            D=secs(self.t(self.timing.n_frames)),
+            l=secs(self.t(last)),
+        )
         return Question("final_state", cut, question, correct, distractors, tuple(steps), {"order": order})
 
     def ask_change_count(self, rng):
@@ -227,15 +377,36 @@ class Moving(Scene):
         if cut is None:
             return None
         count = sum(e.frame < cut for e in self.meetings)
-        steps = self.history_steps(cut, rng) + [self.at_cut(cut, say(
-            rng, ("No other pass happens before the cut, so {n} in all.", "That makes {n} passes before the cut."),
-            n=count), {"passes": count})]  # fmt: skip
-        question = say(rng, ("How many times do two of the shapes pass each other before the video is cut?",
-                             "Before the cut, how many passes (one shape going by another) are there?"))  # fmt: skip
+        steps = self.history_steps(cut, rng) + [
+            self.at_cut(
+                cut,
+                say(
+                    rng,
+                    (
+                        "No other pass happens before the cut, so {n} in all.",
+                        "That makes {n} passes before the cut.",
+                    ),
+                    n=count,
+                ),
+                {"passes": count},
+            )
+        ]
+        question = say(
+            rng,
+            (
+                "How many times do two of the shapes pass each other before the video is cut?",
+                "Before the cut, how many passes (one shape going by another) are there?",
+            ),
+        )
         options = count_options(count, rng, 0, 3)
         return Question("change_count", cut, question, str(count), options, tuple(steps), {"passes": count})
 
     def ask_event_order(self, rng):
-        return self.event_order_question(self.meetings + self.midline_crossings(), (
-            "In which order do these happen in the video: {events}?",
-            "Order these events as they happen: {events}."), rng)  # fmt: skip
+        return self.event_order_question(
+            self.meetings + self.midline_crossings(),
+            (
+                "In which order do these happen in the video: {events}?",
+                "Order these events as they happen: {events}.",
+            ),
+            rng,
+        )

@@ -22,7 +22,9 @@ class Canvas:
     def px(self, x: float, y: float) -> tuple[int, int]:
         return round(x * self.width), round(y * self.height)
 
-    def rect(self, x0: float, y0: float, x1: float, y1: float, fill=None, outline=None, width: int = 1) -> None:
+    def rect(
+        self, x0: float, y0: float, x1: float, y1: float, fill=None, outline=None, width: int = 1
+    ) -> None:
         (a, b), (c, d) = self.px(x0, y0), self.px(x1, y1)
         if c > a and d > b:  # less than a pixel (a tank with a trace of liquid) draws nothing
             self.draw.rectangle([a, b, c - 1, d - 1], fill=fill, outline=outline, width=width)
