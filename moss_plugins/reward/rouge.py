@@ -5,8 +5,8 @@ reference's vocabulary; a predicted token the reference lacks can match nothing,
 vocabulary never grows. The kernel then needs no strings: n-gram overlaps are intersections of sorted id arrays
 (:func:`.kernels.intersection`), and the LCS is Hyyro's bit-parallel algorithm over per-token position masks for
 reference steps of up to 64 tokens, the dynamic programme the "facts" similarity also uses (:func:`.kernels.lcs`)
-for longer ones. The bit-parallel LCS is ROUGE's alone: it counts words, so it cannot weigh them as "facts" does,
-and it makes the ROUGE kernel 1.7 times as fast as the dynamic programme would.
+for longer ones. The bit-parallel LCS (:func:`.kernels.lcs_bits`) is ROUGE's alone: it counts words, so it
+cannot weigh them as "facts" does, and it makes the ROUGE kernel 1.7 times as fast as the dynamic programme would.
 
 F1 follows ``rouge-score`` operation for operation, so on ASCII text it is bitwise equal to
 ``RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=False)``.
@@ -22,7 +22,7 @@ from itertools import repeat
 import numpy as np
 from numba import njit
 
-from .kernels import intersection, lcs
+from .kernels import intersection, lcs, lcs_bits
 from .tokenize import STEP_SEPARATOR, tokenize_steps
 
 _SEP = -2  # id of STEP_SEPARATOR
@@ -83,25 +83,6 @@ def _f1(hits, n_pred, n_ref):
 
 
 @njit(cache=True, nogil=True)
-def _lcs_bits(mask_row, ids, lo, hi, m):
-    """LCS length against a reference step of m <= 64 tokens (Hyyro 2004)."""
-    v = ~np.uint64(0)
-    for k in range(lo, hi):
-        t = ids[k]
-        if t >= 0:
-            u = v & mask_row[t]
-            v = (v + u) | (v - u)
-    zeros = ~v
-    if m < 64:
-        zeros &= (np.uint64(1) << np.uint64(m)) - np.uint64(1)
-    count = 0
-    while zeros != 0:
-        zeros &= zeros - np.uint64(1)
-        count += 1
-    return count
-
-
-@njit(cache=True, nogil=True)
 def _index(flat, vocab_size):
     ids, off = _split(flat)
     n = off.size - 1
@@ -146,7 +127,7 @@ def _f1_matrix(r_ids, r_off, r_uni, r_bi, r_bi_off, masks, vocab_size, pred_flat
                 intersection(r_bi[r_bi_off[i] : r_bi_off[i + 1]], pb), max(n - 1, 0), max(m - 1, 0)
             )
             if m <= 64:
-                common = _lcs_bits(masks[i], p_ids, lo, hi, m)
+                common = lcs_bits(masks[i], p_ids, lo, hi, m)
             else:
                 common = lcs(r_ids[r_off[i] : r_off[i + 1]], ones, p_ids[lo:hi], ones, prev, cur)
             out[i, j, 2] = _f1(common, n, m)

@@ -4,8 +4,7 @@ from itertools import combinations
 
 import numpy as np
 
-from moss_plugins.reward import rouge
-from moss_plugins.reward.kernels import intersection, lcs, monotone_matching
+from moss_plugins.reward.kernels import intersection, lcs, lcs_bits, monotone_matching
 
 
 def _lcs_length(a, b):
@@ -28,7 +27,7 @@ def test_lcs_with_unit_weights_is_the_lcs_length_the_bit_parallel_rouge_kernel_c
         masks = np.zeros((1, 6), np.uint64)
         for k, t in enumerate(r.tolist()):
             masks[0, t] |= np.uint64(1) << np.uint64(k)
-        assert rouge._lcs_bits(masks[0], p, 0, p.size, r.size) == expected
+        assert lcs_bits(masks[0], p, 0, p.size, r.size) == expected
 
 
 def test_weighted_lcs_takes_the_heavier_common_subsequence():
