@@ -52,9 +52,23 @@ def build_prompt(question: str, options: Sequence[str] | None = None) -> str:
     return f"{question.strip()}\n{FREE_FORM_INSTRUCTION}"
 
 
-VIDEO_PLACEHOLDER = (
-    "<video>"  # where a user turn's video goes (verl's placeholder; text-only policies: captions)
-)
+_OPTION_LINE = re.compile(r"([A-Z])\. (.*)")  # a line of format_options
+
+
+def split_prompt(prompt: str) -> tuple[str, list[str]]:
+    """(question, options) from a MOSS-ChatV prompt: the inverse of :func:`build_prompt`."""
+    question, options = [], []
+    for line in prompt.splitlines():
+        m = _OPTION_LINE.match(line.strip())
+        if m and m.group(1) == LETTERS[len(options)]:
+            options.append(m.group(2))
+        elif not options and line.strip() not in (REASONING_INSTRUCTION, FREE_FORM_INSTRUCTION):
+            question.append(line)
+    return " ".join(question).strip(), options
+
+
+# where a user turn's video goes (verl's placeholder; text-only policies: captions)
+VIDEO_PLACEHOLDER = "<video>"
 
 
 def video_prompt(question: str, options: Sequence[str] | None = None) -> str:

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..data.captions import secs
 from ..data.synth import constants as C
-from ..output_format import FREE_FORM_INSTRUCTION, LETTERS, REASONING_INSTRUCTION, format_response, normalize
+from ..output_format import LETTERS, format_response, normalize, split_prompt
 from ..sample import TASK_TYPES
 
 ASSUMED_DURATION = sum(C.DEFAULT_DURATION) / 2  # seconds, when a question needs the (unseen) end of the video
@@ -126,18 +126,6 @@ _AT_TIME = re.compile(
 def target_time(question: str) -> float | None:
     match = _AT_TIME.search(question.lower())
     return float(match.group(1)) if match else None
-
-
-def split_prompt(prompt: str) -> tuple[str, list[str]]:
-    """(question, options) from a MOSS-ChatV prompt (:func:`moss_plugins.output_format.build_prompt`)."""
-    question, options = [], []
-    for line in prompt.splitlines():
-        m = re.match(r"^([A-Z])\. (.*)$", line.strip())
-        if m and m.group(1) == LETTERS[len(options)]:
-            options.append(m.group(2))
-        elif not options and line.strip() not in (REASONING_INSTRUCTION, FREE_FORM_INSTRUCTION):
-            question.append(line)
-    return " ".join(question).strip(), options
 
 
 # --- what a solver returns -------------------------------------------------------------------------------------------

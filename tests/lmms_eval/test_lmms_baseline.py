@@ -11,6 +11,7 @@ from lmms_fixtures import offline_env, read_run, run_cli
 from moss_plugins.cli import main as moss
 from moss_plugins.data import TASK_TYPES, load_samples
 from moss_plugins.lmms_eval import dataset, scene_solver
+from moss_plugins.output_format import split_prompt
 from moss_plugins.output_format import answer_blocks, build_prompt, well_formed
 from moss_plugins.evaluation.trace_metrics import REFERENCE_METRICS
 
@@ -96,7 +97,7 @@ def test_prompt_parsing():
     prompt = build_prompt(
         "When the video stops, which light is on?", ["red", "green", "none (all lamps off)"]
     )
-    assert scene_solver.split_prompt(prompt) == (
+    assert split_prompt(prompt) == (
         "When the video stops, which light is on?",
         ["red", "green", "none (all lamps off)"],
     )
