@@ -93,9 +93,11 @@ def _check_hooks(pm: _Manager, plugin: object) -> None:
         )
 
 
-def _discard(pm: _Manager, plugin: object) -> None:
-    if pm.is_registered(plugin):
-        pm.unregister(plugin)
+def _refused(pm: _Manager, error: pluggy.PluginValidationError, where: str, fix: str = "") -> PluginError:
+    """Unregisters the plugin pluggy refused, so nothing is left half-registered, and says why in one line."""
+    if pm.is_registered(error.plugin):
+        pm.unregister(error.plugin)
+    return PluginError(f"{where} breaks the plugin contract ({_CONTRACT}): {_one_line(error)}{fix}")
 
 
 def _load(pm: _Manager, kind: str, ep: importlib.metadata.EntryPoint) -> None:
@@ -114,10 +116,7 @@ def _load(pm: _Manager, kind: str, ep: importlib.metadata.EntryPoint) -> None:
             )
         _check_hooks(pm, plugin)
     except pluggy.PluginValidationError as e:
-        _discard(pm, e.plugin)
-        raise PluginError(
-            f"{where} breaks the plugin contract ({_CONTRACT}): {_one_line(e)}. {fix}"
-        ) from None
+        raise _refused(pm, e, where, f". {fix}") from None
     except PluginError:
         raise
     except Exception as e:
@@ -341,9 +340,6 @@ def register(plugin: object, name: str | None = None) -> str:
             pm.register(plugin, name)
             _check_hooks(pm, plugin)
         except pluggy.PluginValidationError as e:
-            _discard(pm, e.plugin)
-            raise PluginError(
-                f"plugin {name!r} breaks the plugin contract ({_CONTRACT}): {_one_line(e)}"
-            ) from None
+            raise _refused(pm, e, f"plugin {name!r}") from None
         _generation += 1
     return name
