@@ -36,7 +36,7 @@ from ..reward import score_and_align, segment_steps
 from ..reward.answer import LETTER_MARKER, is_choice, is_correct, parse_answer
 from ..reward.lexicon import STOPWORDS
 from ..reward.config import resolve_config
-from ..reward.tokenize import CJK_RANGES, tokenize
+from ..reward.tokenize import CJK_CHAR, tokenize
 
 COVERAGE_THRESHOLD = 0.5  # step similarity; a restatement scores ~1, a paraphrase ~0.4-0.9 (ROUGE: ~0.2-0.5)
 # The reward preset the reference metrics use (lmms-eval runs the tasks in-process, so the environment is how a
@@ -58,14 +58,13 @@ BOOTSTRAP_SEED = int(os.environ.get("MOSS_BOOTSTRAP_SEED", "0"))
 _LETTER_RE = re.compile(rf"\b(?:option|answer|choice)\s*(?:is\s*)?:?\s*\(?([A-Z])\b|{LETTER_MARKER}")
 
 
-_CJK_RE = re.compile(f"[{CJK_RANGES}]")
 # Not an option's own keyword: the function words, and negations and order words, which a trace uses about
 # every option.
 _STOPWORDS = STOPWORDS | {"not", "no", "after", "before"}
 
 
 def _is_cjk(token: str) -> bool:
-    return len(token) == 1 and not token.isascii() and _CJK_RE.match(token) is not None
+    return len(token) == 1 and not token.isascii() and CJK_CHAR.match(token) is not None
 
 
 def _tokens_pattern(tokens: Sequence[str]) -> re.Pattern:

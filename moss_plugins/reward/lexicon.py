@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import snowballstemmer
 
-from .tokenize import CJK_RANGES
+from .tokenize import CJK_CHAR, CJK_RANGES
 
 SCAFFOLD, CONTENT, FACT = 0, 1, 2
 SCAFFOLD_WEIGHT = 0.15
@@ -121,7 +121,6 @@ NUMBER_WORDS = {
     "halb": "0.5",
     "halbe": "0.5",
 }
-_CJK_RE = re.compile(f"[{CJK_RANGES}]")
 _FOREIGN_HINTS = _LANGUAGE_HINTS["de"] | _LANGUAGE_HINTS["es"]
 _CJK_DIGITS = dict(zip("二两三四五六七八九十", ["2", "2", "3", "4", "5", "6", "7", "8", "9", "10"]))
 # Units after a number that make it a measure (estimated from the video, compared with a tolerance).
@@ -237,7 +236,7 @@ def _number(token: str) -> str:
 
 def language(tokens: list[str], ascii: bool = False) -> str:
     """ "en", "de", "es" or "zh" for a step's lower-cased tokens (function-word hits; CJK characters)."""
-    if not ascii and any(_CJK_RE.match(t) for t in tokens[:8]):
+    if not ascii and any(CJK_CHAR.match(t) for t in tokens[:8]):
         return "zh"
     if _FOREIGN_HINTS.isdisjoint(tokens):
         return "en"

@@ -14,6 +14,7 @@ import re
 
 CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002ebef"
 # The NUL alternative lets callers tokenize many steps in one call and find the boundaries again.
+CJK_CHAR = re.compile(f"[{CJK_RANGES}]")  # one Chinese, Japanese or Korean character
 _TOKEN_RE = re.compile(rf"\x00|[{CJK_RANGES}]|[^\W_{CJK_RANGES}]+")
 
 # ASCII fast path (3x quicker than the regex): lower-case letters, keep digits and NUL, all else is a space.
