@@ -216,9 +216,8 @@ async def read_body(response: httpx.Response, limit: int = MAX_REPLY_BYTES) -> b
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("identity", *ACCEPTED_ENCODINGS):
         raise AttemptFailed(NOT_JSON, message=f"a body in {encoding!r}, which was not asked for")
-    inflate = (
-        zlib.decompressobj(zlib.MAX_WBITS | 32) if encoding != "identity" else None
-    )  # gzip or zlib header
+    # gzip or zlib header
+    inflate = zlib.decompressobj(zlib.MAX_WBITS | 32) if encoding != "identity" else None
     body = bytearray()
     async for chunk in response.aiter_raw():
         while chunk:

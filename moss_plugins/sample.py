@@ -38,9 +38,8 @@ FIELDS = (
     "source",
     "meta",
 )
-META_PATHS = (
-    "states",
-)  # meta fields naming a file under the media root (moss_plugins.data.captions.STATES_KEY)
+# meta fields naming a file under the media root (moss_plugins.data.captions.STATES_KEY)
+META_PATHS = ("states",)
 
 
 # The forms a sample takes on disk, by the fields each stores as JSON text: free-form nested objects (per-scene

@@ -33,9 +33,8 @@ from ..sample import ValidationError, check_list, check_span, check_str
 from .paths import confined
 
 CAPTIONS_KEY = "captions"
-STATES_KEY = (
-    "states"  # meta.states: a file of per-frame ground-truth states beside the video (synthetic sets)
-)
+# meta.states: a file of per-frame ground-truth states beside the video (synthetic sets)
+STATES_KEY = "states"
 # A continuously changing scene (a filling tank) differs in every frame: at most this many lines (2 per second
 # of an 8 s clip), so the longest prompt of the bundled split stays near 1,000 tokens.
 MAX_LINES = 16

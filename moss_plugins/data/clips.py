@@ -119,12 +119,10 @@ def copy_prefix(src: str | Path, n_packets: int, dst: str | Path) -> int:
                     break
                 if packet.size == 0:
                     continue
-                if (
-                    not packet.duration and step
-                ):  # else the clip ends where its last frame starts: its edit list
-                    packet.duration = (
-                        step  # (an encoder delay, B-frames) then hides that frame from every reader
-                    )
+                # Without a duration the clip ends where its last frame starts: its edit list (an encoder delay,
+                # B-frames) then hides that frame from every reader.
+                if not packet.duration and step:
+                    packet.duration = step
                 packet.stream = ostream
                 out.mux(packet)
                 written += 1

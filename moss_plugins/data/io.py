@@ -159,9 +159,8 @@ def validate_rows(
             e = e.located(where)
             if not skip_invalid:
                 raise e from None
-            report.skipped[f"{e.field or 'row'}: {e.message.split(', got ')[0][:80]}"] += (
-                1  # by reason, not value
-            )
+            # by reason, not value
+            report.skipped[f"{e.field or 'row'}: {e.message.split(', got ')[0][:80]}"] += 1
             if len(report.first_errors) < 5:
                 report.first_errors.append(str(e))
     return report

@@ -54,9 +54,8 @@ class VideoAnnotation:
     meta: dict = field(default_factory=dict)
     split: str | None = None  # the dataset's own split ("train" or "test"); None: assigned by the build
     changes: dict = field(default_factory=dict)  # what :func:`tidy` changed, by reason (dataset imports)
-    fit_to_video: bool = (
-        False  # the build applies :func:`fit` with the probed end instead of refusing the video
-    )
+    # the build applies :func:`fit` with the probed end instead of refusing the video
+    fit_to_video: bool = False
 
     @property
     def safe_id(self) -> str:

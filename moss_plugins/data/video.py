@@ -175,9 +175,8 @@ def select_indices(
     frame_step = (times[-1] - times[0]) / max(len(times) - 1, 1)
     end = until if until is not None else times[-1] + frame_step
     targets = times[0] + np.arange(math.ceil((end - times[0]) * fps - 1e-9), dtype=np.float64) / fps
-    idx = (
-        np.searchsorted(times, targets[targets < end], side="right") - 1
-    )  # the frame on screen at each target
+    # the frame on screen at each target
+    idx = np.searchsorted(times, targets[targets < end], side="right") - 1
     return np.unique(np.clip(idx, 0, n_valid - 1))
 
 

@@ -49,12 +49,10 @@ from .rows import LMMS_JSON_FIELDS, sample_from_lmms_row
 DATA_ENV = "MOSS_VIDEO_LMMS_DIR"
 CLIP_CACHE_ENV = "MOSS_VIDEO_CLIP_CACHE_GB"  # clips kept at most (GB); least recently used are removed first
 DEFAULT_CLIP_CACHE_GB = 20.0
-CLIP_PIXELS_ENV = (
-    "MOSS_VIDEO_CLIP_MAX_PIXELS"  # re-encoded clip frames at most this many pixels (0: source size)
-)
-DEFAULT_CLIP_PIXELS = (
-    768 * 28 * 28
-)  # qwen-vl-utils' default cap on a video frame (768 tokens of 28x28 pixels)
+# re-encoded clip frames at most this many pixels (0: source size)
+CLIP_PIXELS_ENV = "MOSS_VIDEO_CLIP_MAX_PIXELS"
+# qwen-vl-utils' default cap on a video frame (768 tokens of 28x28 pixels)
+DEFAULT_CLIP_PIXELS = 768 * 28 * 28
 _OLD_TEMP = re.compile(r"\.tmp(\d+)\.mp4$")  # what versions before atomic_path left behind when killed
 _OLD_TEMP_DIR = re.compile(r"\.tmp(\d+)$")  # an export of the bundled split being written (default_data_dir)
 ROW_FIELDS = ("id", "video", "question", "options", "answer", "task_type", "observed_until", "trace", "split")
@@ -273,9 +271,8 @@ def load_docs(split: str, folder: Path | None = None) -> list[dict]:
             check_video(video, row["observed_until"])
         except ValidationError as e:
             raise DatasetError(f"{where}: {e} (fix the row or the video, then re-export)") from None
-        st = (
-            video.stat()
-        )  # its last frame, while check_video's frame table is still cached (observed_clip asks)
+        # its last frame, while check_video's frame table is still cached (observed_clip asks)
+        st = video.stat()
         _last_frame(str(video), st.st_size, st.st_mtime_ns)
         row["video_path"] = str(video)
     return rows

@@ -106,9 +106,8 @@ def _matrix(r_ids, r_w, r_fact, r_off, rs, rsw, rf, p_ids, p_w, p_close, p_fact,
             bag = intersection(rs[lo:hi], ps[plo:phi], rsw[lo:hi], pcs[plo:phi])
             in_order = lcs(r_ids[lo:hi], r_w[lo:hi], p_ids[plo:phi], p_close[plo:phi], prev, cur)
             sim = (bag + in_order) / total  # the mean of two F1s, 2x / (wr + wp) each
-            sim = (
-                0.8 * min(1.0, sim / full) + 0.2 * sim
-            )  # saturated, still rising: closer wording scores higher
+            # saturated, still rising: closer wording scores higher
+            sim = 0.8 * min(1.0, sim / full) + 0.2 * sim
             shared = int(intersection(rf[lo:hi], pf[plo:phi]))
             wrong = min(nfr - shared, p_fact[plo:phi].sum() - shared)
             for _ in range(wrong):

@@ -253,9 +253,8 @@ class Word(NamedTuple):
     polar: bool  # may be asserted or denied: content, facts, and either side of a pair of opposites
     negated: bool  # the form itself is the negative side of an opposite ("closed")
     measure: bool  # a number with a unit or decimals
-    surface: str = (
-        ""  # an English content word as written, for word vectors (:mod:`.facts` reads rewordings with them)
-    )
+    # an English content word as written, for word vectors (:mod:`.facts` reads rewordings with them)
+    surface: str = ""
 
 
 def word(token: str, lang: str = "en", previous: str = "", following: str = "") -> Word:
@@ -285,9 +284,8 @@ def word(token: str, lang: str = "en", previous: str = "", following: str = "") 
         return Word(token, SCAFFOLD, False, False, False)
     pole, negated = _pole(token, lang)
     kind = SCAFFOLD if token in _SCAFFOLD_WORDS else CONTENT
-    plain = (
-        kind == CONTENT and lang == "en" and pole not in _POLE_NAMES
-    )  # opposites are read by polarity instead
+    # opposites are read by polarity instead
+    plain = kind == CONTENT and lang == "en" and pole not in _POLE_NAMES
     return Word(pole, kind, True, negated, False, token if plain else "")
 
 

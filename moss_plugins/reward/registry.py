@@ -51,9 +51,7 @@ class _Manager(pluggy.PluginManager):
         super().__init__(hookspecs.PROJECT)
         self.add_hookspecs(hookspecs)
         self.register(builtin, name=BUILTIN)
-        self.loaded: dict[
-            tuple[str, str], str
-        ] = {}  # (group, entry point name) -> name of the plugin it loaded
+        self.loaded: dict[tuple[str, str], str] = {}  # (group, entry point name) -> the plugin it loaded
         self.dists: dict[str, str] = {}  # plugin name -> its distribution, for installed plugins
 
     def register(self, plugin, name=None):

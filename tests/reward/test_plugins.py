@@ -76,9 +76,8 @@ def test_installed_distribution_is_discovered_and_used(tmp_path):
     out = subprocess.run([sys.executable, "-c", CHECK], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads(out.stdout.splitlines()[-1])
-    example = (
-        "moss-embedding-plugin"  # the provider is the distribution (there is no plugin name apart from it)
-    )
+    # the provider is the distribution (there is no plugin name apart from it)
+    example = "moss-embedding-plugin"
     assert report["available"]["segmenter"] == {"default": "builtin", "sentences": example}
     assert report["available"]["similarity"] == {
         "char3": "builtin",

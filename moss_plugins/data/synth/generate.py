@@ -96,9 +96,8 @@ class SynthConfig:
 
     def __post_init__(self):
         check(self, SYNTH_RULES, "--", SynthConfigError)
-        frame_bytes = (
-            math.ceil(self.duration[1] * self.fps) * self.size[0] * self.size[1] * 3
-        )  # rendered in memory
+        # rendered in memory
+        frame_bytes = math.ceil(self.duration[1] * self.fps) * self.size[0] * self.size[1] * 3
         if frame_bytes > MAX_VIDEO_BYTES:
             raise SynthConfigError(
                 f"--size, --fps and --duration make videos of up to {frame_bytes / 2**30:.1f} GiB "
