@@ -65,6 +65,11 @@ SMOKE = (
     "actor_rollout_ref.model.use_remove_padding=false",
     "actor_rollout_ref.model.enable_gradient_checkpointing=false",
     "+actor_rollout_ref.model.override_config.attn_implementation=sdpa",
+    # FSDP computes in bf16 unless told otherwise; a CPU without bf16 units (AVX2) emulates it ~70x slower
+    "+actor_rollout_ref.actor.fsdp_config.mixed_precision.param_dtype=fp32",
+    "+actor_rollout_ref.ref.fsdp_config.mixed_precision.param_dtype=fp32",
+    "actor_rollout_ref.actor.fsdp_config.use_torch_compile=false",
+    "actor_rollout_ref.ref.fsdp_config.use_torch_compile=false",
     "reward.num_workers=1",
     "transfer_queue.backend.SimpleStorage.num_data_storage_units=1",
     "ray_kwargs.ray_init.num_cpus=8",
