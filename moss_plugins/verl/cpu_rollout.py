@@ -18,6 +18,7 @@ of the step before, not with the initial ones.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import hashlib
 import json
@@ -35,6 +36,7 @@ from .cpu_backend import ROLLOUT
 log = logging.getLogger("moss_plugins.verl.cpu_rollout")
 
 LOG_ENV = "MOSS_CPU_ROLLOUT_LOG"
+MAX_BATCH = 64  # rollouts per generate() call
 
 
 def server_name(replica_rank: int, node_rank: int = 0) -> str:
@@ -100,6 +102,7 @@ class HFGenerateServer:
         ).eval()
         self.global_steps = None
         self.lock = asyncio.Lock()
+        self.waiting: list[_Request] = []
         self.log_path = os.environ.get(LOG_ENV)
         self.weights = weights_sha256(self.model)
         self._record(event="init", weights=self.weights)
@@ -162,37 +165,74 @@ class HFGenerateServer:
             limit = min(limit, config.max_model_len - n_prompt)
         return max(1, int(limit))
 
-    def _generate(self, prompt_ids, params, image_data, video_data, mm_processor_kwargs):
+    def _generate(self, batch: list[_Request]) -> list:
+        """One ``generate()`` for the whole batch (left-padded): on a CPU a small model's time goes to the
+        per-token overhead, which a batch shares, so 64 rollouts cost little more than one."""
         from verl.workers.rollout.replica import TokenOutput
 
-        params = dict(params)
-        inputs = self._inputs(prompt_ids, image_data, video_data, mm_processor_kwargs)
+        first = batch[0]
+        params = dict(first.params)
+        limits = [self._max_tokens(len(r.prompt_ids), dict(r.params)) for r in batch]
         eos = self.tokenizer.eos_token_id
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos
+        if len(batch) == 1:
+            inputs = self._inputs(
+                first.prompt_ids, first.image_data, first.video_data, first.mm_processor_kwargs
+            )
+        else:  # text only (see _compatible)
+            width = max(len(r.prompt_ids) for r in batch)
+            inputs = {
+                "input_ids": torch.tensor(
+                    [[pad] * (width - len(r.prompt_ids)) + r.prompt_ids for r in batch]
+                ),
+                "attention_mask": torch.tensor(
+                    [[0] * (width - len(r.prompt_ids)) + [1] * len(r.prompt_ids) for r in batch]
+                ),
+            }
+        params.pop("max_tokens", None), params.pop("max_new_tokens", None)
         with torch.no_grad():
             out = self.model.generate(
                 **inputs,
-                max_new_tokens=self._max_tokens(len(prompt_ids), params),
+                max_new_tokens=max(limits),
                 eos_token_id=eos,
-                pad_token_id=self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos,
+                pad_token_id=pad,
                 output_scores=True,
                 return_dict_in_generate=True,
                 **sampling_kwargs(params),
             )
-        tokens = out.sequences[0, len(prompt_ids) :].tolist()
-        log_probs = None
-        if params.get(
-            "logprobs"
-        ):  # verl asks with calculate_log_probs (a bool); a full-vocabulary softmax per token
-            log_probs = [
-                torch.log_softmax(score[0].float(), dim=-1)[token].item()
-                for score, token in zip(out.scores, tokens)
-            ]
-        return TokenOutput(
-            token_ids=tokens,
-            log_probs=log_probs,
-            stop_reason="completed",
-            extra_fields={"global_steps": self.global_steps},
-        )
+        start = inputs["input_ids"].shape[1]
+        outputs = []
+        for row, limit in enumerate(limits):
+            tokens = out.sequences[row, start : start + limit].tolist()
+            if eos in tokens:  # a finished row is padded with pad (= eos for Phi) up to the longest
+                tokens = tokens[: tokens.index(eos) + 1]
+            log_probs = None
+            if params.get(
+                "logprobs"
+            ):  # verl asks with calculate_log_probs (a bool); a full softmax per token
+                log_probs = [
+                    torch.log_softmax(score[row].float(), dim=-1)[token].item()
+                    for score, token in zip(out.scores, tokens)
+                ]
+            outputs.append(
+                TokenOutput(
+                    token_ids=tokens,
+                    log_probs=log_probs,
+                    stop_reason="completed",
+                    extra_fields={"global_steps": self.global_steps},
+                )
+            )
+        return outputs
+
+    def _take_batch(self) -> list[_Request]:
+        """The oldest waiting request and every waiting one that can share its ``generate()`` call."""
+        first = self.waiting.pop(0)
+        batch, keep = [first], []
+        for request in self.waiting:
+            fits = len(batch) < MAX_BATCH and _compatible(first, request)
+            (batch if fits else keep).append(request)
+        self.waiting = keep
+        return batch
 
     async def generate(
         self,
@@ -206,12 +246,31 @@ class HFGenerateServer:
         priority=0,
         **kwargs,
     ):
-        async with self.lock:  # one generation at a time: the CPU cores are the batch
-            output = await asyncio.to_thread(
-                self._generate, list(prompt_ids), sampling_params, image_data, video_data, mm_processor_kwargs
-            )
-        self._record(event="generate", weights=self.weights, tokens=len(output.token_ids))
-        return output
+        request = _Request(
+            list(prompt_ids),
+            dict(sampling_params),
+            image_data,
+            video_data,
+            mm_processor_kwargs,
+            asyncio.get_running_loop().create_future(),
+        )
+        self.waiting.append(request)
+        # One generate() at a time (the CPU cores are shared); the requests that arrive meanwhile wait and go
+        # together in the next one, as verl's agent loop sends a step's rollouts all at once.
+        async with self.lock:
+            await asyncio.sleep(0)  # let the requests already sent join this call
+            if not request.done.done():
+                batch = self._take_batch()
+                try:
+                    outputs = await asyncio.to_thread(self._generate, batch)
+                except Exception as error:  # noqa: BLE001 (every waiting caller gets it)
+                    for waiting in batch:
+                        waiting.done.set_exception(error)
+                else:
+                    for waiting, output in zip(batch, outputs):
+                        waiting.done.set_result(output)
+                        self._record(event="generate", weights=self.weights, tokens=len(output.token_ids))
+        return await request.done
 
     async def set_global_steps(self, global_steps: int):
         self.global_steps = global_steps
@@ -228,6 +287,25 @@ class HFGenerateServer:
 
     async def abort_request(self, request_id: str, *args, **kwargs) -> dict:
         return {"aborted": False, "request_id": request_id}
+
+
+@dataclasses.dataclass
+class _Request:
+    prompt_ids: list[int]
+    params: dict
+    image_data: Any
+    video_data: Any
+    mm_processor_kwargs: Any
+    done: asyncio.Future
+
+
+def _compatible(a: _Request, b: _Request) -> bool:
+    """Two text-only requests with the same sampling (a vision request goes alone: its pixels do not pad)."""
+    text_only = all(r.image_data is None and r.video_data is None for r in (a, b))
+    same = {k: v for k, v in a.params.items() if k not in ("max_tokens", "max_new_tokens")} == {
+        k: v for k, v in b.params.items() if k not in ("max_tokens", "max_new_tokens")
+    }
+    return text_only and same
 
 
 def _collapse_pads(ids: list[int], config) -> list[int]:

@@ -182,6 +182,39 @@ def test_the_cpu_rollout_honours_the_ban_and_returns_log_probs(rollout_server):
     assert len(banned.log_probs) == len(banned.token_ids) and all(lp <= 0 for lp in banned.log_probs)
 
 
+def test_the_cpu_rollout_batches_concurrent_requests_and_cuts_each_at_its_end(rollout_server):
+    """verl's agent loop sends a step's rollouts at once: they share one left-padded generate() call, and each
+    answer is what it would be alone (greedy), cut at its own end of text or length limit."""
+    import asyncio
+
+    server, pad = rollout_server
+    tok = server.tokenizer
+    prompts = [
+        tok(f"<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n")["input_ids"]
+        for text in ("What next?", "What comes after the red light, then?", "Count.")
+    ]
+    params = guarded({"temperature": 0, "logprobs": True}, [pad])
+    alone = [asyncio.run(server.generate(p, dict(params), request_id=str(i))) for i, p in enumerate(prompts)]
+    calls = []
+    original = server._generate
+    server._generate = lambda batch: calls.append(len(batch)) or original(batch)
+    try:
+
+        async def together():
+            return await asyncio.gather(
+                *(server.generate(p, dict(params), request_id=str(i)) for i, p in enumerate(prompts))
+            )
+
+        batched = asyncio.run(together())
+    finally:
+        server._generate = original
+    assert calls == [3]
+    for one, many in zip(alone, batched):
+        assert many.token_ids == one.token_ids
+        assert many.log_probs == pytest.approx(one.log_probs, abs=1e-4)  # padding changes rounding only
+        assert tok.eos_token_id not in many.token_ids[:-1]
+
+
 def test_weight_sync_replaces_every_parameter_and_is_logged(rollout_server):
     server, _ = rollout_server
     state = {k: v.clone() for k, v in server.model.state_dict().items()}
