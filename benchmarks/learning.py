@@ -66,9 +66,12 @@ class Plan:
     rl_share: float = 0.1  # of the train videos, for GRPO prompts; the rest is the SFT slice
     tasks: tuple[str, ...] = ()  # task types kept (empty: all five)
     scenes: tuple[str, ...] = ()  # scene kinds kept (empty: all six)
+    min_seconds: float = 8.0  # video length, drawn per video (the generator's default 8-12 s); shorter videos
+    max_seconds: float = 12.0  # have fewer caption lines and shorter traces, i.e. cheaper steps
     vocab: int = 4000
     layers: int = 4
     hidden: int = 256
+    head_dim: int = 64  # hidden / head_dim attention heads
     sft_epochs: float = 3.0
     sft_steps: int = 0  # if > 0, the number of SFT steps instead of sft_epochs
     sft_minutes: float = 0  # if > 0, SFT stops after this many minutes (a shared machine's budget)
@@ -130,7 +133,11 @@ def build_data(out: Path, plan: Plan, seed: int) -> dict:
         plan.videos,
         seed,
         synth,
-        SynthConfig(split_ratio={"train": 1 - plan.test_share, "test": plan.test_share}),
+        SynthConfig(
+            duration=(plan.min_seconds, plan.max_seconds),
+            size=(32, 32),  # the model reads captions, not pixels: small frames render fast
+            split_ratio={"train": 1 - plan.test_share, "test": plan.test_share},
+        ),
     )
 
     def kept(samples):
@@ -209,7 +216,7 @@ def build_model(out: Path, plan: Plan, data: dict, seed: int) -> Path:
         turn.render(messages=[{"role": "user", "content": prompt}], add_generation_prompt=True) + response
         for prompt, response in (prompt_and_response(s, root) for s in load(data["sft"])[:4000])
     ]
-    return phi(path, lines, plan.vocab, plan.layers, plan.hidden, template, seed)
+    return phi(path, lines, plan.vocab, plan.layers, plan.hidden, template, seed, plan.head_dim)
 
 
 def chat(tokenizer, prompt: str) -> list[int]:
@@ -250,8 +257,6 @@ def run_sft(out: Path, plan: Plan, data: dict, model_dir: Path, seed: int, devic
     path = out / "sft" / "model"
     if (path / "config.json").exists():
         return path
-    if device == "cpu":
-        torch.set_num_threads(1)  # one core: the machine stays usable
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     examples = sft_examples(tokenizer, load(data["sft"]), Path(data["sft"]).parent, plan)
     log(

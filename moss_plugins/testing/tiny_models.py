@@ -228,10 +228,11 @@ def phi(
     hidden: int,
     chat_template: str | None = None,
     seed: int = 0,
+    head_dim: int = 64,
 ) -> Path:
     """A Phi model (``PhiForCausalLM``, Phi-2's architecture, randomly initialised, seeded) of the given size with a
     :func:`word_tokenizer` trained on ``lines``: small enough to train on a CPU, in a folder verl and
-    ``from_pretrained`` load like a hub checkpoint. (Not Qwen2: ``AutoTokenizer`` forces Qwen2's own tokenizer
+    ``from_pretrained`` load like a hub checkpoint; ``hidden / head_dim`` heads. (Not Qwen2: ``AutoTokenizer`` forces Qwen2's own tokenizer
     class on a qwen2 checkpoint, which re-splits text into words.)"""
     import torch
     from transformers import PhiConfig, PhiForCausalLM
@@ -243,7 +244,7 @@ def phi(
         hidden_size=hidden,
         intermediate_size=4 * hidden,
         num_hidden_layers=layers,
-        num_attention_heads=max(1, hidden // 64),
+        num_attention_heads=max(1, hidden // head_dim),
         max_position_embeddings=2048,
         bos_token_id=tokenizer.eos_token_id,
         eos_token_id=tokenizer.eos_token_id,
