@@ -25,7 +25,8 @@ Stages (each skipped when its output exists, so a run cut short continues where 
 
 Held-out metrics are the project's own (:func:`moss_plugins.evaluation.trace_metrics.reference_metrics`):
 accuracy, format, ``trace_dtw`` under the default and the paper preset, step coverage, temporal order and
-answer-trace consistency, overall and per task type.
+answer-trace consistency, overall and per task type; and ``trace_accuracy``, whether the option the trace
+concludes is the right one (``answer_consistency`` against the gold answer), whatever letter follows.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ HELDOUT = (
     "step_coverage",
     "temporal_order",
     "answer_consistency",
+    "trace_accuracy",
 )
 
 
@@ -77,7 +79,8 @@ class Plan:
     sft_minutes: float = 0  # if > 0, SFT stops after this many minutes (a shared machine's budget)
     sft_batch: int = 16
     sft_lr: float = 1e-3
-    answer_weight: float = 8.0  # loss weight of the answer letter's token (the trace's tokens weigh 1)
+    answer_weight: float = 8.0  # loss weight of the answer letter's token
+    trace_weight: float = 1.0  # loss weight of every other response token
     eval_samples: int = 250  # held-out samples scored at each evaluation
     response_length: int = 320
     prompt_length: int = 1024
@@ -242,7 +245,7 @@ def sft_examples(tokenizer, samples, root: Path, plan: Plan) -> list[dict]:
         r = head + tokenizer(response[cut:], add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
         if len(p) > plan.prompt_length or len(r) > plan.response_length:
             continue
-        weights = [1.0] * len(r)
+        weights = [plan.trace_weight] * len(r)
         weights[len(head)] = plan.answer_weight  # the letter's first token
         examples.append(
             {"input_ids": p + r, "labels": [-100] * len(p) + r, "weights": [0.0] * len(p) + weights}
@@ -392,12 +395,18 @@ def generate(
 
 def score(outputs: list[str], samples) -> dict:
     """Held-out metrics, overall and per task type: the means of the project's per-sample metrics."""
-    from moss_plugins.evaluation.trace_metrics import reference_metrics
+    from moss_plugins.evaluation.trace_metrics import answer_consistency, reference_metrics
 
     rows = []
     for text, sample in zip(outputs, samples, strict=True):
         truth = sample.ground_truth()
-        metrics = reference_metrics(text, truth)["metrics"]
+        scored = reference_metrics(text, truth)
+        metrics = scored["metrics"]
+        # The option the trace concludes is the right one, whatever letter follows: separates reasoning from
+        # binding the conclusion to its letter (a skill small models lack).
+        metrics["trace_accuracy"] = answer_consistency(
+            scored["details"]["pred_steps"], sample.answer, sample.options
+        )
         metrics["trace_dtw_paper"] = reference_metrics(text, truth, preset="paper")["metrics"]["trace_dtw"]
         rows.append((sample.task_type, metrics))
     return {
@@ -621,11 +630,22 @@ def summary_markdown(summary: dict, plan: Plan) -> str:
         f"Held-out test: {sft['all']['n']} samples from videos never in train. SFT start (HF greedy): accuracy "
         f"{sft['all']['accuracy']}, format {sft['all']['format_rate']}."
     )
-    header = (
-        "| arm | seed | accuracy start -> final | format | trace_dtw (default) | trace_dtw (paper) | "
-        "step_coverage | temporal_order | answer_consistency |"
-    )
-    lines = [title, "", start, "", header, "|---" * 9 + "|"]
+    names = {
+        "format_rate": "format",
+        "trace_dtw": "trace_dtw (default)",
+        "trace_dtw_paper": "trace_dtw (paper)",
+    }
+    header = "| arm | seed | " + " | ".join(names.get(k, k) for k in HELDOUT) + " |"
+    lines = [
+        title,
+        "",
+        start,
+        "",
+        "Each cell: start -> final (held-out).",
+        "",
+        header,
+        "|---" * (2 + len(HELDOUT)) + "|",
+    ]
 
     def pair(run, key):
         a, b = run["start"]["all"].get(key), run["final"]["all"].get(key)
