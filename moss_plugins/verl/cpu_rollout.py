@@ -171,7 +171,7 @@ class HFGenerateServer:
         from verl.workers.rollout.replica import TokenOutput
 
         first = batch[0]
-        params = dict(first.params)
+        params = _sampling(first.params)
         limits = [self._max_tokens(len(r.prompt_ids), dict(r.params)) for r in batch]
         eos = self.tokenizer.eos_token_id
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos
@@ -189,7 +189,6 @@ class HFGenerateServer:
                     [[0] * (width - len(r.prompt_ids)) + [1] * len(r.prompt_ids) for r in batch]
                 ),
             }
-        params.pop("max_tokens", None), params.pop("max_new_tokens", None)
         with torch.no_grad():
             out = self.model.generate(
                 **inputs,
@@ -302,10 +301,12 @@ class _Request:
 def _compatible(a: _Request, b: _Request) -> bool:
     """Two text-only requests with the same sampling (a vision request goes alone: its pixels do not pad)."""
     text_only = all(r.image_data is None and r.video_data is None for r in (a, b))
-    same = {k: v for k, v in a.params.items() if k not in ("max_tokens", "max_new_tokens")} == {
-        k: v for k, v in b.params.items() if k not in ("max_tokens", "max_new_tokens")
-    }
-    return text_only and same
+    return text_only and _sampling(a.params) == _sampling(b.params)
+
+
+def _sampling(params: dict) -> dict:
+    """A request's sampling parameters without its length limit (each row keeps its own, see ``_max_tokens``)."""
+    return {k: v for k, v in params.items() if k not in ("max_tokens", "max_new_tokens")}
 
 
 def _collapse_pads(ids: list[int], config) -> list[int]:
