@@ -1,8 +1,9 @@
 """Offline stand-ins for the recipes' model families: the real tokenizer/processor CLASSES with a tiny vocabulary.
 
 verl's ``run.sh --check``, the verl and lmms-eval tests and ``moss demo`` need a Qwen2.5-VL processor and a Phi-2
-tokenizer (and, for lmms-eval's own ``qwen2_5_vl`` backend, a model that runs) but may not download anything. :func:`build` writes a folder that ``AutoTokenizer`` / ``AutoProcessor`` / ``AutoConfig`` (and
-so verl's ``HFModelConfig``) load like the hub checkpoint: same classes, special tokens, chat format and vision
+tokenizer (and, for lmms-eval's own ``qwen2_5_vl`` backend, a model that runs) but may not download anything.
+:func:`build` writes a folder that ``AutoTokenizer`` / ``AutoProcessor`` / ``AutoConfig`` (and so verl's
+``HFModelConfig``) load like the hub checkpoint: same classes, special tokens, chat format and vision
 preprocessing settings; only the BPE vocabulary (trained in milliseconds on MOSS-style text) and the model
 (2 layers, hidden size 64; random weights only when asked for) are small.
 """
@@ -232,8 +233,8 @@ def phi(
 ) -> Path:
     """A Phi model (``PhiForCausalLM``, Phi-2's architecture, randomly initialised, seeded) of the given size with a
     :func:`word_tokenizer` trained on ``lines``: small enough to train on a CPU, in a folder verl and
-    ``from_pretrained`` load like a hub checkpoint; ``hidden / head_dim`` heads. (Not Qwen2: ``AutoTokenizer`` forces Qwen2's own tokenizer
-    class on a qwen2 checkpoint, which re-splits text into words.)"""
+    ``from_pretrained`` load like a hub checkpoint; ``hidden / head_dim`` heads. (Not Qwen2: ``AutoTokenizer``
+    forces Qwen2's own tokenizer class on a qwen2 checkpoint, which re-splits text into words.)"""
     import torch
     from transformers import PhiConfig, PhiForCausalLM
 

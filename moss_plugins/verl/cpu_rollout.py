@@ -200,23 +200,25 @@ class HFGenerateServer:
                 **sampling_kwargs(params),
             )
         start = inputs["input_ids"].shape[1]
+        generated = out.sequences[:, start:]
+        chosen = None
+        if params.get("logprobs"):  # verl asks with calculate_log_probs (a bool): one softmax per step
+            chosen = torch.cat(
+                [
+                    torch.log_softmax(score.float(), dim=-1).gather(1, generated[:, k : k + 1])
+                    for k, score in enumerate(out.scores)
+                ],
+                dim=1,
+            )
         outputs = []
         for row, limit in enumerate(limits):
-            tokens = out.sequences[row, start : start + limit].tolist()
+            tokens = generated[row, :limit].tolist()
             if eos in tokens:  # a finished row is padded with pad (= eos for Phi) up to the longest
                 tokens = tokens[: tokens.index(eos) + 1]
-            log_probs = None
-            if params.get(
-                "logprobs"
-            ):  # verl asks with calculate_log_probs (a bool); a full softmax per token
-                log_probs = [
-                    torch.log_softmax(score[row].float(), dim=-1)[token].item()
-                    for score, token in zip(out.scores, tokens)
-                ]
             outputs.append(
                 TokenOutput(
                     token_ids=tokens,
-                    log_probs=log_probs,
+                    log_probs=None if chosen is None else chosen[row, : len(tokens)].tolist(),
                     stop_reason="completed",
                     extra_fields={"global_steps": self.global_steps},
                 )
