@@ -16,11 +16,14 @@ Stages (each skipped when its output exists, so a run cut short continues where 
 3. **sft**: the warm start, supervised fine-tuning (transformers' ``Trainer``) on the reference traces of the SFT
    slice, with the answer letter's loss weighted up so that a hundred trace tokens do not drown it; evaluated on
    the held-out test.
-4. **grpo**: verl's own trainer (``main_ppo`` with the Phi-2 recipe's config, this project's dataset class, reward
-   manager and, on a CPU, CPU backend) from the SFT checkpoint, one run per arm and seed, the same steps, batch
+4. **bind**: the SFT model taught which letter names the option its trace concludes, which SFT on traces never
+   teaches a model this small: a curriculum of letter-only phases (:data:`BIND_PHASES`, :func:`run_bind`);
+   evaluated on the held-out test. ``--bind-steps`` with no number skips it.
+5. **grpo**: verl's own trainer (``main_ppo`` with the Phi-2 recipe's config, this project's dataset class, reward
+   manager and, on a CPU, CPU backend) from that start, one run per arm and seed, the same steps, batch
    and rollouts in each; verl validates on the held-out test before training and every ``--eval-every`` steps and
    writes the generations, which are scored here; checkpoints every ``--eval-every`` steps (``resume_mode=auto``).
-5. **report**: ``metrics.csv`` (arm, seed, step: training reward components and held-out metrics),
+6. **report**: ``metrics.csv`` (arm, seed, step: training reward components and held-out metrics),
    ``curves.png``, ``summary.json`` and ``summary.md``.
 
 Held-out metrics are the project's own (:func:`moss_plugins.evaluation.trace_metrics.reference_metrics`):
@@ -83,6 +86,12 @@ class Plan:
     sft_lr: float = 1e-3
     answer_weight: float = 8.0  # loss weight of the answer letter's token
     trace_weight: float = 1.0  # loss weight of every other response token
+    # Letter binding (run_bind): steps per phase of BIND_PHASES (empty: no binding, GRPO starts from SFT)
+    bind_steps: tuple[int, ...] = (1500, 700, 800)
+    bind_orders: tuple[int, ...] = (1, 3, 1)  # option orders per sample and phase: its own, then shuffles
+    bind_anchored: tuple[str, ...] = ("full",)  # phases that also train on reference traces each step
+    bind_batch: int = 32
+    bind_lr: float = 5e-4
     eval_samples: int = 250  # held-out samples scored at each evaluation
     response_length: int = 256
     prompt_length: int = 512
@@ -107,6 +116,8 @@ TINY = {
     "sft_epochs": 0.5,
     "sft_steps": 0,
     "sft_batch": 8,
+    "bind_steps": (3, 3, 3),
+    "bind_batch": 4,
     "eval_samples": 8,
     "response_length": 256,
     "prompt_length": 1024,
@@ -258,6 +269,36 @@ def sft_examples(tokenizer, samples, root: Path, plan: Plan) -> list[dict]:
     return examples
 
 
+def right_padded(rows: list[dict], pad: int) -> dict:
+    """A batch of :func:`sft_examples`, padded on the right, as tensors."""
+    import torch
+
+    width = max(len(e["input_ids"]) for e in rows)
+
+    def padded(key, value):
+        return torch.tensor([e[key] + [value] * (width - len(e[key])) for e in rows])
+
+    lengths = torch.tensor([len(e["input_ids"]) for e in rows])
+    return {
+        "input_ids": padded("input_ids", pad),
+        "labels": padded("labels", -100),
+        "weights": padded("weights", 0.0).float(),
+        "attention_mask": (torch.arange(width)[None] < lengths[:, None]).long(),
+    }
+
+
+def weighted_nll(model, batch: dict):
+    """The warm start's loss: next-token negative log-likelihood, weighted per token."""
+    import torch
+
+    weights, labels = batch["weights"][:, 1:], batch["labels"][:, 1:]
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+    nll = torch.nn.functional.cross_entropy(
+        logits.float().transpose(1, 2), labels.clamp(min=0), reduction="none"
+    )
+    return (nll * weights).sum() / weights.sum()
+
+
 def run_sft(out: Path, plan: Plan, data: dict, model_dir: Path, seed: int, device: str) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
@@ -272,32 +313,9 @@ def run_sft(out: Path, plan: Plan, data: dict, model_dir: Path, seed: int, devic
         f"each on average"
     )
 
-    def collate(batch):
-        width = max(len(e["input_ids"]) for e in batch)
-        pad = tokenizer.pad_token_id
-
-        def padded(key, value):
-            return torch.tensor([e[key] + [value] * (width - len(e[key])) for e in batch])
-
-        ids = padded("input_ids", pad)
-        return {
-            "input_ids": ids,
-            "labels": padded("labels", -100),
-            "weights": padded("weights", 0.0).float(),
-            "attention_mask": (
-                torch.arange(width)[None] < torch.tensor([len(e["input_ids"]) for e in batch])[:, None]
-            ).long(),
-        }
-
     class WeightedTrainer(Trainer):
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            weights, labels = inputs.pop("weights"), inputs.pop("labels")
-            logits = model(**inputs).logits[:, :-1].float()
-            target, w = labels[:, 1:], weights[:, 1:]
-            nll = torch.nn.functional.cross_entropy(
-                logits.transpose(1, 2), target.clamp(min=0), reduction="none"
-            )
-            return (nll * w).sum() / w.sum()
+            return weighted_nll(model, inputs)
 
     args = TrainingArguments(
         output_dir=str(out / "sft" / "trainer"),
@@ -325,7 +343,7 @@ def run_sft(out: Path, plan: Plan, data: dict, model_dir: Path, seed: int, devic
         model=model,
         args=args,
         train_dataset=examples,
-        data_collator=collate,
+        data_collator=lambda rows: right_padded(rows, tokenizer.pad_token_id),
         callbacks=[TimeBudget(plan.sft_minutes)] if plan.sft_minutes else None,
     )
     result = trainer.train()
@@ -360,6 +378,154 @@ def TimeBudget(minutes: float):
                 control.should_training_stop = True
 
     return _TimeBudget()
+
+
+# ---------------------------------------------------------------------------------------------------------- bind
+
+# SFT on traces leaves a model this small writing the right conclusion and a chance letter: one letter per hundred
+# trace tokens never shows it which letter names the option it concluded, and weighting that letter up does not
+# help (docs/verl.md). Trained on the letter alone with the real prompt, it never finds the binding either; as a
+# curriculum it does, each phase starting from what the one before found:
+BIND_PHASES = (
+    "named",  # the options, then "Which option says: <the answer's text>?"
+    "conclusion",  # the question and options, no video; the response is the trace's last step alone
+    "full",  # the real prompt and reference trace
+)
+
+
+def binding_pair(phase: str, sample, root: Path | None, k: int) -> tuple[str, str]:
+    """The (prompt, response) of ``sample`` in a binding phase. ``k`` > 0 shuffles the options (seeded by the
+    sample and ``k``), so that the answer's letter moves and no letter prior can stand in for the binding;
+    the full prompt keeps its own order."""
+    import random
+
+    from moss_plugins.output_format import LETTERS, build_prompt, format_options, format_response
+
+    if phase == "full":
+        return prompt_and_response(sample, root)
+    options = list(sample.options)
+    if k:
+        random.Random(f"{sample.id}/{k}").shuffle(options)
+    letter = LETTERS[options.index(sample.answer_text)]
+    if phase == "named":
+        return (
+            f"{format_options(options)}\nWhich option says: {sample.answer_text}?",
+            f"<answer>{letter}</answer>",
+        )
+    return build_prompt(sample.question, options), format_response([sample.trace[-1].text], letter)
+
+
+def letter_examples(tokenizer, pairs) -> list[tuple[list[int], int]]:
+    """(prompt and response up to ``<answer>``, the index of the answer's letter) of each pair."""
+    from moss_plugins.output_format import ANSWER_OPEN, LETTERS
+
+    examples = []
+    for prompt, response in pairs:
+        cut = response.rindex(ANSWER_OPEN) + len(ANSWER_OPEN)
+        head = tokenizer(response[:cut], add_special_tokens=False)["input_ids"]
+        examples.append((chat(tokenizer, prompt) + head, LETTERS.index(response[cut])))
+    return examples
+
+
+def letter_accuracy(model, examples, letters: list[int], device: str) -> float:
+    """How often the answer's letter is the likeliest of the option letters after ``<answer>``."""
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        hits = sum(
+            int(model(torch.tensor([ids], device=device)).logits[0, -1, letters].argmax()) == answer
+            for ids, answer in examples
+        )
+    model.train()
+    return round(hits / len(examples), 4)
+
+
+def run_bind(out: Path, plan: Plan, data: dict, sft_dir: Path, seed: int, device: str) -> Path:
+    """The GRPO start: the SFT model taught to write the letter of the option its trace concludes.
+
+    Each step is a cross-entropy over the option letters' logits after ``<answer>`` (``bind_batch`` examples of
+    the phase). The batch is padded on the left without position ids, so each example sits at a random offset:
+    the runs that found the binding did this; the one padded on the right did not (docs/verl.md). Training on
+    the letter alone makes every position drift to letters (the model stops writing), so in the phases listed
+    in ``bind_anchored`` each step adds a batch of the warm start's own loss on reference traces. A phase's
+    model is kept in ``bind/<phase>``: a run cut short continues with the next phase. Held-out letter accuracy
+    (teacher-forced on the test split) per phase goes to ``bind/train.json``."""
+    import random
+
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if not plan.bind_steps:
+        return sft_dir
+    folder = out / "bind"
+    final = folder / BIND_PHASES[len(plan.bind_steps) - 1]
+    if (folder / "train.json").exists():
+        return final
+    tokenizer = AutoTokenizer.from_pretrained(sft_dir)
+    letters = [tokenizer(c, add_special_tokens=False)["input_ids"][0] for c in "ABCD"]
+    train, test = load(data["sft"]), load(data["test"])[: plan.eval_samples]
+    roots = Path(data["sft"]).parent, Path(data["test"]).parent
+    anchor = sft_examples(tokenizer, train, roots[0], plan)
+    rng, record, init = random.Random(seed), {}, sft_dir
+    torch.manual_seed(seed)
+    for phase, steps in zip(BIND_PHASES, plan.bind_steps):
+        path = folder / phase
+        if (path / "record.json").exists():
+            record[phase] = json.loads((path / "record.json").read_text())
+            init = path
+            continue
+        model = AutoModelForCausalLM.from_pretrained(init, dtype=torch.float32).to(device)
+        held_out = letter_examples(tokenizer, [binding_pair(phase, s, roots[1], 7) for s in test])
+        orders = plan.bind_orders[BIND_PHASES.index(phase)] if phase != "full" else 1
+        examples = letter_examples(
+            tokenizer, [binding_pair(phase, s, roots[0], k) for k in range(orders) for s in train]
+        )
+        anchored = phase in plan.bind_anchored
+        before = letter_accuracy(model, held_out, letters, device)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=plan.bind_lr)
+        start, losses = time.time(), []
+        for step in tqdm(range(1, steps + 1), desc=f"bind {phase}", unit="step"):
+            batch = rng.sample(examples, min(plan.bind_batch, len(examples)))
+            width = max(len(ids) for ids, _ in batch)
+            ids = torch.tensor(
+                [[tokenizer.pad_token_id] * (width - len(i)) + i for i, _ in batch], device=device
+            )
+            mask = torch.tensor([[0] * (width - len(i)) + [1] * len(i) for i, _ in batch], device=device)
+            logits = model(input_ids=ids, attention_mask=mask).logits[:, -1, letters]
+            loss = torch.nn.functional.cross_entropy(
+                logits, torch.tensor([a for _, a in batch], device=device)
+            )
+            if anchored:
+                rows = right_padded(
+                    rng.sample(anchor, min(plan.sft_batch, len(anchor))), tokenizer.pad_token_id
+                )
+                loss = loss + weighted_nll(model, {k: v.to(device) for k, v in rows.items()})
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        model.save_pretrained(path)
+        tokenizer.save_pretrained(path)
+        record[phase] = {
+            "steps": steps,
+            "examples": len(examples),
+            "anchored": anchored,
+            "wall_s": round(time.time() - start, 1),
+            "loss_log": [
+                round(sum(losses[k : k + 50]) / len(losses[k : k + 50]), 4) for k in range(0, steps, 50)
+            ],
+            "heldout_letter_accuracy": {
+                "before": before,
+                "after": letter_accuracy(model, held_out, letters, device),
+            },
+        }
+        (path / "record.json").write_text(json.dumps(record[phase], indent=1))
+        log(f"bind: {phase} held-out letter accuracy {record[phase]['heldout_letter_accuracy']}")
+        init = path
+    (folder / "train.json").write_text(json.dumps(record, indent=1))
+    return final
 
 
 # ------------------------------------------------------------------------------------------------------ evaluate
@@ -428,8 +594,9 @@ def _means(rows: list[dict]) -> dict:
     return out
 
 
-def evaluate_sft(out: Path, plan: Plan, data: dict, model_dir: Path, device: str) -> dict:
-    path = out / "sft" / "eval.json"
+def evaluate(folder: Path, plan: Plan, data: dict, model_dir: Path, device: str) -> dict:
+    """Greedy held-out metrics of ``model_dir`` into ``folder/eval.json``, its generations beside them."""
+    path = folder / "eval.json"
     if path.exists():
         return json.loads(path.read_text())
     samples = load(data["test"])
@@ -444,7 +611,7 @@ def evaluate_sft(out: Path, plan: Plan, data: dict, model_dir: Path, device: str
         "answers": dict(sorted(_count_answers(outputs).items())),
     }
     path.write_text(json.dumps(result, indent=1))
-    (out / "sft" / "generations.jsonl").write_text(
+    (folder / "generations.jsonl").write_text(
         "".join(json.dumps({"id": s.id, "output": o}) + "\n" for s, o in zip(samples, outputs))
     )
     return result
@@ -475,7 +642,7 @@ GPU = (
 
 
 def grpo_args(
-    run: Path, plan: Plan, data: dict, sft_dir: Path, arm: str, seed: int, device: str, rollout: str
+    run: Path, plan: Plan, data: dict, start_dir: Path, arm: str, seed: int, device: str, rollout: str
 ) -> list[str]:
     """``main_ppo`` overrides of one arm and seed, over the Phi-2 recipe: the CPU settings of ``run.sh --smoke``
     (or one GPU), then the experiment's sizes; only the reward options differ between arms."""
@@ -483,7 +650,7 @@ def grpo_args(
 
     return [
         *(SMOKE if device == "cpu" else GPU),
-        f"actor_rollout_ref.model.path={sft_dir}",
+        f"actor_rollout_ref.model.path={start_dir}",
         f"actor_rollout_ref.rollout.name={rollout}",
         f"data.train_files={data['rl_parquet']}",
         f"data.val_files={data['test_parquet']}",
@@ -510,7 +677,7 @@ def grpo_args(
     ]
 
 
-def run_grpo(out: Path, plan: Plan, data: dict, sft_dir: Path, device: str, rollout: str) -> dict:
+def run_grpo(out: Path, plan: Plan, data: dict, start_dir: Path, device: str, rollout: str) -> dict:
     """One verl run per arm and seed, one after another; a finished run is skipped, a cut one resumes."""
     from moss_plugins.verl.smoke import run_main_ppo
 
@@ -528,7 +695,7 @@ def run_grpo(out: Path, plan: Plan, data: dict, sft_dir: Path, device: str, roll
             )
             summary = run_main_ppo(
                 RECIPE,
-                grpo_args(run, plan, data, sft_dir, arm, seed, device, rollout),
+                grpo_args(run, plan, data, start_dir, arm, seed, device, rollout),
                 run,
                 cpu=device == "cpu",
                 echo=False,
@@ -580,13 +747,20 @@ TRAIN_KEYS = (
 )
 
 
-def report(out: Path, plan: Plan, data: dict, sft_eval: dict) -> dict:
+def report(out: Path, plan: Plan, data: dict, sft_eval: dict, start_eval: dict) -> dict:
     from moss_plugins.verl.smoke import step_metrics
 
     samples, root = load(data["test"]), Path(data["test"]).parent
     rows, summary = (
         [],
-        {"plan": dataclasses.asdict(plan), "data": data["counts"], "sft": sft_eval, "runs": {}},
+        {
+            "plan": dataclasses.asdict(plan),
+            "data": data["counts"],
+            "sft": sft_eval,
+            "start": start_eval,
+            "bind": json.loads((out / "bind" / "train.json").read_text()) if plan.bind_steps else None,
+            "runs": {},
+        },
     )
     for arm in plan.arms:
         for seed in plan.seeds:
@@ -626,15 +800,25 @@ def _float(value):
 
 
 def summary_markdown(summary: dict, plan: Plan) -> str:
-    sft = summary["sft"]
+    sft, first = summary["sft"]["all"], summary["start"]
     title = (
-        f"# Learning: GRPO from an SFT warm start ({len(plan.arms)} arm(s) x {len(plan.seeds)} seed(s), "
+        f"# Learning: GRPO from a warm start ({len(plan.arms)} arm(s) x {len(plan.seeds)} seed(s), "
         f"{plan.steps} steps of {plan.batch} prompts x {plan.rollouts} rollouts)"
     )
     start = (
-        f"Held-out test: {sft['all']['n']} samples from videos never in train. SFT start (HF greedy): accuracy "
-        f"{sft['all']['accuracy']}, format {sft['all']['format_rate']}."
+        f"Held-out test: {sft['n']} samples from videos never in train, HF greedy. After SFT on traces: accuracy "
+        f"{sft['accuracy']}, format {sft['format_rate']}, trace_accuracy {sft['trace_accuracy']}."
     )
+    if summary.get("bind"):
+        letters = ", ".join(
+            f"{phase} {r['heldout_letter_accuracy']['before']} -> {r['heldout_letter_accuracy']['after']}"
+            for phase, r in summary["bind"].items()
+        )
+        start += (
+            f" After letter binding (the GRPO start; held-out letter accuracy per phase: {letters}): accuracy "
+            f"{first['all']['accuracy']}, format {first['all']['format_rate']}, trace_accuracy "
+            f"{first['all']['trace_accuracy']}."
+        )
     names = {
         "format_rate": "format",
         "trace_dtw": "trace_dtw (default)",
@@ -676,10 +860,10 @@ def summary_markdown(summary: dict, plan: Plan) -> str:
             )
     lines += [
         "",
-        "Per task type (SFT start, HF greedy): "
+        "Accuracy per task type at the GRPO start (HF greedy): "
         + ", ".join(
             f"{k.split('/', 1)[1]} {_fmt(v['accuracy'])} (n={v['n']})"
-            for k, v in sft.items()
+            for k, v in first.items()
             if k.startswith("task/")
         ),
     ]
@@ -745,13 +929,13 @@ def parse_args(argv=None):
         help="verl rollout (default: hf_generate on cpu, vllm on cuda)",
     )
     parser.add_argument("--seed", type=int, default=0, help="data and model seed")
-    parser.add_argument("--stop-after", choices=("data", "model", "sft", "grpo"), default=None)
+    parser.add_argument("--stop-after", choices=("data", "model", "sft", "bind", "grpo"), default=None)
     for field in dataclasses.fields(Plan):
         kind = type(field.default) if not isinstance(field.default, tuple) else None
         flag = "--" + field.name.replace("_", "-")
-        if field.name in ("arms", "tasks", "scenes"):
+        if field.name in ("arms", "tasks", "scenes", "bind_anchored"):
             parser.add_argument(flag, nargs="*", default=None)
-        elif field.name == "seeds":
+        elif field.name in ("seeds", "bind_steps", "bind_orders"):
             parser.add_argument(flag, nargs="*", type=int, default=None)
         else:
             parser.add_argument(flag, type=kind, default=None)
@@ -768,6 +952,11 @@ def make_plan(args) -> Plan:
     unknown = set(plan.arms) - set(ARMS)
     if unknown:
         raise SystemExit(f"--arms: unknown {sorted(unknown)}; known: {list(ARMS)}")
+    if len(plan.bind_steps) > len(BIND_PHASES) or not set(plan.bind_anchored) <= set(BIND_PHASES):
+        raise SystemExit(
+            f"--bind-steps: at most {len(BIND_PHASES)} numbers, one per phase of {list(BIND_PHASES)}; "
+            f"--bind-anchored: names among them (got {list(plan.bind_steps)}, {list(plan.bind_anchored)})"
+        )
     return plan
 
 
@@ -795,15 +984,22 @@ def main(argv=None) -> int:
     if args.stop_after == "model":
         return 0
     sft_dir = stage("sft", run_sft, out, plan, data, model_dir, args.seed, args.device)
-    sft_eval = stage("sft_eval", evaluate_sft, out, plan, data, sft_dir, args.device)
+    sft_eval = stage("sft_eval", evaluate, out / "sft", plan, data, sft_dir, args.device)
     log(f"sft: held-out {json.dumps(sft_eval['all'])}; answers {sft_eval['answers']}")
     if args.stop_after == "sft":
         return 0
+    start_dir = stage("bind", run_bind, out, plan, data, sft_dir, args.seed, args.device)
+    start_eval = sft_eval
+    if plan.bind_steps:
+        start_eval = stage("bind_eval", evaluate, out / "bind", plan, data, start_dir, args.device)
+        log(f"bind: held-out {json.dumps(start_eval['all'])}; answers {start_eval['answers']}")
+    if args.stop_after == "bind":
+        return 0
     rollout = args.rollout or ("hf_generate" if args.device == "cpu" else "vllm")
-    stage("grpo", run_grpo, out, plan, data, sft_dir, args.device, rollout)
+    stage("grpo", run_grpo, out, plan, data, start_dir, args.device, rollout)
     if args.stop_after == "grpo":
         return 0
-    summary = stage("report", report, out, plan, data, sft_eval)
+    summary = stage("report", report, out, plan, data, sft_eval, start_eval)
     log(f"wrote {out / 'metrics.csv'}, curves.png, summary.json, summary.md ({len(summary['runs'])} runs)")
     return 0
 
