@@ -11,7 +11,7 @@ import pytest
 
 from moss_plugins.data import load_samples, mini_split_dir
 from moss_plugins.data.captions import text_prompt
-from moss_plugins.output_format import format_response
+from moss_plugins.output_format import LETTERS, answer_blocks, format_response, split_prompt
 from moss_plugins.testing.tiny_models import phi
 
 SCRIPT = Path(__file__).parents[1] / "benchmarks" / "learning.py"
@@ -54,6 +54,34 @@ def test_the_small_phi_loads_with_its_word_tokenizer_and_chat_format(tmp_path):
     assert type(model).__name__ == "PhiForCausalLM" and model.config.vocab_size == len(tokenizer)
 
 
+def test_binding_pairs_name_the_answer_by_its_letter_in_every_phase_and_order():
+    sys.path.insert(0, str(SCRIPT.parent))
+    from learning import BIND_PHASES, binding_pair
+
+    root = mini_split_dir()
+    for sample in load_samples(root).samples:
+        for phase in BIND_PHASES:
+            for k in range(4):
+                prompt, response = binding_pair(phase, sample, root, k)
+                (letter,) = answer_blocks(response)
+                _, options = split_prompt(prompt)
+                assert options[LETTERS.index(letter)] == sample.answer_text, (phase, k, sample.id)
+        assert binding_pair("named", sample, root, 0) == (
+            "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(sample.options))
+            + f"\nWhich option says: {sample.answer_text}?",
+            f"<answer>{sample.answer}</answer>",
+        )  # k = 0 keeps the sample's own order
+        assert binding_pair("conclusion", sample, root, 0)[1] == format_response(
+            [sample.trace[-1].text], sample.answer
+        )  # the trace's conclusion alone
+        assert binding_pair("full", sample, root, 5) == (
+            text_prompt(sample, root),
+            format_response([x.text for x in sample.trace], sample.answer),
+        )  # the real prompt is never shuffled
+        # shuffles move the answer's letter: 16 orders all putting it in one place has p = 4^-15
+        assert len({answer_blocks(binding_pair("named", sample, root, k)[1])[0] for k in range(1, 17)}) > 1
+
+
 @pytest.mark.slow
 def test_tiny_runs_every_stage_and_writes_the_results(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -69,9 +97,17 @@ def test_tiny_runs_every_stage_and_writes_the_results(tmp_path):
     for name in ("metrics.csv", "curves.png", "summary.json", "summary.md"):
         assert (tmp_path / name).stat().st_size > 0, name
     timings = json.loads((tmp_path / "timings.json").read_text())
-    assert set(timings) == {"data", "model", "sft", "sft_eval", "grpo", "report"}
+    assert set(timings) == {"data", "model", "sft", "sft_eval", "bind", "bind_eval", "grpo", "report"}
     sft = json.loads((tmp_path / "sft" / "train.json").read_text())
     assert sft["steps"] > 0 and sft["examples"] > 0
+    bind = json.loads((tmp_path / "bind" / "train.json").read_text())
+    assert list(bind) == ["named", "conclusion", "full"] and [p["anchored"] for p in bind.values()] == [
+        False,
+        False,
+        True,
+    ]
+    assert all(p["steps"] > 0 and 0 <= p["heldout_letter_accuracy"]["after"] <= 1 for p in bind.values())
+    assert (tmp_path / "bind" / "eval.json").exists()  # the GRPO start, evaluated
     with open(tmp_path / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     assert [int(r["step"]) for r in rows] == [0, 1, 2, 3]  # 3 GRPO steps and the evaluation before them
