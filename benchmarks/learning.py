@@ -457,6 +457,8 @@ def run_bind(out: Path, plan: Plan, data: dict, sft_dir: Path, seed: int, device
     from tqdm.auto import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from moss_plugins.output_format import LETTERS
+
     if not plan.bind_steps:
         return sft_dir
     folder = out / "bind"
@@ -464,8 +466,9 @@ def run_bind(out: Path, plan: Plan, data: dict, sft_dir: Path, seed: int, device
     if (folder / "train.json").exists():
         return final
     tokenizer = AutoTokenizer.from_pretrained(sft_dir)
-    letters = [tokenizer(c, add_special_tokens=False)["input_ids"][0] for c in "ABCD"]
     train, test = load(data["sft"]), load(data["test"])[: plan.eval_samples]
+    width = max(len(s.options) for s in train + test)
+    letters = [tokenizer(c, add_special_tokens=False)["input_ids"][0] for c in LETTERS[:width]]
     roots = Path(data["sft"]).parent, Path(data["test"]).parent
     anchor = sft_examples(tokenizer, train, roots[0], plan)
     rng, record, init = random.Random(seed), {}, sft_dir
@@ -478,9 +481,9 @@ def run_bind(out: Path, plan: Plan, data: dict, sft_dir: Path, seed: int, device
             continue
         model = AutoModelForCausalLM.from_pretrained(init, dtype=torch.float32).to(device)
         held_out = letter_examples(tokenizer, [binding_pair(phase, s, roots[1], 7) for s in test])
-        orders = plan.bind_orders[BIND_PHASES.index(phase)] if phase != "full" else 1
+        orders = range(plan.bind_orders[BIND_PHASES.index(phase)])
         examples = letter_examples(
-            tokenizer, [binding_pair(phase, s, roots[0], k) for k in range(orders) for s in train]
+            tokenizer, [binding_pair(phase, s, roots[0], k) for k in orders for s in train]
         )
         anchored = phase in plan.bind_anchored
         before = letter_accuracy(model, held_out, letters, device)
@@ -952,10 +955,16 @@ def make_plan(args) -> Plan:
     unknown = set(plan.arms) - set(ARMS)
     if unknown:
         raise SystemExit(f"--arms: unknown {sorted(unknown)}; known: {list(ARMS)}")
-    if len(plan.bind_steps) > len(BIND_PHASES) or not set(plan.bind_anchored) <= set(BIND_PHASES):
+    phases = len(BIND_PHASES)
+    if (
+        len(plan.bind_steps) > phases
+        or len(plan.bind_orders) != phases
+        or not set(plan.bind_anchored) <= set(BIND_PHASES)
+    ):
         raise SystemExit(
-            f"--bind-steps: at most {len(BIND_PHASES)} numbers, one per phase of {list(BIND_PHASES)}; "
-            f"--bind-anchored: names among them (got {list(plan.bind_steps)}, {list(plan.bind_anchored)})"
+            f"--bind-steps: at most {phases} numbers, --bind-orders: {phases}, one per phase of {list(BIND_PHASES)}; "
+            f"--bind-anchored: names among them (got {list(plan.bind_steps)}, {list(plan.bind_orders)}, "
+            f"{list(plan.bind_anchored)})"
         )
     return plan
 
