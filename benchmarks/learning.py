@@ -98,6 +98,7 @@ class Plan:
     steps: int = 20  # GRPO steps per arm and seed
     batch: int = 8  # prompts per GRPO step
     rollouts: int = 8  # per prompt
+    mini_batch: int = 0  # prompts per actor update (ppo_mini_batch_size); 0: all, one update a step
     eval_every: int = 5
     lr: float = 1e-4
     arms: tuple[str, ...] = tuple(ARMS)
@@ -658,7 +659,7 @@ def grpo_args(
         f"data.train_files={data['rl_parquet']}",
         f"data.val_files={data['test_parquet']}",
         f"data.train_batch_size={plan.batch}",
-        f"actor_rollout_ref.actor.ppo_mini_batch_size={plan.batch}",
+        f"actor_rollout_ref.actor.ppo_mini_batch_size={plan.mini_batch or plan.batch}",
         f"actor_rollout_ref.rollout.n={plan.rollouts}",
         f"data.max_prompt_length={plan.prompt_length}",
         f"data.max_response_length={plan.response_length}",

@@ -116,3 +116,20 @@ def test_tiny_runs_every_stage_and_writes_the_results(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     (run_summary,) = summary["runs"].values()
     assert (run_summary["start_step"], run_summary["final_step"]) == (0, 3)
+
+
+def test_grpo_updates_once_a_step_unless_a_mini_batch_is_given():
+    sys.path.insert(0, str(SCRIPT.parent))
+    from learning import Plan, grpo_args
+
+    data = {"rl_parquet": "rl.parquet", "test_parquet": "test.parquet"}
+
+    def mini_batch(plan):
+        args = grpo_args(Path("run"), plan, data, Path("model"), "default", 0, "cpu", "hf_generate")
+        given = [
+            a.split("=")[1] for a in args if a.startswith("actor_rollout_ref.actor.ppo_mini_batch_size=")
+        ]
+        return given[-1]  # the last override wins (the CPU settings give one too)
+
+    assert mini_batch(Plan(batch=8)) == "8"
+    assert mini_batch(Plan(batch=8, mini_batch=2)) == "2"  # four actor updates per generated batch
