@@ -249,17 +249,23 @@ def chat(tokenizer, prompt: str) -> list[int]:
 # ----------------------------------------------------------------------------------------------------------- sft
 
 
-def sft_examples(tokenizer, samples, root: Path, plan: Plan) -> list[dict]:
-    """Token ids, labels (the response only) and per-token loss weights (the answer letter up-weighted)."""
+def up_to_answer(tokenizer, response: str) -> tuple[list[int], str]:
+    """The ids of ``response`` up to its last ``<answer>`` tag, and the text after it (the letter onwards),
+    tokenized apart so that the letter starts a pre-token of its own."""
     from moss_plugins.output_format import ANSWER_OPEN
 
+    cut = response.rindex(ANSWER_OPEN) + len(ANSWER_OPEN)
+    return tokenizer(response[:cut], add_special_tokens=False)["input_ids"], response[cut:]
+
+
+def sft_examples(tokenizer, samples, root: Path, plan: Plan) -> list[dict]:
+    """Token ids, labels (the response only) and per-token loss weights (the answer letter up-weighted)."""
     examples = []
     for sample in samples:
         prompt, response = prompt_and_response(sample, root)
         p = chat(tokenizer, prompt)
-        cut = response.rindex(ANSWER_OPEN) + len(ANSWER_OPEN)  # the letter starts a pre-token after the tag
-        head = tokenizer(response[:cut], add_special_tokens=False)["input_ids"]
-        r = head + tokenizer(response[cut:], add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        head, tail = up_to_answer(tokenizer, response)
+        r = head + tokenizer(tail, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
         if len(p) > plan.prompt_length or len(r) > plan.response_length:
             continue
         weights = [plan.trace_weight] * len(r)
@@ -418,13 +424,12 @@ def binding_pair(phase: str, sample, root: Path | None, k: int) -> tuple[str, st
 
 def letter_examples(tokenizer, pairs) -> list[tuple[list[int], int]]:
     """(prompt and response up to ``<answer>``, the index of the answer's letter) of each pair."""
-    from moss_plugins.output_format import ANSWER_OPEN, LETTERS
+    from moss_plugins.output_format import LETTERS
 
     examples = []
     for prompt, response in pairs:
-        cut = response.rindex(ANSWER_OPEN) + len(ANSWER_OPEN)
-        head = tokenizer(response[:cut], add_special_tokens=False)["input_ids"]
-        examples.append((chat(tokenizer, prompt) + head, LETTERS.index(response[cut])))
+        head, tail = up_to_answer(tokenizer, response)
+        examples.append((chat(tokenizer, prompt) + head, LETTERS.index(tail[0])))
     return examples
 
 
