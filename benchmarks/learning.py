@@ -101,6 +101,8 @@ class Plan:
     mini_batch: int = 0  # prompts per actor update (ppo_mini_batch_size); 0: all, one update a step
     eval_every: int = 5
     lr: float = 1e-4
+    temperature: float = 1.0  # of the rollouts (verl scores them under the same temperature); validation is greedy
+    kl_coef: float = 0.01  # weight of the KL loss to the GRPO start (the recipe's)
     arms: tuple[str, ...] = tuple(ARMS)
     seeds: tuple[int, ...] = (0, 1)
 
@@ -669,6 +671,8 @@ def grpo_args(
         f"data.max_prompt_length={plan.prompt_length}",
         f"data.max_response_length={plan.response_length}",
         f"actor_rollout_ref.actor.optim.lr={plan.lr}",
+        f"actor_rollout_ref.rollout.temperature={plan.temperature}",
+        f"actor_rollout_ref.actor.kl_loss_coef={plan.kl_coef}",
         f"trainer.total_training_steps={plan.steps}",
         f"trainer.test_freq={plan.eval_every}",
         f"trainer.save_freq={plan.eval_every}",
