@@ -686,6 +686,7 @@ def grpo_args(
         f"trainer.experiment_name={run.name}",
         f"trainer.default_local_dir={run / 'checkpoints'}",
         f"trainer.validation_data_dir={run / 'val'}",
+        f"trainer.rollout_data_dir={run / 'rollouts'}",  # what the policy wrote each step, with its rewards
         *(f"reward.moss_dtw.{key}={value}" for key, value in ARMS[arm].items()),
     ]
 
