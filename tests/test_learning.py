@@ -116,20 +116,23 @@ def test_tiny_runs_every_stage_and_writes_the_results(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     (run_summary,) = summary["runs"].values()
     assert (run_summary["start_step"], run_summary["final_step"]) == (0, 3)
+    rollouts = sorted(p.name for p in tmp_path.glob("grpo/*/rollouts/*.jsonl"))
+    assert rollouts == ["1.jsonl", "2.jsonl", "3.jsonl"]  # what the policy wrote each step, kept
 
 
-def test_grpo_updates_once_a_step_unless_a_mini_batch_is_given():
+def test_the_plans_grpo_levers_reach_verls_overrides():
     sys.path.insert(0, str(SCRIPT.parent))
     from learning import Plan, grpo_args
 
     data = {"rl_parquet": "rl.parquet", "test_parquet": "test.parquet"}
 
-    def mini_batch(plan):
+    def given(plan, key):
         args = grpo_args(Path("run"), plan, data, Path("model"), "default", 0, "cpu", "hf_generate")
-        given = [
-            a.split("=")[1] for a in args if a.startswith("actor_rollout_ref.actor.ppo_mini_batch_size=")
-        ]
-        return given[-1]  # the last override wins (the CPU settings give one too)
+        return [a.split("=")[1] for a in args if a.startswith(key + "=")][-1]  # the last override wins
 
-    assert mini_batch(Plan(batch=8)) == "8"
-    assert mini_batch(Plan(batch=8, mini_batch=2)) == "2"  # four actor updates per generated batch
+    mini_batch = "actor_rollout_ref.actor.ppo_mini_batch_size"  # the CPU settings give one too
+    assert given(Plan(batch=8), mini_batch) == "8"  # one actor update a step
+    assert given(Plan(batch=8, mini_batch=2), mini_batch) == "2"  # four actor updates per generated batch
+    assert given(Plan(temperature=0.7), "actor_rollout_ref.rollout.temperature") == "0.7"
+    assert given(Plan(kl_coef=0.2), "actor_rollout_ref.actor.kl_loss_coef") == "0.2"
+    assert given(Plan(), "trainer.rollout_data_dir") == str(Path("run") / "rollouts")
