@@ -689,7 +689,7 @@ def grpo_args(
         f"trainer.experiment_name={run.name}",
         f"trainer.default_local_dir={run / 'checkpoints'}",
         f"trainer.validation_data_dir={run / 'val'}",
-        f"trainer.rollout_data_dir={run / 'rollouts'}",  # what the policy wrote each step, with its rewards
+        f"trainer.rollout_data_dir={run / 'rollouts'}",  # what the policy wrote each step, with its score
         *(f"reward.moss_dtw.{key}={value}" for key, value in ARMS[arm].items()),
     ]
 
@@ -820,7 +820,8 @@ def summary_markdown(summary: dict, plan: Plan) -> str:
     sft, first = summary["sft"]["all"], summary["start"]
     title = (
         f"# Learning: GRPO from a warm start ({len(plan.arms)} arm(s) x {len(plan.seeds)} seed(s), "
-        f"{plan.steps} steps of {plan.batch} prompts x {plan.rollouts} rollouts)"
+        f"{plan.steps} steps of {plan.batch} prompts x {plan.rollouts} rollouts, lr {plan.lr}, "
+        f"rollout temperature {plan.temperature})"
     )
     start = (
         f"Held-out test: {sft['n']} samples from videos never in train, HF greedy. After SFT on traces: accuracy "
