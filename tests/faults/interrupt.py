@@ -9,6 +9,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# A job a shell starts in the background without job control inherits SIGINT ignored, and Python then leaves
+# it ignored; the snippet restores Ctrl-C's default so that "interrupted" means the same wherever tests run.
+_CTRL_C = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
 
 
 def signal_when_marked(script: str, marker: Path, args: list[str], sig: int) -> None:
@@ -16,7 +19,7 @@ def signal_when_marked(script: str, marker: Path, args: list[str], sig: int) -> 
     The snippet touches the marker where the test wants it interrupted (mid-copy, mid-cut) and then hangs."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen(
-        [sys.executable, "-c", script, str(marker), *args],
+        [sys.executable, "-c", _CTRL_C + script, str(marker), *args],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
