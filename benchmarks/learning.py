@@ -4,6 +4,10 @@ than an outcome-only reward? The MOSS-ChatV ablation in miniature, end to end an
     python benchmarks/learning.py --out runs/learning            # the full experiment (CPU: hours)
     python benchmarks/learning.py --out runs/learning-tiny --tiny   # every stage at toy size (minutes)
     python benchmarks/learning.py --out runs/gpu --device cuda --rollout vllm   # the same on one GPU
+    # a sweep longer than one machine's time: each machine runs some runs and carries the rest over
+    python benchmarks/learning.py --out runs/learning --max-runs 1 --results benchmarks/results/learning
+    python benchmarks/learning.py --out runs/learning --max-runs 2 \
+        --from-results benchmarks/results/learning --results benchmarks/results/learning
 
 Stages (each skipped when its output exists, so a run cut short continues where it stopped):
 
@@ -24,7 +28,10 @@ Stages (each skipped when its output exists, so a run cut short continues where 
    and rollouts in each; verl validates on the held-out test before training and every ``--eval-every`` steps and
    writes the generations, which are scored here; checkpoints every ``--eval-every`` steps (``resume_mode=auto``).
 6. **report**: ``metrics.csv`` (arm, seed, step: training reward components and held-out metrics),
-   ``curves.png``, ``summary.json`` and ``summary.md``.
+   ``curves.png``, ``summary.json`` and ``summary.md``, over the finished runs (the others are named).
+   ``--results DIR`` copies them there with the GRPO start (~4 MB) and each finished run's result (a few
+   hundred KB), which is what ``--from-results DIR`` needs to go on with the sweep on another machine instead
+   of the model, SFT and bind stages (the data is made again and must hash the same).
 
 Held-out metrics are the project's own (:func:`moss_plugins.evaluation.trace_metrics.reference_metrics`):
 accuracy, format, ``trace_dtw`` under the default and the paper preset, step coverage, temporal order and
@@ -37,7 +44,9 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import hashlib
 import json
+import shutil
 import sys
 import time
 from collections import defaultdict
@@ -190,6 +199,7 @@ def build_data(out: Path, plan: Plan, seed: int) -> dict:
             paths[f"{name}_parquet"] = str(export_verl(paths[name], data / f"{name}.parquet").files["all"])
     info = {
         **paths,
+        "sha256": fingerprint(slices["rl"] + slices["test"], synth),
         "counts": {k: len(v) for k, v in slices.items()},
         "videos": {
             "sft": len(videos) - len(rl_videos),
@@ -199,6 +209,16 @@ def build_data(out: Path, plan: Plan, seed: int) -> dict:
     }
     done.write_text(json.dumps(info, indent=1))
     return info
+
+
+def fingerprint(samples, root: Path) -> str:
+    """sha256 of the prompts and reference responses GRPO and the evaluation read: a results folder is only
+    continued (``--from-results``) on the same text, whatever folder the data was rendered to."""
+    digest = hashlib.sha256()
+    for sample in samples:
+        for text in (sample.id, *prompt_and_response(sample, root)):
+            digest.update(text.encode() + b"\0")
+    return digest.hexdigest()
 
 
 def load(path: str):
@@ -694,38 +714,66 @@ def grpo_args(
     ]
 
 
-def run_grpo(out: Path, plan: Plan, data: dict, start_dir: Path, device: str, rollout: str) -> dict:
-    """One verl run per arm and seed, one after another; a finished run is skipped, a cut one resumes."""
+def run_grpo(
+    out: Path, plan: Plan, data: dict, start_dir: Path, device: str, rollout: str, max_runs: int | None = None
+) -> dict:
+    """One verl run per arm and seed, one after another; a finished run is skipped, a cut one resumes, and at
+    most ``max_runs`` are started (the rest wait for another invocation, here or on another machine). Returns
+    each finished run's :func:`run_result`."""
     from moss_plugins.verl.smoke import run_main_ppo
 
-    runs = {}
+    samples, root = load(data["test"]), Path(data["test"]).parent
+    runs, started = {}, 0
     for arm in plan.arms:
         for seed in plan.seeds:
             run = out / "grpo" / f"{arm}-s{seed}"
-            run.mkdir(parents=True, exist_ok=True)
-            if (run / "done.json").exists():
-                runs[(arm, seed)] = json.loads((run / "done.json").read_text())
+            if (run / "result.json").exists():
+                runs[(arm, seed)] = json.loads((run / "result.json").read_text())
                 continue
-            log(
-                f"grpo {arm} seed {seed}: {plan.steps} steps of {plan.batch} prompts x {plan.rollouts} rollouts "
-                f"(log: {run / 'train.log'})"
-            )
-            summary = run_main_ppo(
-                RECIPE,
-                grpo_args(run, plan, data, start_dir, arm, seed, device, rollout),
-                run,
-                cpu=device == "cpu",
-                echo=False,
-            )
-            if summary["exit_code"] != 0:
-                raise SystemExit(
-                    f"grpo {arm} seed {seed} failed (exit {summary['exit_code']}): see "
-                    f"{run / 'train.log'}; run again to resume from its last checkpoint"
+            if not (run / "done.json").exists():
+                if max_runs is not None and started >= max_runs:
+                    continue
+                started += 1
+                run.mkdir(parents=True, exist_ok=True)
+                log(
+                    f"grpo {arm} seed {seed}: {plan.steps} steps of {plan.batch} prompts x {plan.rollouts} "
+                    f"rollouts (log: {run / 'train.log'})"
                 )
-            (run / "done.json").write_text(json.dumps(summary, indent=1))
-            runs[(arm, seed)] = summary
-            log(f"grpo {arm} seed {seed}: {summary['wall_s']:.0f} s, {len(summary['steps'])} steps")
+                summary = run_main_ppo(
+                    RECIPE,
+                    grpo_args(run, plan, data, start_dir, arm, seed, device, rollout),
+                    run,
+                    cpu=device == "cpu",
+                    echo=False,
+                )
+                if summary["exit_code"] != 0:
+                    raise SystemExit(
+                        f"grpo {arm} seed {seed} failed (exit {summary['exit_code']}): see "
+                        f"{run / 'train.log'}; run again to resume from its last checkpoint"
+                    )
+                (run / "done.json").write_text(json.dumps(summary, indent=1))
+            result = run_result(run, arm, seed, samples, root)
+            (run / "result.json").write_text(json.dumps(result, indent=1))
+            runs[(arm, seed)] = result
+            log(f"grpo {arm} seed {seed}: {result['steps']} steps, {result['train_s']:.0f} s in them")
     return runs
+
+
+def run_result(run: Path, arm: str, seed: int, samples, root: Path) -> dict:
+    """What the report needs of a finished run, small enough to carry to another machine (``--results``):
+    verl's training metrics and the held-out metrics per step, and the time its steps took."""
+    from moss_plugins.verl.smoke import step_metrics
+
+    done = json.loads((run / "done.json").read_text())
+    train = step_metrics((run / "train.log").read_text())  # a resumed run appends: every segment is there
+    return {
+        "arm": arm,
+        "seed": seed,
+        "steps": len(done["steps"]),
+        "train_s": round(sum(done["step_s"]), 1),
+        "train": {step: {k: _float(m.get(k)) for k in TRAIN_KEYS} for step, m in sorted(train.items())},
+        "heldout": heldout_curve(run, samples, root),
+    }
 
 
 def heldout_curve(run: Path, samples, root: Path) -> dict[int, dict]:
@@ -765,37 +813,38 @@ TRAIN_KEYS = (
 
 
 def report(out: Path, plan: Plan, data: dict, sft_eval: dict, start_eval: dict) -> dict:
-    from moss_plugins.verl.smoke import step_metrics
-
-    samples, root = load(data["test"]), Path(data["test"]).parent
-    rows, summary = (
-        [],
-        {
-            "plan": dataclasses.asdict(plan),
-            "data": data["counts"],
-            "sft": sft_eval,
-            "start": start_eval,
-            "bind": json.loads((out / "bind" / "train.json").read_text()) if plan.bind_steps else None,
-            "runs": {},
-        },
-    )
+    summary = {
+        "plan": dataclasses.asdict(plan),
+        "data": data["counts"],
+        "sft": sft_eval,
+        "start": start_eval,
+        "bind": json.loads((out / "bind" / "train.json").read_text()) if plan.bind_steps else None,
+        "runs": {},
+        "missing": [],
+    }
+    rows = []
     for arm in plan.arms:
         for seed in plan.seeds:
-            run = out / "grpo" / f"{arm}-s{seed}"
-            train = step_metrics((run / "train.log").read_text()) if (run / "train.log").exists() else {}
-            curve = heldout_curve(run, samples, root)
+            name = f"{arm}-s{seed}"
+            path = out / "grpo" / name / "result.json"
+            if not path.exists():
+                summary["missing"].append(name)
+                continue
+            result = json.loads(path.read_text())
+            train, curve = _by_step(result["train"]), _by_step(result["heldout"])
             for step in sorted(set(train) | set(curve) | {0}):
                 row = {"arm": arm, "seed": seed, "step": step}
-                row.update({k: _float(train.get(step, {}).get(k)) for k in TRAIN_KEYS})
+                row.update({k: train.get(step, {}).get(k) for k in TRAIN_KEYS})
                 row.update({f"heldout/{k}": curve.get(step, {}).get("all", {}).get(k) for k in HELDOUT})
                 rows.append(row)
             if curve:
                 first, last = min(curve), max(curve)
-                summary["runs"][f"{arm}-s{seed}"] = {
+                summary["runs"][name] = {
                     "arm": arm,
                     "seed": seed,
                     "start_step": first,
                     "final_step": last,
+                    "train_s": result["train_s"],
                     "start": curve[first],
                     "final": curve[last],
                 }
@@ -807,6 +856,11 @@ def report(out: Path, plan: Plan, data: dict, sft_eval: dict, start_eval: dict) 
     (out / "summary.md").write_text(summary_markdown(summary, plan))
     curves(rows, plan, out / "curves.png")
     return summary
+
+
+def _by_step(curve: dict) -> dict[int, dict]:
+    """A per-step dict read back from JSON, whose keys are strings."""
+    return {int(step): value for step, value in curve.items()}
 
 
 def _float(value):
@@ -860,6 +914,11 @@ def summary_markdown(summary: dict, plan: Plan) -> str:
 
     for run in summary["runs"].values():
         lines.append(f"| {run['arm']} | {run['seed']} | " + " | ".join(pair(run, k) for k in HELDOUT) + " |")
+    if summary["missing"]:
+        lines += [
+            "",
+            f"Not run yet: {', '.join(summary['missing'])} (the sweep continues with --from-results).",
+        ]
     by_arm = defaultdict(list)
     for run in summary["runs"].values():
         by_arm[run["arm"]].append(run)
@@ -932,6 +991,90 @@ def curves(rows: list[dict], plan: Plan, path: Path) -> None:
     plt.close(fig)
 
 
+# ----------------------------------------------------------------------------------------------------- carry over
+
+# What --results keeps of a run folder (its name there: its path in --out): the report, the plan and the stage
+# records. With the GRPO start (start/) and each finished run's result (runs/<arm>-s<seed>.json), it is what
+# --from-results needs to continue the sweep on another machine, without the data, the SFT or the checkpoints.
+CARRIED = {
+    "plan.json": "plan.json",
+    "timings.json": "timings.json",
+    "metrics.csv": "metrics.csv",
+    "curves.png": "curves.png",
+    "summary.json": "summary.json",
+    "summary.md": "summary.md",
+    "sft_train.json": "sft/train.json",
+    "bind_train.json": "bind/train.json",
+}
+STAGE_RECORDS = ("sft_train.json", "bind_train.json")
+
+
+def publish(out: Path, dest: Path, data: dict, start_dir: Path) -> None:
+    """Copy the report, the GRPO start and the finished runs' results to ``dest``. What is there already of the
+    start and the runs is kept: a run's result never changes once written."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name, path in CARRIED.items():
+        if (out / path).exists():
+            shutil.copy2(out / path, dest / name)
+    (dest / "data.json").write_text(
+        json.dumps({k: data[k] for k in ("sha256", "counts", "videos")}, indent=1) + "\n"
+    )
+    if not (dest / "start" / "config.json").exists():
+        shutil.copytree(start_dir, dest / "start", dirs_exist_ok=True)
+    (dest / "runs").mkdir(exist_ok=True)
+    for result in sorted(out.glob("grpo/*/result.json")):
+        if not (dest / "runs" / f"{result.parent.name}.json").exists():
+            shutil.copy2(result, dest / "runs" / f"{result.parent.name}.json")
+    log(
+        f"results: {dest} ({len(list((dest / 'runs').glob('*.json')))} finished runs, the GRPO start in start/)"
+    )
+
+
+def adopt(source: Path, out: Path, plan: Plan, data: dict, timings: dict) -> tuple[Path, dict, dict]:
+    """Take up the sweep a ``--results`` folder holds: its GRPO start, stage records and finished runs, once its
+    plan (all but the arms and seeds) and its data are this invocation's. Returns the start and its
+    evaluations (after SFT, at the GRPO start)."""
+
+    def fail(what: str):
+        raise SystemExit(f"--from-results {source}: {what}")
+
+    try:
+        theirs = json.loads((source / "plan.json").read_text())
+        carried = json.loads((source / "data.json").read_text())
+        summary = json.loads((source / "summary.json").read_text())
+    except (OSError, ValueError) as e:
+        fail(f"not a folder --results wrote ({e})")
+    ours = json.loads(json.dumps(dataclasses.asdict(plan)))  # tuples as JSON lists, as in plan.json
+    differ = [k for k in ours if k not in ("arms", "seeds") and ours[k] != theirs.get(k)]
+    if differ:
+        fail(
+            "its plan differs in "
+            + ", ".join(f"{k} ({theirs.get(k)} there, {ours[k]} here)" for k in differ)
+            + "; give its options, or start a new sweep without --from-results"
+        )
+    if carried.get("sha256") != data["sha256"]:
+        fail(f"its data is not the data made here (sha256 {carried.get('sha256')} there); pass its --seed")
+    if not (source / "start" / "config.json").exists():
+        fail("start/ (the GRPO start) is missing")
+    start = out / "start"
+    if not (start / "config.json").exists():
+        shutil.copytree(source / "start", start, dirs_exist_ok=True)
+    for name in STAGE_RECORDS:
+        if (source / name).exists() and not (out / CARRIED[name]).exists():
+            (out / CARRIED[name]).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / name, out / CARRIED[name])
+    for result in sorted((source / "runs").glob("*.json")):
+        run = out / "grpo" / result.stem
+        if not (run / "result.json").exists():
+            run.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(result, run / "result.json")
+    if (source / "timings.json").exists():
+        for stage, seconds in json.loads((source / "timings.json").read_text()).items():
+            timings.setdefault(stage, seconds)
+    log(f"from {source}: the GRPO start and {len(list(out.glob('grpo/*/result.json')))} finished runs")
+    return start, summary["sft"], summary["start"]
+
+
 # ------------------------------------------------------------------------------------------------------------ cli
 
 
@@ -948,6 +1091,25 @@ def parse_args(argv=None):
     )
     parser.add_argument("--seed", type=int, default=0, help="data and model seed")
     parser.add_argument("--stop-after", choices=("data", "model", "sft", "bind", "grpo"), default=None)
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help="after the report, copy it with the GRPO start and the finished runs' results here",
+    )
+    parser.add_argument(
+        "--from-results",
+        type=Path,
+        default=None,
+        help="continue the sweep in a --results folder (e.g. benchmarks/results/learning): its GRPO start and "
+        "finished runs instead of the model, SFT and bind stages",
+    )
+    parser.add_argument(
+        "--max-runs",
+        type=int,
+        default=None,
+        help="start at most this many GRPO runs (0: report what is finished); keep --arms/--seeds the whole sweep",
+    )
     for field in dataclasses.fields(Plan):
         kind = type(field.default) if not isinstance(field.default, tuple) else None
         flag = "--" + field.name.replace("_", "-")
@@ -1004,27 +1166,36 @@ def main(argv=None) -> int:
     log(f"data: {data['counts']} samples, {data['videos']} videos")
     if args.stop_after == "data":
         return 0
-    model_dir = stage("model", build_model, out, plan, data, args.seed)
-    if args.stop_after == "model":
-        return 0
-    sft_dir = stage("sft", run_sft, out, plan, data, model_dir, args.seed, args.device)
-    sft_eval = stage("sft_eval", evaluate, out / "sft", plan, data, sft_dir, args.device)
-    log(f"sft: held-out {json.dumps(sft_eval['all'])}; answers {sft_eval['answers']}")
-    if args.stop_after == "sft":
-        return 0
-    start_dir = stage("bind", run_bind, out, plan, data, sft_dir, args.seed, args.device)
-    start_eval = sft_eval
-    if plan.bind_steps:
-        start_eval = stage("bind_eval", evaluate, out / "bind", plan, data, start_dir, args.device)
-        log(f"bind: held-out {json.dumps(start_eval['all'])}; answers {start_eval['answers']}")
-    if args.stop_after == "bind":
-        return 0
+    if args.from_results:
+        start_dir, sft_eval, start_eval = adopt(args.from_results.resolve(), out, plan, data, timings)
+        if args.stop_after in ("model", "sft", "bind"):
+            return 0
+    else:
+        model_dir = stage("model", build_model, out, plan, data, args.seed)
+        if args.stop_after == "model":
+            return 0
+        sft_dir = stage("sft", run_sft, out, plan, data, model_dir, args.seed, args.device)
+        sft_eval = stage("sft_eval", evaluate, out / "sft", plan, data, sft_dir, args.device)
+        log(f"sft: held-out {json.dumps(sft_eval['all'])}; answers {sft_eval['answers']}")
+        if args.stop_after == "sft":
+            return 0
+        start_dir = stage("bind", run_bind, out, plan, data, sft_dir, args.seed, args.device)
+        start_eval = sft_eval
+        if plan.bind_steps:
+            start_eval = stage("bind_eval", evaluate, out / "bind", plan, data, start_dir, args.device)
+            log(f"bind: held-out {json.dumps(start_eval['all'])}; answers {start_eval['answers']}")
+        if args.stop_after == "bind":
+            return 0
     rollout = args.rollout or ("hf_generate" if args.device == "cpu" else "vllm")
-    stage("grpo", run_grpo, out, plan, data, start_dir, args.device, rollout)
+    runs = stage("grpo", run_grpo, out, plan, data, start_dir, args.device, rollout, args.max_runs)
+    timings["grpo"] = round(sum(r["train_s"] for r in runs.values()), 1)  # every run, over all its segments
+    (out / "timings.json").write_text(json.dumps(timings, indent=1))
     if args.stop_after == "grpo":
         return 0
     summary = stage("report", report, out, plan, data, sft_eval, start_eval)
     log(f"wrote {out / 'metrics.csv'}, curves.png, summary.json, summary.md ({len(summary['runs'])} runs)")
+    if args.results:
+        publish(out, args.results.resolve(), data, start_dir)
     return 0
 
 

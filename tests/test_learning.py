@@ -82,17 +82,22 @@ def test_binding_pairs_name_the_answer_by_its_letter_in_every_phase_and_order():
         assert len({answer_blocks(binding_pair("named", sample, root, k)[1])[0] for k in range(1, 17)}) > 1
 
 
-@pytest.mark.slow
-def test_tiny_runs_every_stage_and_writes_the_results(tmp_path):
+def learning(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    run = subprocess.run(
-        [sys.executable, str(SCRIPT), "--tiny", "--out", str(tmp_path)],
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), "--tiny", *args],
         capture_output=True,
         text=True,
         env=env,
-        timeout=900,
+        timeout=timeout,
         check=False,
     )
+
+
+@pytest.mark.slow
+def test_tiny_runs_every_stage_and_writes_the_results(tmp_path):
+    results = tmp_path / "results"
+    run = learning("--out", str(tmp_path), "--results", str(results))
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     for name in ("metrics.csv", "curves.png", "summary.json", "summary.md"):
         assert (tmp_path / name).stat().st_size > 0, name
@@ -118,6 +123,41 @@ def test_tiny_runs_every_stage_and_writes_the_results(tmp_path):
     assert (run_summary["start_step"], run_summary["final_step"]) == (0, 3)
     rollouts = sorted(p.name for p in tmp_path.glob("grpo/*/rollouts/*.jsonl"))
     assert rollouts == ["1.jsonl", "2.jsonl", "3.jsonl"]  # what the policy wrote each step, kept
+
+    # --results: what another machine needs to continue the sweep, without the data, SFT or checkpoints
+    assert (results / "start" / "model.safetensors").exists() and (
+        results / "runs" / "default-s0.json"
+    ).exists()
+    assert (
+        json.loads((results / "data.json").read_text())["sha256"]
+        == json.loads((tmp_path / "data" / "done.json").read_text())["sha256"]
+    )
+    # ... and --from-results takes it up on another machine: the data made again and checked, the GRPO start and
+    # the finished run carried, the report the same; a seed not run yet is named, not run (--max-runs 0)
+    again = tmp_path / "again"
+    run = learning(
+        "--out", str(again), "--from-results", str(results), "--seeds", "0", "1", "--max-runs", "0"
+    )
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    assert not (again / "model").exists() and not (again / "sft" / "model").exists()  # no model, no SFT
+    assert not (again / "grpo" / "default-s1").exists()
+    assert (again / "metrics.csv").read_text() == (tmp_path / "metrics.csv").read_text()
+    summary_again = json.loads((again / "summary.json").read_text())
+    assert summary_again["start"] == summary["start"] and summary_again["missing"] == ["default-s1"]
+    assert "Not run yet: default-s1" in (again / "summary.md").read_text()
+    from transformers import AutoTokenizer
+
+    assert AutoTokenizer.from_pretrained(again / "start").chat_template  # verl's dataset applies it
+    for args, message in (
+        (("--lr", "0.5"), "its plan differs in lr (0.0001 there, 0.5 here)"),
+        (("--seed", "3"), "its data is not the data made here"),
+    ):
+        run = learning(
+            "--out", str(tmp_path / args[0]), "--from-results", str(results), "--max-runs", "0", *args
+        )
+        assert run.returncode != 0 and message in run.stderr and "Traceback" not in run.stderr, run.stderr[
+            -2000:
+        ]
 
 
 def test_the_plans_grpo_levers_reach_verls_overrides():
