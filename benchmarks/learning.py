@@ -1006,7 +1006,7 @@ CARRIED = {
     "sft_train.json": "sft/train.json",
     "bind_train.json": "bind/train.json",
 }
-STAGE_RECORDS = ("sft_train.json", "bind_train.json")
+STAGE_RECORDS = [name for name, path in CARRIED.items() if "/" in path]  # what --from-results puts back
 
 
 def publish(out: Path, dest: Path, data: dict, start_dir: Path) -> None:

@@ -82,14 +82,14 @@ def test_binding_pairs_name_the_answer_by_its_letter_in_every_phase_and_order():
         assert len({answer_blocks(binding_pair("named", sample, root, k)[1])[0] for k in range(1, 17)}) > 1
 
 
-def learning(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+def learning(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     return subprocess.run(
         [sys.executable, str(SCRIPT), "--tiny", *args],
         capture_output=True,
         text=True,
         env=env,
-        timeout=timeout,
+        timeout=900,
         check=False,
     )
 
