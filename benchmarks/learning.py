@@ -96,8 +96,13 @@ class Plan:
     sft_lr: float = 1e-3
     answer_weight: float = 8.0  # loss weight of the answer letter's token
     trace_weight: float = 1.0  # loss weight of every other response token
-    # Letter binding (run_bind): steps per phase of BIND_PHASES (empty: no binding, GRPO starts from SFT)
-    bind_steps: tuple[int, ...] = (1500, 700, 800)
+    # Letter binding (run_bind): steps per phase of BIND_PHASES (empty: no binding, GRPO starts from SFT); the
+    # last phase's number is a cap: it ends once its letter accuracy on the RL prompts reaches bind_target. A
+    # fixed count left one machine's start at 0.548 and another's at 0.420 (SFT is not bit-reproducible across
+    # machines, and the anchored phase amplifies the difference), so the start is set by what it can do.
+    bind_steps: tuple[int, ...] = (1500, 700, 2000)
+    bind_target: float = 0.85  # above 1: the last phase always runs its cap
+    bind_check_every: int = 100  # steps between the last phase's checks (250 prompts: ~4 steps' time)
     bind_orders: tuple[int, ...] = (1, 3, 1)  # option orders per sample and phase: its own, then shuffles
     bind_anchored: tuple[str, ...] = ("full",)  # phases that also train on reference traces each step
     bind_batch: int = 32
@@ -132,6 +137,8 @@ TINY = {
     "sft_steps": 0,
     "sft_batch": 8,
     "bind_steps": (3, 3, 3),
+    "bind_target": 0.0,  # reached at the first check: the stop is exercised
+    "bind_check_every": 1,
     "bind_batch": 4,
     "eval_samples": 8,
     "response_length": 256,
@@ -480,8 +487,11 @@ def run_bind(out: Path, plan: Plan, data: dict, sft_dir: Path, seed: int, device
     the runs that found the binding did this; the one padded on the right did not (docs/verl.md). Training on
     the letter alone makes every position drift to letters (the model stops writing), so in the phases listed
     in ``bind_anchored`` each step adds a batch of the warm start's own loss on reference traces. A phase's
-    model is kept in ``bind/<phase>``: a run cut short continues with the next phase. Held-out letter accuracy
-    (teacher-forced on the test split) per phase goes to ``bind/train.json``."""
+    model is kept in ``bind/<phase>``: a run cut short continues with the next phase. The last phase stops at
+    the first check (every ``bind_check_every`` steps) whose letter accuracy on the RL prompts reaches
+    ``bind_target``: a measured end rather than a step count, from data neither SFT, bind nor the test sees
+    (GRPO reads those prompts, never their references). Held-out letter accuracy (teacher-forced on the test
+    split) per phase and the checks go to ``bind/train.json``."""
     import random
 
     import torch
@@ -498,9 +508,11 @@ def run_bind(out: Path, plan: Plan, data: dict, sft_dir: Path, seed: int, device
         return final
     tokenizer = AutoTokenizer.from_pretrained(sft_dir)
     train, test = load(data["sft"]), load(data["test"])[: plan.eval_samples]
-    width = max(len(s.options) for s in train + test)
+    watch = load(data["rl"])[: plan.eval_samples]
+    width = max(len(s.options) for s in train + test + watch)
     letters = [tokenizer(c, add_special_tokens=False)["input_ids"][0] for c in LETTERS[:width]]
     roots = Path(data["sft"]).parent, Path(data["test"]).parent
+    last = BIND_PHASES[len(plan.bind_steps) - 1]
     anchor = sft_examples(tokenizer, train, roots[0], plan)
     rng, record, init = random.Random(seed), {}, sft_dir
     torch.manual_seed(seed)
@@ -518,9 +530,14 @@ def run_bind(out: Path, plan: Plan, data: dict, sft_dir: Path, seed: int, device
         )
         anchored = phase in plan.bind_anchored
         before = letter_accuracy(model, held_out, letters, device)
+        if phase == last:
+            watched = letter_examples(
+                tokenizer, [binding_pair(phase, s, Path(data["rl"]).parent, 0) for s in watch]
+            )
         optimizer = torch.optim.AdamW(model.parameters(), lr=plan.bind_lr)
-        start, losses = time.time(), []
-        for step in tqdm(range(1, steps + 1), desc=f"bind {phase}", unit="step"):
+        start, losses, checks = time.time(), [], {}
+        bar = tqdm(range(1, steps + 1), desc=f"bind {phase}", unit="step")
+        for step in bar:
             batch = rng.sample(examples, min(plan.bind_batch, len(examples)))
             width = max(len(ids) for ids, _ in batch)
             ids = torch.tensor(
@@ -540,6 +557,13 @@ def run_bind(out: Path, plan: Plan, data: dict, sft_dir: Path, seed: int, device
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
+            if phase == last and step % plan.bind_check_every == 0:
+                checks[step] = letter_accuracy(model, watched, letters, device)
+                bar.set_postfix(rl_letter_accuracy=checks[step])
+                if checks[step] >= plan.bind_target:
+                    break
+        bar.close()
+        steps = len(losses)
         model.save_pretrained(path)
         tokenizer.save_pretrained(path)
         record[phase] = {
@@ -554,6 +578,7 @@ def run_bind(out: Path, plan: Plan, data: dict, sft_dir: Path, seed: int, device
                 "before": before,
                 "after": letter_accuracy(model, held_out, letters, device),
             },
+            **({"rl_letter_accuracy": checks, "target": plan.bind_target} if phase == last else {}),
         }
         (path / "record.json").write_text(json.dumps(record[phase], indent=1))
         log(f"bind: {phase} held-out letter accuracy {record[phase]['heldout_letter_accuracy']}")

@@ -112,6 +112,9 @@ def test_tiny_runs_every_stage_and_writes_the_results(tmp_path):
         True,
     ]
     assert all(p["steps"] > 0 and 0 <= p["heldout_letter_accuracy"]["after"] <= 1 for p in bind.values())
+    # The last phase ends at its first check that reaches the target (0 in --tiny: the first), before its cap
+    assert bind["full"]["steps"] == 1 < 3 and list(bind["full"]["rl_letter_accuracy"]) == ["1"]
+    assert "rl_letter_accuracy" not in bind["named"]
     assert (tmp_path / "bind" / "eval.json").exists()  # the GRPO start, evaluated
     with open(tmp_path / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
