@@ -177,7 +177,7 @@ def cut_clips(
     import av
     from tqdm.auto import tqdm
 
-    from .synth.render import video_codec
+    from .synth.render import encode_reproducibly, video_codec
 
     codec = codec or video_codec()
 
@@ -206,10 +206,7 @@ def cut_clips(
                 vstream = out.add_stream(codec, rate=stream.average_rate or 25)
                 vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
                 vstream.time_base = vstream.codec_context.time_base = stream.time_base
-                # One thread and no macroblock tree, as the renderer encodes: otherwise x264 gives the same
-                # frames different bytes from run to run, and a clip cut on a Ray node differs from one cut here.
-                vstream.thread_count = 1
-                vstream.options = {"preset": preset, "x264-params": "mbtree=0"} if codec == "libx264" else {}
+                encode_reproducibly(vstream, codec, preset=preset)
                 outputs[cut] = (out, vstream)
             last_cut = max(cuts)
             for frame in container.decode(stream):

@@ -55,6 +55,15 @@ def video_codec() -> str:
     raise RuntimeError(f"this PyAV build can encode none of {CODECS}; install a PyAV wheel with libx264")
 
 
+def encode_reproducibly(stream, codec: str, **x264: str) -> None:
+    """Make ``stream`` (a PyAV output stream of ``codec``) give the same bytes for the same frames: one thread and,
+    for x264 (``x264`` are its options), no macroblock-tree rate control, which otherwise varied from run to run
+    even on one thread (and a clip cut on a Ray node differed from one cut in process)."""
+    stream.thread_count = 1
+    if codec == "libx264":
+        stream.options = {**x264, "x264-params": "mbtree=0"}
+
+
 def write_mp4(frames: np.ndarray, path: Path, fps: int) -> None:
     """Encode RGB frames [T, H, W, 3] at high quality and reproducibly: the same frames give the same bytes."""
     import av
@@ -63,11 +72,8 @@ def write_mp4(frames: np.ndarray, path: Path, fps: int) -> None:
     with av.open(str(path), "w", format="mp4") as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        stream.thread_count = 1
-        if codec == "libx264":
-            # x264's macroblock-tree rate control gave different bytes from run to run (same frames, one thread).
-            stream.options = {"crf": "18", "preset": "medium", "x264-params": "mbtree=0"}
-        else:
+        encode_reproducibly(stream, codec, crf="18", preset="medium")
+        if codec != "libx264":
             stream.bit_rate = 2_000_000
         for k, frame in enumerate(frames):
             picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
