@@ -1034,6 +1034,17 @@ CARRIED = {
 STAGE_RECORDS = [name for name, path in CARRIED.items() if "/" in path]  # what --from-results puts back
 
 
+def plan_differences(theirs: dict, plan: Plan) -> str:
+    """What a sweep's ``plan.json`` (``theirs``) and ``plan`` differ in, but for the arms and seeds ("": none):
+    the runs of one sweep may be shared out between machines, nothing else may differ."""
+    ours = json.loads(json.dumps(dataclasses.asdict(plan)))  # tuples as JSON lists, as in plan.json
+    return ", ".join(
+        f"{k} ({theirs.get(k)} there, {ours[k]} here)"
+        for k in ours
+        if k not in ("arms", "seeds") and ours[k] != theirs.get(k)
+    )
+
+
 def publish(out: Path, dest: Path, data: dict, start_dir: Path) -> None:
     """Copy the report, the GRPO start and the finished runs' results to ``dest``. What is there already of the
     start and the runs is kept: a run's result never changes once written."""
@@ -1069,14 +1080,9 @@ def adopt(source: Path, out: Path, plan: Plan, data: dict, timings: dict) -> tup
         summary = json.loads((source / "summary.json").read_text())
     except (OSError, ValueError) as e:
         fail(f"not a folder --results wrote ({e})")
-    ours = json.loads(json.dumps(dataclasses.asdict(plan)))  # tuples as JSON lists, as in plan.json
-    differ = [k for k in ours if k not in ("arms", "seeds") and ours[k] != theirs.get(k)]
+    differ = plan_differences(theirs, plan)
     if differ:
-        fail(
-            "its plan differs in "
-            + ", ".join(f"{k} ({theirs.get(k)} there, {ours[k]} here)" for k in differ)
-            + "; give its options, or start a new sweep without --from-results"
-        )
+        fail(f"its plan differs in {differ}; give its options, or start a new sweep without --from-results")
     if carried.get("sha256") != data["sha256"]:
         fail(f"its data is not the data made here (sha256 {carried.get('sha256')} there); pass its --seed")
     if not (source / "start" / "config.json").exists():
@@ -1175,6 +1181,13 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     plan = make_plan(args)
     out = args.out.resolve()
+    if args.results and (args.results / "plan.json").exists():  # checked now, not after hours of training
+        differ = plan_differences(json.loads((args.results / "plan.json").read_text()), plan)
+        if differ:
+            raise SystemExit(
+                f"--results {args.results}: holds another sweep, whose plan differs in {differ}; give another "
+                "folder or move that one away (its start and runs would be kept beside this sweep's report)"
+            )
     out.mkdir(parents=True, exist_ok=True)
     (out / "plan.json").write_text(json.dumps(dataclasses.asdict(plan), indent=1))
     timings = json.loads((out / "timings.json").read_text()) if (out / "timings.json").exists() else {}

@@ -112,8 +112,8 @@ def test_tiny_runs_every_stage_and_writes_the_results(tmp_path):
         True,
     ]
     assert all(p["steps"] > 0 and 0 <= p["heldout_letter_accuracy"]["after"] <= 1 for p in bind.values())
-    # The last phase ends at its first check that reaches the target (0 in --tiny: the first), before its cap
-    assert bind["full"]["steps"] == 1 < 3 and list(bind["full"]["rl_letter_accuracy"]) == ["1"]
+    # The last phase ends at its first check that reaches the target (0 in --tiny: the first), before its cap of 3
+    assert bind["full"]["steps"] == 1 and list(bind["full"]["rl_letter_accuracy"]) == ["1"]
     assert "rl_letter_accuracy" not in bind["named"]
     assert (tmp_path / "bind" / "eval.json").exists()  # the GRPO start, evaluated
     with open(tmp_path / "metrics.csv") as f:
@@ -161,6 +161,12 @@ def test_tiny_runs_every_stage_and_writes_the_results(tmp_path):
         assert run.returncode != 0 and message in run.stderr and "Traceback" not in run.stderr, run.stderr[
             -2000:
         ]
+    # --results refuses, before any stage, a folder that holds another sweep: it would mix their starts and runs
+    run = learning("--out", str(tmp_path / "other"), "--results", str(results), "--lr", "0.5")
+    assert run.returncode != 0 and "holds another sweep, whose plan differs in lr" in run.stderr, run.stderr[
+        -2000:
+    ]
+    assert not (tmp_path / "other").exists()
 
 
 def test_the_plans_grpo_levers_reach_verls_overrides():
