@@ -185,3 +185,38 @@ def test_the_plans_grpo_levers_reach_verls_overrides():
     assert given(Plan(temperature=0.7), "actor_rollout_ref.rollout.temperature") == "0.7"
     assert given(Plan(kl_coef=0.2), "actor_rollout_ref.actor.kl_loss_coef") == "0.2"
     assert given(Plan(), "trainer.rollout_data_dir") == str(Path("run") / "rollouts")
+
+
+def test_grpo_runs_go_parallel_at_a_time_and_max_runs_bounds_what_starts(tmp_path, monkeypatch):
+    import threading
+
+    from moss_plugins.verl import smoke
+
+    sys.path.insert(0, str(SCRIPT.parent))
+    import learning
+
+    running, most, lock = [0], [0], threading.Lock()
+    both = threading.Barrier(2, timeout=10)  # the first two runs must be in flight together
+
+    def fake_main_ppo(recipe, args, run, cpu, echo):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        if run.name in ("default-s0", "default-s1"):
+            both.wait()
+        with lock:
+            running[0] -= 1
+        return {"exit_code": 0}
+
+    monkeypatch.setattr(smoke, "run_main_ppo", fake_main_ppo)
+    monkeypatch.setattr(learning, "load", lambda path: [])
+    monkeypatch.setattr(
+        learning, "run_result", lambda run, arm, seed, samples, root: {"steps": 1, "train_s": 1.0}
+    )
+    data = {"test": str(tmp_path / "test.jsonl"), "rl_parquet": "rl", "test_parquet": "test"}
+    plan = learning.Plan(arms=("default", "outcome"), seeds=(0, 1))
+    go = (tmp_path, plan, data, tmp_path / "start", "cpu", "hf_generate")
+    runs = learning.run_grpo(*go, max_runs=3, parallel=2)
+    assert most[0] == 2 and list(runs) == [("default", 0), ("default", 1), ("outcome", 0)]
+    runs = learning.run_grpo(*go, max_runs=3, parallel=2)  # the finished three are kept, the fourth starts
+    assert len(runs) == 4 and most[0] == 2
