@@ -929,7 +929,15 @@ def summary_markdown(summary: dict, plan: Plan) -> str:
     )
     if summary.get("bind"):
         letters = ", ".join(
-            f"{phase} {r['heldout_letter_accuracy']['before']} -> {r['heldout_letter_accuracy']['after']}"
+            f"{phase} {r['heldout_letter_accuracy']['before']} -> {r['heldout_letter_accuracy']['after']} "
+            f"({r['steps']} steps"
+            + (
+                f", ended at letter accuracy {list(r['rl_letter_accuracy'].values())[-1]} on the RL prompts, "
+                f"target {r['target']}"
+                if r.get("rl_letter_accuracy")
+                else ""
+            )
+            + ")"
             for phase, r in summary["bind"].items()
         )
         start += (
