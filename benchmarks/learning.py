@@ -489,8 +489,7 @@ def run_bind(out: Path, plan: Plan, data: dict, sft_dir: Path, seed: int, device
     in ``bind_anchored`` each step adds a batch of the warm start's own loss on reference traces. A phase's
     model is kept in ``bind/<phase>``: a run cut short continues with the next phase. The last phase stops at
     the first check (every ``bind_check_every`` steps) whose letter accuracy on the RL prompts reaches
-    ``bind_target``: a measured end rather than a step count, from data neither SFT, bind nor the test sees
-    (GRPO reads those prompts, never their references). Held-out letter accuracy (teacher-forced on the test
+    ``bind_target``: a measured end rather than a step count, on prompts in neither the SFT data nor the test. Held-out letter accuracy (teacher-forced on the test
     split) per phase and the checks go to ``bind/train.json``."""
     import random
 
