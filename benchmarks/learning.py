@@ -489,8 +489,9 @@ def run_bind(out: Path, plan: Plan, data: dict, sft_dir: Path, seed: int, device
     in ``bind_anchored`` each step adds a batch of the warm start's own loss on reference traces. A phase's
     model is kept in ``bind/<phase>``: a run cut short continues with the next phase. The last phase stops at
     the first check (every ``bind_check_every`` steps) whose letter accuracy on the RL prompts reaches
-    ``bind_target``: a measured end rather than a step count, on prompts in neither the SFT data nor the test. Held-out letter accuracy (teacher-forced on the test
-    split) per phase and the checks go to ``bind/train.json``."""
+    ``bind_target``: a measured end rather than a step count, on prompts in neither the SFT data nor the test.
+    Held-out letter accuracy (teacher-forced on the test split) per phase and the checks go to
+    ``bind/train.json``."""
     import random
 
     import torch
@@ -756,16 +757,19 @@ def run_grpo(
     from moss_plugins.verl.smoke import run_main_ppo
 
     samples, root = load(data["test"]), Path(data["test"]).parent
+
+    def folder(arm: str, seed: int) -> Path:
+        return out / "grpo" / f"{arm}-s{seed}"
+
+    every = [(arm, seed) for arm in plan.arms for seed in plan.seeds]
     pending = [
-        (arm, seed)
-        for arm in plan.arms
-        for seed in plan.seeds
-        if not (out / "grpo" / f"{arm}-s{seed}" / "done.json").exists()
-        and not (out / "grpo" / f"{arm}-s{seed}" / "result.json").exists()
+        run
+        for run in every
+        if not (folder(*run) / "done.json").exists() and not (folder(*run) / "result.json").exists()
     ][:max_runs]
 
     def train(arm: str, seed: int) -> None:
-        run = out / "grpo" / f"{arm}-s{seed}"
+        run = folder(arm, seed)
         run.mkdir(parents=True, exist_ok=True)
         log(
             f"grpo {arm} seed {seed}: {plan.steps} steps of {plan.batch} prompts x {plan.rollouts} rollouts "
@@ -791,16 +795,15 @@ def run_grpo(
         for done in [pool.submit(train, *run) for run in pending]:
             done.result()
     runs = {}
-    for arm in plan.arms:
-        for seed in plan.seeds:
-            run = out / "grpo" / f"{arm}-s{seed}"
-            if (run / "result.json").exists():
-                runs[(arm, seed)] = json.loads((run / "result.json").read_text())
-            elif (run / "done.json").exists():
-                result = run_result(run, arm, seed, samples, root)
-                (run / "result.json").write_text(json.dumps(result, indent=1))
-                runs[(arm, seed)] = result
-                log(f"grpo {arm} seed {seed}: {result['steps']} steps, {result['train_s']:.0f} s in them")
+    for arm, seed in every:
+        run = folder(arm, seed)
+        if (run / "result.json").exists():
+            runs[(arm, seed)] = json.loads((run / "result.json").read_text())
+        elif (run / "done.json").exists():
+            result = run_result(run, arm, seed, samples, root)
+            (run / "result.json").write_text(json.dumps(result, indent=1))
+            runs[(arm, seed)] = result
+            log(f"grpo {arm} seed {seed}: {result['steps']} steps, {result['train_s']:.0f} s in them")
     return runs
 
 
