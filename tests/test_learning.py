@@ -220,3 +220,32 @@ def test_grpo_runs_go_parallel_at_a_time_and_max_runs_bounds_what_starts(tmp_pat
     assert most[0] == 2 and list(runs) == [("default", 0), ("default", 1), ("outcome", 0)]
     runs = learning.run_grpo(*go, max_runs=3, parallel=2)  # the finished three are kept, the fourth starts
     assert len(runs) == 4 and most[0] == 2
+
+
+def test_the_summary_gives_each_arm_its_mean_and_range_over_seeds():
+    sys.path.insert(0, str(SCRIPT.parent))
+    from learning import spread_table
+
+    def run(arm, start, final, last3):
+        return {
+            "arm": arm,
+            "start": {"all": {"accuracy": start, "trace_accuracy": 0.5}},
+            "final": {"all": {"accuracy": final, "trace_accuracy": final - 0.1}},
+            "final_accuracy_last3": last3,
+        }
+
+    table = spread_table(
+        {
+            "outcome": [run("outcome", 0.6, 0.7, 0.65), run("outcome", 0.6, 0.8, 0.75)],
+            "paper": [run("paper", 0.6, 0.5, 0.55)],
+        }
+    )
+    header, outcome, paper = table[2], table[4], table[5]
+    assert header.startswith(
+        "| arm | seeds | accuracy | change | accuracy, last 3 validations | trace_accuracy |"
+    )
+    assert outcome.startswith(
+        "| outcome | 2 | 0.750 [0.700, 0.800] | +0.150 [+0.100, +0.200] | 0.700 [0.650, 0.750] | 0.650 [0.600, 0.700] |"
+    )
+    assert paper.startswith("| paper | 1 | 0.500 [0.500, 0.500] | -0.100 [-0.100, -0.100] |")
+    assert paper.endswith("| - | - | - |")  # a metric a run lacks is a dash, not an error
