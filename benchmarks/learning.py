@@ -1034,19 +1034,25 @@ def _fmt(value) -> str:
 
 
 def curves(rows: list[dict], plan: Plan, path: Path) -> None:
-    """Reward, process reward and held-out accuracy against step, per arm: mean over seeds, min-max band."""
+    """Training rollouts' reward, process reward and accuracy (top) and held-out accuracy, ``trace_accuracy`` and
+    ``trace_dtw`` (bottom) against step, per arm: mean over seeds, min-max band; a training step's 64 rollouts
+    are noisy, so the top row is a running mean over 10 steps. The bottom row is where an outcome-only arm and
+    the process arms can differ: in the answer or in the trace."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     panels = (
-        ("reward/score/mean", "training reward"),
-        ("reward/process/mean", "process reward T(D)"),
+        ("reward/score/mean", "training reward (its own arm's), mean of 10 steps"),
+        ("reward/process/mean", "training process reward T(D), mean of 10 steps"),
+        ("reward/acc/mean", "training accuracy, mean of 10 steps"),
         ("heldout/accuracy", "held-out accuracy"),
+        ("heldout/trace_accuracy", "held-out trace_accuracy (trace concludes right)"),
+        ("heldout/trace_dtw", "held-out trace_dtw (default)"),
     )
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6))
-    for ax, (key, title) in zip(axes, panels):
+    fig, axes = plt.subplots(2, 3, figsize=(15, 7.2))
+    for ax, (key, title) in zip(axes.flat, panels):
         for arm in plan.arms:
             by_step = defaultdict(list)
             for row in rows:
@@ -1055,22 +1061,27 @@ def curves(rows: list[dict], plan: Plan, path: Path) -> None:
             if not by_step:
                 continue
             steps = sorted(by_step)
-            mean = [sum(by_step[s]) / len(by_step[s]) for s in steps]
-            (line,) = ax.plot(steps, mean, marker="o", ms=3, label=arm)
-            ax.fill_between(
-                steps,
-                [min(by_step[s]) for s in steps],
-                [max(by_step[s]) for s in steps],
-                color=line.get_color(),
-                alpha=0.2,
+            mean, low, high = (
+                [agg(by_step[s]) for s in steps] for agg in (lambda v: sum(v) / len(v), min, max)
             )
+            training = key.startswith("reward/")
+            if training:
+                mean, low, high = (_running_mean(y, 10) for y in (mean, low, high))
+            (line,) = ax.plot(steps, mean, marker=None if training else "o", ms=3, label=arm)
+            ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2)
         ax.set_title(title)
         ax.set_xlabel("GRPO step")
         ax.grid(alpha=0.3)
-    axes[0].legend()
+    axes[0, 0].legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _running_mean(values: list[float], window: int) -> list[float]:
+    """Each value averaged with up to ``window - 1`` before it."""
+    windows = (values[max(0, i - window + 1) : i + 1] for i in range(len(values)))
+    return [sum(w) / len(w) for w in windows]
 
 
 # ----------------------------------------------------------------------------------------------------- carry over
