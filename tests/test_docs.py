@@ -92,3 +92,12 @@ def test_ci_runs_the_readme_test_command():
 
 if __name__ == "__main__":  # regenerate the fixture from a README on stdin
     sys.stdout.write("".join(line + "\n" for line in facts(sys.stdin.read())))
+
+
+def test_the_readmes_learning_table_is_the_committed_runs():
+    """The README's table of the learning experiment is the one ``benchmarks/learning.py`` wrote for the run
+    committed under benchmarks/results/learning, row for row: numbers typed by hand drift from the run."""
+    summary = (ROOT / "benchmarks" / "results" / "learning" / "summary.md").read_text()
+    table = summary[summary.index("| arm | seeds |") :].split("\n\n")[0].splitlines()
+    readme = (ROOT / "README.md").read_text().splitlines()
+    assert len(table) >= 3 and [row for row in table if row not in readme] == []
